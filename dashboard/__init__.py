@@ -1,0 +1,1 @@
+"""Streamlit reviewer dashboard; reads through `provenance`. Filled in by the dashboard issue."""

@@ -1,0 +1,229 @@
+"""Load GPT-2-family checkpoints by name or path, and resolve the platform's default model offline.
+
+Resolution order for the default (no model named): ``gpt2`` from the local Hugging Face cache, then
+from the hub if it answers within a short timeout, then the model that ``provenance model bootstrap``
+trained into the data directory; otherwise one error that lists every attempt and the fixing command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
+
+from generator.devices import dtype_name, resolve_device, resolve_dtype
+from generator.errors import GeneratorError, ModelNotFoundError
+from generator.hub import cached_snapshot, hub_reachable
+from generator.quantize import quantize_int8
+
+DEFAULT_HUB_MODEL = "gpt2"
+SUPPORTED_MODEL_TYPES = {"gpt2"}
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+BOOTSTRAP_HINT = "provenance model bootstrap --corpus DIR  (trains a GPT-2 on your .txt files, ~15 min on CPU)"
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What to load and how. ``name`` None means: resolve the platform default."""
+
+    name: str | None = None
+    bootstrap_dir: Path | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    quantize: str = "none"
+    hub_timeout: float = 3.0
+    offline: bool = False
+    token: str | None = field(default=None, repr=False)  # hub token for private checkpoints; never printed
+
+
+@dataclass
+class LoadedModel:
+    """A ready-to-use model with its tokenizer and where it came from."""
+
+    model: Any
+    tokenizer: PreTrainedTokenizerBase
+    name: str
+    source: str  # path | hub-cache | hub | bootstrap
+    path: Path | None
+    device: torch.device
+    dtype: torch.dtype
+    quantized: str | None
+    parameters: int
+    attempts: list[str] = field(default_factory=list)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.model.config.vocab_size)
+
+    @property
+    def context_length(self) -> int:
+        return int(self.model.config.n_positions)
+
+    @cached_property
+    def weights_sha256(self) -> str | None:
+        """SHA-256 of the checkpoint's weight file, so manifests and bundles can pin the exact model."""
+        if self.path is None:
+            return None
+        for file_name in _WEIGHT_FILES:
+            candidate = self.path / file_name
+            if candidate.is_file():
+                digest = hashlib.sha256()
+                with candidate.open("rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(block)
+                return digest.hexdigest()
+        return None
+
+    def info(self) -> dict[str, Any]:
+        """The `provenance model info --json` object (contract keys first)."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "parameters": self.parameters,
+            "vocab_size": self.vocab_size,
+            "device": str(self.device),
+            "dtype": "int8" if self.quantized == "int8" else dtype_name(self.dtype),
+            "path": str(self.path) if self.path else None,
+            "context_length": self.context_length,
+            "layers": int(self.model.config.n_layer),
+            "hidden_size": int(self.model.config.n_embd),
+        }
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith(("/", ".", "~")) or Path(spec).expanduser().exists()
+
+
+def _check_checkpoint_dir(path: Path) -> None:
+    if not path.is_dir():
+        raise ModelNotFoundError(f"model path {path} does not exist or is not a directory",
+                                 hint="pass a Hugging Face checkpoint directory or a hub name such as gpt2")
+    if not (path / "config.json").is_file():
+        raise ModelNotFoundError(f"{path} is not a Hugging Face checkpoint (no config.json)",
+                                 hint="point PROVENANCE_MODEL at a directory saved with save_pretrained()")
+    if not any((path / name).is_file() for name in _WEIGHT_FILES):
+        raise ModelNotFoundError(f"{path} has a config.json but no weights file ({' or '.join(_WEIGHT_FILES)})",
+                                 hint="re-save the checkpoint, or run provenance model bootstrap again")
+
+
+def _load_from(location: str | Path, request: ModelRequest, *, local_only: bool) -> tuple[Any, Any, int]:
+    """Load tokenizer and model weights; returns (model, tokenizer, parameter count before quantization)."""
+    auth = {"token": request.token} if request.token and not local_only else {}
+    config = AutoConfig.from_pretrained(location, local_files_only=local_only, **auth)
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise GeneratorError(f"{location} is a {config.model_type!r} model, not a GPT-2-family checkpoint",
+                             hint="use gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2 or a GPT-2 directory")
+    device = resolve_device(request.device)
+    if request.quantize == "int8" and device.type != "cpu":
+        raise GeneratorError("int8 quantization is for CPU inference only",
+                             hint="set PROVENANCE_DEVICE=cpu or PROVENANCE_QUANTIZE=none")
+    dtype = torch.float32 if request.quantize == "int8" else resolve_dtype(request.dtype, device)
+    tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local_only, **auth)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # silence the per-tensor "Loading weights" bar on every load
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, local_files_only=local_only, **auth)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
+    prepare_tokenizer(tokenizer)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    parameters = sum(p.numel() for p in model.parameters())
+    model.eval()
+    if request.quantize == "int8":
+        model = quantize_int8(model)
+    else:
+        model.to(device)
+    return model, tokenizer, parameters
+
+
+def prepare_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """GPT-2 has no pad token: pad with EOS, on the left, so batched generation continues each prompt."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def _finish(model: Any, tokenizer: Any, parameters: int, *, name: str, source: str, path: Path | None,
+            request: ModelRequest, attempts: list[str]) -> LoadedModel:
+    first_param = next(iter(model.parameters()), None)
+    device = first_param.device if first_param is not None else torch.device("cpu")
+    dtype = first_param.dtype if first_param is not None else torch.float32
+    return LoadedModel(model=model, tokenizer=tokenizer, name=name, source=source, path=path, device=device,
+                       dtype=dtype, quantized="int8" if request.quantize == "int8" else None,
+                       parameters=parameters, attempts=attempts)
+
+
+def load_model(spec: str, request: ModelRequest | None = None, *, source: str | None = None) -> LoadedModel:
+    """Load ``spec`` (a local checkpoint directory or a hub name). Errors say what was tried."""
+    request = request or ModelRequest(name=spec)
+    attempts: list[str] = []
+    if _looks_like_path(spec):
+        path = Path(spec).expanduser().resolve()
+        _check_checkpoint_dir(path)
+        model, tokenizer, parameters = _load_from(path, request, local_only=True)
+        return _finish(model, tokenizer, parameters, name=path.name, source=source or "path", path=path,
+                       request=request, attempts=[f"path {path}: loaded"])
+    snapshot = cached_snapshot(spec)
+    if snapshot is not None:
+        model, tokenizer, parameters = _load_from(snapshot, request, local_only=True)
+        return _finish(model, tokenizer, parameters, name=spec, source="hub-cache", path=snapshot,
+                       request=request, attempts=[f"hub cache {spec}: loaded"])
+    attempts.append(f"hub cache: {spec} not cached")
+    if request.offline:
+        attempts.append("hub: skipped (offline mode)")
+        raise ModelNotFoundError(f"model {spec!r} is not in the local cache and the hub is disabled (offline)",
+                                 hint="unset HF_HUB_OFFLINE / PROVENANCE_HUB_OFFLINE, or use a local path")
+    reachable, reason = hub_reachable(request.hub_timeout)
+    if not reachable:
+        raise ModelNotFoundError(f"model {spec!r} is not cached and the hub is unreachable ({reason})",
+                                 hint="use a local checkpoint path, or " + BOOTSTRAP_HINT)
+    try:
+        model, tokenizer, parameters = _load_from(spec, request, local_only=False)
+    except OSError as exc:
+        raise ModelNotFoundError(f"model {spec!r} could not be loaded from the hub: {exc}".splitlines()[0],
+                                 hint="check the name (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2)") from exc
+    return _finish(model, tokenizer, parameters, name=spec, source="hub", path=cached_snapshot(spec),
+                   request=request, attempts=[*attempts, f"hub {spec}: downloaded"])
+
+
+def resolve_model(request: ModelRequest) -> LoadedModel:
+    """Load the requested model, or the platform default in its documented order."""
+    if request.name:
+        return load_model(request.name, request)
+    attempts: list[str] = []
+    snapshot = cached_snapshot(DEFAULT_HUB_MODEL)
+    if snapshot is not None:
+        return load_model(DEFAULT_HUB_MODEL, request)
+    attempts.append(f"{DEFAULT_HUB_MODEL} in the Hugging Face cache: not found")
+    if request.offline:
+        attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: skipped (offline mode)")
+    else:
+        reachable, reason = hub_reachable(request.hub_timeout)
+        if reachable:
+            try:
+                return load_model(DEFAULT_HUB_MODEL, request)
+            except ModelNotFoundError as exc:
+                attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: {exc}")
+        else:
+            attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: {reason}")
+    bootstrap_dir = request.bootstrap_dir
+    if bootstrap_dir is not None and (bootstrap_dir / "config.json").is_file():
+        loaded = load_model(str(bootstrap_dir), request, source="bootstrap")
+        loaded.attempts = [*attempts, f"bootstrap model {bootstrap_dir}: loaded"]
+        return loaded
+    attempts.append(f"bootstrap model in {bootstrap_dir}: not found")
+    raise ModelNotFoundError("no GPT-2 model is available; tried: " + "; ".join(attempts),
+                             hint=f"set PROVENANCE_MODEL to a checkpoint directory, or run: {BOOTSTRAP_HINT}")

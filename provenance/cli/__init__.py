@@ -1,0 +1,65 @@
+"""The `provenance` command line (Typer + Rich).
+
+Every user-facing error ends as one ``error:`` line and one ``hint:`` line on stderr with a non-zero exit
+code; set ``PROVENANCE_DEBUG=1`` to see the traceback of an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from provenance.cli import config_cmd, demo_cmd, generate_cmd, model_cmd
+from provenance.cli.output import print_error
+
+app = typer.Typer(
+    name="provenance",
+    help="GPT-2 Provenance: generate stamped GPT-2 text; find machine-generated text and PII in dumps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(model_cmd.app, name="model")
+app.add_typer(config_cmd.app, name="config")
+app.command("generate")(generate_cmd.generate)
+app.command("demo")(demo_cmd.demo)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from generator.errors import GeneratorError
+    from provenance.cli.output import CliError
+
+    return (GeneratorError, CliError)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app and turn exceptions into short messages."""
+    try:
+        result = app(args=argv, prog_name="provenance", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print_error("aborted", None)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print_error("interrupted", None)
+        sys.exit(130)
+    except _user_error_types() as exc:
+        print_error(str(exc), getattr(exc, "hint", None))
+        sys.exit(EXIT_USER_ERROR)
+    except Exception as exc:  # an unexpected failure: still one line unless debugging
+        if os.environ.get("PROVENANCE_DEBUG"):
+            raise
+        print_error(f"internal error: {exc.__class__.__name__}: {exc}",
+                    "re-run with PROVENANCE_DEBUG=1 for the traceback, and report it")
+        sys.exit(EXIT_INTERNAL_ERROR)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,102 @@
+"""`provenance generate`: sample continuations of prompts from the configured GPT-2."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.panel import Panel
+from rich.progress import Progress
+
+from generator import Generation, SamplingConfig
+from generator import generate as generate_texts
+from provenance.cli.config_cmd import load_settings
+from provenance.cli.output import CliError, emit_json, stderr, stdout
+from provenance.runtime import load_configured_model
+
+
+def read_prompts_file(path: Path) -> list[str]:
+    """Prompts from JSONL lines ``{"prompt": ...}``; blank lines are skipped, bad lines are named."""
+    if not path.is_file():
+        raise CliError(f"prompts file {path} does not exist", hint="pass --prompts FILE.jsonl")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path} is not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8") from None
+    prompts: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{path}:{number}: not valid JSON ({exc.msg})",
+                           hint='each line must look like {"prompt": "..."}') from None
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
+            raise CliError(f"{path}:{number}: expected an object with a string \"prompt\"",
+                           hint='each line must look like {"prompt": "..."}')
+        prompts.append(record["prompt"])
+    if not prompts:
+        raise CliError(f"{path} contains no prompts", hint='add lines like {"prompt": "Once upon a time"}')
+    return prompts
+
+
+def generation_record(generation: Generation, index: int, sample: int) -> dict[str, object]:
+    """The JSON object printed per generated text (contract keys: prompt, text, tokens)."""
+    return {
+        "prompt": generation.prompt,
+        "text": generation.text,
+        "tokens": generation.tokens,
+        "index": index,
+        "sample": sample,
+        "finish_reason": generation.finish_reason,
+    }
+
+
+def generate(
+    prompt: str | None = typer.Option(None, "--prompt", help="One prompt."),
+    prompts_file: Path | None = typer.Option(None, "--prompts", help='JSONL file, one {"prompt": ...} per line.'),
+    n: int = typer.Option(1, "--n", help="Samples per prompt."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Tokens to generate per sample."),
+    temperature: float = typer.Option(1.0, "--temperature"),
+    top_k: int = typer.Option(50, "--top-k", help="0 disables top-k."),
+    top_p: float = typer.Option(1.0, "--top-p", help="1.0 disables nucleus sampling."),
+    greedy: bool = typer.Option(False, "--greedy", help="Greedy decoding instead of sampling."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for reproducible sampling."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Prompts per forward batch."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Disable the KV cache (slower; for benchmarks)."),
+    model: str | None = typer.Option(None, "--model", help="Model name or path (default: resolved)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per generated text."),
+) -> None:
+    """Generate continuations for a prompt or a JSONL file of prompts."""
+    if (prompt is None) == (prompts_file is None):
+        raise CliError("give exactly one of --prompt TEXT or --prompts FILE.jsonl",
+                       hint='provenance generate --prompt "Once upon a time" --json')
+    if n <= 0:
+        raise CliError(f"--n must be a positive integer, got {n}", hint="--n 1 generates one sample per prompt")
+    prompts = [prompt] if prompt is not None else read_prompts_file(prompts_file)  # type: ignore[arg-type]
+    sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                              do_sample=not greedy, seed=seed, use_cache=not no_cache)
+    sampling.validate()  # fail on bad flags before spending seconds loading the model
+    settings = load_settings()
+    loaded = load_configured_model(settings, model)
+    jobs = [(index, sample) for index in range(len(prompts)) for sample in range(n)]
+    started = time.perf_counter()
+    with Progress(console=stderr, transient=True, disable=len(jobs) <= batch_size) as progress:
+        task = progress.add_task("generating", total=len(jobs))
+        generations = generate_texts(loaded, [prompts[i] for i, _ in jobs], sampling, batch_size=batch_size,
+                                     on_batch_done=lambda done: progress.advance(task, done))
+    elapsed = time.perf_counter() - started
+    for (index, sample), generation in zip(jobs, generations, strict=True):
+        record = generation_record(generation, index, sample)
+        if as_json:
+            emit_json(record)
+        else:
+            stdout.print(Panel(f"[dim]{generation.prompt}[/]{generation.text}", highlight=False,
+                               title=f"prompt {index} sample {sample}", subtitle=f"{generation.tokens} tokens"))
+    total_tokens = sum(g.tokens for g in generations)
+    stderr.print(f"{len(generations)} texts, {total_tokens} tokens in {elapsed:.2f}s "
+                 f"({total_tokens / max(elapsed, 1e-9):.1f} tok/s) with {loaded.name} ({loaded.source}) "
+                 f"on {loaded.device}", highlight=False)

@@ -1,0 +1,95 @@
+"""`provenance model info|bootstrap`: which model the platform uses, and training its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from generator.bootstrap import BootstrapResult, Preset, TrainingProgress, get_preset, train_bootstrap_model
+from generator.bootstrap.presets import PRESETS
+from generator.devices import resolve_device
+from provenance.cli.config_cmd import load_settings
+from provenance.cli.output import CliError, emit_json, stderr, stdout
+from provenance.runtime import configure_torch, load_configured_model
+
+app = typer.Typer(help="Inspect, load and train models.", no_args_is_help=True)
+
+
+@app.command("info")
+def info(
+    model: str | None = typer.Option(None, "--model", help="Name or path (default: PROVENANCE_MODEL, then the "
+                                     "documented resolution order)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Resolve and load the model, then describe it (name, source, size, device, dtype)."""
+    settings = load_settings()
+    loaded = load_configured_model(settings, model)
+    details = {**loaded.info(), "weights_sha256": loaded.weights_sha256, "resolution": loaded.attempts}
+    if as_json:
+        emit_json(details)
+        return
+    table = Table(title="model", show_header=False)
+    for key, value in details.items():
+        table.add_row(key, "; ".join(value) if isinstance(value, list) else str(value))
+    stdout.print(table)
+
+
+def _progress_reporter(progress: Progress, task_id: int):
+    def report(update: TrainingProgress) -> None:
+        loss = f"{update.loss:.3f}" if update.loss is not None else "-"
+        speed = f"{update.tokens_per_second:,.0f}" if update.tokens_per_second else "-"
+        progress.update(task_id, completed=update.fraction * 100, phase=update.phase, loss=loss, speed=speed,
+                        step=update.step)
+    return report
+
+
+def run_bootstrap(corpus: Path, output_dir: Path, preset: Preset, *, max_minutes: float | None,
+                  max_steps: int | None = None, seed: int = 0, device: torch.device | None = None,
+                  transient: bool = False) -> BootstrapResult:
+    """Train with a Rich progress bar (phase, loss, tokens/s) on stderr."""
+    progress = Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
+                        TextColumn("step {task.fields[step]}  loss {task.fields[loss]}  "
+                                   "{task.fields[speed]} tok/s"),
+                        TimeElapsedColumn(), console=stderr, transient=transient)
+    with progress:
+        task_id = progress.add_task("bootstrap", total=100, phase="starting", loss="-", speed="-", step=0)
+        return train_bootstrap_model(corpus, output_dir, preset, max_minutes=max_minutes, max_steps=max_steps,
+                                     seed=seed, device=device, on_progress=_progress_reporter(progress, task_id))
+
+
+@app.command("bootstrap")
+def bootstrap(
+    corpus: Path = typer.Option(..., "--corpus", help="Directory of UTF-8 .txt files to train on."),
+    preset: str = typer.Option("tiny", "--preset", help="Model size: " + ", ".join(PRESETS) +
+                               " (tiny fits 2 CPU cores; small is for a GPU)."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Wall-clock budget for the whole "
+                                             "command (default: the preset's, 15 for tiny)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for initialisation and data order."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory (default: <home>/models/bootstrap)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps "
+                                         "(for reproducible runs; the time budget still applies)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the model card as one JSON object."),
+) -> None:
+    """Train a GPT-2-architecture model from scratch on a text corpus (byte-level BPE + GPT2LMHeadModel)."""
+    settings = load_settings()
+    chosen = get_preset(preset)
+    if max_minutes is not None and max_minutes <= 0:
+        raise CliError(f"--max-minutes must be positive, got {max_minutes}", hint="for example --max-minutes 15")
+    if max_steps is not None and max_steps <= 0:
+        raise CliError(f"--max-steps must be positive, got {max_steps}", hint="omit it to train for the budget")
+    configure_torch(settings)
+    output_dir = (out or settings.bootstrap_model_dir).expanduser().resolve()
+    device = resolve_device(settings.device)
+    result = run_bootstrap(corpus, output_dir, chosen, max_minutes=max_minutes, max_steps=max_steps, seed=seed,
+                           device=device, transient=as_json)
+    card = {**result.card, "output_dir": str(result.output_dir)}
+    if as_json:
+        emit_json(card)
+        return
+    stderr.print(f"[green]saved[/] {result.output_dir}  parameters={card['parameters']:,}  "
+                 f"held-out perplexity={card['heldout_perplexity']}  "
+                 f"({card['heldout_bits_per_byte']} bits/byte)  wall={card['wall_seconds']}s")

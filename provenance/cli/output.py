@@ -1,0 +1,32 @@
+"""Shared CLI output helpers: JSON lines on stdout, human messages and progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+
+class CliError(Exception):
+    """Bad command-line input detected by the CLI itself (files, flag combinations)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def print_error(message: str, hint: str | None) -> None:
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    if hint:
+        stderr.print(f"[yellow]hint:[/] {hint}", highlight=False, soft_wrap=True)
+
+
+def emit_json(obj: Any) -> None:
+    """One JSON object per line on stdout (machine-readable; never mixed with Rich output)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()

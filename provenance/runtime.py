@@ -1,0 +1,35 @@
+"""Turn settings into loaded libraries: the one place the application decides how models are loaded."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from generator import LoadedModel, ModelRequest, resolve_model
+from provenance.settings import Settings
+
+
+def model_request(settings: Settings, model: str | None = None) -> ModelRequest:
+    return ModelRequest(
+        name=model or settings.model,
+        bootstrap_dir=settings.bootstrap_model_dir,
+        device=settings.device,
+        dtype=settings.dtype,
+        quantize=settings.quantize,
+        hub_timeout=settings.hub_timeout,
+        offline=settings.offline,
+        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+    )
+
+
+def configure_torch(settings: Settings) -> None:
+    """Apply the thread setting (workers running side by side set 1 each to avoid oversubscription)."""
+    threads = settings.torch_threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or None
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def load_configured_model(settings: Settings, model: str | None = None) -> LoadedModel:
+    configure_torch(settings)
+    return resolve_model(model_request(settings, model))

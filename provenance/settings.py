@@ -1,0 +1,129 @@
+"""Resolved configuration for every part of the platform.
+
+Values come, highest priority first, from keyword arguments, ``PROVENANCE_*`` environment variables,
+an optional TOML file (``PROVENANCE_CONFIG``, else ``provenance.toml`` in the current directory), and the
+defaults below. One object is the single source of truth so the CLI, workers and API agree on paths.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "provenance.toml"
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("PROVENANCE_CONFIG")
+    if explicit:
+        return Path(explicit)
+    candidate = Path(DEFAULT_CONFIG_FILE)
+    return candidate if candidate.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Platform settings; see README's configuration table for each field's meaning."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVENANCE_", extra="ignore")
+
+    home: Path = Field(default=Path(".provenance"), description="Data directory: models, keys, bundles, SQLite.")
+    model: str | None = Field(default=None, description="Hugging Face name or local path of the GPT-2 checkpoint.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="auto = cuda > mps > cpu.")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        default="auto", description="auto = float32 on CPU, bfloat16 (or float16) on GPU."
+    )
+    quantize: Literal["none", "int8"] = Field(default="none", description="int8 = dynamic quantization on CPU.")
+    hub_timeout: float = Field(default=3.0, gt=0, description="Seconds to wait for the model hub before giving up.")
+    hub_offline: bool = Field(default=False, description="Never contact the model hub (also set by HF_HUB_OFFLINE=1).")
+    torch_threads: int | None = Field(default=None, ge=1, description="Torch intra-op threads (None = torch's).")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in the data dir.")
+    broker_url: str | None = Field(default=None, description="Celery broker; default SQLite broker in the data dir.")
+    hf_token: SecretStr | None = Field(default=None, description="Hugging Face token for private checkpoints.")
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    # Derived locations: computed, never stored, so changing `home` moves everything together.
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def bootstrap_model_dir(self) -> Path:
+        return self.models_dir / "bootstrap"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'provenance.sqlite'}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.home / 'broker.sqlite'}"
+
+    @property
+    def offline(self) -> bool:
+        env_flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+        return self.hub_offline or env_flag in {"1", "true", "yes", "on"}
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+    def public_view(self) -> dict[str, Any]:
+        """Resolved settings safe to print: secrets and URL passwords are masked."""
+        view: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else None
+            elif isinstance(value, Path):
+                value = str(value)
+            view[name] = value
+        view["database_url"] = mask_url_password(self.resolved_database_url)
+        view["broker_url"] = mask_url_password(self.resolved_broker_url)
+        view["offline"] = self.offline
+        view["config_file"] = str(_config_file()) if _config_file() else None
+        return view
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password part of ``scheme://user:password@host`` URLs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, has_password, _ = credentials.partition(":")
+    return f"{scheme}://{user}:***@{host}" if has_password else url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once. Tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()

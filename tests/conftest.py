@@ -1,0 +1,82 @@
+"""Shared fixtures: an offline environment and a micro GPT-2 trained in seconds on a synthetic corpus.
+
+No test touches the network: the hub is switched off for the whole session, and tests that exercise the
+"hub unreachable" path point the endpoint at a closed loopback port.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.pop("PROVENANCE_MODEL", None)
+
+SUBJECTS = ["the old captain", "a young doctor", "the quiet village", "my sister", "the river", "the king",
+            "a tired soldier", "the small boat", "her mother", "the city council"]
+VERBS = ["walked toward", "remembered", "looked at", "spoke with", "waited for", "followed", "described",
+         "crossed", "admired", "avoided"]
+OBJECTS = ["the harbour", "an empty house", "the morning train", "a letter from London", "the long road",
+           "the winter garden", "a silver key", "the northern hills", "the market square", "a strange light"]
+TAILS = ["before the storm.", "in silence.", "at dawn.", "without a word.", "for many years.",
+         "with great care.", "once again.", "after dinner.", "near the bridge.", "as the bells rang."]
+
+
+def synthetic_paragraphs(count: int, seed: int = 0) -> list[str]:
+    """Grammatical, repetitive English: enough structure for a micro model to learn in seconds."""
+    rng = random.Random(seed)
+    paragraphs = []
+    for _ in range(count):
+        sentences = [
+            f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}"
+            for _ in range(rng.randint(2, 5))
+        ]
+        paragraphs.append(" ".join(sentences))
+    return paragraphs
+
+
+@pytest.fixture(scope="session")
+def synthetic_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    paragraphs = synthetic_paragraphs(1500)
+    for part in range(3):
+        chunk = paragraphs[part::3]
+        (root / f"part{part}.txt").write_text("\n\n".join(chunk) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def micro_model_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_corpus: Path) -> Path:
+    """A real (tiny) GPT-2 checkpoint in Hugging Face format, trained for a fixed number of steps."""
+    from generator.bootstrap import get_preset, train_bootstrap_model
+
+    out = tmp_path_factory.mktemp("models") / "micro"
+    train_bootstrap_model(synthetic_corpus, out, get_preset("micro"), max_steps=120, max_minutes=10, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def micro_model(micro_model_dir: Path):
+    from generator import ModelRequest, load_model
+
+    return load_model(str(micro_model_dir), ModelRequest(device="cpu", offline=True))
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No PROVENANCE_* variables leak in; the data directory is a fresh temp dir."""
+    for key in list(os.environ):
+        if key.startswith("PROVENANCE_"):
+            monkeypatch.delenv(key)
+    home = tmp_path / "home"
+    monkeypatch.setenv("PROVENANCE_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    from provenance.settings import get_settings
+
+    get_settings.cache_clear()
+    return home
