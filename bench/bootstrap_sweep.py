@@ -23,7 +23,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from generator.bootstrap import get_preset, train_bootstrap_model
 
-CANDIDATES = {  # name: (vocab, layers, hidden, heads)
+CANDIDATES = {  # name: (vocab, layers, hidden, heads); measured results in README "Bootstrap model"
     "v4096-l3-d192": (4096, 3, 192, 4),
     "v4096-l4-d256": (4096, 4, 256, 4),
     "v8192-l4-d256": (8192, 4, 256, 4),

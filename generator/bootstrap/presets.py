@@ -35,7 +35,7 @@ PRESETS: dict[str, Preset] = {
     "micro": Preset("micro", vocab_size=512, n_layer=2, n_embd=64, n_head=2, context_length=64, batch_size=16,
                     learning_rate=3e-3, warmup_fraction=0.05, tokenizer_sample_bytes=2_000_000,
                     eval_tokens=4_096, max_train_bytes=4_000_000, default_minutes=0.5),
-    "tiny": Preset("tiny", vocab_size=8192, n_layer=4, n_embd=256, n_head=4, context_length=128, batch_size=32,
+    "tiny": Preset("tiny", vocab_size=4096, n_layer=3, n_embd=192, n_head=4, context_length=128, batch_size=32,
                    learning_rate=2e-3, warmup_fraction=0.03, tokenizer_sample_bytes=12_000_000,
                    eval_tokens=65_536, max_train_bytes=24_000_000, default_minutes=15.0),
     "small": Preset("small", vocab_size=16384, n_layer=6, n_embd=512, n_head=8, context_length=512,

@@ -226,7 +226,8 @@ def train_bootstrap_model(
 
 
 def _lm_loss(model: GPT2LMHeadModel, batch: torch.Tensor) -> torch.Tensor:
-    logits = model(input_ids=batch[:, :-1]).logits
+    inputs = batch[:, :-1]
+    logits = model(input_ids=inputs, attention_mask=torch.ones_like(inputs)).logits
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch[:, 1:].reshape(-1))
 
 
