@@ -166,64 +166,104 @@ def _finish(model: Any, tokenizer: Any, parameters: int, *, name: str, source: s
                        parameters=parameters, attempts=attempts)
 
 
-def load_model(spec: str, request: ModelRequest | None = None, *, source: str | None = None) -> LoadedModel:
-    """Load ``spec`` (a local checkpoint directory or a hub name). Errors say what was tried."""
+@dataclass(frozen=True)
+class ModelLocation:
+    """Where a checkpoint will be read from, decided without loading any weights."""
+
+    name: str
+    source: str  # path | hub-cache | hub | bootstrap
+    location: str | Path  # what from_pretrained receives
+    path: Path | None  # local directory, when there is one
+    local_only: bool
+    attempts: tuple[str, ...] = ()
+
+
+def locate_model(spec: str, request: ModelRequest | None = None, *, source: str | None = None) -> ModelLocation:
+    """Find ``spec`` (a checkpoint directory or a hub name) without loading it. Errors say what was tried."""
     request = request or ModelRequest(name=spec)
-    attempts: list[str] = []
     if _looks_like_path(spec):
         path = Path(spec).expanduser().resolve()
         _check_checkpoint_dir(path)
-        model, tokenizer, parameters = _load_from(path, request, local_only=True)
-        return _finish(model, tokenizer, parameters, name=path.name, source=source or "path", path=path,
-                       request=request, attempts=[f"path {path}: loaded"])
+        return ModelLocation(path.name, source or "path", path, path, True, (f"path {path}: found",))
     snapshot = cached_snapshot(spec)
     if snapshot is not None:
-        model, tokenizer, parameters = _load_from(snapshot, request, local_only=True)
-        return _finish(model, tokenizer, parameters, name=spec, source="hub-cache", path=snapshot,
-                       request=request, attempts=[f"hub cache {spec}: loaded"])
-    attempts.append(f"hub cache: {spec} not cached")
+        return ModelLocation(spec, "hub-cache", snapshot, snapshot, True, (f"hub cache {spec}: found",))
     if request.offline:
-        attempts.append("hub: skipped (offline mode)")
         raise ModelNotFoundError(f"model {spec!r} is not in the local cache and the hub is disabled (offline)",
                                  hint="unset HF_HUB_OFFLINE / PROVENANCE_HUB_OFFLINE, or use a local path")
     reachable, reason = hub_reachable(request.hub_timeout)
     if not reachable:
         raise ModelNotFoundError(f"model {spec!r} is not cached and the hub is unreachable ({reason})",
                                  hint="use a local checkpoint path, or " + BOOTSTRAP_HINT)
+    return ModelLocation(spec, "hub", spec, None, False, (f"hub cache: {spec} not cached", f"hub {spec}: reachable"))
+
+
+def _load_location(found: ModelLocation, request: ModelRequest) -> LoadedModel:
     try:
-        model, tokenizer, parameters = _load_from(spec, request, local_only=False)
+        model, tokenizer, parameters = _load_from(found.location, request, local_only=found.local_only)
     except OSError as exc:
-        raise ModelNotFoundError(f"model {spec!r} could not be loaded from the hub: {exc}".splitlines()[0],
+        if found.local_only:
+            raise
+        raise ModelNotFoundError(f"model {found.name!r} could not be loaded from the hub: {exc}".splitlines()[0],
                                  hint="check the name (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2)") from exc
-    return _finish(model, tokenizer, parameters, name=spec, source="hub", path=cached_snapshot(spec),
-                   request=request, attempts=[*attempts, f"hub {spec}: downloaded"])
+    path = found.path if found.path is not None else cached_snapshot(found.name)
+    return _finish(model, tokenizer, parameters, name=found.name, source=found.source, path=path,
+                   request=request, attempts=[*found.attempts, "loaded"])
+
+
+def load_model(spec: str, request: ModelRequest | None = None, *, source: str | None = None) -> LoadedModel:
+    """Load ``spec`` (a local checkpoint directory or a hub name). Errors say what was tried."""
+    request = request or ModelRequest(name=spec)
+    return _load_location(locate_model(spec, request, source=source), request)
+
+
+def _bootstrap_location(request: ModelRequest, attempts: list[str]) -> ModelLocation:
+    bootstrap_dir = request.bootstrap_dir
+    if bootstrap_dir is not None and (bootstrap_dir / "config.json").is_file():
+        found = locate_model(str(bootstrap_dir), request, source="bootstrap")
+        return ModelLocation(found.name, found.source, found.location, found.path, True,
+                             (*attempts, f"bootstrap model {bootstrap_dir}: found"))
+    attempts.append(f"bootstrap model in {bootstrap_dir}: not found")
+    raise ModelNotFoundError("no GPT-2 model is available; tried: " + "; ".join(attempts),
+                             hint=f"set PROVENANCE_MODEL to a checkpoint directory, or run: {BOOTSTRAP_HINT}")
+
+
+def locate_default(request: ModelRequest, *, skip_hub: bool = False) -> ModelLocation:
+    """The requested model's location, or the platform default's in the documented order."""
+    if request.name:
+        return locate_model(request.name, request)
+    attempts: list[str] = []
+    snapshot = cached_snapshot(DEFAULT_HUB_MODEL)
+    if snapshot is not None:
+        return locate_model(DEFAULT_HUB_MODEL, request)
+    attempts.append(f"{DEFAULT_HUB_MODEL} in the Hugging Face cache: not found")
+    if request.offline:
+        attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: skipped (offline mode)")
+    elif skip_hub:
+        attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: failed to load")
+    else:
+        reachable, reason = hub_reachable(request.hub_timeout)
+        if reachable:
+            return ModelLocation(DEFAULT_HUB_MODEL, "hub", DEFAULT_HUB_MODEL, None, False,
+                                 (*attempts, f"{DEFAULT_HUB_MODEL} from the hub: reachable"))
+        attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: {reason}")
+    return _bootstrap_location(request, attempts)
 
 
 def resolve_model(request: ModelRequest) -> LoadedModel:
     """Load the requested model, or the platform default in its documented order."""
-    if request.name:
-        return load_model(request.name, request)
-    attempts: list[str] = []
-    snapshot = cached_snapshot(DEFAULT_HUB_MODEL)
-    if snapshot is not None:
-        return load_model(DEFAULT_HUB_MODEL, request)
-    attempts.append(f"{DEFAULT_HUB_MODEL} in the Hugging Face cache: not found")
-    if request.offline:
-        attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: skipped (offline mode)")
-    else:
-        reachable, reason = hub_reachable(request.hub_timeout)
-        if reachable:
-            try:
-                return load_model(DEFAULT_HUB_MODEL, request)
-            except ModelNotFoundError as exc:
-                attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: {exc}")
-        else:
-            attempts.append(f"{DEFAULT_HUB_MODEL} from the hub: {reason}")
-    bootstrap_dir = request.bootstrap_dir
-    if bootstrap_dir is not None and (bootstrap_dir / "config.json").is_file():
-        loaded = load_model(str(bootstrap_dir), request, source="bootstrap")
-        loaded.attempts = [*attempts, f"bootstrap model {bootstrap_dir}: loaded"]
-        return loaded
-    attempts.append(f"bootstrap model in {bootstrap_dir}: not found")
-    raise ModelNotFoundError("no GPT-2 model is available; tried: " + "; ".join(attempts),
-                             hint=f"set PROVENANCE_MODEL to a checkpoint directory, or run: {BOOTSTRAP_HINT}")
+    found = locate_default(request)
+    if found.source == "hub" and not request.name:
+        try:
+            return _load_location(found, request)
+        except ModelNotFoundError:  # the hub answered but the download failed: fall back to bootstrap
+            found = locate_default(request, skip_hub=True)
+    return _load_location(found, request)
+
+
+def load_tokenizer(request: ModelRequest) -> tuple[PreTrainedTokenizerBase, ModelLocation]:
+    """Only the tokenizer of the resolved model: what model-free watermark detection needs."""
+    found = locate_default(request)
+    auth = {"token": request.token} if request.token and not found.local_only else {}
+    tokenizer = AutoTokenizer.from_pretrained(found.location, local_files_only=found.local_only, **auth)
+    return prepare_tokenizer(tokenizer), found

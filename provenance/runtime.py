@@ -7,6 +7,7 @@ import os
 import torch
 
 from generator import LoadedModel, ModelRequest, resolve_model
+from generator.loading import load_tokenizer
 from provenance.settings import Settings
 
 
@@ -33,3 +34,8 @@ def configure_torch(settings: Settings) -> None:
 def load_configured_model(settings: Settings, model: str | None = None) -> LoadedModel:
     configure_torch(settings)
     return resolve_model(model_request(settings, model))
+
+
+def load_configured_tokenizer(settings: Settings, model: str | None = None):
+    """The resolved model's tokenizer only (model-free detection and key management need nothing more)."""
+    return load_tokenizer(model_request(settings, model))

@@ -12,7 +12,7 @@ import sys
 import click
 import typer
 
-from provenance.cli import config_cmd, demo_cmd, generate_cmd, model_cmd
+from provenance.cli import config_cmd, demo_cmd, generate_cmd, keys_cmd, manifest_cmd, model_cmd, watermark_cmd
 from provenance.cli.output import print_error
 
 app = typer.Typer(
@@ -24,6 +24,9 @@ app = typer.Typer(
 )
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(watermark_cmd.app, name="watermark")
+app.add_typer(manifest_cmd.app, name="manifest")
 app.command("generate")(generate_cmd.generate)
 app.command("demo")(demo_cmd.demo)
 
@@ -33,9 +36,10 @@ EXIT_INTERNAL_ERROR = 1
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
     from generator.errors import GeneratorError
-    from provenance.cli.output import CliError
+    from provenance.errors import ProvenanceError
+    from watermark.errors import WatermarkError
 
-    return (GeneratorError, CliError)
+    return (GeneratorError, ProvenanceError, WatermarkError)
 
 
 def main(argv: list[str] | None = None) -> None:

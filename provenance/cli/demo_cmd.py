@@ -1,7 +1,8 @@
 """`provenance demo`: the platform's main job on embedded defaults, end to end, for `make demo`.
 
 Today: resolve the model (bootstrapping one from ``--corpus`` when none is reachable), generate a few
-samples and print them with timing. Later issues extend it with watermarking, scanning and storage.
+watermarked, signed samples, and show their timing, watermark detection and manifest verification.
+Later issues extend it with scanning and storage.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from pathlib import Path
 import typer
 from rich.panel import Panel
 
-from generator import ModelNotFoundError, SamplingConfig, generate
+from generator import ModelNotFoundError, SamplingConfig
 from generator.bootstrap import get_preset
 from generator.devices import resolve_device
+from generator.stamping import verify_manifest
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.model_cmd import run_bootstrap
 from provenance.cli.output import stderr, stdout
+from provenance.keystore import KeyStore
 from provenance.runtime import load_configured_model
+from provenance.signing import load_or_create_signing_key
+from provenance.stamped_generation import generate_stamped
+from watermark import WatermarkDetector
 
 DEMO_PROMPTS = [
     "The history of the city begins",
@@ -51,11 +57,28 @@ def demo(
                  f"device={loaded.device} dtype={loaded.info()['dtype']}", highlight=False)
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, seed=seed, top_k=50, temperature=0.9)
     started = time.perf_counter()
-    generations = generate(loaded, DEMO_PROMPTS, sampling)
+    stamped = generate_stamped(settings, loaded, DEMO_PROMPTS, sampling, requester="demo")
     elapsed = time.perf_counter() - started
-    for generation in generations:
+    key_store = KeyStore(settings.home)
+    detector = WatermarkDetector(loaded.tokenizer, key_store.verification_keys(loaded.tokenizer))
+    signing_key = load_or_create_signing_key(settings.home).public_key()
+    for item in stamped:
+        generation = item.generation
+        found = detector.detect(generation.text, prompt=generation.prompt, details=False)
+        signature_ok, _ = verify_manifest(item.manifest, signing_key, text=generation.text)
+        verdict = "watermarked" if found.watermarked else ("abstained" if found.abstain else "not detected")
+        p_value = f"{found.p_value:.2e}" if found.p_value is not None else "-"
         stdout.print(Panel(f"[dim]{generation.prompt}[/]{generation.text}", highlight=False,
                            subtitle=f"{generation.tokens} tokens"))
-    tokens = sum(g.tokens for g in generations)
-    stdout.print(f"{len(generations)} samples, {tokens} tokens in {elapsed:.2f}s = {tokens / elapsed:.1f} tok/s "
-                 f"(batch of {len(generations)}, KV cache on)", highlight=False)
+        stdout.print(f"  watermark: {verdict} (p={p_value}, {found.num_tokens_scored} tokens scored); "
+                     f"manifest {item.manifest['id'][:12]}: signature {'valid' if signature_ok else 'INVALID'}",
+                     highlight=False)
+    tokens = sum(item.generation.tokens for item in stamped)
+    stdout.print(f"{len(stamped)} samples, {tokens} tokens in {elapsed:.2f}s = {tokens / elapsed:.1f} tok/s "
+                 f"(batch of {len(stamped)}, KV cache on, watermark key {stamped[0].watermark['key_id']})",
+                 highlight=False)
+    human = "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of " \
+            "foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light."
+    control = detector.detect(human, details=False)
+    stdout.print(f"control (Dickens, human-written): watermarked={control.watermarked} p={control.p_value:.3g}",
+                 highlight=False)

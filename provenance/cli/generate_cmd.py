@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
 from pathlib import Path
@@ -10,11 +11,11 @@ import typer
 from rich.panel import Panel
 from rich.progress import Progress
 
-from generator import Generation, SamplingConfig
-from generator import generate as generate_texts
+from generator import SamplingConfig
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.output import CliError, emit_json, stderr, stdout
 from provenance.runtime import load_configured_model
+from provenance.stamped_generation import StampedGeneration, generate_stamped
 
 
 def read_prompts_file(path: Path) -> list[str]:
@@ -43,8 +44,9 @@ def read_prompts_file(path: Path) -> list[str]:
     return prompts
 
 
-def generation_record(generation: Generation, index: int, sample: int) -> dict[str, object]:
-    """The JSON object printed per generated text (contract keys: prompt, text, tokens)."""
+def generation_record(stamped: StampedGeneration, index: int, sample: int) -> dict[str, object]:
+    """The JSON object printed per generated text (contract keys: prompt, text, tokens, manifest, watermark)."""
+    generation = stamped.generation
     return {
         "prompt": generation.prompt,
         "text": generation.text,
@@ -52,6 +54,8 @@ def generation_record(generation: Generation, index: int, sample: int) -> dict[s
         "index": index,
         "sample": sample,
         "finish_reason": generation.finish_reason,
+        "watermark": stamped.watermark,
+        "manifest": stamped.manifest,
     }
 
 
@@ -68,6 +72,8 @@ def generate(
     batch_size: int = typer.Option(16, "--batch-size", help="Prompts per forward batch."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Disable the KV cache (slower; for benchmarks)."),
     model: str | None = typer.Option(None, "--model", help="Model name or path (default: resolved)."),
+    no_watermark: bool = typer.Option(False, "--no-watermark", help="Do not watermark (still stamped)."),
+    requester: str | None = typer.Option(None, "--requester", help="Who asked (recorded in the manifest)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per generated text."),
 ) -> None:
     """Generate continuations for a prompt or a JSONL file of prompts."""
@@ -86,17 +92,20 @@ def generate(
     started = time.perf_counter()
     with Progress(console=stderr, transient=True, disable=len(jobs) <= batch_size) as progress:
         task = progress.add_task("generating", total=len(jobs))
-        generations = generate_texts(loaded, [prompts[i] for i, _ in jobs], sampling, batch_size=batch_size,
-                                     on_batch_done=lambda done: progress.advance(task, done))
+        stamped = generate_stamped(settings, loaded, [prompts[i] for i, _ in jobs], sampling,
+                                   watermark=not no_watermark, requester=requester or f"cli:{getpass.getuser()}",
+                                   batch_size=batch_size, on_batch_done=lambda done: progress.advance(task, done))
     elapsed = time.perf_counter() - started
-    for (index, sample), generation in zip(jobs, generations, strict=True):
-        record = generation_record(generation, index, sample)
+    for (index, sample), item in zip(jobs, stamped, strict=True):
+        record = generation_record(item, index, sample)
+        generation = item.generation
         if as_json:
             emit_json(record)
         else:
             stdout.print(Panel(f"[dim]{generation.prompt}[/]{generation.text}", highlight=False,
                                title=f"prompt {index} sample {sample}", subtitle=f"{generation.tokens} tokens"))
-    total_tokens = sum(g.tokens for g in generations)
-    stderr.print(f"{len(generations)} texts, {total_tokens} tokens in {elapsed:.2f}s "
+    total_tokens = sum(item.generation.tokens for item in stamped)
+    mark = f"watermark {stamped[0].watermark['key_id']}" if stamped and stamped[0].watermark else "no watermark"
+    stderr.print(f"{len(stamped)} texts, {total_tokens} tokens in {elapsed:.2f}s "
                  f"({total_tokens / max(elapsed, 1e-9):.1f} tok/s) with {loaded.name} ({loaded.source}) "
-                 f"on {loaded.device}", highlight=False)
+                 f"on {loaded.device}; {mark}; manifests signed", highlight=False)

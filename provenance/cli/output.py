@@ -8,16 +8,13 @@ from typing import Any
 
 from rich.console import Console
 
+from provenance.errors import ProvenanceError
+
 stderr = Console(stderr=True)
 stdout = Console()
 
 
-class CliError(Exception):
-    """Bad command-line input detected by the CLI itself (files, flag combinations)."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
+CliError = ProvenanceError  # the CLI's own checks raise the application's user-facing error
 
 
 def print_error(message: str, hint: str | None) -> None:

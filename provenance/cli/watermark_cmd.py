@@ -1,0 +1,123 @@
+"""`provenance watermark detect`: model-free detection with the stored keys (tokenizer only, no weights)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import typer
+
+from provenance.cli.config_cmd import load_settings
+from provenance.cli.output import CliError, emit_json, stdout
+from provenance.keystore import KeyStore
+from provenance.runtime import load_configured_tokenizer
+from watermark import WatermarkDetector, WatermarkInputError, WatermarkKey
+
+app = typer.Typer(help="Detect the platform's watermark in text.", no_args_is_help=True)
+
+RESULT_KEYS = ("z_score", "p_value", "green_fraction", "num_tokens_scored", "watermarked", "key_id")
+
+
+def _open_input(source: str) -> BinaryIO:
+    if source == "-":
+        return sys.stdin.buffer
+    path = Path(source)
+    if not path.is_file():
+        raise CliError(f"input file {path} does not exist", hint="pass a text file, a JSONL file, or - for stdin")
+    return path.open("rb")
+
+
+def _spans(windowed: Any) -> list[dict[str, Any]]:
+    return [{"start": span.start, "end": span.end, "p_value": span.p_value} for span in windowed.spans]
+
+
+def detect_record(detector: WatermarkDetector, text: str | bytes, windowed: bool) -> dict[str, Any]:
+    """The contract object for one text (plus abstain/reason; spans when windowed)."""
+    try:
+        if windowed:
+            result = detector.detect_windowed(text)
+            overall = result.overall
+        else:
+            overall = detector.detect(text, details=False)
+    except WatermarkInputError as exc:
+        return {**dict.fromkeys(RESULT_KEYS), "watermarked": False, "abstain": True, "reason": str(exc)}
+    record: dict[str, Any] = {key: getattr(overall, key) for key in RESULT_KEYS}
+    record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested)
+    if windowed:
+        record["spans"] = _spans(result)
+        record["windowed_p_value"] = result.p_value
+        record["watermarked"] = bool(overall.watermarked or result.watermarked)
+    return record
+
+
+def _jsonl_records(handle: BinaryIO) -> Iterator[tuple[Any, str | bytes | None, str | None]]:
+    """(id, text, error) per non-blank line; a bad line yields an error instead of stopping the run."""
+    for number, raw in enumerate(handle):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield number, None, f"line {number + 1}: not valid JSON ({exc.__class__.__name__})"
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            yield number, None, f'line {number + 1}: expected an object with a string "text"'
+            continue
+        yield record.get("id", number), record["text"], None
+
+
+def build_detector(settings: Any, model: str | None, transformers_key: int | None) -> WatermarkDetector:
+    tokenizer, found = load_configured_tokenizer(settings, model)
+    keys: list[WatermarkKey] = KeyStore(settings.home).verification_keys(tokenizer)
+    if transformers_key is not None:
+        from transformers import AutoConfig
+
+        vocab_size = AutoConfig.from_pretrained(found.location, local_files_only=found.local_only).vocab_size
+        keys.append(WatermarkKey.for_transformers(tokenizer, vocab_size, hashing_key=transformers_key))
+    if not keys:
+        raise CliError(f"no watermark keys for the tokenizer of {found.name}",
+                       hint="generate with provenance generate (creates a key), or provenance keys create")
+    return WatermarkDetector(tokenizer, keys)
+
+
+@app.command("detect")
+def detect(
+    source: str = typer.Argument("-", help="Text file, JSONL file (with --jsonl), or - for stdin."),
+    jsonl: bool = typer.Option(False, "--jsonl", help='Each input line is {"id"?, "text"}; one output line each.'),
+    windowed: bool = typer.Option(False, "--windowed", help="Also search for watermarked spans (mixed text)."),
+    model: str | None = typer.Option(None, "--model", help="Model whose tokenizer and keys to use."),
+    transformers_key: int | None = typer.Option(None, "--transformers-key", help="Also test transformers' "
+                                                "lefthash watermark with this hashing_key (e.g. 15485863)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON output (always JSON lines with --jsonl)."),
+) -> None:
+    """Test text for the platform's watermark: exact binomial p-values, keys tested, optional spans."""
+    settings = load_settings()
+    detector = build_detector(settings, model, transformers_key)
+    handle = _open_input(source)
+    try:
+        if jsonl:
+            for record_id, text, error in _jsonl_records(handle):
+                if error is not None:
+                    emit_json({"id": record_id, **dict.fromkeys(RESULT_KEYS), "watermarked": False,
+                               "abstain": True, "reason": error, "error": error})
+                else:
+                    emit_json({"id": record_id, **detect_record(detector, text, windowed)})
+            return
+        data = handle.read()
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+    record = detect_record(detector, data, windowed)
+    if as_json:
+        emit_json(record)
+        return
+    verdict = "[bold green]watermarked[/]" if record["watermarked"] else "not watermarked"
+    if record.get("abstain"):
+        verdict = f"abstained ({record['reason']})"
+    stdout.print(f"{verdict}: z={record['z_score']} p={record['p_value']} "
+                 f"green={record['green_fraction']} tokens={record['num_tokens_scored']} key={record['key_id']}")
+    for span in record.get("spans", []):
+        stdout.print(f"  span [{span['start']}, {span['end']}) p={span['p_value']:.3g}")
