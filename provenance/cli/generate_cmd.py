@@ -64,6 +64,8 @@ def generate(
     prompts_file: Path | None = typer.Option(None, "--prompts", help='JSONL file, one {"prompt": ...} per line.'),
     n: int = typer.Option(1, "--n", help="Samples per prompt."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Tokens to generate per sample."),
+    min_new_tokens: int | None = typer.Option(None, "--min-new-tokens", help="Suppress end-of-text until this "
+                                              "many tokens (fixed-length samples)."),
     temperature: float = typer.Option(1.0, "--temperature"),
     top_k: int = typer.Option(50, "--top-k", help="0 disables top-k."),
     top_p: float = typer.Option(1.0, "--top-p", help="1.0 disables nucleus sampling."),
@@ -83,7 +85,8 @@ def generate(
     if n <= 0:
         raise CliError(f"--n must be a positive integer, got {n}", hint="--n 1 generates one sample per prompt")
     prompts = [prompt] if prompt is not None else read_prompts_file(prompts_file)  # type: ignore[arg-type]
-    sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+    sampling = SamplingConfig(max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, temperature=temperature,
+                              top_k=top_k, top_p=top_p,
                               do_sample=not greedy, seed=seed, use_cache=not no_cache)
     sampling.validate()  # fail on bad flags before spending seconds loading the model
     settings = load_settings()
