@@ -31,6 +31,7 @@ def test_first_generation_creates_the_keys(capsys, clean_env: Path, micro_model_
 
 def generate_rows(capsys, *extra: str) -> list[dict]:
     code, out, err = run_cli(capsys, "generate", "--prompt", "The", "--n", "4", "--max-new-tokens", "56",
+                             "--min-new-tokens", "56",
                              "--top-k", "0", "--temperature", "1.3", "--seed", "3", "--json", *extra)
     assert code == 0, err
     return json_lines(out)
