@@ -47,8 +47,12 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# Benchmarks print JSON; each compares against its baseline in the same run (see each script's docstring).
 bench: $(STAMP)
-	$(PY) bench/generation_speed.py
+	$(DEMO_ENV) $(PY) bench/generation_speed.py $(if $(wildcard $(SHARED_CORPUS)),--eval-corpus $(SHARED_CORPUS),)
+	$(PY) bench/watermark_generation.py
+	$(PY) bench/watermark_detection.py
+	$(PY) bench/watermark_quality.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -14,28 +14,17 @@ import argparse
 import json
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from benchlib import PROMPTS, gpt2_small_shape
 
 from generator import LoadedModel, ModelRequest, SamplingConfig, generate, load_model
 from generator.bootstrap.corpus import read_corpus
-from generator.hub import cached_snapshot
 from generator.perplexity import text_perplexity
 from provenance.runtime import model_request
 from provenance.settings import Settings
-
-PROMPTS = [
-    "The history of the city begins", "In the morning, the detective", "Scientists have long wondered why",
-    "She opened the letter and", "The river crossed the valley where", "After the war, the family moved",
-    "The committee announced on Tuesday that", "He had never seen a ship so", "The first chapter of the book",
-    "According to the report, the", "When the train finally arrived", "The museum's new exhibition",
-    "Under the old bridge there was", "The doctor looked at the", "Most of the villagers believed",
-    "It was late in the evening when",
-]
 
 
 def timed_generate(lm: LoadedModel, prompts: list[str], config: SamplingConfig, repeats: int) -> dict[str, float]:
@@ -53,24 +42,6 @@ def timed_generate(lm: LoadedModel, prompts: list[str], config: SamplingConfig, 
         tokens = sum(r.tokens for r in results)
     median = statistics.median(times)
     return {"seconds": round(median, 4), "tokens": tokens, "tokens_per_s": round(tokens / median, 1)}
-
-
-def gpt2_small_shape(reference: LoadedModel, device: str, dtype: str, quantize: str) -> LoadedModel:
-    """Real gpt2 if cached; else random weights in GPT-2 small's shape with the reference tokenizer."""
-    if cached_snapshot("gpt2") is not None:
-        return load_model("gpt2", ModelRequest(name="gpt2", device=device, dtype=dtype, quantize=quantize,
-                                               offline=True))
-    cache_dir = Path(tempfile.gettempdir()) / "provenance-bench-gpt2-shape"
-    if not (cache_dir / "config.json").is_file():
-        torch.manual_seed(0)
-        eos = reference.tokenizer.eos_token_id
-        config = GPT2Config(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
-                            bos_token_id=eos, eos_token_id=eos)
-        GPT2LMHeadModel(config).save_pretrained(cache_dir)
-        reference.tokenizer.save_pretrained(cache_dir)
-    loaded = load_model(str(cache_dir), ModelRequest(device=device, dtype=dtype, quantize=quantize, offline=True))
-    loaded.name = "gpt2-shape (random weights)"
-    return loaded
 
 
 def main() -> None:

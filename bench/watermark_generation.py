@@ -19,12 +19,12 @@ import json
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LogitsProcessor
+from benchlib import PROMPTS, gpt2_small_shape
+from transformers import LogitsProcessor
 from transformers import WatermarkLogitsProcessor as HFWatermarkLogitsProcessor
 
 from generator import LoadedModel, ModelRequest, SamplingConfig, generate, load_model
@@ -32,29 +32,6 @@ from watermark import WatermarkKey, WatermarkLogitsProcessor
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT.parent / "shared" / "models" / "gpt2-corpus-27m"
-PROMPTS = [
-    "The history of the city begins", "In the morning, the detective", "Scientists have long wondered why",
-    "She opened the letter and", "The river crossed the valley where", "After the war, the family moved",
-    "The committee announced on Tuesday that", "He had never seen a ship so", "The first chapter of the book",
-    "According to the report, the", "When the train finally arrived", "The museum's new exhibition",
-    "Under the old bridge there was", "The doctor looked at the", "Most of the villagers believed",
-    "It was late in the evening when",
-]
-
-
-def gpt2_small_shape(reference: LoadedModel, device: str) -> LoadedModel:
-    """Random weights in GPT-2 small's shape (124M, vocab 50,257) with the reference tokenizer: speed only."""
-    directory = Path(tempfile.gettempdir()) / "provenance-bench-gpt2-shape"
-    if not (directory / "config.json").is_file():
-        torch.manual_seed(0)
-        eos = reference.tokenizer.eos_token_id
-        config = GPT2Config(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
-                            bos_token_id=eos, eos_token_id=eos)
-        GPT2LMHeadModel(config).save_pretrained(directory)
-        reference.tokenizer.save_pretrained(directory)
-    loaded = load_model(str(directory), ModelRequest(device=device, offline=True))
-    loaded.name = "gpt2-small-shape (random weights)"
-    return loaded
 
 
 class TimedProcessor(LogitsProcessor):
