@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(default=None, description="Celery broker; default SQLite broker in the data dir.")
     hf_token: SecretStr | None = Field(default=None, description="Hugging Face token for private checkpoints.")
 
+    # Machine-text detection (detect/): the scorer LM defaults to the generator model.
+    scorer_model: str | None = Field(default=None, description="Scorer LM for detection; default = `model`.")
+    detector_bundle: str = Field(default="default", description="Detector bundle name under <home>/detectors.")
+    detect_target_fpr: float = Field(default=0.01, gt=0, lt=0.5, description="FPR the machine threshold promises.")
+    detect_batch_tokens: int = Field(default=8192, ge=128, description="Token budget per scoring batch.")
+
+    # PII redaction (detect/pii): fields below are owned by the PII module.
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
@@ -78,6 +86,10 @@ class Settings(BaseSettings):
     @property
     def bootstrap_model_dir(self) -> Path:
         return self.models_dir / "bootstrap"
+
+    @property
+    def detectors_dir(self) -> Path:
+        return self.home / "detectors"
 
     @property
     def resolved_database_url(self) -> str:
