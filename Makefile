@@ -17,6 +17,8 @@ DEMO_ENV := PROVENANCE_MODEL=$(SHARED_MODEL)
 endif
 endif
 DEMO_CORPUS := $(if $(wildcard $(SHARED_CORPUS)),--corpus $(SHARED_CORPUS),)
+SHARED_DETECT := $(SHARED)/data/detect
+DEMO_DETECT := $(if $(wildcard $(SHARED_DETECT)),--detect-data $(SHARED_DETECT),)
 
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 export TOKENIZERS_PARALLELISM := false
@@ -31,11 +33,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(DEMO_ENV) $(VENV)/bin/provenance demo $(DEMO_CORPUS)
+	$(DEMO_ENV) $(VENV)/bin/provenance demo $(DEMO_CORPUS) $(DEMO_DETECT)
 
 # The offline fallback end to end: no reference checkpoint, bootstrap (first run) or reuse (later runs).
 demo-bootstrap: $(STAMP)
-	PROVENANCE_HUB_OFFLINE=1 $(VENV)/bin/provenance demo $(DEMO_CORPUS)
+	PROVENANCE_HUB_OFFLINE=1 $(VENV)/bin/provenance demo $(DEMO_CORPUS) $(DEMO_DETECT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -53,6 +55,9 @@ bench: $(STAMP)
 	$(PY) bench/watermark_generation.py
 	$(PY) bench/watermark_detection.py
 	$(PY) bench/watermark_quality.py
+	$(PY) bench/pii_quality.py
+	$(PY) bench/pii_speed.py
+	$(PY) bench/pii_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -80,3 +80,33 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
     get_settings.cache_clear()
     return home
+
+
+@pytest.fixture(scope="session")
+def detect_data_file(tmp_path_factory: pytest.TempPathFactory, micro_model) -> Path:
+    """Labelled detection data made here: human = synthetic paragraphs, machine = micro-model samples.
+
+    Each machine text continues the first words of its human pair; two domains and two "generators"
+    (sampling temperatures) so hold-out tables have something to hold out.
+    """
+    import json
+
+    from generator import SamplingConfig, generate
+
+    rng = random.Random(11)
+    paragraphs = synthetic_paragraphs(240, seed=21)
+    humans = [" ".join(paragraphs[2 * i: 2 * i + 2]) for i in range(100)]
+    rows = []
+    for temperature, name in ((1.0, "micro-t10"), (0.8, "micro-t08")):
+        picked = [i for i in range(len(humans)) if (i % 2 == 0) == (name == "micro-t10")]
+        prompts = [" ".join(humans[i].split()[:4]) for i in picked]
+        outputs = generate(micro_model, prompts, SamplingConfig(max_new_tokens=52, min_new_tokens=52, top_k=None,
+                                                                 temperature=temperature, seed=rng.randint(0, 999)))
+        for i, prompt, output in zip(picked, prompts, outputs, strict=True):
+            domain = "stories" if i % 4 < 2 else "letters"
+            rows.append({"pair": i, "label": "human", "text": humans[i], "domain": domain, "generator": None})
+            rows.append({"pair": i, "label": "machine", "text": f"{prompt}{output.text}", "domain": domain,
+                         "generator": name})
+    path = tmp_path_factory.mktemp("detect") / "labelled.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path

@@ -1,8 +1,9 @@
 """`provenance demo`: the platform's main job on embedded defaults, end to end, for `make demo`.
 
-Today: resolve the model (bootstrapping one from ``--corpus`` when none is reachable), generate a few
-watermarked, signed samples, and show their timing, watermark detection and manifest verification.
-Later issues extend it with scanning and storage.
+Resolve the model (bootstrapping one from ``--corpus`` when none is reachable), generate a few
+watermarked, signed samples, and show their timing, watermark detection and manifest verification; then
+train the default detector bundle if there is none for this model (``--detect-data``) and judge the samples
+and a human control with it. Later issues extend it with scanning and storage.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import typer
 from rich.panel import Panel
 
+from detect.perplexity import PerplexityScorer
 from generator import ModelNotFoundError, SamplingConfig
 from generator.bootstrap import get_preset
 from generator.devices import resolve_device
@@ -39,6 +41,11 @@ def demo(
     max_minutes: float = typer.Option(15.0, "--max-minutes", help="Budget for bootstrapping, if it is needed."),
     max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
     seed: int = typer.Option(7, "--seed"),
+    detect_data: list[Path] = typer.Option([], "--detect-data",
+                                           help="Labelled JSONL files or directories: train a detector bundle "
+                                                "from them when none exists."),
+    detect_max_texts: int = typer.Option(1600, "--detect-max-texts", min=40,
+                                         help="Stratified sample size for the demo's bundle (speed on CPU)."),
 ) -> None:
     """Resolve or bootstrap the model, then generate and print samples with timing."""
     settings = load_settings()
@@ -82,3 +89,47 @@ def demo(
     control = detector.detect(human, details=False)
     stdout.print(f"control (Dickens, human-written): watermarked={control.watermarked} p={control.p_value:.3g}",
                  highlight=False)
+    texts = [item.generation.prompt + item.generation.text for item in stamped] + [human]
+    demo_detection(settings, loaded, texts, detect_data, detect_max_texts, seed)
+
+
+def _jsonl_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
+    return files
+
+
+def demo_detection(settings, loaded, texts: list[str], detect_data: list[Path], max_texts: int, seed: int) -> None:
+    """Train the default detector bundle if needed (from --detect-data), then judge the demo's texts."""
+    from detect.bundle import read_card
+    from detect.training import prepare
+    from provenance.cli.detect_cmd import token_progress
+    from provenance.detection import DetectionService, bundle_dir
+
+    service = DetectionService(settings)
+    service.__dict__["scorer"] = PerplexityScorer(loaded, batch_tokens=settings.detect_batch_tokens)
+    card = read_card(bundle_dir(settings))
+    if card is None or card.get("scorer", {}).get("weights_sha256") != loaded.weights_sha256:
+        files = _jsonl_files(detect_data)
+        if not files:
+            stderr.print("[yellow]no detector bundle for this model[/]: pass --detect-data DIR (labelled JSONL) "
+                         "to train one; skipping machine-text detection")
+            return
+        stderr.rule("[bold]training the detector bundle")
+        prepared = prepare(files, max_texts=max_texts, seed=seed)
+        with token_progress() as progress:
+            task = progress.add_task("scoring", total=None)
+            bundle = service.train(settings.detector_bundle, prepared, seed=seed,
+                                   progress=lambda tokens: progress.advance(task, tokens),
+                                   stage=lambda message: progress.update(task, description=message[:60]))
+        cv = bundle.card["metrics"]["cross_validated"]
+        stdout.print(f"bundle '{settings.detector_bundle}' trained on {bundle.card['data']['texts_used']} texts: "
+                     f"cross-validated ensemble AUROC {cv['ensemble']['auroc']} "
+                     f"(Fast-DetectGPT alone {cv['fast_detectgpt']['auroc']}); saved to {bundle.path}",
+                     highlight=False)
+    verdicts = service.judge(texts)
+    for label, verdict in zip([*(f"sample {i + 1}" for i in range(len(texts) - 1)), "control"], verdicts,
+                              strict=True):
+        p = "-" if verdict.p_machine is None else f"{verdict.p_machine:.3f}"
+        stdout.print(f"  detection {label}: {verdict.verdict} (P(machine)={p}) {verdict.reasons[0]}", highlight=False)

@@ -1,0 +1,160 @@
+"""Detector bundles: the trained ensemble plus a model card, saved as one directory.
+
+``<dir>/ensemble.joblib`` holds the fitted scikit-learn objects; ``<dir>/card.json`` says what they are:
+the scorer model (name, weights hash, tokenizer fingerprint), features, training-data fingerprint,
+cross-validated metrics and thresholds. A bundle only makes sense with the scorer it was trained on, so
+``check_scorer`` refuses any other. Bundles are pickles: load only bundles you trained or trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from detect.classifier import DENSE_FEATURES
+from detect.ensemble import TrainedEnsemble
+from detect.errors import BundleMismatchError, DetectionError
+
+BUNDLE_FORMAT = 1
+ENSEMBLE_FILE = "ensemble.joblib"
+CARD_FILE = "card.json"
+TRAINING_HASHES_FILE = "training-texts.sha256"
+
+
+@dataclass(frozen=True)
+class ScorerIdentity:
+    """What a bundle's numbers depend on: the exact scorer weights and tokenizer."""
+
+    name: str
+    weights_sha256: str | None
+    tokenizer_fingerprint: str
+    statistics: str  # PerplexityScorer.identity
+    location: str | None = None  # local path or hub name, so scoring can load the same scorer by default
+
+    @classmethod
+    def of(cls, scorer: Any) -> ScorerIdentity:
+        from watermark.keys import tokenizer_fingerprint
+
+        lm = scorer.lm
+        return cls(name=lm.name, weights_sha256=lm.weights_sha256,
+                   tokenizer_fingerprint=tokenizer_fingerprint(scorer.tokenizer), statistics=scorer.identity,
+                   location=str(lm.path) if lm.path is not None else lm.name)
+
+
+@dataclass
+class Bundle:
+    ensemble: TrainedEnsemble
+    card: dict[str, Any]
+    path: Path | None = None
+    training_hashes: frozenset[str] = frozenset()  # sha256 prefixes of training texts (eval excludes them)
+
+    @property
+    def scorer(self) -> dict[str, Any]:
+        return self.card["scorer"]
+
+    def check_scorer(self, identity: ScorerIdentity) -> None:
+        """Refuse to score with a scorer other than the one the bundle was trained with."""
+        expected = self.scorer
+        same_weights = expected.get("weights_sha256") == identity.weights_sha256 or (
+            expected.get("weights_sha256") is None and expected.get("name") == identity.name)
+        if not same_weights or expected.get("tokenizer_fingerprint") != identity.tokenizer_fingerprint:
+            raise BundleMismatchError(
+                f"detector bundle {self.card.get('name')!r} was trained for scorer {expected.get('name')} "
+                f"(weights {str(expected.get('weights_sha256'))[:12]}), not for {identity.name} "
+                f"(weights {str(identity.weights_sha256)[:12]})",
+                hint="set PROVENANCE_SCORER_MODEL to the bundle's scorer, or train a bundle for this scorer with "
+                     "provenance detect train DATA.jsonl --out NAME",
+            )
+        if expected.get("statistics") != identity.statistics:
+            raise BundleMismatchError(
+                f"detector bundle {self.card.get('name')!r} expects scorer settings {expected.get('statistics')}, "
+                f"got {identity.statistics}",
+                hint="use the same scorer settings (quantization, dtype, max tokens) as at training, or retrain",
+            )
+
+
+def build_card(name: str, identity: ScorerIdentity, ensemble: TrainedEnsemble, *, data: dict[str, Any],
+               metrics: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+    import sklearn
+
+    return {
+        "format": BUNDLE_FORMAT,
+        "name": name,
+        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "scorer": asdict(identity),
+        "features": {"dense": list(DENSE_FEATURES), "hashed_ngrams": ["char_wb 2-4", "word 1-2"],
+                     "stack_inputs": list(ensemble.stack_inputs)},
+        "thresholds": asdict(ensemble.thresholds),
+        "abstain": asdict(ensemble.abstain),
+        "probability": "P(machine) calibrated by cross-validated sigmoid scaling, equal prior odds",
+        "data": data,
+        "metrics": metrics,
+        "training": training,
+        "versions": {"scikit-learn": sklearn.__version__},
+    }
+
+
+def save_bundle(bundle: Bundle, directory: Path) -> Path:
+    """Write atomically: a half-written bundle is never picked up by scoring."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        joblib.dump(bundle.ensemble, staging / ENSEMBLE_FILE, compress=3)
+        (staging / CARD_FILE).write_text(json.dumps(bundle.card, indent=2, default=str) + "\n", encoding="utf-8")
+        (staging / TRAINING_HASHES_FILE).write_text("".join(f"{h}\n" for h in sorted(bundle.training_hashes)))
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    bundle.path = directory
+    return directory
+
+
+def read_card(directory: Path) -> dict[str, Any] | None:
+    """The bundle's card, or None when there is no readable bundle there (no error: callers decide)."""
+    try:
+        return json.loads((directory / CARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def load_bundle(directory: Path) -> Bundle:
+    card_path, model_path = directory / CARD_FILE, directory / ENSEMBLE_FILE
+    if not card_path.is_file() or not model_path.is_file():
+        raise DetectionError(
+            f"no detector bundle at {directory}",
+            hint="train one: provenance detect train DATA.jsonl... --out NAME (make demo does this)",
+        )
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DetectionError(f"detector bundle card {card_path} is unreadable: {exc}",
+                             hint="retrain the bundle") from exc
+    if card.get("format") != BUNDLE_FORMAT:
+        raise DetectionError(f"detector bundle {directory} has format {card.get('format')}, "
+                             f"this version reads {BUNDLE_FORMAT}", hint="retrain the bundle")
+    try:
+        ensemble = joblib.load(model_path)
+    except Exception as exc:  # unpickling errors come in many types
+        raise DetectionError(f"detector bundle {model_path} could not be loaded: {exc}",
+                             hint="retrain the bundle with this version of the platform") from exc
+    hashes_path = directory / TRAINING_HASHES_FILE
+    hashes = frozenset(hashes_path.read_text().split()) if hashes_path.is_file() else frozenset()
+    return Bundle(ensemble=ensemble, card=card, path=directory, training_hashes=hashes)
+
+
+def short_text_hash(text: str) -> str:
+    """First 16 hex digits of the normalised text's SHA-256 (enough to recognise training texts)."""
+    from detect.cache import text_key
+
+    return text_key(text)[:16]

@@ -1,0 +1,289 @@
+"""The calibrated ensemble: stacks detector scores into P(machine), with thresholds that keep their promise.
+
+Training (``train_ensemble``):
+1. the classifier's out-of-fold margins come from group K-fold (groups never straddle folds, see
+   ``detect.data.assign_groups``), so the stacker never sees a margin the classifier was trained on;
+2. the stacker (logistic regression over the signed zero-shot statistics and the classifier margin) is
+   wrapped in sigmoid calibration fitted by cross-validation, with class-balanced sample weights:
+   P(machine) assumes equal prior odds of human and machine text, whatever the training mix;
+3. the machine threshold is the smallest probability at which the out-of-fold false-positive rate is at
+   most the target in the pooled data *and* in every domain with enough human texts, so a domain whose
+   human text looks more machine-like does not silently break the promise. The human threshold is the
+   mirror image (at most the target rate of machine texts called human). Between them: ``uncertain``.
+
+Texts too short or not in the scorer's language are not judged: ``abstain`` with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from detect.classifier import ScoredText, build_classifier, classifier_margin
+from detect.perplexity import MACHINE_DIRECTION
+
+ZERO_SHOT_DETECTORS = ("fast_detectgpt", "log_likelihood", "log_rank", "lrr", "entropy", "gltr_top10",
+                       "burstiness", "log_likelihood_std")
+STACK_INPUTS = ("fast_detectgpt", "log_likelihood", "log_rank", "lrr", "log_likelihood_std", "token_z_mean",
+                "classifier")
+MIN_DOMAIN_HUMANS = 100
+
+
+@dataclass(frozen=True)
+class AbstainPolicy:
+    """When a text is not judged: too short to carry evidence, or not text the scorer can read."""
+
+    min_tokens: int = 32
+    min_words: int = 16
+    min_latin_letter_ratio: float = 0.6
+
+    def reason(self, item: ScoredText) -> str | None:
+        text = item.text
+        if not text:
+            return "empty text"
+        words = len(text.split())
+        if words < self.min_words:
+            return f"too short to judge: {words} words (at least {self.min_words} needed)"
+        if item.stats.tokens < self.min_tokens:
+            return f"too short to judge: {item.stats.tokens} tokens (at least {self.min_tokens} needed)"
+        letters = [ch for ch in text if ch.isalpha()]
+        latin = sum(1 for ch in letters if ch.isascii() or "\u00c0" <= ch <= "\u024f")
+        if len(letters) < 0.5 * len(text.replace(" ", "")):
+            return "not natural-language text (too few letters)"
+        if latin < self.min_latin_letter_ratio * len(letters):
+            return "not English/Latin-script text: the scorer model reads English"
+        return None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    machine: float  # p_machine >= machine -> "machine"
+    human: float  # p_machine <= human -> "human"
+    target_fpr: float
+
+
+@dataclass
+class Verdict:
+    p_machine: float | None
+    verdict: str  # machine | human | uncertain | abstain
+    detectors: dict[str, float | None]
+    reasons: list[str]
+    watermark: dict[str, Any] | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+def stack_matrix(items: Sequence[ScoredText], classifier_margins: np.ndarray) -> np.ndarray:
+    rows = [[getattr(item.stats, name) * MACHINE_DIRECTION[name] for name in STACK_INPUTS[:-1]]
+            for item in items]
+    matrix = np.hstack([np.asarray(rows, dtype=np.float64).reshape(len(items), len(STACK_INPUTS) - 1),
+                        np.asarray(classifier_margins, dtype=np.float64).reshape(-1, 1)])
+    matrix[~np.isfinite(matrix)] = np.nan
+    return matrix
+
+
+def balanced_weights(labels: np.ndarray) -> np.ndarray:
+    counts = np.bincount(labels, minlength=2).astype(np.float64)
+    return np.where(labels == 1, len(labels) / (2 * counts[1]), len(labels) / (2 * counts[0]))
+
+
+class StandardizedLogit(ClassifierMixin, BaseEstimator):
+    """Median imputation + standardisation + logistic regression, all honouring ``sample_weight``.
+
+    (A scikit-learn ``Pipeline`` does not pass sample weights through calibration without global
+    metadata-routing configuration; the stacker is small enough to be one estimator.)
+    """
+
+    def __init__(self, C: float = 1.0, seed: int = 0) -> None:
+        self.C = C
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> StandardizedLogit:
+        X = np.asarray(X, dtype=np.float64)
+        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(X)
+        self.scaler_ = StandardScaler().fit(self.imputer_.transform(X))
+        self.model_ = LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
+        self.model_.fit(self._prepare(X), y, sample_weight=sample_weight)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        return self.scaler_.transform(self.imputer_.transform(np.asarray(X, dtype=np.float64)))
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.decision_function(self._prepare(X))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict_proba(self._prepare(X))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict(self._prepare(X))
+
+
+def _stacker(seed: int) -> StandardizedLogit:
+    return StandardizedLogit(C=1.0, seed=seed)
+
+
+def _calibrated(seed: int) -> CalibratedClassifierCV:
+    return CalibratedClassifierCV(_stacker(seed), method="sigmoid",
+                                  cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=seed))
+
+
+def group_folds(groups: np.ndarray, labels: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, ...]]:
+    n_groups = len(np.unique(groups))
+    splits = min(n_splits, n_groups)
+    if splits < 2:
+        raise ValueError("need at least two groups (distinct prompts) to cross-validate")
+    folds = list(GroupKFold(n_splits=splits, shuffle=True, random_state=seed).split(labels, labels, groups))
+    return [(train, test) for train, test in folds if len(np.unique(labels[train])) == 2]
+
+
+def threshold_at_fpr(scores: np.ndarray, rate: float) -> float:
+    """Smallest t with at most ``floor(rate * n)`` of ``scores`` strictly above t."""
+    ordered = np.sort(scores)[::-1]
+    allowed = int(math.floor(rate * len(ordered)))
+    return float(ordered[min(allowed, len(ordered) - 1)])
+
+
+def choose_thresholds(p: np.ndarray, labels: np.ndarray, domains: np.ndarray, target_fpr: float) -> Thresholds:
+    """Machine threshold meeting the target FPR pooled and per domain; human threshold mirrored."""
+    humans = labels == 0
+    machine_t = threshold_at_fpr(p[humans], target_fpr)
+    human_t = -threshold_at_fpr(-p[~humans], target_fpr)
+    for domain in np.unique(domains):
+        in_domain = domains == domain
+        if (in_domain & humans).sum() >= MIN_DOMAIN_HUMANS:
+            machine_t = max(machine_t, threshold_at_fpr(p[in_domain & humans], target_fpr))
+        if (in_domain & ~humans).sum() >= MIN_DOMAIN_HUMANS:
+            human_t = min(human_t, -threshold_at_fpr(-p[in_domain & ~humans], target_fpr))
+    # The machine verdict needs p strictly above every allowed human score at the threshold.
+    machine_t = float(np.nextafter(machine_t, 1.0))
+    return Thresholds(machine=machine_t, human=min(human_t, machine_t), target_fpr=target_fpr)
+
+
+@dataclass
+class TrainedEnsemble:
+    """Everything scoring needs besides the scorer model itself (pickled into a bundle)."""
+
+    classifier: Pipeline
+    calibrated: CalibratedClassifierCV
+    thresholds: Thresholds
+    abstain: AbstainPolicy
+    stack_inputs: tuple[str, ...] = STACK_INPUTS
+
+    def detector_scores(self, items: Sequence[ScoredText]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        margins = classifier_margin(self.classifier, items) if items else np.zeros(0)
+        scores = {name: np.array([getattr(item.stats, name) * MACHINE_DIRECTION[name] for item in items])
+                  for name in ZERO_SHOT_DETECTORS}
+        scores["classifier"] = margins
+        return scores, stack_matrix(items, margins)
+
+    def probabilities(self, items: Sequence[ScoredText]) -> np.ndarray:
+        if not items:
+            return np.zeros(0)
+        _, matrix = self.detector_scores(items)
+        return self.calibrated.predict_proba(matrix)[:, 1]
+
+    def judge(self, items: Sequence[ScoredText]) -> list[Verdict]:
+        verdicts: list[Verdict | None] = [None] * len(items)
+        judged = []
+        for i, item in enumerate(items):
+            reason = self.abstain.reason(item)
+            if reason is not None:
+                verdicts[i] = Verdict(None, "abstain", {}, [reason], diagnostics={"tokens": item.stats.tokens})
+            else:
+                judged.append(i)
+        if judged:
+            subset = [items[i] for i in judged]
+            scores, matrix = self.detector_scores(subset)
+            p = self.calibrated.predict_proba(matrix)[:, 1]
+            for row, i in enumerate(judged):
+                detectors = {name: _finite(values[row]) for name, values in scores.items()}
+                verdicts[i] = self._verdict(float(p[row]), detectors, items[i])
+        return [v for v in verdicts if v is not None]
+
+    def _verdict(self, p: float, detectors: dict[str, float | None], item: ScoredText) -> Verdict:
+        t = self.thresholds
+        if p >= t.machine:
+            label = "machine"
+            reasons = [f"P(machine)={p:.3f} >= {t.machine:.3f}, the threshold for "
+                       f"{t.target_fpr:.1%} false positives on calibration data"]
+        elif p <= t.human:
+            label = "human"
+            reasons = [f"P(machine)={p:.3f} <= {t.human:.3f}, the threshold below which at most "
+                       f"{t.target_fpr:.1%} of machine texts fall on calibration data"]
+        else:
+            label = "uncertain"
+            reasons = [f"P(machine)={p:.3f} lies between the human ({t.human:.3f}) and machine "
+                       f"({t.machine:.3f}) thresholds"]
+        strongest = max(((name, value) for name, value in detectors.items() if value is not None),
+                        key=lambda kv: abs(kv[1]), default=None)
+        diagnostics = {"tokens": item.stats.tokens, "truncated": item.stats.truncated}
+        if item.stats.truncated:
+            reasons.append(f"long text: scored on its first {item.stats.tokens + 1} tokens")
+        if strongest is not None:
+            diagnostics["largest_score"] = strongest[0]
+        return Verdict(p, label, detectors, reasons, diagnostics=diagnostics)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+@dataclass
+class TrainingResult:
+    ensemble: TrainedEnsemble
+    oof_scores: dict[str, np.ndarray]  # per detector and "ensemble", out-of-fold
+    labels: np.ndarray
+    domains: np.ndarray
+    folds: int
+
+
+def out_of_fold_margins(items: Sequence[ScoredText], labels: np.ndarray, folds, C: float, seed: int,
+                        progress=None) -> np.ndarray:
+    margins = np.full(len(items), np.nan)
+    for k, (train, test) in enumerate(folds):
+        model = build_classifier(C=C, seed=seed).fit([items[i] for i in train], labels[train])
+        margins[test] = classifier_margin(model, [items[i] for i in test])
+        if progress is not None:
+            progress(f"classifier fold {k + 1}/{len(folds)}")
+    return margins
+
+
+def train_ensemble(items: Sequence[ScoredText], labels: np.ndarray, groups: np.ndarray, domains: np.ndarray, *,
+                   target_fpr: float = 0.01, C: float = 1.0, n_splits: int = 5, seed: int = 0,
+                   abstain: AbstainPolicy | None = None, progress=None) -> TrainingResult:
+    """Fit classifier, stacker and thresholds (see module docstring); returns out-of-fold scores too."""
+    labels = np.asarray(labels, dtype=np.int64)
+    folds = group_folds(np.asarray(groups), labels, n_splits, seed)
+    margins = out_of_fold_margins(items, labels, folds, C, seed, progress)
+    covered = np.isfinite(margins)
+    matrix = stack_matrix(items, margins)
+    weights = balanced_weights(labels)
+    oof_p = np.full(len(items), np.nan)
+    for train, test in folds:
+        train = train[covered[train]]
+        model = _calibrated(seed).fit(matrix[train], labels[train], sample_weight=weights[train])
+        oof_p[test] = model.predict_proba(matrix[test])[:, 1]
+    mask = np.isfinite(oof_p)
+    thresholds = choose_thresholds(oof_p[mask], labels[mask], np.asarray(domains)[mask], target_fpr)
+    if progress is not None:
+        progress("final fit on all training data")
+    classifier = build_classifier(C=C, seed=seed).fit(list(items), labels)
+    calibrated = _calibrated(seed).fit(matrix[covered], labels[covered], sample_weight=weights[covered])
+    ensemble = TrainedEnsemble(classifier, calibrated, thresholds, abstain or AbstainPolicy())
+    oof = {name: np.array([getattr(item.stats, name) * MACHINE_DIRECTION[name] for item in items])
+           for name in ZERO_SHOT_DETECTORS}
+    oof["classifier"] = margins
+    oof["ensemble"] = oof_p
+    return TrainingResult(ensemble, oof, labels, np.asarray(domains), len(folds))

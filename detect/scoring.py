@@ -1,0 +1,67 @@
+"""Judging texts end to end: normalise, bound the length, score with the LM, apply the ensemble.
+
+This is the library entry point the CLI, the pipeline and the API share. Texts far longer than the
+scorer's window are cut (before any feature is computed) to ``max_chars`` characters, and the verdict
+says so: a 5 MB text costs the same as a long article, never minutes of feature extraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from detect.base import DetectionBatch, DetectorOutput
+from detect.bundle import Bundle
+from detect.cache import StatisticsCache, cached_statistics
+from detect.classifier import ScoredText
+from detect.ensemble import Verdict
+from detect.perplexity import PerplexityScorer, PerplexityStats
+from detect.text import normalize_for_detection
+
+CHARS_PER_TOKEN_BOUND = 12  # generous: English BPE averages ~4-5 characters per token
+
+
+def bounded_text(text: str, max_tokens: int) -> tuple[str, bool]:
+    limit = max_tokens * CHARS_PER_TOKEN_BOUND
+    normalised = normalize_for_detection(text[: limit * 2])
+    if len(normalised) > limit:
+        return normalised[:limit], True
+    return normalised, len(text) > limit * 2
+
+
+class EnsembleDetector:
+    """The bundle's ensemble behind the detector interface (needs the perplexity statistics first)."""
+
+    name = "ensemble"
+    requires = ("perplexity",)
+
+    def __init__(self, bundle: Bundle, stats: list[PerplexityStats]) -> None:
+        self.bundle = bundle
+        self.stats = stats
+
+    def score(self, batch: DetectionBatch) -> DetectorOutput:
+        items = [ScoredText(text, stat) for text, stat in zip(batch.texts, self.stats, strict=True)]
+        verdicts = self.bundle.ensemble.judge(items)
+        p = np.array([v.p_machine if v.p_machine is not None else np.nan for v in verdicts])
+        return DetectorOutput(self.name, {"p_machine": p}, [v.__dict__ for v in verdicts])
+
+
+def judge_texts(scorer: PerplexityScorer, bundle: Bundle, texts: Sequence[str], *,
+                cache: StatisticsCache | None = None,
+                progress: Callable[[int], None] | None = None) -> list[Verdict]:
+    """One verdict per text, in order (abstain with a reason where a text cannot be judged)."""
+    bounded = [bounded_text(text, scorer.max_text_tokens) for text in texts]
+    normalised = [text for text, _ in bounded]
+    stats = cached_statistics(scorer, normalised, cache, progress)
+    stats = [_mark_cut(stat, cut) for stat, (_, cut) in zip(stats, bounded, strict=True)]
+    items = [ScoredText(text, stat) for text, stat in zip(normalised, stats, strict=True)]
+    return bundle.ensemble.judge(items)
+
+
+def _mark_cut(stats: PerplexityStats, cut: bool) -> PerplexityStats:
+    if not cut or stats.truncated:
+        return stats
+    values = stats.as_dict()
+    values["truncated"] = True
+    return PerplexityStats(**values)

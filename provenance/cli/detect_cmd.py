@@ -1,0 +1,152 @@
+"""`provenance detect train|score`: train a detector bundle; judge texts (JSON lines in, JSON lines out)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from detect.training import prepare
+from generator.errors import GeneratorError
+from provenance.cli.config_cmd import load_settings
+from provenance.cli.output import emit_json, stderr
+from provenance.cli.watermark_cmd import _open_input, build_detector, detect_record
+from provenance.detection import DetectionService, verdict_record
+from provenance.errors import ProvenanceError
+
+app = typer.Typer(help="Machine-text detection: train bundles, score texts.", no_args_is_help=True)
+
+CHUNK = 256
+
+
+def token_progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                    TextColumn("{task.completed:,.0f} tokens"), TimeElapsedColumn(), console=stderr,
+                    transient=True)
+
+
+@app.command("train")
+def train(
+    data: list[Path] = typer.Argument(..., help="Labelled JSONL files: {text, label: human|machine, pair?, domain?}."),
+    out: str = typer.Option(..., "--out", help="Bundle name (saved under <home>/detectors) or directory."),
+    target_fpr: float | None = typer.Option(None, "--target-fpr", min=0.0001, max=0.5,
+                                            help="False-positive rate the machine threshold promises."),
+    max_texts: int | None = typer.Option(None, "--max-texts", min=20,
+                                         help="Train on a stratified sample of this many texts (quick bundles)."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
+) -> None:
+    """Train the classifier + calibrated ensemble with group cross-validation and save a bundle."""
+    settings = load_settings()
+    prepared = prepare(data, max_texts=max_texts, seed=seed)
+    for rejected in prepared.rejected[:5]:
+        stderr.print(f"[yellow]skipped[/] {rejected.source}: {rejected.reason}")
+    if len(prepared.rejected) > 5:
+        stderr.print(f"[yellow]skipped[/] {len(prepared.rejected) - 5} more bad lines")
+    service = DetectionService(settings)
+    with token_progress() as progress:
+        task = progress.add_task("scoring", total=None)
+        bundle = service.train(
+            out, prepared, target_fpr=target_fpr, seed=seed,
+            progress=lambda tokens: progress.advance(task, tokens),
+            stage=lambda message: progress.update(task, description=message[:60]),
+        )
+    card = bundle.card
+    if as_json:
+        emit_json(card)
+        return
+    ensemble = card["metrics"]["cross_validated"]["ensemble"]
+    stderr.print(f"saved bundle [bold]{out}[/] to {bundle.path}")
+    stderr.print(f"cross-validated ensemble AUROC {ensemble.get('auroc')} TPR@1%FPR {ensemble.get('tpr_at_1pct_fpr')}"
+                 f"; thresholds machine >= {card['thresholds']['machine']:.3f}, "
+                 f"human <= {card['thresholds']['human']:.3f}")
+
+
+def _watermark_detector(settings: Any, enabled: bool | None):
+    if enabled is False:
+        return None
+    try:
+        return build_detector(settings, None, None)
+    except (ProvenanceError, GeneratorError):
+        if enabled:
+            raise
+        return None  # no generator model or no keys for it: nothing to report beside the verdict
+
+
+def read_text_records(handle: BinaryIO) -> Iterator[tuple[Any, str | None, str | None]]:
+    """(id, text, error) per non-blank line. ``id`` is the line's own id, else its 0-based line number; a bad
+    line (invalid UTF-8 or JSON, no string ``text``) becomes an error for that line only."""
+    for number, raw in enumerate(handle):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            yield number, None, f"line {number + 1}: not valid UTF-8 (byte {exc.start})"
+            continue
+        except json.JSONDecodeError as exc:
+            yield number, None, f"line {number + 1}: not valid JSON ({exc.msg})"
+            continue
+        if not isinstance(record, dict):
+            yield number, None, f'line {number + 1}: expected an object like {{"id": ..., "text": ...}}'
+            continue
+        record_id = record.get("id", number)
+        if not isinstance(record.get("text"), str):
+            yield record_id, None, f'line {number + 1}: missing string field "text"'
+            continue
+        yield record_id, record["text"], None
+
+
+def _chunks(records: Iterator[tuple[Any, Any, str | None]]) -> Iterator[list[tuple[Any, Any, str | None]]]:
+    chunk: list[tuple[Any, Any, str | None]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _error_record(record_id: Any, reason: str) -> dict[str, Any]:
+    return {"id": record_id, "p_machine": None, "verdict": "abstain", "detectors": {}, "reasons": [reason],
+            "error": reason}
+
+
+@app.command("score")
+def score(
+    source: str = typer.Argument(..., help='JSONL file of {"id"?, "text"} lines, or - for stdin.'),
+    bundle: str | None = typer.Option(None, "--bundle", help="Bundle name or directory (default: setting)."),
+    watermark: bool | None = typer.Option(None, "--watermark/--no-watermark",
+                                          help="Report the watermark test beside the verdict (default: when keys "
+                                               "exist for the model)."),
+    as_json: bool = typer.Option(True, "--json", help="JSON lines output (the default and only format)."),
+) -> None:
+    """Judge each text: P(machine), verdict (machine/human/uncertain/abstain), per-detector scores."""
+    settings = load_settings()
+    service = DetectionService(settings, bundle_name=bundle)
+    service.bundle  # noqa: B018 - fail early (missing or mismatched bundle) before reading input
+    wm_detector = _watermark_detector(settings, watermark)
+    handle = _open_input(source)
+    try:
+        with token_progress() as progress:
+            task = progress.add_task("scoring", total=None)
+            for chunk in _chunks(read_text_records(handle)):
+                good = [(rid, text) for rid, text, error in chunk if error is None]
+                verdicts = service.judge([text for _, text in good],
+                                         progress=lambda tokens: progress.advance(task, tokens))
+                by_id = iter(verdicts)
+                for record_id, text, error in chunk:
+                    if error is not None:
+                        emit_json(_error_record(record_id, error))
+                        continue
+                    wm = detect_record(wm_detector, text, windowed=False) if wm_detector is not None else None
+                    emit_json(verdict_record(record_id, next(by_id), wm))
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()

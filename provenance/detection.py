@@ -1,0 +1,105 @@
+"""Detection wired to settings: which scorer, which bundle, where the statistics cache lives.
+
+The CLI, the Celery workers and the API build one ``DetectionService`` per process and reuse it: the scorer
+model is loaded once, the bundle is checked against it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from detect.bundle import Bundle, ScorerIdentity, load_bundle, read_card, save_bundle
+from detect.cache import StatisticsCache
+from detect.ensemble import Verdict
+from detect.errors import DetectionError
+from detect.perplexity import PerplexityScorer
+from detect.scoring import judge_texts
+from detect.training import PreparedData, train_bundle
+from provenance.runtime import load_configured_model
+from provenance.settings import Settings
+
+SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def bundle_dir(settings: Settings, name: str | None = None) -> Path:
+    """A bundle name (under <home>/detectors) or an explicit directory path."""
+    name = name or settings.detector_bundle
+    if "/" in name or name.startswith("."):
+        return Path(name).expanduser().resolve()
+    if not set(name) <= SAFE_NAME_CHARS:
+        raise DetectionError(f"bundle name {name!r} has unsupported characters",
+                             hint="use letters, digits, '-', '_' and '.', or pass a directory path")
+    return settings.detectors_dir / name
+
+
+class DetectionService:
+    """Scorer + statistics cache + (lazily) the configured bundle."""
+
+    def __init__(self, settings: Settings, *, bundle_name: str | None = None) -> None:
+        self.settings = settings
+        self.bundle_name = bundle_name
+
+    @cached_property
+    def scorer(self) -> PerplexityScorer:
+        lm = load_configured_model(self.settings, self.scorer_spec())
+        return PerplexityScorer(lm, batch_tokens=self.settings.detect_batch_tokens)
+
+    def scorer_spec(self, *, for_training: bool = False) -> str | None:
+        """PROVENANCE_SCORER_MODEL, else PROVENANCE_MODEL, else (scoring) the scorer the bundle was trained
+        with, when it is still on disk, else the platform's default model resolution."""
+        explicit = self.settings.scorer_model or self.settings.model
+        if explicit or for_training:
+            return explicit
+        card = read_card(bundle_dir(self.settings, self.bundle_name))
+        location = ((card or {}).get("scorer") or {}).get("location")
+        if location and Path(location).is_dir():
+            return location
+        return None
+
+    @cached_property
+    def cache(self) -> StatisticsCache:
+        return StatisticsCache(self.settings.home / "cache" / "perplexity-stats.sqlite")
+
+    @cached_property
+    def identity(self) -> ScorerIdentity:
+        return ScorerIdentity.of(self.scorer)
+
+    @cached_property
+    def bundle(self) -> Bundle:
+        bundle = load_bundle(bundle_dir(self.settings, self.bundle_name))
+        bundle.check_scorer(self.identity)
+        return bundle
+
+    def judge(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Verdict]:
+        return judge_texts(self.scorer, self.bundle, texts, cache=self.cache, progress=progress)
+
+    def train(self, name: str, data: PreparedData, *, target_fpr: float | None = None, seed: int = 0,
+              progress: Callable[[int], None] | None = None,
+              stage: Callable[[str], None] | None = None) -> Bundle:
+        if "scorer" not in self.__dict__:
+            lm = load_configured_model(self.settings, self.scorer_spec(for_training=True))
+            self.__dict__["scorer"] = PerplexityScorer(lm, batch_tokens=self.settings.detect_batch_tokens)
+        bundle = train_bundle(name, self.scorer, data, cache=self.cache,
+                              target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
+                              progress=progress, stage=stage)
+        save_bundle(bundle, bundle_dir(self.settings, name))
+        return bundle
+
+
+def verdict_record(record_id: Any, verdict: Verdict, watermark: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contract line of ``provenance detect score`` (id, p_machine, verdict, detectors) plus extras."""
+    record: dict[str, Any] = {
+        "id": record_id,
+        "p_machine": None if verdict.p_machine is None else round(float(verdict.p_machine), 6),
+        "verdict": verdict.verdict,
+        "detectors": {name: None if value is None else round(float(value), 6)
+                      for name, value in verdict.detectors.items()},
+        "reasons": verdict.reasons,
+        "tokens": verdict.diagnostics.get("tokens"),
+    }
+    if watermark is not None:
+        record["watermark"] = watermark
+    return record

@@ -1,0 +1,120 @@
+"""`provenance detect train|score` and `provenance eval` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import assert_clean_failure, json_lines, run_cli
+
+CONTRACT_KEYS = {"id", "p_machine", "verdict", "detectors"}
+
+
+@pytest.fixture(scope="module")
+def trained_bundle(tmp_path_factory: pytest.TempPathFactory, micro_model_dir: Path, detect_data_file: Path) -> Path:
+    """One bundle trained through the CLI, copied into each test's fresh data directory."""
+    home = tmp_path_factory.mktemp("trained-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PROVENANCE_HOME", str(home))
+        patch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+        from provenance.cli import main
+
+        with pytest.raises(SystemExit) as exited:
+            main(["detect", "train", str(detect_data_file), "--out", "default", "--json"])
+        assert exited.value.code in (0, None)
+    return home / "detectors" / "default"
+
+
+@pytest.fixture
+def trained_env(clean_env: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    shutil.copytree(trained_bundle, clean_env / "detectors" / "default")
+    return clean_env
+
+
+def test_train_writes_a_bundle_with_its_card(capsys, clean_env: Path, micro_model_dir: Path,
+                                             detect_data_file: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    code, out, err = run_cli(capsys, "detect", "train", str(detect_data_file), "--out", "quick",
+                             "--max-texts", "120", "--json")
+    assert code == 0, err
+    (card,) = json_lines(out)
+    assert card["name"] == "quick" and card["data"]["texts"] <= 130
+    assert card["metrics"]["cross_validated"]["ensemble"]["auroc"] > 0.5
+    assert {"weights_sha256", "tokenizer_fingerprint", "location"} <= card["scorer"].keys()
+    assert json.loads((clean_env / "detectors" / "quick" / "card.json").read_text()) == card
+
+
+def test_score_uses_the_bundles_scorer_when_no_model_is_set(capsys, trained_env: Path, monkeypatch,
+                                                            tmp_path: Path) -> None:
+    monkeypatch.delenv("PROVENANCE_MODEL")
+    monkeypatch.setenv("PROVENANCE_HUB_OFFLINE", "1")
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"text": "The old captain walked toward the harbour before the storm. " * 3}) + "\n")
+    code, out, err = run_cli(capsys, "detect", "score", str(path))
+    assert code == 0, err
+    (row,) = json_lines(out)
+    assert row["id"] == 0 and row["verdict"] in {"machine", "human", "uncertain"}
+
+
+def test_score_contract_order_ids_and_bad_lines(capsys, trained_env: Path, detect_data_file: Path,
+                                                tmp_path: Path) -> None:
+    sample = [json.loads(line)["text"] for line in detect_data_file.read_text().splitlines()[:4]]
+    lines = [json.dumps({"id": "a", "text": sample[0]}), json.dumps({"text": sample[1]}),
+             json.dumps({"id": 7, "text": "   "}), json.dumps({"id": "no-text"}), "{broken json",
+             json.dumps({"id": "b", "text": sample[2]}), json.dumps({"id": "single", "text": "word"}),
+             json.dumps({"id": "bytes", "text": "\ufffd\x00\ufffd" * 300})]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "latin1", "text": "caf\xe9"}\n')
+    code, out, err = run_cli(capsys, "detect", "score", str(path), "--json")
+    assert code == 0, err
+    rows = json_lines(out)
+    assert [r["id"] for r in rows] == ["a", 1, 7, "no-text", 4, "b", "single", "bytes", 8]
+    for row in rows:
+        assert row.keys() >= CONTRACT_KEYS
+        assert row["verdict"] in {"machine", "human", "uncertain", "abstain"}
+        if row["verdict"] == "abstain":
+            assert row["p_machine"] is None and row["reasons"]
+        else:
+            assert 0.0 <= row["p_machine"] <= 1.0
+            assert isinstance(row["detectors"]["classifier"], float)
+    judged = {r["id"]: r for r in rows}
+    assert judged["a"]["verdict"] != "abstain" and judged[1]["verdict"] != "abstain"
+    assert judged[7]["verdict"] == judged["single"]["verdict"] == judged["bytes"]["verdict"] == "abstain"
+    assert "error" in judged["no-text"] and "error" in judged[4] and "error" in judged[8]
+
+
+def test_score_without_bundle_or_with_another_scorer_fails_cleanly(capsys, trained_env: Path,
+                                                                    tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"text": "hello there"}) + "\n")
+    code, _, err = run_cli(capsys, "detect", "score", str(path), "--bundle", "nope")
+    assert_clean_failure(code, err)
+    assert "no detector bundle" in err
+    card_path = trained_env / "detectors" / "default" / "card.json"
+    card = json.loads(card_path.read_text())
+    card["scorer"]["weights_sha256"] = "0" * 64
+    card_path.write_text(json.dumps(card))
+    code, _, err = run_cli(capsys, "detect", "score", str(path))
+    assert_clean_failure(code, err)
+    assert "trained for scorer" in err and "hint:" in err
+
+
+def test_eval_reports_detectors_intervals_and_plot(capsys, trained_env: Path, detect_data_file: Path,
+                                                   tmp_path: Path) -> None:
+    plot = tmp_path / "roc.png"
+    code, out, err = run_cli(capsys, "eval", str(detect_data_file), "--include-training", "--no-holdout",
+                             "--plot", str(plot), "--json")
+    assert code == 0, err
+    (report,) = json_lines(out)
+    for name in ("ensemble", "classifier", "fast_detectgpt", "log_likelihood", "log_rank"):
+        row = report["detectors"][name]
+        assert 0 <= row["auroc"] <= 1 and len(row["auroc_ci95"]) == 2
+    assert "fpr_at_threshold" in report["detectors"]["ensemble"]
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    code, _, err = run_cli(capsys, "eval", str(detect_data_file), "--no-holdout")
+    assert_clean_failure(code, err)  # every text was used for training: nothing left to evaluate honestly
+    assert "--include-training" in err

@@ -1,0 +1,134 @@
+"""Ensemble, thresholds, abstention and bundles on real (micro) scorer output."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detect.bundle import Bundle, ScorerIdentity, load_bundle, save_bundle
+from detect.classifier import ScoredText
+from detect.data import LabelledText, assign_groups, read_labelled
+from detect.ensemble import AbstainPolicy, choose_thresholds, threshold_at_fpr
+from detect.errors import BundleMismatchError, DetectionError
+from detect.evaluation import evaluate_items, holdout_table, roc_plot
+from detect.perplexity import PerplexityScorer, PerplexityStats
+from detect.scoring import judge_texts
+from detect.training import prepare, train_bundle
+
+
+@pytest.fixture(scope="module")
+def scorer(micro_model) -> PerplexityScorer:
+    return PerplexityScorer(micro_model)
+
+
+@pytest.fixture(scope="module")
+def bundle(scorer: PerplexityScorer, detect_data_file: Path) -> Bundle:
+    return train_bundle("test", scorer, prepare([detect_data_file]), cache=None)
+
+
+def test_threshold_at_fpr_allows_exactly_the_promised_count() -> None:
+    scores = np.arange(200, dtype=float)  # 200 human scores
+    t = threshold_at_fpr(scores, 0.01)
+    assert (scores > t).sum() == 2
+
+
+def test_machine_threshold_holds_in_every_domain() -> None:
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(0, 0.5, 300), rng.uniform(0.2, 0.9, 300), rng.uniform(0.5, 1, 600)])
+    labels = np.array([0] * 600 + [1] * 600)
+    domains = np.array(["a"] * 300 + ["b"] * 300 + ["a"] * 300 + ["b"] * 300)
+    t = choose_thresholds(p, labels, domains, 0.01)
+    for domain in "ab":
+        humans = p[(labels == 0) & (domains == domain)]
+        assert (humans >= t.machine).mean() <= 0.01
+    assert t.human <= t.machine
+
+
+def test_groups_join_rows_that_share_a_prompt(tmp_path: Path) -> None:
+    rows = [LabelledText("The same opening words of a news story go here and then differ one", 0, "d", "h", "f:1",
+                         "a.jsonl#1"),
+            LabelledText("The same opening words of a news story go here and then differ two", 1, "d", "g", "f:2",
+                         "b.jsonl#7"),
+            LabelledText("Completely different text", 1, "d", "g", "f:3", "a.jsonl#2")]
+    groups = [row.group for row in assign_groups(rows)]
+    assert groups[0] == groups[1] != groups[2]
+
+
+def test_bad_training_lines_are_reported_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b'{"text": "fine", "label": "human"}\n{"label": "machine"}\nnot json\n'
+                     b'{"text": "x", "label": "robot"}\n\xff\xfe\n')
+    rows, rejected = read_labelled([path])
+    assert len(rows) == 1
+    assert [r.source for r in rejected] == ["data.jsonl:2", "data.jsonl:3", "data.jsonl:4", "data.jsonl:5"]
+    with pytest.raises(DetectionError, match="both human and machine"):
+        prepare([path])
+
+
+def test_abstain_reasons() -> None:
+    policy = AbstainPolicy()
+    nan = float("nan")
+
+    def item(text: str, tokens: int) -> ScoredText:
+        return ScoredText(text, PerplexityStats(tokens, False, *([nan] * 17)))
+
+    assert policy.reason(item("", 0)) == "empty text"
+    assert "too short" in policy.reason(item("hello", 2))
+    assert "Latin" in policy.reason(item("这是 一个 很长 的 中文 句子 " * 10, 80))
+    assert "letters" in policy.reason(item("\ufffd\ufffd 12 \ufffd" * 20, 80))
+    assert policy.reason(item("word " * 40, 45)) is None
+
+
+def test_bundle_detects_micro_model_text(bundle: Bundle, scorer: PerplexityScorer, detect_data_file: Path) -> None:
+    cv = bundle.card["metrics"]["cross_validated"]
+    assert cv["ensemble"]["auroc"] > 0.8  # micro-model samples are easy for the micro model itself
+    assert set(cv) >= {"ensemble", "classifier", "fast_detectgpt", "log_likelihood", "log_rank"}
+    t = bundle.card["thresholds"]
+    assert 0 <= t["human"] <= t["machine"] <= 1 and t["target_fpr"] == 0.01
+    assert bundle.card["scorer"]["weights_sha256"] == scorer.lm.weights_sha256
+    assert bundle.card["data"]["human"] == 100 and bundle.card["data"]["machine"] == 100
+
+
+def test_verdicts_cover_every_text_in_order(bundle: Bundle, scorer: PerplexityScorer) -> None:
+    texts = ["", "two words", "The old captain walked toward the harbour before the storm. " * 4,
+             "x" * 5_000_000]
+    verdicts = judge_texts(scorer, bundle, texts)
+    assert [v.verdict for v in verdicts[:2]] == ["abstain", "abstain"]
+    assert verdicts[0].p_machine is None and verdicts[0].reasons == ["empty text"]
+    assert verdicts[2].verdict in {"machine", "human", "uncertain"}
+    assert 0.0 <= verdicts[2].p_machine <= 1.0
+    assert set(verdicts[2].detectors) >= {"fast_detectgpt", "classifier"}
+    long_text = verdicts[3]
+    assert long_text.diagnostics.get("tokens", 0) <= scorer.max_text_tokens
+    assert long_text.verdict == "abstain" or any("long text" in r for r in long_text.reasons)
+
+
+def test_bundle_round_trip_and_scorer_check(bundle: Bundle, scorer: PerplexityScorer, tmp_path: Path) -> None:
+    save_bundle(bundle, tmp_path / "b")
+    loaded = load_bundle(tmp_path / "b")
+    loaded.check_scorer(ScorerIdentity.of(scorer))
+    other = ScorerIdentity("gpt2", "0" * 64, "f" * 16, "stats")
+    with pytest.raises(BundleMismatchError, match="trained for scorer"):
+        loaded.check_scorer(other)
+    assert len(loaded.training_hashes) == 200
+    with pytest.raises(DetectionError, match="no detector bundle"):
+        load_bundle(tmp_path / "missing")
+
+
+def test_evaluation_and_holdout_tables(bundle: Bundle, scorer: PerplexityScorer, detect_data_file: Path,
+                                       tmp_path: Path) -> None:
+    data = prepare([detect_data_file])
+    items = [ScoredText(row.text, stat) for row, stat in zip(data.rows, scorer.statistics(
+        [row.text for row in data.rows]), strict=True)]
+    report, curves = evaluate_items(bundle.ensemble, items, data.labels, replicates=30)
+    row = report["ensemble"]
+    assert row["auroc_ci95"][0] <= row["auroc"] <= row["auroc_ci95"][1]
+    assert {"fpr_at_threshold", "tpr_at_threshold", "tpr_at_1pct_fpr"} <= row.keys()
+    table = holdout_table(items, data.labels, data.groups, data.generators, n_splits=3)
+    assert set(table) == {"micro-t10", "micro-t08"}
+    assert all(not math.isnan(t["ensemble"]["auroc"]) for t in table.values())
+    png = roc_plot(tmp_path / "roc.png", curves, curves["labels"], "test")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
