@@ -7,14 +7,16 @@ defaults below. One object is the single source of truth so the CLI, workers and
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -57,6 +59,46 @@ class Settings(BaseSettings):
     detect_batch_tokens: int = Field(default=8192, ge=128, description="Token budget per scoring batch.")
 
     # PII redaction (detect/pii): fields below are owned by the PII module.
+    pii_entities: Annotated[list[str] | None, NoDecode] = Field(
+        default=None, description="Entity types to find (comma-separated or JSON list); default: detect.pii's set.")
+    pii_allow_list: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Terms never reported as PII (comma-separated or JSON list).")
+    pii_deny_list: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Terms always reported; TYPE:term picks the type (else DENY_LIST).")
+    pii_thresholds: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict, description="Minimum score per entity type, e.g. PERSON=0.5,default=0.35.")
+    pii_operator: Literal["replace", "mask", "hash", "encrypt"] = Field(
+        default="replace", description="Default redaction operator for `provenance pii redact` and the pipeline.")
+    pii_hmac_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for hash pseudonyms; unset = <home>/keys/pii_hmac.key (created 0600).")
+    pii_encryption_key: SecretStr | None = Field(
+        default=None, description="AES key (16/24/32 chars) for encrypt/restore; unset = <home>/keys/pii_aes.key.")
+    pii_processes: int = Field(default=1, ge=1, description="Worker processes for large PII batches.")
+
+    @field_validator("pii_entities", "pii_allow_list", "pii_deny_list", mode="before")
+    @classmethod
+    def _pii_list(cls, value: Any) -> Any:
+        """Accept a JSON list or a comma-separated string (environment variables are strings)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("pii_thresholds", mode="before")
+    @classmethod
+    def _pii_thresholds(cls, value: Any) -> Any:
+        """Accept a JSON object or ``TYPE=score,TYPE=score``."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                return json.loads(text)
+            pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("expected TYPE=score pairs separated by commas")
+            return {name.strip(): float(score) for name, score in pairs}
+        return value
 
     @field_validator("home", mode="after")
     @classmethod

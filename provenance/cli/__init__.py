@@ -12,7 +12,18 @@ import sys
 import click
 import typer
 
-from provenance.cli import config_cmd, demo_cmd, generate_cmd, keys_cmd, manifest_cmd, model_cmd, watermark_cmd
+from provenance.cli import (
+    config_cmd,
+    demo_cmd,
+    detect_cmd,
+    eval_cmd,
+    generate_cmd,
+    keys_cmd,
+    manifest_cmd,
+    model_cmd,
+    pii_cmd,
+    watermark_cmd,
+)
 from provenance.cli.output import print_error
 
 app = typer.Typer(
@@ -27,19 +38,24 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(watermark_cmd.app, name="watermark")
 app.add_typer(manifest_cmd.app, name="manifest")
+app.add_typer(pii_cmd.app, name="pii")
+app.add_typer(detect_cmd.app, name="detect")
 app.command("generate")(generate_cmd.generate)
 app.command("demo")(demo_cmd.demo)
+app.command("eval")(eval_cmd.evaluate)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
+    from detect.errors import DetectionError
+    from detect.pii.errors import PIIError
     from generator.errors import GeneratorError
     from provenance.errors import ProvenanceError
     from watermark.errors import WatermarkError
 
-    return (GeneratorError, ProvenanceError, WatermarkError)
+    return (DetectionError, GeneratorError, PIIError, ProvenanceError, WatermarkError)
 
 
 def main(argv: list[str] | None = None) -> None:

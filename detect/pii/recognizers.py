@@ -1,0 +1,240 @@
+"""The recognizers this package adds to Presidio, and the registry holding only the configured ones.
+
+Added (patterns + context words; nothing keyed to particular names or values):
+- ADDRESS: a house number and street (suffix words such as "Road", "-straat", "utca" or prefix words such as
+  "Rue", "Calle"), unit designators ("Apt. 5"), PO boxes; a street match extends over the following lines or
+  comma-separated parts of the address block (city, region, country, postal code). "Name Number" streets
+  without a street word count only next to address context ("lives at", "address").
+- POSTAL_CODE: US ZIP / UK / Canadian codes, ZIPs only near context words.
+- DATE_OF_BIRTH: dates next to "born", "birth", "DOB"; DATE_TIME: numeric and spelled-out dates otherwise.
+- PHONE_NUMBER: international digit groupings Presidio's region-limited phone recognizer misses.
+- US_DRIVER_LICENSE and PASSPORT: alphanumeric IDs, only with context words (no bare-number guesses).
+- PERSON: the name after an honorific ("Mrs. Kuyra"), which a small NER model often misses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from presidio_analyzer import EntityRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NlpEngine
+
+from detect.pii.regex_recognizer import RegexRecognizer, rule
+
+MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+         r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+STOP = ("and|or|but|the|a|an|of|to|in|on|at|by|for|from|with|was|were|is|are|be|been|had|has|have|it|its|he|she|"
+        "they|we|you|i|my|his|her|their|our|your|this|that|these|those|than|then|about|over|after|before|since|"
+        "only|top|page|chapter|article|section|number|no|version|year|years|times")
+# A word of a street name: letters (any script), may contain ' . - but is not a function word.
+STREET_WORD = rf"(?!(?:{STOP})\b)[^\W\d_][\w'’.-]*"
+STREET_SUFFIX = (r"(?:street|st|road|rd|avenue|ave|av|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|square|sq|"
+                 r"terrace|ter|way|highway|hwy|parkway|pkwy|circle|cir|trail|trl|crescent|cres|close|row|walk|"
+                 r"alley|plaza|route|rte|mews|grove|gardens|hill|park|quay|wharf|esplanade|promenade|green|gate|"
+                 r"str|ul|utca|u|útja|út|rkp|tér|körút)\.?")
+STREET_PREFIX = (r"(?:rue|via|viale|calle|avenida|avda|avenue|av|piazza|plaza|platz|plac|pl|ulica|ul|strada|rua|"
+                 r"travessa|largo|carrer|carretera|camino|paseo|praça|boulevard|bd|chemin|allée|quai|cours|"
+                 r"route|odos|οδός|πλατεία|λεωφόρος|ulitsa|prospekt|ул|улица|проспект)\.?")
+# Street names with a fused suffix word (Dutch, German, Nordic, Hungarian, Finnish, Slavic...), then a number.
+FUSED_SUFFIX = (r"[^\W\d_]*(?:straat|strasse|straße|gasse|weg|laan|plein|gracht|kade|dijk|singel|steeg|markt|"
+                r"allee|ring|damm|ufer|gata|gatan|gade|vej|vei|veien|vegen|väg|vägen|stræde|katu|tie|kuja|"
+                r"polku|utca|útja|ulica|ulice|cesta|iela|gatve|tänav|puistotie|torget|torv)")
+NUMBER = r"\d{1,5}[a-z]?(?:[/-]\d{1,4})?"
+UNIT = r"(?:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building)\.?\s*(?:no\.?\s*)?#?\s*\d{1,5}[a-z]?"
+# One further part of an address block after a street: a unit, a place name (<= 4 words) with an optional
+# region code / postal code, or a postal code alone.
+_PART = (rf"(?:{UNIT}|(?:[^\W\d_][\w'’().-]*(?:[ \t]+[^\W\d_][\w'’().-]*){{0,4}})(?:[ \t]+[A-Z0-9]{{2,3}})?"
+         rf"(?:[ \t]+\d{{4,6}}(?:-\d{{3,4}})?)?|\d{{4,6}}(?:-\d{{3,4}})?)(?![ \t]*[-.]?[ \t]*\d)")
+# Parts continue over a newline (line-structured blocks: any part), or over a comma (only a capitalised part,
+# a unit or a code, so "..., and he left" does not join).
+_CAP_PART = rf"(?:{UNIT}|(?!(?:{STOP})\b)[A-ZÀ-ÖØ-ÞΑ-ΩА-Я][\w'’().-]*(?:[ \t]+[^\W\d_][\w'’().-]*){{0,3}}" \
+            rf"(?:[ \t]+\d{{4,6}})?|\d{{4,6}}(?:-\d{{3,4}})?)"
+BLOCK_TAIL = rf"(?:(?:[ \t]*\n[ \t,]*\n?[ \t]*{_PART})|(?:[ \t]*,[ \t]*{_CAP_PART})|(?:[ \t]+{UNIT})){{0,6}}"
+
+CONTEXT_ADDRESS = ("address", "addresses", "live", "lives", "lived", "living", "located", "location", "reside",
+                   "resides", "residence", "street", "ship", "shipping", "deliver", "delivery", "mail", "billing",
+                   "return to", "visit", "office", "home", "house", "apartment", "moved", "move", "zip", "postal",
+                   "postcode", "corner", "station", "restaurant", "store", "shop")
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def luhn_valid(number: str) -> bool:
+    digits = [int(ch) for ch in _digits(number)]
+    checksum = sum(digits[-1::-2]) + sum(sum(divmod(2 * d, 10)) for d in digits[-2::-2])
+    return len(digits) >= 12 and checksum % 10 == 0
+
+
+_DATE_LIKE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})\b")
+_SSN_LIKE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+_IP_LIKE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+def plausible_phone(value: str) -> bool:
+    """7-15 digits (extension aside), and not a date, SSN, IPv4 address or Luhn-valid card number."""
+    core = re.split(r"\s?(?:x|ext\.?)\s?\d", value, maxsplit=1, flags=re.IGNORECASE)[0]
+    count = len(_digits(core))
+    if not 7 <= count <= 15 or _DATE_LIKE.match(core) or _SSN_LIKE.match(core) or _IP_LIKE.match(core):
+        return False
+    return not (count >= 13 and luhn_valid(core))
+
+
+def address_recognizers(language: str) -> list[EntityRecognizer]:
+    street_suffixed = rf"\b(?:{NUMBER}[ \t]+)?{NUMBER}[ \t]+(?:{STREET_WORD}[ \t]+){{0,4}}{STREET_SUFFIX}(?!\w)"
+    street_prefixed = (rf"\b(?:(?:{NUMBER}[ \t]+)?{NUMBER}[ \t]+)?{STREET_PREFIX}[ \t]+(?:{STREET_WORD}[ \t]+){{0,3}}"
+                       rf"{STREET_WORD}(?:[ \t]+{NUMBER}\b)?")
+    fused = rf"\b(?:{NUMBER}[ \t]+)?(?:{STREET_WORD}[ \t]+){{0,2}}{FUSED_SUFFIX}[ \t]+{NUMBER}\b"
+    named_numbered = rf"\b(?:{NUMBER}[ \t]+)?(?:{STREET_WORD}[ \t]+){{1,3}}\d{{1,5}}[a-z]?\b"
+    # "Name Number" followed by a unit on the same or the next line ("Kromwater 38\n Apt. 705") is a street.
+    with_unit = rf"{named_numbered}\.?(?=(?:[ \t,]*\n[^\w\n]{{0,6}}|[ \t,]+){UNIT})"
+    strong = RegexRecognizer("StreetAddressRecognizer", "ADDRESS", [
+        rule(street_suffixed + BLOCK_TAIL, 0.6),
+        rule(fused + BLOCK_TAIL, 0.6),
+        rule(with_unit + BLOCK_TAIL, 0.55),
+        rule(street_prefixed + BLOCK_TAIL, 0.5),
+        rule(rf"\b{UNIT}\b" + BLOCK_TAIL, 0.5),
+        rule(r"\bp\.?\s?o\.?\s?box\s+\d{1,6}\b" + BLOCK_TAIL, 0.6),
+        rule(r"\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}(?:[ \t,]*\n?[ \t]*(?:APO|FPO|DPO)[ \t]+"
+             r"(?:AA|AE|AP)[ \t]+\d{5})?|\b(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}\b", 0.6, flags=0),
+    ], precheck=r"\d", language=language)
+    weak = RegexRecognizer("ContextualAddressRecognizer", "ADDRESS", [rule(named_numbered + BLOCK_TAIL, 0.1)],
+                           context=CONTEXT_ADDRESS, context_score=0.55, context_required=True,
+                           window_before=40, window_after=0, precheck=r"\d", language=language)
+    return [strong, weak]
+
+
+def postal_code_recognizer(language: str) -> EntityRecognizer:
+    return RegexRecognizer("PostalCodeRecognizer", "POSTAL_CODE", [
+        rule(r"\b\d{5}(?:-\d{4})?\b", 0.05),
+        rule(r"\b[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{2}\b", 0.45, flags=0),
+        rule(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ \t]?\d[ABCEGHJ-NPRSTV-Z]\d\b", 0.45, flags=0),
+        rule(r"\b\d{4,6}\b", 0.01),
+    ], context=("zip", "zipcode", "postal", "postcode", "post code", "plz", "cep", "pin code"),
+        context_score=0.6, window_before=24, window_after=0, precheck=r"\d", language=language)
+
+
+_DATES = [
+    r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)?\d{2}\b",
+    r"\b(?:19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2}\b",
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{MONTH}\.?,?[ \t]+\d{{4}}\b",
+    rf"\b{MONTH}\.?[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}}\b",
+]
+
+
+def date_recognizers(language: str) -> list[EntityRecognizer]:
+    dob = RegexRecognizer("DateOfBirthRecognizer", "DATE_OF_BIRTH", [rule(p, 0.2) for p in _DATES],
+                          context=("born", "birth", "birthday", "birthdate", "dob", "d.o.b", "b-day", "bday"),
+                          context_score=0.85, context_required=True, window_before=40, window_after=8,
+                          precheck=r"\d", language=language)
+    return [dob]
+
+
+def phone_recognizer(language: str) -> EntityRecognizer:
+    grouped = (r"(?<![\w+.-])(?:(?:\+|00)\d{1,3}[ \t.-]?)?(?:\(\d{1,4}\)[ \t.-]?)?\d{2,4}(?:[ \t.-]\d{2,5}){1,4}"
+               r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})?(?!\w|[-.]\d)")
+    compact = r"(?<![\w+.-])(?:\+\d{1,3}[ \t]?)?\(\d{1,4}\)[ \t]?\d{3,10}(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})?(?!\w)"
+    return RegexRecognizer("InternationalPhoneRecognizer", "PHONE_NUMBER", [
+        rule(grouped, 0.4, validate=plausible_phone),
+        rule(compact, 0.45, validate=plausible_phone),
+    ], context=("phone", "phones", "phoned", "telephone", "tel", "call", "calls", "called", "calling", "mobile",
+                "cell", "fax", "contact", "reach", "text", "sms", "whatsapp", "office", "desk", "landline", "number",
+                "dial", "ring"),
+        context_score=0.75, window_before=40, window_after=12, precheck=r"\d{2}", language=language)
+
+
+def id_recognizers(language: str) -> list[EntityRecognizer]:
+    licence = RegexRecognizer("DriverLicenseRecognizer", "US_DRIVER_LICENSE", [
+        rule(r"\b[A-Z]{1,2}\d{4,14}[A-Z]?\b", 0.3),
+        rule(r"\b\d{6,14}[A-Z]?\b", 0.3),
+        rule(r"\b[A-Z]\d{2,3}-\d{3,4}-\d{2,4}(?:-\d{1,3})?\b", 0.3),
+    ], context=("driver", "driver's", "drivers", "driving", "licence", "license", "lic", "dl", "dln", "permit"),
+        context_score=0.8, context_required=True, window_before=40, window_after=0, precheck=r"\d{4}",
+        language=language)
+    passport = RegexRecognizer("PassportRecognizer", "PASSPORT", [
+        rule(r"\b[A-Z]{1,2}\d{6,9}\b", 0.3),
+        rule(r"\b\d{8,9}\b", 0.3),
+    ], context=("passport", "passports", "travel document"), context_score=0.8, context_required=True,
+        window_before=40, window_after=0, precheck=r"\d{6}", language=language)
+    return [licence, passport]
+
+
+def person_recognizer(language: str) -> EntityRecognizer:
+    name = r"[^\W\d_][\w'’-]+(?-i:[ \t]+[A-ZÀ-ÖØ-Þ][\w'’-]+)?"  # a second word only when capitalised
+    return RegexRecognizer("HonorificNameRecognizer", "PERSON", [
+        rule(rf"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|sr|sra|srta)\.?[ \t]+({name})", 0.6,
+             group=1),
+        rule(rf"\bmy name is[ \t]+({name})", 0.6, group=1),
+    ], language=language)
+
+
+def deny_list_recognizers(terms: Iterable[str], language: str) -> list[EntityRecognizer]:
+    """``TYPE:term`` entries report ``TYPE``; plain entries report ``DENY_LIST``. Whole-word, case-insensitive."""
+    by_type: dict[str, list[str]] = {}
+    for entry in terms:
+        kind, sep, term = entry.partition(":")
+        if not sep or not kind.strip() or not kind.strip().replace("_", "").isalnum() or " " in kind.strip():
+            kind, term = "DENY_LIST", entry
+        if term.strip():
+            by_type.setdefault(kind.strip().upper(), []).append(term.strip())
+    recognizers: list[EntityRecognizer] = []
+    for kind, words in sorted(by_type.items()):
+        alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        recognizers.append(RegexRecognizer(f"DenyList_{kind}", kind, [rule(rf"(?<!\w)(?:{alternatives})(?!\w)", 1.0)],
+                                           language=language))
+    return recognizers
+
+
+def custom_recognizers(language: str) -> list[EntityRecognizer]:
+    return [*address_recognizers(language), postal_code_recognizer(language), *date_recognizers(language),
+            phone_recognizer(language), *id_recognizers(language), person_recognizer(language)]
+
+
+def presidio_recognizers(language: str) -> list[EntityRecognizer]:
+    """Presidio's own pattern recognizers that stay (its US licence and phone ones are replaced by ours)."""
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        CryptoRecognizer,
+        DateRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        MedicalLicenseRecognizer,
+        NhsRecognizer,
+        UrlRecognizer,
+        UsBankRecognizer,
+        UsItinRecognizer,
+        UsPassportRecognizer,
+        UsSsnRecognizer,
+    )
+
+    classes = (CreditCardRecognizer, CryptoRecognizer, DateRecognizer, EmailRecognizer, IbanRecognizer,
+               IpRecognizer, MedicalLicenseRecognizer, NhsRecognizer, UrlRecognizer, UsBankRecognizer,
+               UsItinRecognizer, UsSsnRecognizer)
+    found: list[EntityRecognizer] = [cls(supported_language=language) for cls in classes]
+    passport = UsPassportRecognizer(supported_language=language)
+    passport.supported_entities = ["PASSPORT"]  # one passport type for US and other passports
+    found.append(passport)
+    return found
+
+
+def build_registry(entities: Iterable[str], deny_list: Iterable[str], nlp_engine: NlpEngine,
+                   language: str = "en") -> RecognizerRegistry:
+    """A registry with only the recognizers that can report a configured entity (plus deny-list ones)."""
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    wanted = set(entities)
+    ner_entities = sorted(wanted & set(nlp_engine.get_supported_entities()))
+    candidates: list[EntityRecognizer] = [*presidio_recognizers(language), *custom_recognizers(language)]
+    chosen = [r for r in candidates if wanted & set(r.supported_entities)]
+    for recognizer in chosen:
+        recognizer.supported_entities = [e for e in recognizer.supported_entities if e in wanted]
+    if ner_entities:
+        chosen.append(SpacyRecognizer(supported_language=language, supported_entities=ner_entities))
+    chosen.extend(deny_list_recognizers(deny_list, language))
+    registry = RecognizerRegistry(supported_languages=[language])
+    for recognizer in chosen:
+        registry.add_recognizer(recognizer)
+    return registry

@@ -1,0 +1,128 @@
+"""From raw recognizer results to one span per piece of PII, with the best type.
+
+Presidio's own de-duplication only drops a result contained in another of the *same* type, so a phone number
+comes back as PHONE_NUMBER and UK_NHS, and an address overlapping a NER location comes back twice. Here:
+
+1. results under their entity's threshold, on allow-listed text, or DATE_TIME that is no specific date
+   ("Sunday", "1965", "2 months": not identifying) are dropped;
+2. the rest are ranked: pattern results before NER results (a street address beats the NER's "Baker Street"
+   LOCATION, a passport number beats the NER's DATE for the same digits), then by score, then by type
+   specificity (checksummed types first), then by length; each is accepted unless it overlaps an accepted span;
+3. an overlapping address-like result widens an accepted one of the same type (two fragments of one address
+   become one span); any other overlapping result is discarded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from detect.pii.config import PIIConfig
+
+# Higher = more specific: wins ties on score.
+SPECIFICITY = {
+    "CREDIT_CARD": 9, "IBAN_CODE": 9, "EMAIL_ADDRESS": 9, "IP_ADDRESS": 9, "CRYPTO": 9, "US_SSN": 8,
+    "URL": 7, "DATE_OF_BIRTH": 7, "US_DRIVER_LICENSE": 7, "PASSPORT": 7, "US_ITIN": 7, "MEDICAL_LICENSE": 7,
+    "PHONE_NUMBER": 6, "ADDRESS": 5, "POSTAL_CODE": 5, "UK_NHS": 4, "US_BANK_NUMBER": 3, "DATE_TIME": 3,
+    "PERSON": 2, "LOCATION": 2, "ORGANIZATION": 1, "NRP": 1,
+}
+
+
+@dataclass(frozen=True)
+class PIIEntity:
+    """One piece of PII: ``text[start:end]`` (Python string offsets) has type ``type`` with confidence ``score``."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"type": self.type, "start": self.start, "end": self.end, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A raw recognizer result before resolution; ``from_ner`` marks the spaCy NER as its source."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+    from_ner: bool = False
+
+
+# A DATE_TIME is reported only when it names a specific date or time: a month name or weekday next to a number,
+# or two number groups ("4/29/1972", "14:48"). "1965", "2 months", "50 year old", "Sunday" are not identifying.
+SPECIFIC_DATE = re.compile(
+    r"\d{1,4}[/.:-]\d{1,2}|(?:\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d)"
+    r"|(?:\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))", re.IGNORECASE)
+
+WIDENING_TYPES = frozenset({"ADDRESS", "POSTAL_CODE"})
+
+
+def _keep(text: str, entity: Candidate, config: PIIConfig, allowed: frozenset[str]) -> bool:
+    if entity.score < config.threshold_for(entity.type) or entity.start >= entity.end:
+        return False
+    value = text[entity.start:entity.end]
+    if allowed and value.strip().lower() in allowed:
+        return False
+    return not (entity.type == "DATE_TIME" and not SPECIFIC_DATE.search(value))
+
+
+def _trim(text: str, entity: Candidate) -> Candidate:
+    """Drop surrounding whitespace and trailing sentence punctuation that recognizers sometimes include."""
+    start, end = entity.start, entity.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:"):
+        end -= 1
+    if (start, end) == (entity.start, entity.end):
+        return entity
+    return Candidate(entity.type, start, end, entity.score, entity.from_ner)
+
+
+def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> list[PIIEntity]:
+    """Non-overlapping entities sorted by start (see module docstring)."""
+    allowed = frozenset(term.strip().lower() for term in config.allow_list if term.strip())
+    kept = [_trim(text, c) for c in candidates if _keep(text, c, config, allowed)]
+    kept = [c for c in kept if c.start < c.end]
+    kept.sort(key=lambda c: (c.from_ner, -c.score, -SPECIFICITY.get(c.type, 5), -(c.end - c.start), c.start))
+    accepted: list[PIIEntity] = []
+    for candidate in kept:
+        overlapping = [i for i, a in enumerate(accepted) if candidate.start < a.end and a.start < candidate.end]
+        if not overlapping:
+            accepted.append(PIIEntity(candidate.type, candidate.start, candidate.end, candidate.score))
+            continue
+        if candidate.type in WIDENING_TYPES and all(accepted[i].type != candidate.type for i in overlapping):
+            clipped = _largest_gap(text, candidate, [accepted[i] for i in overlapping])
+            if clipped is not None:
+                accepted.append(clipped)
+            continue
+        if (len(overlapping) == 1 and candidate.type in WIDENING_TYPES
+                and accepted[overlapping[0]].type == candidate.type):
+            index = overlapping[0]
+            current = accepted[index]
+            start, end = min(current.start, candidate.start), max(current.end, candidate.end)
+            if not any(start < a.end and a.start < end for i, a in enumerate(accepted) if i != index):
+                accepted[index] = PIIEntity(current.type, start, end, current.score)
+    return sorted(accepted, key=lambda e: (e.start, e.end))
+
+
+def _largest_gap(text: str, candidate: Candidate, blockers: list[PIIEntity]) -> PIIEntity | None:
+    """The longest part of an address block not covered by other entities (a phone line inside the block)."""
+    edges = [candidate.start]
+    for blocker in sorted(blockers, key=lambda b: b.start):
+        edges.extend((blocker.start, blocker.end))
+    edges.append(candidate.end)
+    gaps = [(max(a, candidate.start), min(b, candidate.end)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    best = max(gaps, key=lambda g: g[1] - g[0])
+    trimmed = _trim(text, Candidate(candidate.type, best[0], best[1], candidate.score))
+    if sum(not ch.isspace() for ch in text[trimmed.start:trimmed.end]) < 3:
+        return None
+    return PIIEntity(trimmed.type, trimmed.start, trimmed.end, trimmed.score)
+
+
+def shift(entities: Sequence[PIIEntity], offset: int) -> list[PIIEntity]:
+    return [PIIEntity(e.type, e.start + offset, e.end + offset, e.score) for e in entities]

@@ -1,0 +1,329 @@
+"""`provenance pii analyze|redact|restore|eval`: find, redact and restore PII; evaluate against labelled data.
+
+Input is read as bytes and decoded line by line, so one bad line (invalid JSON, invalid UTF-8, no "text")
+becomes one ``{"id", "error"}`` record and the run goes on; JSON goes to stdout, progress and notes to stderr.
+Secrets (HMAC secret, AES key) come from settings or are created 0600 under ``<home>/keys/`` on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import typer
+
+from provenance.cli.config_cmd import load_settings
+from provenance.cli.inputs import chunked, open_input
+from provenance.cli.output import CliError, emit_json, stderr, stdout
+from provenance.settings import Settings
+from provenance.signing import keys_dir, write_private_file
+
+app = typer.Typer(help="Find, redact and restore personal data (Presidio + spaCy).", no_args_is_help=True)
+
+HMAC_KEY_FILE = "pii_hmac.key"
+AES_KEY_FILE = "pii_aes.key"
+BLOCK = 256  # records analysed together (spaCy batches them; memory stays bounded)
+
+
+# -- configuration and secrets ---------------------------------------------------------------------------
+def pii_config(settings: Settings) -> Any:
+    """The library's ``PIIConfig`` from the application's settings (the pipeline uses this too)."""
+    from detect.pii import PIIConfig
+
+    return PIIConfig.build(entities=settings.pii_entities, allow_list=settings.pii_allow_list,
+                           deny_list=settings.pii_deny_list, thresholds=settings.pii_thresholds,
+                           n_process=settings.pii_processes)
+
+
+def _stored_secret(home: Path, name: str, size: int, create: bool) -> bytes | None:
+    path = keys_dir(home) / name
+    if not path.exists():
+        if not create:
+            return None
+        with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
+            write_private_file(path, base64.b64encode(secrets.token_bytes(size)) + b"\n")
+    try:
+        value = base64.b64decode(path.read_bytes().strip(), validate=True)
+    except (OSError, ValueError):
+        raise CliError(f"PII key file {path} is unreadable", hint="restore it from backup") from None
+    if len(value) != size:
+        raise CliError(f"PII key file {path} holds {len(value)} bytes, expected {size}", hint="restore it from backup")
+    return value
+
+
+def hmac_secret(settings: Settings) -> bytes:
+    """PROVENANCE_PII_HMAC_SECRET, else <home>/keys/pii_hmac.key (32 random bytes, created on first use)."""
+    if settings.pii_hmac_secret is not None and settings.pii_hmac_secret.get_secret_value():
+        return settings.pii_hmac_secret.get_secret_value().encode()
+    secret = _stored_secret(settings.home, HMAC_KEY_FILE, 32, create=True)
+    assert secret is not None
+    return secret
+
+
+def encryption_key(settings: Settings, create: bool) -> bytes:
+    """PROVENANCE_PII_ENCRYPTION_KEY (16/24/32 characters, or base64 of 16/24/32 bytes), else <home>/keys."""
+    if settings.pii_encryption_key is not None and settings.pii_encryption_key.get_secret_value():
+        raw = settings.pii_encryption_key.get_secret_value()
+        if len(raw.encode()) in (16, 24, 32):
+            return raw.encode()
+        try:
+            decoded = base64.b64decode(raw, validate=True)
+        except ValueError:
+            decoded = b""
+        if len(decoded) in (16, 24, 32):
+            return decoded
+        raise CliError("PROVENANCE_PII_ENCRYPTION_KEY must be 16, 24 or 32 characters (or base64 of that many bytes)",
+                       hint="generate one with: python -c 'import secrets; print(secrets.token_urlsafe(24))'")
+    key = _stored_secret(settings.home, AES_KEY_FILE, 32, create=create)
+    if key is None:
+        raise CliError(f"no PII encryption key in {keys_dir(settings.home)}",
+                       hint="restore needs the key used by `pii redact --operator encrypt` "
+                            "(PROVENANCE_PII_ENCRYPTION_KEY or <home>/keys/pii_aes.key)")
+    return key
+
+
+# -- input ------------------------------------------------------------------------------------------------
+@dataclass
+class Record:
+    id: Any
+    text: str | None = None
+    error: str | None = None
+
+
+def _clean(text: str) -> str:
+    """Lone surrogates (from JSON escapes) become U+FFFD: same length, so offsets still index the input."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
+def jsonl_records(handle: BinaryIO) -> Iterator[Record]:
+    """One record per non-blank line; ``id`` is the line's id or its 0-based line number."""
+    for number, raw in enumerate(handle):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield Record(number, error=f"line {number + 1}: invalid UTF-8 at byte {exc.start}")
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Record(number, error=f"line {number + 1}: not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict):
+            yield Record(number, error=f'line {number + 1}: expected an object with a string "text"')
+            continue
+        record_id = obj.get("id", number)
+        if not isinstance(obj.get("text"), str):
+            yield Record(record_id, error=f'line {number + 1}: expected an object with a string "text"')
+            continue
+        yield Record(record_id, _clean(obj["text"]))
+
+
+def _read_text(source: str) -> str:
+    handle = open_input(source)
+    try:
+        data = handle.read()
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        stderr.print(f"[yellow]note:[/] input is not valid UTF-8 (first bad byte at {exc.start}); "
+                     "undecodable bytes were replaced with U+FFFD", highlight=False)
+        return data.decode("utf-8", "replace")
+
+
+def _analyzed(analyzer: Any, records: Iterator[Record], block_size: int) -> Iterator[tuple[Record, list[Any]]]:
+    """(record, entities) in input order. A block that fails is retried one document at a time, and a document
+    that still fails becomes an error record: one bad text never ends the run."""
+    done = 0
+    for block in chunked(records, block_size):
+        texts = [r.text for r in block if r.text is not None]
+        try:
+            results: Iterator[list[Any] | None] = iter(analyzer.analyze_batch(texts))
+        except Exception:  # noqa: BLE001
+            results = _one_by_one(analyzer, texts)
+        for record in block:
+            if record.text is None:
+                yield record, []
+                continue
+            found = next(results)
+            if found is None:
+                record.error = f"analysis failed for record {record.id!r}"
+                found = []
+            yield record, found
+        done += len(block)
+        if done % (block_size * 8) < len(block):
+            stderr.print(f"[dim]{done} records[/]", highlight=False)
+
+
+def _one_by_one(analyzer: Any, texts: list[str]) -> Iterator[list[Any] | None]:
+    for text in texts:
+        try:
+            yield analyzer.analyze(text)
+        except Exception:  # noqa: BLE001 - one bad document must not end the run
+            yield None
+
+
+def _analyzer(settings: Settings) -> tuple[Any, int]:
+    from detect.pii import get_analyzer
+
+    config = pii_config(settings)
+    block = max(BLOCK, config.multiprocess_min_docs) if config.n_process > 1 else BLOCK
+    return get_analyzer(config), block
+
+
+# -- commands ---------------------------------------------------------------------------------------------
+@app.command("analyze")
+def analyze(
+    source: str = typer.Argument("-", help='JSONL file (one {"id"?, "text"} per line) or - for stdin.'),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines (the default output is human-readable)."),
+) -> None:
+    """Find PII: one {"id", "entities": [{"type", "start", "end", "score"}]} per input line, in order."""
+    settings = load_settings()
+    analyzer, block = _analyzer(settings)
+    handle = open_input(source)
+    try:
+        for record, entities in _analyzed(analyzer, jsonl_records(handle), block):
+            if record.error is not None:
+                row: dict[str, Any] = {"id": record.id, "error": record.error}
+            else:
+                row = {"id": record.id, "entities": [e.to_dict() for e in entities]}
+            if as_json:
+                emit_json(row)
+            elif record.error is not None:
+                stdout.print(f"{record.id}: error: {record.error}", highlight=False, markup=False)
+            else:
+                found = ", ".join(f"{e.type} [{e.start}:{e.end}] {record.text[e.start:e.end]!r}" for e in entities)
+                stdout.print(f"{record.id}: {found or 'no PII'}", highlight=False, markup=False)
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+def _redactor(settings: Settings, operator: str) -> Any:
+    from detect.pii import OPERATORS, redact
+
+    if operator not in OPERATORS:
+        raise CliError(f"unknown operator {operator!r}", hint="use one of: " + ", ".join(OPERATORS))
+    secret = hmac_secret(settings) if operator == "hash" else None
+    key = encryption_key(settings, create=True) if operator == "encrypt" else None
+    return lambda text, entities: redact(text, entities, operator, secret=secret, key=key)
+
+
+@app.command("redact")
+def redact_cmd(
+    source: str = typer.Argument("-", help="Text file (one document), JSONL file with --jsonl, or - for stdin."),
+    operator: str | None = typer.Option(None, "--operator", "-o",
+                                        help="replace (typed placeholders), mask, hash (HMAC pseudonyms) or "
+                                             "encrypt (reversible with `pii restore`); default from settings."),
+    jsonl: bool = typer.Option(False, "--jsonl", help='Each line {"id"?, "text"} -> {"id", "text", "entities"}.'),
+    as_json: bool = typer.Option(False, "--json", help="For plain input: one JSON object with entities and items."),
+) -> None:
+    """Write redacted text (stdout). With --jsonl: one JSON line per input line, errors per line."""
+    settings = load_settings()
+    redactor = _redactor(settings, operator or settings.pii_operator)
+    analyzer, block = _analyzer(settings)
+    if not jsonl:
+        text = _read_text(source)
+        entities = analyzer.analyze(text)
+        result = redactor(text, entities)
+        if as_json:
+            emit_json({"text": result.text, "entities": [e.to_dict() for e in entities], "items": result.items})
+        else:
+            sys.stdout.write(result.text)
+            sys.stdout.flush()
+        return
+    handle = open_input(source)
+    try:
+        for record, entities in _analyzed(analyzer, jsonl_records(handle), block):
+            if record.error is not None:
+                emit_json({"id": record.id, "error": record.error})
+                continue
+            result = redactor(record.text, entities)
+            emit_json({"id": record.id, "text": result.text, "entities": [e.to_dict() for e in entities],
+                       "items": result.items})
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+@app.command("restore")
+def restore_cmd(
+    source: str = typer.Argument("-", help="Text redacted with --operator encrypt, or JSONL with --jsonl."),
+    jsonl: bool = typer.Option(False, "--jsonl", help='Each line {"id"?, "text"} -> {"id", "text"} decrypted.'),
+) -> None:
+    """Decrypt the <ENC:TYPE:...> markers written by `pii redact --operator encrypt`."""
+    from detect.pii import PIIError, restore
+
+    key = encryption_key(load_settings(), create=False)
+    if not jsonl:
+        sys.stdout.write(restore(_read_text(source), key))
+        sys.stdout.flush()
+        return
+    handle = open_input(source)
+    try:
+        for record in jsonl_records(handle):
+            if record.error is not None:
+                emit_json({"id": record.id, "error": record.error})
+                continue
+            try:
+                emit_json({"id": record.id, "text": restore(record.text, key)})
+            except PIIError as exc:
+                emit_json({"id": record.id, "error": str(exc)})
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+@app.command("eval")
+def eval_cmd(
+    data: Path = typer.Argument(..., help="presidio-research JSON: a list of {full_text, spans}."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N samples."),
+    baseline: bool = typer.Option(False, "--baseline", help="Also score Presidio's defaults (same model, same "
+                                                           "scorer, analyze() per document)."),
+    iou: float = typer.Option(0.5, "--iou", min=0.01, max=1.0, help="IoU a prediction needs to match a gold span."),
+) -> None:
+    """Span-level precision, recall and F2 (PII vs not, and per type) and docs/s; see README "PII redaction"."""
+    from detect.pii.evaluation import Span, evaluate, load_presidio_json
+
+    samples = load_presidio_json(data, limit)
+    analyzer, _ = _analyzer(load_settings())
+    analyzer.analyze("warm-up: John Smith, 555-123-4567")
+    report = {"data": str(data), "iou_threshold": iou, "ours": evaluate(
+        samples, lambda texts: [[Span(e.start, e.end, e.type) for e in found] for found in
+                                analyzer.analyze_batch(texts)], iou).to_dict()}
+    if baseline:
+        from detect.pii.baseline import presidio_default_analyzer
+
+        engine = presidio_default_analyzer()
+        engine.analyze("warm-up: John Smith, 555-123-4567", language="en")
+        report["presidio_defaults"] = evaluate(
+            samples, lambda texts: [[Span(r.start, r.end, r.entity_type) for r in engine.analyze(t, language="en")]
+                                    for t in texts], iou).to_dict()
+    if as_json:
+        emit_json(report)
+        return
+    for name in ("ours", "presidio_defaults"):
+        if name in report:
+            pii = report[name]["pii"]
+            stdout.print(f"{name}: PII precision {pii['precision']:.3f} recall {pii['recall']:.3f} "
+                         f"F2 {pii['f2']:.3f} ({report[name]['documents']} docs, {report[name]['docs_per_s']} docs/s)",
+                         highlight=False)
+            for kind, scores in report[name]["per_type"].items():
+                stdout.print(f"  {kind:<18} P {scores['precision']:.3f} R {scores['recall']:.3f} "
+                             f"F2 {scores['f2']:.3f} gold {scores['gold']}", highlight=False)

@@ -1,0 +1,140 @@
+"""The PII engine on crafted sentences: built-in and added recognizers, overlap resolution, lists, thresholds."""
+
+from __future__ import annotations
+
+import pytest
+
+from detect.pii import PIIConfig, PIIError, get_analyzer
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return get_analyzer(PIIConfig())
+
+
+def found(analyzer, text: str) -> list[tuple[str, str]]:
+    return [(e.type, text[e.start:e.end]) for e in analyzer.analyze(text)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Write to jane.doe@example.org today.", ("EMAIL_ADDRESS", "jane.doe@example.org")),
+    ("Please call me on (212) 555-0100 tomorrow.", ("PHONE_NUMBER", "(212) 555-0100")),
+    ("My mobile: +44 20 7946 0958", ("PHONE_NUMBER", "+44 20 7946 0958")),
+    ("Card 4532015112830366 was declined.", ("CREDIT_CARD", "4532015112830366")),
+    ("His SSN is 536-32-3065.", ("US_SSN", "536-32-3065")),
+    ("Server at 192.168.10.24 is down.", ("IP_ADDRESS", "192.168.10.24")),
+    ("IBAN GB82WEST12345698765432 please.", ("IBAN_CODE", "GB82WEST12345698765432")),
+    ("She lives at 221 Baker Street near the park.", ("ADDRESS", "221 Baker Street")),
+    ("Ship it to Nassaustraat 123 please.", ("ADDRESS", "Nassaustraat 123")),
+    ("Send it to PO Box 4410 by Friday.", ("ADDRESS", "PO Box 4410")),
+    ("ZIP: 90210", ("POSTAL_CODE", "90210")),
+    ("The office postcode is SW1A 1AA.", ("POSTAL_CODE", "SW1A 1AA")),
+    ("She was born on 4/29/1972 in a small town.", ("DATE_OF_BIRTH", "4/29/1972")),
+    ("DOB: March 3, 1985", ("DATE_OF_BIRTH", "March 3, 1985")),
+    ("My driver's license number is A1234567.", ("US_DRIVER_LICENSE", "A1234567")),
+    ("His passport number is X12345678.", ("PASSPORT", "X12345678")),
+    ("I'd like to join accounts with ms. Kuyra", ("PERSON", "Kuyra")),
+])
+def test_finds_builtin_and_added_entities(analyzer, text: str, expected: tuple[str, str]) -> None:
+    assert expected in found(analyzer, text)
+
+
+def test_context_is_required_for_bare_ids(analyzer) -> None:
+    assert not any(t in {"US_DRIVER_LICENSE", "PASSPORT"} for t, _ in found(analyzer, "Order A1234567 shipped."))
+    assert ("DATE_OF_BIRTH", "4/29/1972") not in found(analyzer, "The meeting was on 4/29/1972.")
+
+
+def test_phone_number_is_reported_once_with_one_type(analyzer) -> None:
+    text = "Call 020 7946 0958 or 401 555 0199 today."  # 10 digits: Presidio's NHS pattern also matches these
+    entities = analyzer.analyze(text)
+    spans = [(e.start, e.end) for e in entities]
+    assert len(spans) == len(set(spans))
+    for a in entities:
+        assert not any(a is not b and a.start < b.end and b.start < a.end for b in entities)
+    assert [e.type for e in entities if text[e.start:e.end][0].isdigit()] == ["PHONE_NUMBER", "PHONE_NUMBER"]
+
+
+def test_results_never_overlap_and_are_sorted(analyzer) -> None:
+    text = ("Tiffany Kilfoyle\nNera Consulting\n74 106 Kate Edger Place, BINSTED, Vatican City\n"
+            "69 987 88 37 office\n001-825-741-0957x5184 fax\nborn 1/2/1980, card 4532015112830366")
+    entities = analyzer.analyze(text)
+    assert entities == sorted(entities, key=lambda e: e.start)
+    for left, right in zip(entities, entities[1:], strict=False):
+        assert left.end <= right.start
+
+
+def test_allow_list_deny_list_and_thresholds() -> None:
+    text = "Contact Jane Smith of Acme about project Bluebird at jane@example.org."
+    base = get_analyzer(PIIConfig.build(deny_list=["Bluebird", "PROJECT_CODE:Acme"]))
+    kinds = {text[e.start:e.end]: e.type for e in base.analyze(text)}
+    assert kinds["Bluebird"] == "DENY_LIST" and kinds["Acme"] == "PROJECT_CODE"
+    allowed = get_analyzer(PIIConfig.build(allow_list=["jane smith"]))
+    assert "Jane Smith" not in [text[e.start:e.end] for e in allowed.analyze(text)]
+    strict = get_analyzer(PIIConfig.build(thresholds={"PERSON": 0.99}))
+    assert all(e.type != "PERSON" for e in strict.analyze(text))
+    assert any(e.type == "EMAIL_ADDRESS" for e in strict.analyze(text))
+
+
+def test_only_configured_entities_are_reported() -> None:
+    only_email = get_analyzer(PIIConfig.build(entities=["EMAIL_ADDRESS"]))
+    text = "John Smith, 536-32-3065, john@example.com"
+    assert [e.type for e in only_email.analyze(text)] == ["EMAIL_ADDRESS"]
+
+
+def test_unknown_entity_type_is_a_clear_error() -> None:
+    with pytest.raises(PIIError, match="NOT_A_TYPE"):
+        get_analyzer(PIIConfig.build(entities=["NOT_A_TYPE"]))
+
+
+def test_bad_thresholds_are_rejected() -> None:
+    with pytest.raises(PIIError):
+        PIIConfig.build(thresholds={"PERSON": 1.5})
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", "no personal data in this sentence at all.", "😀😀😀 🎉",
+                                  "مرحبا بالعالم، هذا نص عربي", "שלום עולם"])
+def test_empty_and_pii_free_text(analyzer, text: str) -> None:
+    assert all(e.type not in {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD"} for e in analyzer.analyze(text))
+    assert analyzer.analyze("") == []
+
+
+def test_offsets_are_python_string_indices_with_emoji_and_rtl(analyzer) -> None:
+    text = "😀🎉 שלום مرحبا write to jane@example.org or call (212) 555-0100 🙂"
+    entities = {e.type: e for e in analyzer.analyze(text)}
+    assert text[entities["EMAIL_ADDRESS"].start:entities["EMAIL_ADDRESS"].end] == "jane@example.org"
+    assert text[entities["PHONE_NUMBER"].start:entities["PHONE_NUMBER"].end] == "(212) 555-0100"
+
+
+def test_batch_matches_single_and_keeps_order(analyzer) -> None:
+    texts = ["john@example.com", "", "Call (212) 555-0100", "nothing here", "SSN 536-32-3065"]
+    assert analyzer.analyze_batch(texts) == [analyzer.analyze(t) for t in texts]
+
+
+def test_engine_is_cached_per_config() -> None:
+    assert get_analyzer(PIIConfig()) is get_analyzer(PIIConfig())
+
+
+def test_vocabulary_does_not_grow_over_unseen_strings(analyzer) -> None:
+    """Blocks run inside spaCy's memory zone: strings interned for new words are released afterwards."""
+    import random
+    import string
+
+    strings = analyzer.nlp_engine.get_nlp("en").vocab.strings
+    analyzer.analyze("warm-up text with John Smith")
+    before = len(strings)
+    rng = random.Random(0)
+    texts = [" ".join("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(12)) for _ in range(300)]
+    analyzer.analyze_batch(texts)
+    assert len(strings) <= before + 50
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_results() -> None:
+    from detect.pii import PIIAnalyzer
+
+    texts = ["Call (212) 555-0100", "jane@example.org", "", "SSN 536-32-3065"] * 100
+    parallel = PIIAnalyzer(PIIConfig(n_process=2, multiprocess_min_docs=10))
+    try:
+        assert parallel.analyze_batch(texts) == get_analyzer(PIIConfig()).analyze_batch(texts)
+    finally:
+        parallel.close()
