@@ -58,6 +58,8 @@ bench: $(STAMP)
 	$(PY) bench/pii_quality.py
 	$(PY) bench/pii_speed.py
 	$(PY) bench/pii_memory.py
+	$(DEMO_ENV) $(PY) bench/detect_speed.py
+	$(DEMO_ENV) $(PY) bench/detect_quality.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
