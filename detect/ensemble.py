@@ -8,8 +8,10 @@ Training (``train_ensemble``):
    P(machine) assumes equal prior odds of human and machine text, whatever the training mix;
 3. the machine threshold is the smallest probability at which the out-of-fold false-positive rate is at
    most the target in the pooled data *and* in every domain with enough human texts, so a domain whose
-   human text looks more machine-like does not silently break the promise. The human threshold is the
-   mirror image (at most the target rate of machine texts called human). Between them: ``uncertain``.
+   human text looks more machine-like does not silently break the promise. With two or more domains it
+   must also hold on leave-one-domain-out predictions (models that never saw the domain), which is what
+   a new domain looks like. The human threshold is the mirror image (at most the target rate of machine
+   texts called human). Between them: ``uncertain``.
 
 Texts too short or not in the scorer's language are not judged: ``abstain`` with the reason.
 """
@@ -260,6 +262,34 @@ def out_of_fold_margins(items: Sequence[ScoredText], labels: np.ndarray, folds, 
     return margins
 
 
+def cross_domain_probabilities(items: Sequence[ScoredText], labels: np.ndarray, domains: np.ndarray,
+                               margins: np.ndarray, matrix: np.ndarray, weights: np.ndarray, C: float, seed: int,
+                               progress=None) -> np.ndarray | None:
+    """P(machine) for each domain's texts from models that never saw that domain (None with one domain).
+
+    A new domain shifts every statistic (encyclopaedic prose is more predictable than news), so a threshold
+    set on in-domain predictions can break its false-positive promise there. Thresholds are therefore also
+    chosen on these leave-one-domain-out predictions, which show what such a shift does.
+    """
+    eligible = [d for d in np.unique(domains)
+                if ((domains == d) & (labels == 0)).sum() >= MIN_DOMAIN_HUMANS and (domains == d).sum() < len(items)]
+    if len(eligible) < 2:
+        return None
+    shifted = np.full(len(items), np.nan)
+    for domain in eligible:
+        test = np.flatnonzero(domains == domain)
+        train = np.flatnonzero((domains != domain) & np.isfinite(margins))
+        if len(np.unique(labels[train])) < 2:
+            continue
+        if progress is not None:
+            progress(f"threshold check: models without domain {domain}")
+        classifier = build_classifier(C=C, seed=seed).fit([items[i] for i in train], labels[train])
+        test_matrix = stack_matrix([items[i] for i in test], classifier_margin(classifier, [items[i] for i in test]))
+        model = _calibrated(seed).fit(matrix[train], labels[train], sample_weight=weights[train])
+        shifted[test] = model.predict_proba(test_matrix)[:, 1]
+    return shifted
+
+
 def train_ensemble(items: Sequence[ScoredText], labels: np.ndarray, groups: np.ndarray, domains: np.ndarray, *,
                    target_fpr: float = 0.01, C: float = 1.0, n_splits: int = 5, seed: int = 0,
                    abstain: AbstainPolicy | None = None, progress=None) -> TrainingResult:
@@ -276,7 +306,14 @@ def train_ensemble(items: Sequence[ScoredText], labels: np.ndarray, groups: np.n
         model = _calibrated(seed).fit(matrix[train], labels[train], sample_weight=weights[train])
         oof_p[test] = model.predict_proba(matrix[test])[:, 1]
     mask = np.isfinite(oof_p)
-    thresholds = choose_thresholds(oof_p[mask], labels[mask], np.asarray(domains)[mask], target_fpr)
+    domains = np.asarray(domains)
+    thresholds = choose_thresholds(oof_p[mask], labels[mask], domains[mask], target_fpr)
+    shifted = cross_domain_probabilities(items, labels, domains, margins, matrix, weights, C, seed, progress)
+    if shifted is not None:
+        known = np.isfinite(shifted)
+        across = choose_thresholds(shifted[known], labels[known], domains[known], target_fpr)
+        thresholds = Thresholds(machine=max(thresholds.machine, across.machine),
+                                human=min(thresholds.human, across.human), target_fpr=target_fpr)
     if progress is not None:
         progress("final fit on all training data")
     classifier = build_classifier(C=C, seed=seed).fit(list(items), labels)

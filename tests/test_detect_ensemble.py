@@ -132,3 +132,24 @@ def test_evaluation_and_holdout_tables(bundle: Bundle, scorer: PerplexityScorer,
     assert all(not math.isnan(t["ensemble"]["auroc"]) for t in table.values())
     png = roc_plot(tmp_path / "roc.png", curves, curves["labels"], "test")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_thresholds_also_hold_across_domains(scorer: PerplexityScorer, detect_data_file: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two domains, the machine threshold also covers leave-one-domain-out predictions."""
+    import detect.ensemble as ensemble_module
+
+    data = prepare([detect_data_file])
+    items = [ScoredText(row.text, stat) for row, stat in zip(
+        data.rows, scorer.statistics([row.text for row in data.rows]), strict=True)]
+    args = (items, data.labels, data.groups, data.domains)
+    monkeypatch.setattr(ensemble_module, "MIN_DOMAIN_HUMANS", 10_000)  # cross-domain check off
+    in_domain = ensemble_module.train_ensemble(*args, n_splits=3).ensemble.thresholds
+    monkeypatch.setattr(ensemble_module, "MIN_DOMAIN_HUMANS", 10)  # on: both domains have 50 humans
+    weights = ensemble_module.balanced_weights(data.labels)
+    margins = np.zeros(len(items))
+    shifted = ensemble_module.cross_domain_probabilities(
+        items, data.labels, data.domains, margins, ensemble_module.stack_matrix(items, margins), weights, 1.0, 0)
+    assert shifted is not None and np.isfinite(shifted).all()
+    across = ensemble_module.train_ensemble(*args, n_splits=3).ensemble.thresholds
+    assert across.machine >= in_domain.machine and across.human <= in_domain.human
