@@ -118,3 +118,19 @@ def test_eval_reports_detectors_intervals_and_plot(capsys, trained_env: Path, de
     code, _, err = run_cli(capsys, "eval", str(detect_data_file), "--no-holdout")
     assert_clean_failure(code, err)  # every text was used for training: nothing left to evaluate honestly
     assert "--include-training" in err
+
+
+def test_demo_trains_the_default_bundle_then_judges_held_out_texts(capsys, clean_env: Path, micro_model_dir: Path,
+                                                                  detect_data_file: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    args = ("demo", "--max-new-tokens", "40", "--detect-data", str(detect_data_file), "--detect-max-texts", "120")
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "bundle 'default' trained on" in out
+    assert (clean_env / "detectors" / "default" / "card.json").is_file()
+    judged = [line for line in out.splitlines() if line.strip().startswith("detection, ")]
+    assert sum("held-out human" in line for line in judged) == 3
+    assert sum("held-out machine" in line for line in judged) == 3
+    code, out, err = run_cli(capsys, *args)  # second run reuses the bundle
+    assert code == 0, err
+    assert "trained on" not in out and "detection, held-out human" in out

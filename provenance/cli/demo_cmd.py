@@ -3,7 +3,7 @@
 Resolve the model (bootstrapping one from ``--corpus`` when none is reachable), generate a few
 watermarked, signed samples, and show their timing, watermark detection and manifest verification; then
 train the default detector bundle if there is none for this model (``--detect-data``) and judge the samples
-and a human control with it. Later issues extend it with scanning and storage.
+and a few held-out labelled texts with it. Later issues extend it with scanning and storage.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def demo(
     control = detector.detect(human, details=False)
     stdout.print(f"control (Dickens, human-written): watermarked={control.watermarked} p={control.p_value:.3g}",
                  highlight=False)
-    texts = [item.generation.prompt + item.generation.text for item in stamped] + [human]
+    texts = [item.generation.prompt + item.generation.text for item in stamped]
     demo_detection(settings, loaded, texts, detect_data, detect_max_texts, seed)
 
 
@@ -128,8 +128,25 @@ def demo_detection(settings, loaded, texts: list[str], detect_data: list[Path], 
                      f"cross-validated ensemble AUROC {cv['ensemble']['auroc']} "
                      f"(Fast-DetectGPT alone {cv['fast_detectgpt']['auroc']}); saved to {bundle.path}",
                      highlight=False)
-    verdicts = service.judge(texts)
-    for label, verdict in zip([*(f"sample {i + 1}" for i in range(len(texts) - 1)), "control"], verdicts,
-                              strict=True):
+    labelled = [(f"sample {i + 1} (this demo's generator)", text) for i, text in enumerate(texts)]
+    labelled += _held_out_examples(files if (files := _jsonl_files(detect_data)) else [], service, seed)
+    verdicts = service.judge([text for _, text in labelled])
+    for (label, _), verdict in zip(labelled, verdicts, strict=True):
         p = "-" if verdict.p_machine is None else f"{verdict.p_machine:.3f}"
-        stdout.print(f"  detection {label}: {verdict.verdict} (P(machine)={p}) {verdict.reasons[0]}", highlight=False)
+        stdout.print(f"  detection, {label}: [bold]{verdict.verdict}[/] (P(machine)={p})", highlight=False)
+
+
+def _held_out_examples(files: list[Path], service, seed: int, per_label: int = 3) -> list[tuple[str, str]]:
+    """A few labelled texts the bundle was not trained on, to show verdicts next to the truth."""
+    import random
+
+    from detect.bundle import short_text_hash
+    from detect.training import prepare
+
+    if not files:
+        return []
+    rows = [row for row in prepare(files).rows if short_text_hash(row.text) not in service.bundle.training_hashes]
+    random.Random(seed).shuffle(rows)
+    picked = [row for row in rows if row.label == 0][:per_label] + [row for row in rows if row.label == 1][:per_label]
+    return [(f"held-out {'machine (' + row.generator + ')' if row.label else 'human'} {row.domain} text",
+             row.text) for row in picked]
