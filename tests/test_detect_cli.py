@@ -48,8 +48,8 @@ def test_train_writes_a_bundle_with_its_card(capsys, clean_env: Path, micro_mode
     assert json.loads((clean_env / "detectors" / "quick" / "card.json").read_text()) == card
 
 
-def test_score_uses_the_bundles_scorer_when_no_model_is_set(capsys, trained_env: Path, monkeypatch,
-                                                            tmp_path: Path) -> None:
+def test_score_uses_the_bundles_scorer_when_no_model_is_set(capsys, trained_env: Path, micro_model_dir: Path,
+                                                            monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PROVENANCE_MODEL")
     monkeypatch.setenv("PROVENANCE_HUB_OFFLINE", "1")
     path = tmp_path / "in.jsonl"
@@ -58,6 +58,13 @@ def test_score_uses_the_bundles_scorer_when_no_model_is_set(capsys, trained_env:
     assert code == 0, err
     (row,) = json_lines(out)
     assert row["id"] == 0 and row["verdict"] in {"machine", "human", "uncertain"}
+    assert "watermark" not in row  # no watermark keys yet: nothing to report beside the verdict
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    assert run_cli(capsys, "keys", "create")[0] == 0
+    monkeypatch.delenv("PROVENANCE_MODEL")
+    code, out, err = run_cli(capsys, "detect", "score", str(path))
+    (row,) = json_lines(out)
+    assert row["watermark"]["watermarked"] is False and "p_value" in row["watermark"]
 
 
 def test_score_contract_order_ids_and_bad_lines(capsys, trained_env: Path, detect_data_file: Path,

@@ -68,11 +68,11 @@ def train(
                  f"human <= {card['thresholds']['human']:.3f}")
 
 
-def _watermark_detector(settings: Any, enabled: bool | None):
+def _watermark_detector(settings: Any, enabled: bool | None, model: str | None):
     if enabled is False:
         return None
     try:
-        return build_detector(settings, None, None)
+        return build_detector(settings, model, None)
     except (ProvenanceError, GeneratorError):
         if enabled:
             raise
@@ -121,7 +121,8 @@ def score(
     settings = load_settings()
     service = DetectionService(settings, bundle_name=bundle)
     service.bundle  # noqa: B018 - fail early (missing or mismatched bundle) before reading input
-    wm_detector = _watermark_detector(settings, watermark)
+    # The generator's keys; without PROVENANCE_MODEL, the scorer's model (the demo's generator) is the guess.
+    wm_detector = _watermark_detector(settings, watermark, settings.model or service.scorer_spec())
     handle = open_input(source)
     try:
         with token_progress() as progress:
