@@ -138,3 +138,8 @@ def test_worker_processes_give_the_same_results() -> None:
         assert parallel.analyze_batch(texts) == get_analyzer(PIIConfig()).analyze_batch(texts)
     finally:
         parallel.close()
+
+
+def test_postcode_after_an_address_joins_the_address_block(analyzer) -> None:
+    text = "Write to 221B Baker Street, London NW1 6XE."
+    assert found(analyzer, text) == [("ADDRESS", "221B Baker Street, London NW1 6XE")]

@@ -95,6 +95,15 @@ def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> li
         if not overlapping:
             accepted.append(PIIEntity(candidate.type, candidate.start, candidate.end, candidate.score))
             continue
+        if (len(overlapping) == 1 and candidate.type == "POSTAL_CODE"
+                and accepted[overlapping[0]].type == "ADDRESS"):
+            # A postcode that runs past the end of an address block belongs to it ("London NW1 6XE").
+            index = overlapping[0]
+            current = accepted[index]
+            start, end = min(current.start, candidate.start), max(current.end, candidate.end)
+            if not any(start < a.end and a.start < end for i, a in enumerate(accepted) if i != index):
+                accepted[index] = PIIEntity(current.type, start, end, current.score)
+            continue
         if candidate.type in WIDENING_TYPES and all(accepted[i].type != candidate.type for i in overlapping):
             clipped = _largest_gap(text, candidate, [accepted[i] for i in overlapping])
             if clipped is not None:
