@@ -68,7 +68,11 @@ def cached_statistics(scorer: PerplexityScorer, texts: Sequence[str], cache: Sta
     identity = scorer.identity
     keys = [text_key(text) for text in texts]
     known = cache.get_many(identity, keys)
-    missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in known))
+    first_index: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in known:
+            first_index.setdefault(key, i)  # a text repeated in the batch is scored once
+    missing = list(first_index.values())
     for start in range(0, len(missing), chunk_size):
         indices = missing[start: start + chunk_size]
         stats = scorer.statistics([texts[i] for i in indices], progress)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
-from detect.base import DetectionBatch, DetectorOutput
 from detect.bundle import Bundle
 from detect.cache import StatisticsCache, cached_statistics
 from detect.classifier import ScoredText
@@ -28,23 +25,6 @@ def bounded_text(text: str, max_tokens: int) -> tuple[str, bool]:
     if len(normalised) > limit:
         return normalised[:limit], True
     return normalised, len(text) > limit * 2
-
-
-class EnsembleDetector:
-    """The bundle's ensemble behind the detector interface (needs the perplexity statistics first)."""
-
-    name = "ensemble"
-    requires = ("perplexity",)
-
-    def __init__(self, bundle: Bundle, stats: list[PerplexityStats]) -> None:
-        self.bundle = bundle
-        self.stats = stats
-
-    def score(self, batch: DetectionBatch) -> DetectorOutput:
-        items = [ScoredText(text, stat) for text, stat in zip(batch.texts, self.stats, strict=True)]
-        verdicts = self.bundle.ensemble.judge(items)
-        p = np.array([v.p_machine if v.p_machine is not None else np.nan for v in verdicts])
-        return DetectorOutput(self.name, {"p_machine": p}, [v.__dict__ for v in verdicts])
 
 
 def judge_texts(scorer: PerplexityScorer, bundle: Bundle, texts: Sequence[str], *,

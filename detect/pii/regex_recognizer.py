@@ -55,8 +55,8 @@ class RegexRecognizer(EntityRecognizer):
         self.precheck = re.compile(precheck) if precheck else None
         super().__init__(supported_entities=[entity], name=name, supported_language=language, context=[])
 
-    def load(self) -> None:  # patterns are compiled at construction
-        pass
+    def load(self) -> None:
+        """Presidio calls this to prepare a recognizer; the rules are compiled at construction already."""
 
     def has_context(self, text: str, start: int, end: int) -> bool:
         if not self.context_words and not self.context_phrases:

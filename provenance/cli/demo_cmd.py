@@ -109,9 +109,9 @@ def demo_detection(settings, loaded, texts: list[str], detect_data: list[Path], 
 
     service = DetectionService(settings)
     service.__dict__["scorer"] = PerplexityScorer(loaded, batch_tokens=settings.detect_batch_tokens)
+    files = _jsonl_files(detect_data)
     card = read_card(bundle_dir(settings))
     if card is None or card.get("scorer", {}).get("weights_sha256") != loaded.weights_sha256:
-        files = _jsonl_files(detect_data)
         if not files:
             stderr.print("[yellow]no detector bundle for this model[/]: pass --detect-data DIR (labelled JSONL) "
                          "to train one; skipping machine-text detection")
@@ -129,7 +129,7 @@ def demo_detection(settings, loaded, texts: list[str], detect_data: list[Path], 
                      f"(Fast-DetectGPT alone {cv['fast_detectgpt']['auroc']}); saved to {bundle.path}",
                      highlight=False)
     labelled = [(f"sample {i + 1} (this demo's generator)", text) for i, text in enumerate(texts)]
-    labelled += _held_out_examples(files if (files := _jsonl_files(detect_data)) else [], service, seed)
+    labelled += _held_out_examples(files, service, seed)
     verdicts = service.judge([text for _, text in labelled])
     for (label, _), verdict in zip(labelled, verdicts, strict=True):
         p = "-" if verdict.p_machine is None else f"{verdict.p_machine:.3f}"
