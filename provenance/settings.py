@@ -52,6 +52,35 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(default=None, description="Celery broker; default SQLite broker in the data dir.")
     hf_token: SecretStr | None = Field(default=None, description="Hugging Face token for private checkpoints.")
 
+    # Store and scanning pipeline (provenance/store, provenance/pipeline).
+    store_raw_text: bool = Field(default=False, description="Keep each document's raw text (default: redacted only).")
+    scan_chunk_size: int = Field(default=32, ge=1, le=4096, description="Documents per pipeline task.")
+    scan_max_chars: int = Field(default=200_000, ge=1, description="Longer documents are quarantined as oversize.")
+    scan_max_pending_chunks: int = Field(default=64, ge=1, description="Submission pauses above this many "
+                                         "unfinished chunks, so a huge dump never floods the broker or disk.")
+    chunk_lease_seconds: float = Field(default=300.0, gt=0, description="A chunk a worker claimed and did not "
+                                       "finish within this time is handed to another worker.")
+    stall_seconds: float = Field(default=60.0, gt=0, description="A job without progress for this long gets "
+                                 "its lost chunks re-sent (lost broker messages, dead workers).")
+    task_time_limit: float = Field(default=600.0, gt=0, description="Hard time limit of one chunk task (s).")
+    worker_concurrency: int = Field(default=1, ge=1, description="Worker processes of `provenance worker`.")
+
+    # Verification API (provenance/api).
+    api_max_batch: int = Field(default=64, ge=1, description="Texts per /v1/verify/batch request.")
+    api_max_text_chars: int = Field(default=100_000, ge=1, description="Longest text the API accepts (413 above).")
+    api_max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest request body (413 above).")
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS (comma-separated); empty = CORS off.")
+    rate_limit_redis_url: str | None = Field(default=None, description="Redis URL for shared rate-limit state; "
+                                             "default: the database.")
+    default_requests_per_minute: int = Field(default=600, ge=1, description="Per-key request limit by default.")
+    default_tokens_per_minute: int = Field(default=20_000, ge=1, description="Per-key generated-token limit.")
+
+    # Review dashboard (dashboard/).
+    dashboard_password: SecretStr | None = Field(default=None, description="Optional shared reviewer password.")
+    review_lease_seconds: float = Field(default=900.0, gt=0, description="A reviewer's claim on an item expires "
+                                        "after this long without a decision.")
+
     # Machine-text detection (detect/): the scorer LM defaults to the generator model.
     scorer_model: str | None = Field(default=None, description="Scorer LM for detection; default = `model`.")
     detector_bundle: str = Field(default="default", description="Detector bundle name under <home>/detectors.")
@@ -75,7 +104,7 @@ class Settings(BaseSettings):
         default=None, description="AES key (16/24/32 chars) for encrypt/restore; unset = <home>/keys/pii_aes.key.")
     pii_processes: int = Field(default=1, ge=1, description="Worker processes for large PII batches.")
 
-    @field_validator("pii_entities", "pii_allow_list", "pii_deny_list", mode="before")
+    @field_validator("pii_entities", "pii_allow_list", "pii_deny_list", "api_cors_origins", mode="before")
     @classmethod
     def _pii_list(cls, value: Any) -> Any:
         """Accept a JSON list or a comma-separated string (environment variables are strings)."""

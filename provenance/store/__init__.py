@@ -1,0 +1,28 @@
+"""Storage: SQLAlchemy models, engines, Alembic schema management and small repositories."""
+
+from provenance.store.engine import get_engine, session_scope
+from provenance.store.models import (
+    ApiKey,
+    AuditLog,
+    Base,
+    Chunk,
+    Document,
+    JobItem,
+    Manifest,
+    ManifestBand,
+    RateBucket,
+    ReviewDecision,
+    ReviewLease,
+    ScanJob,
+    StagedText,
+    Verdict,
+    WorkerHeartbeat,
+    utcnow,
+)
+from provenance.store.schema import ensure_schema, upgrade
+
+__all__ = [
+    "ApiKey", "AuditLog", "Base", "Chunk", "Document", "JobItem", "Manifest", "ManifestBand", "RateBucket",
+    "ReviewDecision", "ReviewLease", "ScanJob", "StagedText", "Verdict", "WorkerHeartbeat", "ensure_schema",
+    "get_engine", "session_scope", "upgrade", "utcnow",
+]

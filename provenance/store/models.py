@@ -1,0 +1,269 @@
+"""The platform's tables (SQLAlchemy 2 declarative models); Alembic migrations in ``migrations/`` create them.
+
+One row per *distinct* document (by the SHA-256 of its normalised text), one verdict per document and detector
+bundle version (a unique constraint, so a re-delivered task can never write a second one), one job item per
+input record (so every input line ends as exactly one scored document, duplicate or quarantine record), and
+the durable chunk queue that makes a scan survive lost broker messages. The generation ledger (manifests and
+their MinHash LSH bands), review decisions, leases, the append-only audit log and hashed API keys live here
+too, so the API and the dashboard read the same database as the pipeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """Naive UTC: SQLite keeps no time zone, so every database stores UTC without one and compares alike."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime()}
+
+
+class Document(Base):
+    """A distinct text. The raw text is kept only when ``PROVENANCE_STORE_RAW_TEXT`` is on; the redacted
+    text (PII replaced) is written by the worker that scored it."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    source_id: Mapped[str | None] = mapped_column(String(512))
+    num_chars: Mapped[int] = mapped_column(Integer, default=0)
+    redacted_text: Mapped[str | None] = mapped_column(Text)
+    raw_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScanJob(Base):
+    """One scan submission: its inputs (for ``--resume``), counters, status and timing."""
+
+    __tablename__ = "scan_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | failed
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # paths, format, text/id fields
+    bundle_version: Mapped[str] = mapped_column(String(128))
+    total: Mapped[int] = mapped_column(Integer, default=0)  # input records read and committed
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)  # repeats of an earlier record of this job
+    documents: Mapped[int] = mapped_column(Integer, default=0)  # distinct documents of this job
+    reused: Mapped[int] = mapped_column(Integer, default=0)  # distinct documents already scored before the job
+    chunks_total: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    new_verdicts: Mapped[int] = mapped_column(Integer, default=0)
+    submission_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    last_progress_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobItem(Base):
+    """One input record of a job: a document (first sighting in the job), a duplicate, or a quarantine record."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (UniqueConstraint("job_id", "seq", name="uq_job_items_job_seq"),
+                      Index("ix_job_items_job_outcome", "job_id", "outcome"),
+                      Index("ix_job_items_document", "document_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("scan_jobs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)  # record index in the job's input stream
+    source_id: Mapped[str | None] = mapped_column(String(512))
+    outcome: Mapped[str] = mapped_column(String(16))  # document | duplicate | quarantined
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    reason: Mapped[str | None] = mapped_column(Text)  # quarantine reason
+    location: Mapped[str | None] = mapped_column(String(1024))  # file and line, for a quarantined record
+    excerpt: Mapped[str | None] = mapped_column(Text)  # the start of the bad record, so nothing is lost silently
+
+
+class Chunk(Base):
+    """A unit of work: a few documents scored by one task. The durable queue behind the broker: a chunk whose
+    message was lost (dead worker, restarted Redis) is re-sent by the stall recovery."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (Index("ix_chunks_job_status", "job_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("scan_jobs.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(256))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class StagedText(Base):
+    """The text of a document waiting in a chunk; deleted in the transaction that writes its verdict."""
+
+    __tablename__ = "staged_texts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Verdict(Base):
+    """The ensemble's judgement of one document under one detector-bundle version."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (
+        UniqueConstraint("document_id", "bundle_version", name="uq_verdicts_document_bundle"),
+        Index("ix_verdicts_review", "needs_review", "review_priority"),
+        Index("ix_verdicts_job", "job_id"),
+        Index("ix_verdicts_verdict", "verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    bundle_version: Mapped[str] = mapped_column(String(128))
+    job_id: Mapped[str | None] = mapped_column(String(32))  # the job whose worker wrote it
+    p_machine: Mapped[float | None] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(16))  # machine | human | uncertain | abstain
+    margin: Mapped[float | None] = mapped_column(Float)  # distance of p_machine from the nearer threshold
+    detectors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    num_tokens: Mapped[int | None] = mapped_column(Integer)
+    watermark: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    watermarked: Mapped[bool] = mapped_column(Boolean, default=False)
+    watermark_z: Mapped[float | None] = mapped_column(Float)
+    watermark_p: Mapped[float | None] = mapped_column(Float)
+    watermark_key_id: Mapped[str | None] = mapped_column(String(64))
+    ledger_manifest_id: Mapped[str | None] = mapped_column(String(64))
+    pii: Mapped[list[Any]] = mapped_column(default=list)  # entities with offsets in the redacted text
+    pii_count: Mapped[int] = mapped_column(Integer, default=0)
+    pii_types: Mapped[str] = mapped_column(String(512), default="")  # ",EMAIL,PERSON," for SQL filtering
+    toxicity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    p_toxic: Mapped[float | None] = mapped_column(Float)
+    misuse: Mapped[bool] = mapped_column(Boolean, default=False)
+    models: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scorer, bundle, keys, PII and toxicity ids
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_priority: Mapped[float] = mapped_column(Float, default=0.0)
+    review_status: Mapped[str | None] = mapped_column(String(16))  # None | decided
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Manifest(Base):
+    """The generation ledger: every signed manifest the platform's generator issued."""
+
+    __tablename__ = "manifests"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the manifest's own id
+    text_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    model_name: Mapped[str | None] = mapped_column(String(512))
+    watermark_key_id: Mapped[str | None] = mapped_column(String(64))
+    requester: Mapped[str | None] = mapped_column(String(256))
+    body: Mapped[dict[str, Any]] = mapped_column()  # the signed manifest as issued (signature included)
+    minhash: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ManifestBand(Base):
+    """MinHash LSH buckets of a manifest: near-duplicate lookup is an indexed equality join on (band, bucket)."""
+
+    __tablename__ = "manifest_bands"
+    __table_args__ = (Index("ix_manifest_bands_bucket", "band", "bucket"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    manifest_id: Mapped[str] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
+    band: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[str] = mapped_column(String(40))
+
+
+class ReviewDecision(Base):
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    verdict_id: Mapped[int] = mapped_column(ForeignKey("verdicts.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(32))  # machine | human | misuse | escalate
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ReviewLease(Base):
+    """A reviewer's claim on a verdict; expired leases are free to claim again."""
+
+    __tablename__ = "review_leases"
+
+    verdict_id: Mapped[int] = mapped_column(ForeignKey("verdicts.id", ondelete="CASCADE"), primary_key=True)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditLog(Base):
+    """Append-only (database triggers refuse UPDATE and DELETE): who did what to which subject, and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored; the key itself is shown once at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    tokens_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class RateBucket(Base):
+    """Token-bucket state per API key and limit, shared by every API process through the database."""
+
+    __tablename__ = "rate_buckets"
+
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # requests | tokens
+    level: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)  # epoch seconds (sub-second precision on every database)
+
+
+class WorkerHeartbeat(Base):
+    """Live workers say so every few seconds: `scan --wait` starts local workers only when none is alive."""
+
+    __tablename__ = "worker_heartbeats"
+
+    hostname: Mapped[str] = mapped_column(String(256), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    broker: Mapped[str | None] = mapped_column(String(512))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
