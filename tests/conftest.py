@@ -110,3 +110,24 @@ def detect_data_file(tmp_path_factory: pytest.TempPathFactory, micro_model) -> P
     path = tmp_path_factory.mktemp("detect") / "labelled.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(tmp_path_factory: pytest.TempPathFactory, micro_model_dir: Path, detect_data_file: Path) -> Path:
+    """One detector bundle trained through the CLI on the micro model; tests copy it into their data dir."""
+    home = tmp_path_factory.mktemp("trained-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PROVENANCE_HOME", str(home))
+        patch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+        from provenance.cli import main
+
+        with pytest.raises(SystemExit) as exited:
+            main(["detect", "train", str(detect_data_file), "--out", "default", "--json"])
+        assert exited.value.code in (0, None)
+    from provenance.settings import get_settings
+
+    get_settings.cache_clear()
+    return home / "detectors" / "default"
+
+
+from tests.services import postgres_server, postgres_url, redis_server  # noqa: E402,F401 - shared fixtures

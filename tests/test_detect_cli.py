@@ -13,21 +13,6 @@ from tests.test_cli import assert_clean_failure, json_lines, run_cli
 CONTRACT_KEYS = {"id", "p_machine", "verdict", "detectors"}
 
 
-@pytest.fixture(scope="module")
-def trained_bundle(tmp_path_factory: pytest.TempPathFactory, micro_model_dir: Path, detect_data_file: Path) -> Path:
-    """One bundle trained through the CLI, copied into each test's fresh data directory."""
-    home = tmp_path_factory.mktemp("trained-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PROVENANCE_HOME", str(home))
-        patch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
-        from provenance.cli import main
-
-        with pytest.raises(SystemExit) as exited:
-            main(["detect", "train", str(detect_data_file), "--out", "default", "--json"])
-        assert exited.value.code in (0, None)
-    return home / "detectors" / "default"
-
-
 @pytest.fixture
 def trained_env(clean_env: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch) -> Path:
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))

@@ -3,7 +3,8 @@
 Resolve the model (bootstrapping one from ``--corpus`` when none is reachable), generate a few
 watermarked, signed samples, and show their timing, watermark detection and manifest verification; then
 train the default detector bundle if there is none for this model (``--detect-data``) and judge the samples
-and a few held-out labelled texts with it. Later issues extend it with scanning and storage.
+and a few held-out labelled texts with it; finally scan a small dump (corpus paragraphs mixed with fresh
+watermarked generations) through a real Celery worker and print the job summary.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from generator.bootstrap import get_preset
 from generator.devices import resolve_device
 from generator.stamping import verify_manifest
 from provenance.cli.config_cmd import load_settings
+from provenance.cli.demo_scan import demo_scan
 from provenance.cli.model_cmd import run_bootstrap
 from provenance.cli.output import stderr, stdout
 from provenance.keystore import KeyStore
+from provenance.ledger import record_generations
 from provenance.runtime import load_configured_model
 from provenance.signing import load_or_create_signing_key
 from provenance.stamped_generation import generate_stamped
@@ -89,8 +92,11 @@ def demo(
     control = detector.detect(human, details=False)
     stdout.print(f"control (Dickens, human-written): watermarked={control.watermarked} p={control.p_value:.3g}",
                  highlight=False)
+    record_generations(settings, [item.manifest for item in stamped], actor="demo")
     texts = [item.generation.prompt + item.generation.text for item in stamped]
     demo_detection(settings, loaded, texts, detect_data, detect_max_texts, seed)
+    job_id = demo_scan(settings, loaded, corpus, seed)
+    stdout.print(f"\nverdicts: provenance verdicts export --job {job_id} --format jsonl", highlight=False)
 
 
 def _jsonl_files(paths: list[Path]) -> list[Path]:

@@ -1,0 +1,222 @@
+"""`provenance scan`, `worker`, `jobs list|show`, `verdicts export`, `db upgrade`: the pipeline's commands."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from provenance.cli.config_cmd import load_settings
+from provenance.cli.output import CliError, emit_json, stderr, stdout
+from provenance.settings import Settings
+
+jobs_app = typer.Typer(help="Scan jobs: list them, show one.", no_args_is_help=True)
+verdicts_app = typer.Typer(help="Stored verdicts: export them.", no_args_is_help=True)
+db_app = typer.Typer(help="The platform's database: migrations.", no_args_is_help=True)
+WAIT_POLL_SECONDS = 1.0
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=stderr, transient=False, disable=not stderr.is_terminal)
+
+
+def _wait(settings: Settings, job_id: str, *, workers: int, quiet: bool) -> dict[str, Any]:
+    """Block until the job is done; start local workers when the embedded broker has none."""
+    from provenance.pipeline.celery_app import is_embedded
+    from provenance.pipeline.jobs import job_summary
+    from provenance.pipeline.recovery import recover_job
+    from provenance.pipeline.submission import send_chunk
+    from provenance.pipeline.workers import live_workers, start_local_worker, stop_local_worker
+
+    local = None
+    broker = settings.resolved_broker_url
+    if job_summary(settings, job_id)["status"] in ("done", "failed"):
+        return job_summary(settings, job_id, details=True)
+    if live_workers(broker) == 0:
+        if is_embedded(broker):
+            if not quiet:
+                stderr.print(f"no worker running: starting {workers} local worker process(es)")
+            local = start_local_worker(workers, log_path=str(settings.home / "worker.log"))
+        elif not quiet:
+            stderr.print("[yellow]no live worker seen yet[/]: start one with provenance worker")
+    try:
+        with _progress() as progress:
+            summary = job_summary(settings, job_id)
+            task = progress.add_task("documents scored", total=max(summary["documents"], 1))
+            while summary["status"] not in ("done", "failed"):
+                if local is not None and local.poll() is not None:
+                    raise CliError(f"the local worker exited with code {local.returncode}",
+                                   hint=f"see {settings.home / 'worker.log'}")
+                recover_job(settings, job_id, lambda chunk_id: send_chunk(settings, chunk_id))
+                time.sleep(WAIT_POLL_SECONDS)
+                summary = job_summary(settings, job_id)
+                progress.update(task, total=max(summary["documents"], 1), completed=summary["scored"])
+            progress.update(task, completed=summary["scored"])
+    finally:
+        if local is not None:
+            stop_local_worker(local)
+    return job_summary(settings, job_id, details=True)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"scan job {summary['job_id']}: {summary['status']}", show_header=False)
+    for key in ("total", "scored", "quarantined", "duplicates", "already_scored", "new_verdicts"):
+        table.add_row(key.replace("_", " "), f"{summary.get(key, 0):,}")
+    for key, value in (summary.get("verdicts") or {}).items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    if "seconds" in summary:
+        table.add_row("seconds", f"{summary['seconds']:.1f}")
+    stdout.print(table)
+    if summary.get("already_scored") and not summary.get("new_verdicts") and summary["status"] == "done":
+        stdout.print("every document already had a verdict from this detector bundle: nothing new was scored")
+
+
+def scan(
+    paths: list[str] = typer.Argument(None, help="JSONL, CSV or text files, or directories of .txt files."),
+    format: str = typer.Option("auto", "--format", help="auto | jsonl | txt | csv (auto: by file extension)."),
+    text_field: str = typer.Option("text", "--text-field", help="JSON key or CSV column holding the text."),
+    id_field: str = typer.Option("id", "--id-field", help="JSON key or CSV column holding the source id."),
+    wait: bool = typer.Option(False, "--wait", help="Block until every document is scored, then summarise."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes --wait starts when the "
+                                "embedded broker has no worker."),
+    resume_job: str | None = typer.Option(None, "--resume", help="Continue an interrupted submission."),
+    as_json: bool = typer.Option(False, "--json", help="Print the job summary as one JSON object."),
+) -> None:
+    """Scan text dumps: one stored verdict (or quarantine record with a reason) per input record."""
+    from provenance.pipeline.jobs import job_summary
+    from provenance.pipeline.submission import resume, submit_paths
+
+    settings = load_settings()
+    settings.ensure_home()
+    if not paths and not resume_job:
+        raise CliError("nothing to scan", hint="pass files or directories, or --resume JOB")
+    if paths and resume_job:
+        raise CliError("pass either paths or --resume JOB, not both", hint="--resume reads the job's own inputs")
+    started: list[str] = []
+    with _progress() as progress:
+        task = progress.add_task("records submitted", total=None)
+        advance = lambda n: progress.advance(task, n)  # noqa: E731
+        try:
+            if resume_job:
+                started.append(resume_job)
+                resume(settings, resume_job, progress=advance)
+                job_id = resume_job
+            else:
+                job_id = submit_paths(settings, paths, format=format, text_field=text_field, id_field=id_field,
+                                      progress=advance, on_job=started.append)
+        except KeyboardInterrupt:
+            if started:
+                raise CliError(f"submission of job {started[0]} interrupted",
+                               hint=f"continue it with provenance scan --resume {started[0]}") from None
+            raise
+    summary = _wait(settings, job_id, workers=workers, quiet=as_json) if wait else job_summary(settings, job_id)
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_summary(summary)
+        if not wait:
+            stdout.print(f"submitted; follow it with provenance jobs show {job_id}")
+
+
+def worker(
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Worker processes (default: "
+                                           "PROVENANCE_WORKER_CONCURRENCY)."),
+    loglevel: str = typer.Option("INFO", "--loglevel", help="Celery log level."),
+) -> None:
+    """Run a Celery worker in the foreground (SIGTERM or Ctrl-C: finish the task in hand, then exit)."""
+    from provenance.store import ensure_schema
+
+    settings = load_settings()
+    settings.ensure_home()
+    ensure_schema(settings.resolved_database_url)
+    from provenance.pipeline.celery_app import current_app
+
+    app = current_app()
+    app.worker_main(argv=["worker", f"--concurrency={concurrency or settings.worker_concurrency}",
+                          "--pool=prefork", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle",
+                          "--without-heartbeat", "-Q", "provenance-scan"])
+
+
+@jobs_app.command("list")
+def jobs_list(limit: int = typer.Option(20, "--limit", min=1), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Recent scan jobs, newest first."""
+    from provenance.pipeline.jobs import list_jobs
+    from provenance.store import ensure_schema
+
+    settings = load_settings()
+    ensure_schema(settings.resolved_database_url)
+    jobs = list_jobs(settings, limit)
+    if as_json:
+        for job in jobs:
+            emit_json(job)
+        return
+    table = Table("job", "status", "total", "scored", "quarantined", "duplicates", "created")
+    for job in jobs:
+        table.add_row(job["job_id"], job["status"], *(f"{job[k]:,}" for k in ("total", "scored", "quarantined",
+                                                                            "duplicates")), job["created_at"])
+    stdout.print(table)
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json"),
+              quarantine: bool = typer.Option(False, "--quarantine", help="Also list quarantined records.")) -> None:
+    """One job's counts, verdict distribution and (with --quarantine) its quarantine records."""
+    from provenance.pipeline.jobs import job_summary, quarantine_records
+    from provenance.store import ensure_schema
+
+    settings = load_settings()
+    ensure_schema(settings.resolved_database_url)
+    summary = job_summary(settings, job_id, details=True)
+    if quarantine:
+        summary["quarantine"] = quarantine_records(settings, job_id)
+    if as_json:
+        emit_json(summary)
+        return
+    _print_summary(summary)
+    if not summary["submission_done"] and summary["status"] != "done":
+        stdout.print(f"submission incomplete: continue with provenance scan --resume {job_id}")
+    for item in summary.get("quarantine", []):
+        stdout.print(f"  {item['location']}: {item['reason']}", highlight=False)
+
+
+@verdicts_app.command("export")
+def verdicts_export(
+    job_id: str | None = typer.Option(None, "--job", help="Only this job's documents (input order)."),
+    format: str = typer.Option("jsonl", "--format", help="jsonl | csv"),
+) -> None:
+    """Write verdicts to stdout, one document per line."""
+    from provenance.pipeline.export import CSV_COLUMNS, csv_row, iter_verdicts
+    from provenance.store import ensure_schema
+
+    if format not in ("jsonl", "csv"):
+        raise CliError(f"unknown format {format!r}", hint="use --format jsonl or --format csv")
+    settings = load_settings()
+    ensure_schema(settings.resolved_database_url)
+    writer = csv.writer(sys.stdout) if format == "csv" else None
+    if writer is not None:
+        writer.writerow(CSV_COLUMNS)
+    for record in iter_verdicts(settings, job_id):
+        if writer is not None:
+            writer.writerow(csv_row(record))
+        else:
+            emit_json(record)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Option("head", "--revision")) -> None:
+    """Apply the Alembic migrations (creates the SQLite database in the data directory by default)."""
+    from provenance.settings import mask_url_password
+    from provenance.store.schema import upgrade
+
+    settings = load_settings()
+    settings.ensure_home()
+    before, after = upgrade(settings.resolved_database_url, revision)
+    where = mask_url_password(settings.resolved_database_url)
+    stdout.print(f"database {where}: {before or 'empty'} -> {after}" if before != after
+                 else f"database {where} is at {after} (nothing to do)", highlight=False)

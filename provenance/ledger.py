@@ -1,0 +1,33 @@
+"""Write generations to the ledger: each signed manifest plus an audit row, in one transaction.
+
+`provenance generate`, the demo and the API's /v1/generate call this, so "did our generator write this?"
+can be answered later from the database (exactly, or after edits through MinHash LSH).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from provenance.settings import Settings
+from provenance.store import ensure_schema, session_scope
+from provenance.store.audit import audit
+from provenance.store.ledger import record_manifest
+
+
+def record_generations(settings: Settings, manifests: Iterable[Mapping[str, Any]], *, actor: str) -> int:
+    """Store manifests (idempotent per manifest id); returns how many were given."""
+    manifests = list(manifests)
+    if not manifests:
+        return 0
+    url = settings.resolved_database_url
+    settings.ensure_home()
+    ensure_schema(url)
+    with session_scope(url) as session:
+        for manifest in manifests:
+            record_manifest(session, manifest)
+            audit(session, actor=actor, action="generate", subject_type="manifest", subject_id=manifest["id"],
+                  details={"text_sha256": manifest.get("text_sha256"), "tokens": manifest.get("tokens"),
+                           "model": (manifest.get("model") or {}).get("name"),
+                           "watermark_key_id": (manifest.get("watermark") or {}).get("key_id")})
+    return len(manifests)

@@ -1,0 +1,76 @@
+"""Verdict export: one record per document (the contract line), streamed from the database in pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+
+from provenance.errors import ProvenanceError
+from provenance.settings import Settings
+from provenance.store import Document, JobItem, ScanJob, Verdict, session_scope
+
+PAGE = 1000
+CSV_COLUMNS = ("document_id", "source_id", "p_machine", "verdict", "watermark_z_score", "watermark_p_value",
+               "watermarked", "watermark_key_id", "pii_count", "pii_types", "p_toxic", "misuse", "content_hash",
+               "bundle_version", "ledger_manifest_id")
+
+
+def verdict_record(verdict: Verdict, document: Document, source_id: str | None) -> dict[str, Any]:
+    wm = verdict.watermark or {}
+    return {
+        "document_id": document.id,
+        "source_id": source_id,
+        "p_machine": verdict.p_machine,
+        "verdict": verdict.verdict,
+        "watermark": {"z_score": wm.get("z_score"), "p_value": wm.get("p_value"),
+                      "watermarked": bool(wm.get("watermarked")), "key_id": wm.get("key_id")},
+        "pii_count": verdict.pii_count,
+        "pii_types": [t for t in (verdict.pii_types or "").split(",") if t],
+        "p_toxic": verdict.p_toxic,
+        "misuse": verdict.misuse,
+        "detectors": verdict.detectors,
+        "content_hash": document.content_hash,
+        "bundle_version": verdict.bundle_version,
+        "ledger_manifest_id": verdict.ledger_manifest_id,
+        "verdict_id": verdict.id,
+    }
+
+
+def csv_row(record: dict[str, Any]) -> list[Any]:
+    flat = {**record, "watermark_z_score": record["watermark"]["z_score"],
+            "watermark_p_value": record["watermark"]["p_value"], "watermarked": record["watermark"]["watermarked"],
+            "watermark_key_id": record["watermark"]["key_id"], "pii_types": ";".join(record["pii_types"])}
+    return [flat.get(column) for column in CSV_COLUMNS]
+
+
+def iter_verdicts(settings: Settings, job_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """A job's documents in input order (first sighting), or every verdict in the store."""
+    url = settings.resolved_database_url
+    last = -1
+    with session_scope(url) as session:
+        if job_id is not None:
+            job = session.get(ScanJob, job_id)
+            if job is None:
+                raise ProvenanceError(f"no scan job {job_id!r}", hint="list jobs with provenance jobs list")
+            version = job.bundle_version
+    while True:
+        with session_scope(url) as session:
+            if job_id is not None:
+                rows = session.execute(
+                    select(JobItem.seq, Verdict, Document, JobItem.source_id)
+                    .join(Document, Document.id == JobItem.document_id)
+                    .join(Verdict, (Verdict.document_id == Document.id) & (Verdict.bundle_version == version))
+                    .where(JobItem.job_id == job_id, JobItem.outcome == "document", JobItem.seq > last)
+                    .order_by(JobItem.seq).limit(PAGE)).all()
+            else:
+                rows = session.execute(
+                    select(Verdict.id, Verdict, Document, Document.source_id)
+                    .join(Document, Document.id == Verdict.document_id)
+                    .where(Verdict.id > last).order_by(Verdict.id).limit(PAGE)).all()
+            if not rows:
+                return
+            for _key, verdict, document, source_id in rows:
+                yield verdict_record(verdict, document, source_id)
+            last = rows[-1][0]

@@ -1,0 +1,82 @@
+"""Job accounting: the contract summary (``job_id, status, total, scored, quarantined, duplicates``) and more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from provenance.errors import ProvenanceError
+from provenance.settings import Settings
+from provenance.store import Chunk, JobItem, ScanJob, Verdict, session_scope
+
+
+def _scored(session: Session, job: ScanJob) -> int:
+    done = session.scalar(select(func.coalesce(func.sum(Chunk.size), 0))
+                          .where(Chunk.job_id == job.id, Chunk.status == "done")) or 0
+    return int(done) + job.reused
+
+
+def verdict_counts(session: Session, job: ScanJob) -> dict[str, int]:
+    """machine / human / uncertain / abstain, watermarked, with PII, misuse over the job's distinct documents."""
+    def flagged(condition):
+        return func.sum(case((condition, 1), else_=0))
+
+    rows = session.execute(
+        select(Verdict.verdict, func.count(), flagged(Verdict.watermarked.is_(True)), flagged(Verdict.pii_count > 0),
+               flagged(Verdict.misuse.is_(True)))
+        .join(JobItem, (JobItem.document_id == Verdict.document_id) & (JobItem.outcome == "document"))
+        .where(JobItem.job_id == job.id, Verdict.bundle_version == job.bundle_version)
+        .group_by(Verdict.verdict)).all()
+    counts = dict.fromkeys(("machine", "human", "uncertain", "abstain", "watermarked", "with_pii", "misuse"), 0)
+    for verdict, count, watermarked, with_pii, misuse in rows:
+        counts[verdict] = counts.get(verdict, 0) + count
+        counts["watermarked"] += int(watermarked or 0)
+        counts["with_pii"] += int(with_pii or 0)
+        counts["misuse"] += int(misuse or 0)
+    return counts
+
+
+def summarise(session: Session, job: ScanJob, *, details: bool = False) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "job_id": job.id, "status": job.status, "total": job.total, "scored": _scored(session, job),
+        "quarantined": job.quarantined, "duplicates": job.duplicates,
+    }
+    summary.update(
+        documents=job.documents, already_scored=job.reused, new_verdicts=job.new_verdicts,
+        chunks_total=job.chunks_total, chunks_done=job.chunks_done, submission_done=job.submission_done,
+        bundle_version=job.bundle_version,
+        created_at=job.created_at.isoformat() if job.created_at else None,
+        finished_at=job.finished_at.isoformat() if job.finished_at else None,
+    )
+    if job.finished_at and job.started_at:
+        summary["seconds"] = round((job.finished_at - job.started_at).total_seconds(), 3)
+    if job.error:
+        summary["error"] = job.error
+    if details:
+        summary["verdicts"] = verdict_counts(session, job)
+        summary["inputs"] = job.inputs
+    return summary
+
+
+def job_summary(settings: Settings, job_id: str, *, details: bool = False) -> dict[str, Any]:
+    with session_scope(settings.resolved_database_url) as session:
+        job = session.get(ScanJob, job_id)
+        if job is None:
+            raise ProvenanceError(f"no scan job {job_id!r}", hint="list jobs with provenance jobs list")
+        return summarise(session, job, details=details)
+
+
+def list_jobs(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
+    with session_scope(settings.resolved_database_url) as session:
+        jobs = session.scalars(select(ScanJob).order_by(ScanJob.created_at.desc()).limit(limit)).all()
+        return [summarise(session, job) for job in jobs]
+
+
+def quarantine_records(settings: Settings, job_id: str) -> list[dict[str, Any]]:
+    with session_scope(settings.resolved_database_url) as session:
+        rows = session.scalars(select(JobItem).where(JobItem.job_id == job_id, JobItem.outcome == "quarantined")
+                               .order_by(JobItem.seq)).all()
+        return [{"seq": r.seq, "source_id": r.source_id, "reason": r.reason, "location": r.location,
+                 "excerpt": r.excerpt} for r in rows]

@@ -1,0 +1,128 @@
+"""Score one chunk exactly once in effect: claim it with a lease, score, and write everything in one transaction.
+
+The claim is a conditional UPDATE (queued, or running with an expired lease), so two deliveries of the same
+message never score a chunk at the same time; the final write is conditional on still holding the claim, and
+verdicts are unique per document and bundle version, so a late duplicate delivery writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from provenance.pipeline.document_scoring import DocumentResult, DocumentScorer, bundle_version
+from provenance.settings import Settings
+from provenance.store import Chunk, Document, ScanJob, StagedText, Verdict, session_scope, utcnow
+
+log = logging.getLogger(__name__)
+_scorers: dict[tuple[int, str], DocumentScorer] = {}
+
+
+def process_scorer(settings: Settings) -> DocumentScorer:
+    """The process's scorer, rebuilt only when the detector bundle changes on disk (models load once)."""
+    version = bundle_version(settings)
+    key = (os.getpid(), version)
+    scorer = _scorers.get(key)
+    if scorer is None:
+        _scorers.clear()
+        scorer = _scorers[key] = DocumentScorer(settings)
+    return scorer
+
+
+def claim_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim_chunk(session: Session, chunk_id: int, token: str, lease_seconds: float) -> bool:
+    now = utcnow()
+    result = session.execute(
+        update(Chunk)
+        .where(Chunk.id == chunk_id)
+        .where((Chunk.status == "queued") | ((Chunk.status == "running") & (Chunk.lease_until < now)))
+        .values(status="running", worker=token, lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=Chunk.attempts + 1))
+    return result.rowcount == 1
+
+
+def _verdict_row(document_id: int, version: str, job_id: str, result: DocumentResult,
+                 ledger_manifest_id: str | None) -> Verdict:
+    needs_review, priority = result.review(ledger_manifest_id is not None)
+    wm = result.watermark
+    return Verdict(
+        document_id=document_id, bundle_version=version, job_id=job_id, p_machine=result.p_machine,
+        verdict=result.verdict, margin=result.margin, detectors=result.detectors, reasons=result.reasons,
+        num_tokens=result.num_tokens, watermark=wm, watermarked=result.watermarked, watermark_z=wm.get("z_score"),
+        watermark_p=wm.get("p_value"), watermark_key_id=wm.get("key_id"), ledger_manifest_id=ledger_manifest_id,
+        pii=result.pii, pii_count=len(result.pii), pii_types=result.pii_types, toxicity=result.toxicity,
+        p_toxic=None if not result.toxicity else result.toxicity.get("p_toxic"), misuse=result.misuse,
+        models=result.models, needs_review=needs_review, review_priority=priority)
+
+
+def _ledger_matches(session: Session, hashes: list[str]) -> dict[str, str]:
+    from provenance.store.ledger import exact_matches
+
+    return exact_matches(session, hashes)
+
+
+def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
+    """Claim, score and commit one chunk. Returns what happened (for logs and tests)."""
+    url = settings.resolved_database_url
+    token = claim_token()
+    lease = max(settings.chunk_lease_seconds, settings.task_time_limit * 1.1)  # a live task keeps its chunk
+    with session_scope(url) as session:
+        if not claim_chunk(session, chunk_id, token, lease):
+            chunk = session.get(Chunk, chunk_id)
+            return {"chunk": chunk_id, "skipped": "unknown chunk" if chunk is None else f"chunk is {chunk.status}"}
+        chunk = session.get(Chunk, chunk_id)
+        job_id = chunk.job_id
+        session.execute(update(ScanJob).where(ScanJob.id == job_id, ScanJob.status == "queued")
+                        .values(status="running", started_at=utcnow()))
+        staged = session.execute(select(StagedText.document_id, StagedText.text, Document.content_hash)
+                                 .join(Document, Document.id == StagedText.document_id)
+                                 .where(StagedText.chunk_id == chunk_id).order_by(StagedText.id)).all()
+    scorer = process_scorer(settings)
+    results = scorer.score([text for _, text, _ in staged])
+    with session_scope(url) as session:
+        owned = session.execute(update(Chunk).where(Chunk.id == chunk_id, Chunk.status == "running",
+                                                    Chunk.worker == token)
+                                .values(status="done", finished_at=utcnow(), lease_until=None))
+        if owned.rowcount != 1:  # the lease expired and another worker took the chunk over: it writes instead
+            session.rollback()
+            return {"chunk": chunk_id, "skipped": "lease lost"}
+        existing = set(session.scalars(select(Verdict.document_id).where(
+            Verdict.document_id.in_([doc_id for doc_id, _, _ in staged]),
+            Verdict.bundle_version == scorer.version)))
+        ledger = _ledger_matches(session, [content_hash for _, _, content_hash in staged])
+        written = 0
+        for (doc_id, text, content_hash), result in zip(staged, results, strict=True):
+            document = session.get(Document, doc_id)
+            document.redacted_text = result.redacted_text
+            if settings.store_raw_text:
+                document.raw_text = text
+            if doc_id in existing:
+                continue
+            session.add(_verdict_row(doc_id, scorer.version, job_id, result, ledger.get(content_hash)))
+            existing.add(doc_id)
+            written += 1
+        session.query(StagedText).filter(StagedText.chunk_id == chunk_id).delete(synchronize_session=False)
+        now = utcnow()
+        session.execute(update(ScanJob).where(ScanJob.id == job_id)
+                        .values(chunks_done=ScanJob.chunks_done + 1, new_verdicts=ScanJob.new_verdicts + written,
+                                last_progress_at=now))
+        session.flush()
+        finish_job_if_complete(session, job_id)
+    return {"chunk": chunk_id, "documents": len(staged), "new_verdicts": written}
+
+
+def finish_job_if_complete(session: Session, job_id: str) -> None:
+    session.execute(update(ScanJob)
+                    .where(ScanJob.id == job_id, ScanJob.submission_done.is_(True),
+                           ScanJob.chunks_done >= ScanJob.chunks_total, ScanJob.status.in_(("queued", "running")))
+                    .values(status="done", finished_at=utcnow()))

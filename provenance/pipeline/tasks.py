@@ -1,0 +1,33 @@
+"""Celery tasks. Each task is a thin shell: the work and its guarantees live in ``processing``."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from provenance.pipeline.processing import process_chunk
+from provenance.settings import get_settings
+
+log = logging.getLogger(__name__)
+TRANSIENT_ERRORS = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
+MAX_RETRIES = 6
+
+
+@shared_task(name="provenance.score_chunk", bind=True, acks_late=True, reject_on_worker_lost=True,
+             max_retries=MAX_RETRIES)
+def score_chunk(self, chunk_id: int) -> dict:
+    """Score one chunk of documents; retried with exponential backoff on transient database errors."""
+    try:
+        outcome = process_chunk(get_settings(), int(chunk_id))
+    except SoftTimeLimitExceeded:
+        log.warning("chunk %s hit the soft time limit; its lease expires and another worker retries it", chunk_id)
+        raise
+    except TRANSIENT_ERRORS as exc:
+        countdown = min(60, 2 ** self.request.retries)
+        log.warning("chunk %s: transient error (%s); retry in %ss", chunk_id, exc.__class__.__name__, countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    log.info("chunk %s: %s", chunk_id, outcome)
+    return outcome

@@ -1,0 +1,216 @@
+"""The pipeline through real processes: `provenance worker` (Celery prefork) on the embedded SQLite broker and
+on a real redis-server, `provenance scan` as a subprocess, workers killed with SIGKILL and Redis restarted in
+the middle of a job. Every input line must end as exactly one verdict or one quarantine record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from provenance.pipeline.jobs import job_summary
+from provenance.settings import Settings
+from provenance.store import JobItem, ScanJob, StagedText, Verdict, WorkerHeartbeat, session_scope
+from tests.conftest import synthetic_paragraphs
+
+CONTRACT_KEYS = {"job_id", "status", "total", "scored", "quarantined", "duplicates"}
+JOB_TIMEOUT = 300
+
+
+@pytest.fixture
+def pipeline_home(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(trained_bundle, home / "detectors" / "default")
+    return home
+
+
+def pipeline_env(home: Path, model: Path, broker: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
+    env.update(PROVENANCE_HOME=str(home), PROVENANCE_MODEL=str(model), PROVENANCE_SCAN_CHUNK_SIZE="4",
+               PROVENANCE_STALL_SECONDS="4", PROVENANCE_CHUNK_LEASE_SECONDS="10", PROVENANCE_TASK_TIME_LIMIT="8",
+               TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    if broker:
+        env["PROVENANCE_BROKER_URL"] = broker
+    return env
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = JOB_TIMEOUT) -> dict:
+    done = subprocess.run([sys.executable, "-m", "provenance.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Worker:
+    """`provenance worker` in its own process group, so SIGKILL reaches the pool children too."""
+
+    def __init__(self, env: dict[str, str], home: Path, name: str) -> None:
+        self.log = home / f"{name}.log"
+        home.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "provenance.cli", "worker", "--concurrency", "1"],
+                                        env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.settings = Settings(home=home)
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                with session_scope(self.settings.resolved_database_url) as session:
+                    if session.scalar(select(func.count()).select_from(WorkerHeartbeat)
+                                      .where(WorkerHeartbeat.pid == self.process.pid)):
+                        return
+            except Exception:  # the database may not exist until the worker creates it
+                pass
+            time.sleep(0.3)
+        raise AssertionError("worker never became ready:\n" + self.log.read_text()[-3000:])
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def terminate(self, timeout: float = 90) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+                raise
+        return self.process.returncode
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        if worker.process.poll() is None:
+            os.killpg(worker.process.pid, signal.SIGKILL)
+            worker.process.wait()
+
+
+def write_dump(path: Path, count: int, *, malformed: tuple[int, ...] = (), seed: int = 1) -> Path:
+    texts = synthetic_paragraphs(count, seed=seed)
+    lines = []
+    for index, text in enumerate(texts):
+        if index in malformed:
+            lines.append(b'{"id": "bad-%d", "text": "cut off' % index)
+        else:
+            lines.append(json.dumps({"id": f"doc-{index}", "text": text}).encode())
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def wait_for(settings: Settings, job_id: str, condition, timeout: float = JOB_TIMEOUT) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = job_summary(settings, job_id)
+        if condition(summary):
+            return summary
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; last summary {summary}")
+
+
+def assert_each_line_once(settings: Settings, job_id: str, lines: int) -> None:
+    """Every input line: exactly one job item; each document item: exactly one verdict; nothing staged."""
+    with session_scope(settings.resolved_database_url) as session:
+        job = session.get(ScanJob, job_id)
+        items = session.execute(select(JobItem.seq, JobItem.outcome, JobItem.document_id, JobItem.reason)
+                                .where(JobItem.job_id == job_id).order_by(JobItem.seq)).all()
+        assert [item.seq for item in items] == list(range(lines))
+        documents = [item.document_id for item in items if item.outcome == "document"]
+        verdicts = session.execute(select(Verdict.document_id, func.count()).where(
+            Verdict.document_id.in_(documents), Verdict.bundle_version == job.bundle_version)
+            .group_by(Verdict.document_id)).all()
+        assert len(verdicts) == len(documents) and all(count == 1 for _, count in verdicts)
+        assert all(item.reason for item in items if item.outcome == "quarantined")
+        assert session.scalar(select(func.count()).select_from(StagedText)) == 0
+        assert job.status == "done" and job.chunks_done == job.chunks_total
+
+
+def test_scan_wait_starts_a_local_worker_quarantines_bad_lines_and_rescans_for_free(
+        pipeline_home: Path, micro_model_dir: Path, tmp_path: Path) -> None:
+    env = pipeline_env(pipeline_home, micro_model_dir)
+    malformed = (17, 61)  # 1% of 200 lines
+    dump = write_dump(tmp_path / "dump.jsonl", 200, malformed=malformed)
+    first = cli(env, "scan", str(dump), "--wait", "--workers", "1", "--json")
+    assert set(first) >= CONTRACT_KEYS
+    assert (first["status"], first["total"], first["quarantined"]) == ("done", 200, 2)
+    assert first["scored"] + first["duplicates"] + first["quarantined"] == 200
+    settings = Settings(home=pipeline_home)
+    shown = cli(env, "jobs", "show", first["job_id"], "--json", "--quarantine")
+    assert set(shown) >= CONTRACT_KEYS and shown["status"] == "done"
+    assert [q["seq"] for q in shown["quarantine"]] == list(malformed)
+    assert all("malformed JSON" in q["reason"] for q in shown["quarantine"])
+    assert_each_line_once(settings, first["job_id"], 200)
+
+    second = cli(env, "scan", str(dump), "--wait", "--json")
+    assert (second["status"], second["new_verdicts"], second["already_scored"]) == ("done", 0, first["scored"])
+    export = subprocess.run([sys.executable, "-m", "provenance.cli", "verdicts", "export", "--job", second["job_id"],
+                             "--format", "jsonl"], env=env, capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in export.stdout.splitlines()]
+    assert len(records) == first["scored"]
+    assert {"document_id", "source_id", "p_machine", "verdict", "watermark", "pii_count"} <= set(records[0])
+    with session_scope(settings.resolved_database_url) as session:
+        assert session.scalar(select(func.count()).select_from(Verdict)) == first["scored"]
+
+
+@pytest.mark.parametrize("broker", ["embedded", "redis"])
+def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(broker: str, pipeline_home: Path, micro_model_dir: Path,
+                                                             tmp_path: Path, workers: list[Worker],
+                                                             request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("redis_server").url if broker == "redis" else None
+    env = pipeline_env(pipeline_home, micro_model_dir, url)
+    settings = Settings(home=pipeline_home)
+    workers.append(Worker(env, pipeline_home, "worker-1"))
+    workers[0].wait_ready()
+    dump = write_dump(tmp_path / "dump.jsonl", 160, seed=7)
+    submitted = cli(env, "scan", str(dump), "--json")
+    assert set(submitted) >= CONTRACT_KEYS
+    at_kill = wait_for(settings, submitted["job_id"], lambda s: s["chunks_done"] >= 3)
+    workers[0].kill()
+    assert at_kill["status"] == "running" and at_kill["chunks_done"] < at_kill["chunks_total"]
+    workers.append(Worker(env, pipeline_home, "worker-2"))
+    workers[1].wait_ready()
+    wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert_each_line_once(settings, submitted["job_id"], 160)
+
+
+def test_redis_restarted_mid_job_loses_and_duplicates_nothing(pipeline_home: Path, micro_model_dir: Path,
+                                                              tmp_path: Path, workers: list[Worker],
+                                                              redis_server) -> None:
+    env = pipeline_env(pipeline_home, micro_model_dir, redis_server.url)
+    settings = Settings(home=pipeline_home)
+    workers.append(Worker(env, pipeline_home, "worker"))
+    workers[0].wait_ready()
+    dump = write_dump(tmp_path / "dump.jsonl", 160, seed=8)
+    submitted = cli(env, "scan", str(dump), "--json")
+    wait_for(settings, submitted["job_id"], lambda s: s["chunks_done"] >= 3)
+    redis_server.restart()  # no persistence: every queued message is gone
+    wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert_each_line_once(settings, submitted["job_id"], 160)
+    assert workers[0].process.poll() is None  # the worker reconnected rather than dying
+
+
+def test_worker_shuts_down_cleanly_on_sigterm(pipeline_home: Path, micro_model_dir: Path,
+                                              workers: list[Worker]) -> None:
+    env = pipeline_env(pipeline_home, micro_model_dir)
+    workers.append(Worker(env, pipeline_home, "worker"))
+    workers[0].wait_ready()
+    assert workers[0].terminate() == 0
+    settings = Settings(home=pipeline_home)
+    with session_scope(settings.resolved_database_url) as session:
+        assert session.scalar(select(func.count()).select_from(WorkerHeartbeat)) == 0
