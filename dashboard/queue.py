@@ -1,0 +1,90 @@
+"""The review queue page: filters, the SQL-paginated list, "review next", and the open item."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import context, item
+from provenance import review
+from provenance.settings import Settings
+
+PAGE_SIZE = review.DEFAULT_PAGE_SIZE
+COUNT_CAP = 10_000
+
+
+def _filters() -> review.QueueFilters:
+    """Sidebar filters; changing any of them returns to the first page."""
+    with st.sidebar:
+        st.subheader("Filters")
+        with context.session() as db:
+            jobs = review.job_ids(db)
+        status = st.radio("Queue", [review.STATUS_OPEN, review.STATUS_ESCALATED], horizontal=True, key="f-status")
+        job = st.selectbox("Job", ["(all)", *jobs], key="f-job")
+        verdicts = st.multiselect("Verdict", list(review.VERDICTS), key="f-verdict")
+        low, high = st.slider("P(machine) range", 0.0, 1.0, (0.0, 1.0), step=0.01, key="f-score")
+        entity = st.selectbox("PII entity type", ["(any)", *review.ENTITY_TYPES], key="f-entity")
+        misuse = st.checkbox("Misuse flagged only", key="f-misuse")
+    filters = review.QueueFilters(job_id=None if job == "(all)" else job, verdicts=tuple(verdicts), p_min=low,
+                                  p_max=high, entity_type=None if entity == "(any)" else entity,
+                                  misuse_only=misuse, status=status).validated()
+    if st.session_state.get("queue-filters") != filters:
+        st.session_state["queue-filters"] = filters
+        st.session_state["queue-cursors"] = [None]
+    return filters
+
+
+def _table(rows: list[review.QueueRow]) -> None:
+    if not rows:
+        st.info("Nothing to review here: no item matches these filters.")
+        return
+    data = [{"item": r.id, "priority": round(r.review_priority, 3), "verdict": r.verdict,
+             "P(machine)": None if r.p_machine is None else round(r.p_machine, 3),
+             "margin": None if r.margin is None else round(r.margin, 3),
+             "PII": r.pii_types.strip(",").replace(",", ", "), "watermark": "yes" if r.watermarked else "",
+             "ledger": r.ledger_manifest_id or "", "misuse": "yes" if r.misuse else "", "job": r.job_id or "",
+             "taken by": r.taken_by or ""} for r in rows]
+    st.dataframe(data, hide_index=True, width="stretch",
+                 column_config={"P(machine)": st.column_config.ProgressColumn("P(machine)", min_value=0.0,
+                                                                              max_value=1.0, format="%.2f")})
+
+
+def render() -> None:
+    settings = context.load_settings()
+    name = context.reviewer()
+    filters = _filters()
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        st.success(flash)
+    failure = st.session_state.pop("flash-error", None)
+    if failure:
+        st.error(failure)
+    if st.session_state.get("item_id") is not None:
+        item.render(settings, name, filters)
+    _queue_list(settings, name, filters)
+
+
+@st.fragment
+def _queue_list(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
+    """The list and its paging. A fragment: "Next page" reruns and redraws only this part, not the sidebar
+    or the open item (opening an item reruns the whole page)."""
+    cursors: list = st.session_state.setdefault("queue-cursors", [None])
+    with context.session() as db:
+        page = review.queue_page(db, filters, limit=PAGE_SIZE, after=cursors[-1])
+        count = review.queue_count(db, filters, cap=COUNT_CAP)
+    left, middle, right = st.columns([2, 2, 3])
+    left.metric("Items in this queue", f"{count:,}" + ("+" if count >= COUNT_CAP else ""))
+    middle.metric("Page", len(cursors))
+    with right:
+        if st.button("Review next item", type="primary", key="next-item"):
+            item.open_next(settings, name, filters)
+    _table(page.rows)
+    prev_col, next_col, open_col, go_col = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
+    # Callbacks run before the rerun the click causes, so a page change costs one run, not two.
+    prev_col.button("Previous page", disabled=len(cursors) <= 1, key="prev-page", on_click=cursors.pop)
+    next_col.button("Next page", disabled=page.next_cursor is None, key="next-page", on_click=cursors.append,
+                    args=(page.next_cursor,))
+    ids = [r.id for r in page.rows]
+    chosen = open_col.selectbox("Open item", ids, index=None, placeholder="item id on this page",
+                                key="open-item-id")
+    if go_col.button("Open", disabled=chosen is None, key="open-item"):
+        item.open_item(settings, name, int(chosen))

@@ -1,0 +1,61 @@
+"""The stats page: verdict distribution, score histograms, decisions over time, reviewer agreement.
+
+Aggregates are GROUP BYs in the database, cached for a short while so a busy page does not rescan 100,000
+verdicts on every widget change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard import context
+from provenance import review
+
+CACHE_SECONDS = 30
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner="Aggregating verdicts...")
+def _aggregates(url: str) -> dict[str, Any]:
+    with context.session() as db:
+        return {"counts": review.review_counts(db), "distribution": review.verdict_distribution(db),
+                "p_hist": review.score_histogram(db, "p_machine"),
+                "z_hist": review.score_histogram(db, "watermark_z", bins=28, low=-4.0, high=10.0),
+                "over_time": review.decisions_over_time(db), "agreement": review.agreement(db)}
+
+
+def render() -> None:
+    data = _aggregates(context.database_url())
+    counts = data["counts"]
+    columns = st.columns(4)
+    for column, (label, key) in zip(columns, (("Verdicts", "verdicts"), ("Open in queue", "open"),
+                                              ("Escalated", "escalated"), ("Decided", "decided")), strict=True):
+        column.metric(label, f"{counts[key]:,}")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Verdict distribution**")
+        st.bar_chart(data["distribution"], height=240)
+        st.markdown("**Watermark z-score histogram**")
+        st.bar_chart({f"{start:+.1f}": n for start, n in data["z_hist"]}, height=240)
+    with right:
+        st.markdown("**P(machine) histogram**")
+        st.bar_chart({f"{start:.2f}": n for start, n in data["p_hist"]}, height=240)
+        st.markdown("**Decisions over time**")
+        series: dict[str, dict[str, int]] = {}
+        for day, decision, n in data["over_time"]:
+            series.setdefault(decision, {})[day] = n
+        if series:
+            st.bar_chart(series, height=240, stack=True)
+        else:
+            st.caption("No decisions in the last 30 days.")
+    agreement = data["agreement"]
+    st.markdown("**Reviewer agreement with the model**")
+    rate = agreement["agreement"]
+    st.metric("Agreement (machine/human decisions on machine/human verdicts)",
+              "n/a" if rate is None else f"{rate:.0%}", help=f"{agreement['sided']} comparable decisions")
+    if agreement["table"]:
+        pivot: dict[str, dict[str, int]] = {}
+        for row in agreement["table"]:
+            pivot.setdefault(row["reviewer"], {})[row["model"]] = row["count"]
+        st.bar_chart(pivot, height=240, stack=True, x_label="model verdict", y_label="decisions")

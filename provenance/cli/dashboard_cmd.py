@@ -1,0 +1,59 @@
+"""`provenance dashboard`: run the Streamlit reviewer dashboard on the configured store.
+
+The command resolves settings here (so a bad value is one ``error:`` line, not a page error), upgrades the
+schema, and runs ``streamlit run dashboard/app.py`` with the data directory and database URL passed through
+the environment. Streamlit is started headless with usage statistics off, so nothing phones home.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from provenance.cli.config_cmd import load_settings
+from provenance.cli.output import CliError, stderr
+
+APP_PATH = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The exact command line: headless, no telemetry, no file watcher, no browser auto-open."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--server.runOnSave", "false", "--global.developmentMode", "false",
+            "--client.toolbarMode", "minimal", "--browser.serverAddress", host, "--browser.serverPort", str(port)]
+
+
+def dashboard(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes it)."),
+    port: int = typer.Option(8501, "--port", help="TCP port (1-65535)."),
+) -> None:
+    """Run the reviewer dashboard (review queue, jobs, stats, audit) until interrupted."""
+    if not 1 <= port <= 65535:
+        raise CliError(f"port {port} is out of range", hint="use a TCP port between 1 and 65535, e.g. --port 8501")
+    settings = load_settings()
+    from provenance.store.schema import ensure_schema
+
+    ensure_schema(settings.resolved_database_url)
+    if not APP_PATH.is_file():
+        raise CliError(f"dashboard app not found at {APP_PATH}", hint="install from the source tree (pip install -e .)")
+    env = dict(os.environ)
+    env["PROVENANCE_HOME"] = str(Path(settings.home).resolve())
+    env["PROVENANCE_DATABASE_URL"] = settings.resolved_database_url
+    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    env.setdefault("HF_HUB_OFFLINE", "1")  # the item view loads a tokenizer: never from the network here
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if settings.dashboard_password is None and host not in ("127.0.0.1", "localhost", "::1"):
+        stderr.print("warning: listening beyond localhost without PROVENANCE_DASHBOARD_PASSWORD")
+    stderr.print(f"dashboard: http://{host}:{port}  (data directory {env['PROVENANCE_HOME']})")
+    try:
+        completed = subprocess.run(streamlit_command(host, port), env=env, check=False)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    if completed.returncode not in (0, -2, 130):
+        raise typer.Exit(completed.returncode)

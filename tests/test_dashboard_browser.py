@@ -1,0 +1,172 @@
+"""End to end in a real browser: `provenance dashboard` on 127.0.0.1, Debian's Chromium driven by Playwright.
+
+A reviewer signs in, opens the most urgent item (a stamped, watermarked generation with an e-mail address),
+sees the green/red tokens, the PII span and the manifest's valid signature, records a decision, and the
+database holds the decision and its audit row. No request may leave 127.0.0.1. A screenshot is saved under
+``$PROVENANCE_TEST_ARTIFACTS`` (default ``tests/artifacts/``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from provenance import review
+from provenance.store import AuditLog, Document, ReviewDecision, Verdict, session_scope, upgrade
+from provenance.store.ledger import record_manifest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PROVENANCE_BIN = Path(sys.executable).parent / "provenance"
+ARTIFACTS = Path(os.environ.get("PROVENANCE_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")
+PREFIX = "Please write to <EMAIL_ADDRESS> before Friday. "
+STARTUP_GUARD_S = 240  # a hang guard only (a shared 2-core machine can be slow); nothing here is a timing check
+UI_GUARD_MS = 180_000
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
+                                reason="Debian's Chromium is not installed at /usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[Path, int]:
+    """A data directory with keys, a signed ledger manifest, and a seeded store whose top item is the
+    stamped generation with a redacted e-mail address in front of it."""
+    from generator import SamplingConfig
+    from provenance.keystore import KeyStore
+    from provenance.settings import Settings
+    from provenance.stamped_generation import generate_stamped
+
+    settings = Settings(home=clean_env, model=str(micro_model_dir))
+    # A strong watermark (the micro model's text is low-entropy) so the windowed span shows in the screenshot.
+    KeyStore(clean_env).create(micro_model.tokenizer, delta=6.0)
+    (stamped,) = generate_stamped(settings, micro_model, ["The old captain"],
+                                  SamplingConfig(max_new_tokens=58, min_new_tokens=58, seed=7))
+    text = PREFIX + stamped.generation.text
+    url = settings.resolved_database_url
+    upgrade(url)
+    with session_scope(url) as db:
+        review.seed_demo_verdicts(db, 40, seed=9)
+        record_manifest(db, stamped.manifest)
+        document = Document(content_hash="f" * 64, source_id="upload/letter-17", num_chars=len(text),
+                            redacted_text=text)
+        db.add(document)
+        db.flush()
+        start = PREFIX.index("<")
+        verdict = Verdict(document_id=document.id, bundle_version="demo", job_id="demo-job", p_machine=0.91,
+                          verdict="machine", margin=0.02, detectors={"perplexity": 0.88, "classifier": 0.93,
+                                                                     "fast_detectgpt": 0.79},
+                          reasons=["low perplexity"], num_tokens=100, watermark={"z_score": 5.1, "p_value": 1e-7},
+                          watermarked=True, watermark_z=5.1, watermark_p=1e-7,
+                          ledger_manifest_id=stamped.manifest["id"],
+                          pii=[{"type": "EMAIL_ADDRESS", "start": start, "end": start + 15, "score": 1.0}],
+                          pii_count=1, pii_types=",EMAIL_ADDRESS,", needs_review=True, review_priority=100.0)
+        db.add(verdict)
+        db.flush()
+        return clean_env, verdict.id
+
+
+@pytest.fixture
+def dashboard_url(flagged_home: tuple[Path, int], micro_model_dir: Path) -> Iterator[str]:
+    home, _ = flagged_home
+    port = free_port()
+    env = {**os.environ, "PROVENANCE_HOME": str(home), "PROVENANCE_MODEL": str(micro_model_dir),
+           "HF_HUB_OFFLINE": "1"}
+    env.pop("PROVENANCE_DATABASE_URL", None)
+    log = (home / "dashboard.log").open("wb")
+    server = subprocess.Popen([str(PROVENANCE_BIN), "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_GUARD_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail("dashboard exited: " + (home / "dashboard.log").read_text(errors="replace")[-2000:])
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("dashboard did not start: " + (home / "dashboard.log").read_text(errors="replace"))
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.mark.slow
+def test_reviewer_decides_an_item_in_a_real_browser(dashboard_url: str, flagged_home: tuple[Path, int]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    home, top_item = flagged_home
+    outside: list[str] = []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 2000})
+            page.set_default_timeout(UI_GUARD_MS)
+
+            def only_local(route) -> None:
+                if route.request.url.startswith(dashboard_url):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_local)
+            page.goto(dashboard_url)
+            page.get_by_role("textbox", name="Your name").fill("alice")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+            expect(page).to_have_title("Review queue")
+            expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+
+            page.get_by_role("button", name="Review next item").click()
+            expect(page.get_by_text(f"Item {top_item} · machine")).to_be_visible()
+            evidence = page.locator(".ev-text").first
+            expect(evidence.locator(".wm-green").first).to_be_visible()
+            expect(evidence.locator(".wm-red").first).to_be_visible()
+            expect(evidence.locator('[data-pii="EMAIL_ADDRESS"]').first).to_be_visible()
+            expect(page.get_by_text("signature valid")).to_be_visible()
+            page.wait_for_timeout(1500)  # let the charts paint for the screenshot (not an assertion)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-review-item.png"), full_page=True)
+
+            page.get_by_role("textbox", name="Note").fill("watermarked, matches our ledger")
+            page.get_by_role("button", name="Machine-generated").click()
+            expect(page.get_by_text(f"Recorded 'machine' for item {top_item}")).to_be_visible()
+            expect(page.get_by_text(f"Item {top_item} ·")).to_have_count(0)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-after-decision.png"), full_page=True)
+        finally:
+            browser.close()
+    url = f"sqlite:///{home / 'provenance.sqlite'}"
+    with session_scope(url) as db:
+        decision = db.scalars(select(ReviewDecision)).one()
+        assert (decision.verdict_id, decision.reviewer, decision.decision, decision.note) == \
+            (top_item, "alice", "machine", "watermarked, matches our ledger")
+        entry = db.scalars(select(AuditLog)).one()
+        assert (entry.actor, entry.action, entry.subject_id) == ("alice", "review.decide", str(top_item))
+        assert db.get(Verdict, top_item).review_status == "decided"
+    assert outside == [], f"the dashboard tried to reach the outside: {outside}"
