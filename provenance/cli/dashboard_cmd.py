@@ -2,13 +2,13 @@
 
 The command resolves settings here (so a bad value is one ``error:`` line, not a page error), upgrades the
 schema, and runs ``streamlit run dashboard/app.py`` with the data directory and database URL passed through
-the environment. Streamlit is started headless with usage statistics off, so nothing phones home.
+the environment, replacing this process (exec). Streamlit starts headless with usage statistics off, so
+nothing phones home.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -51,9 +51,9 @@ def dashboard(
     if settings.dashboard_password is None and host not in ("127.0.0.1", "localhost", "::1"):
         stderr.print("warning: listening beyond localhost without PROVENANCE_DASHBOARD_PASSWORD")
     stderr.print(f"dashboard: http://{host}:{port}  (data directory {env['PROVENANCE_HOME']})")
-    try:
-        completed = subprocess.run(streamlit_command(host, port), env=env, check=False)
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
-    if completed.returncode not in (0, -2, 130):
-        raise typer.Exit(completed.returncode)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become the Streamlit server (exec, not a child): SIGTERM or Ctrl-C sent to this PID stops the server
+    # itself, and no orphaned server outlives a supervisor that stops `provenance dashboard`.
+    command = streamlit_command(host, port)
+    os.execve(command[0], command, env)
