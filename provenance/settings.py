@@ -62,7 +62,8 @@ class Settings(BaseSettings):
                                        "finish within this time is handed to another worker.")
     stall_seconds: float = Field(default=60.0, gt=0, description="A job without progress for this long gets "
                                  "its lost chunks re-sent (lost broker messages, dead workers).")
-    task_time_limit: float = Field(default=600.0, gt=0, description="Hard time limit of one chunk task (s).")
+    task_time_limit: float = Field(default=240.0, gt=0, description="Hard time limit of one chunk task (s); "
+                                   "kept below the chunk lease so a live task never loses its chunk.")
     worker_concurrency: int = Field(default=1, ge=1, description="Worker processes of `provenance worker`.")
 
     # Verification API (provenance/api).
@@ -86,6 +87,20 @@ class Settings(BaseSettings):
     detector_bundle: str = Field(default="default", description="Detector bundle name under <home>/detectors.")
     detect_target_fpr: float = Field(default=0.01, gt=0, lt=0.5, description="FPR the machine threshold promises.")
     detect_batch_tokens: int = Field(default=8192, ge=128, description="Token budget per scoring batch.")
+    # Toxicity / misuse signals (detect/toxicity, provenance/toxicity.py).
+    toxicity_bundle: str = Field(default="toxicity", description="Toxicity bundle name under <home>/detectors.")
+    toxicity_target_fpr: float = Field(default=0.05, gt=0, lt=0.5,
+                                       description="FPR the toxicity threshold promises (chosen at training).")
+    toxicity_on_generation: Literal["withhold", "regenerate", "off"] = Field(
+        default="withhold", description="What generation does with a toxic output: withhold, regenerate, off.")
+    toxicity_max_regenerations: int = Field(default=2, ge=0, le=10,
+                                            description="Regeneration attempts before a toxic output is withheld.")
+    # Inference optimisations (detect/onnx_scorer.py, generator/lora.py): see README "Inference optimisations".
+    scorer_backend: Literal["torch", "onnx"] = Field(
+        default="torch", description="Scorer runtime: torch, or ONNX Runtime (export cached per weights hash).")
+    scorer_quantize: Literal["none", "int8"] = Field(
+        default="none", description="int8 = dynamic int8 scorer (CPU); changes scores, so bundles must match.")
+    adapter: str | None = Field(default=None, description="LoRA adapter directory applied on top of `model`.")
 
     # PII redaction (detect/pii): fields below are owned by the PII module.
     pii_entities: Annotated[list[str] | None, NoDecode] = Field(

@@ -56,7 +56,16 @@ def generation_record(stamped: StampedGeneration, index: int, sample: int) -> di
         "finish_reason": generation.finish_reason,
         "watermark": stamped.watermark,
         "manifest": stamped.manifest,
+        "toxicity": stamped.toxicity,  # null when no toxicity bundle exists or screening is off
+        "withheld": stamped.withheld,  # true: toxic output, "text" is empty
     }
+
+
+def _report_toxic(event: dict[str, object]) -> None:
+    """Never silent: each withheld or regenerated toxic sample gets a stderr line with its score."""
+    what = "withheld" if event.get("action") == "withheld" else "discarded and regenerated"
+    stderr.print(f"[yellow]notice:[/] a generated text was {what}: p_toxic {event.get('p_toxic')} >= threshold "
+                 f"{event.get('threshold')} (categories {event.get('categories')})", highlight=False)
 
 
 def generate(
@@ -97,13 +106,18 @@ def generate(
         task = progress.add_task("generating", total=len(jobs))
         stamped = generate_stamped(settings, loaded, [prompts[i] for i, _ in jobs], sampling,
                                    watermark=not no_watermark, requester=requester or f"cli:{getpass.getuser()}",
-                                   batch_size=batch_size, on_batch_done=lambda done: progress.advance(task, done))
+                                   batch_size=batch_size, on_batch_done=lambda done: progress.advance(task, done),
+                                   on_withheld=_report_toxic, notice=lambda message: stderr.print(
+                                       f"[yellow]notice:[/] {message}", highlight=False))
     elapsed = time.perf_counter() - started
     for (index, sample), item in zip(jobs, stamped, strict=True):
         record = generation_record(item, index, sample)
         generation = item.generation
         if as_json:
             emit_json(record)
+        elif item.withheld:
+            stdout.print(Panel("[red]output withheld: toxicity over threshold[/]", highlight=False,
+                               title=f"prompt {index} sample {sample}"))
         else:
             stdout.print(Panel(f"[dim]{generation.prompt}[/]{generation.text}", highlight=False,
                                title=f"prompt {index} sample {sample}", subtitle=f"{generation.tokens} tokens"))

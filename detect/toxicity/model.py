@@ -1,0 +1,126 @@
+"""The fitted toxicity model and its scoring rules (notes, long texts, categories).
+
+Why a wrapper around the scikit-learn objects: the platform needs more than a probability per text. Empty
+or emoji-only texts, huge texts and non-English texts must get a score *and* a note saying how far to trust
+it, never a crash; long texts are scored in windows and the most toxic window counts (one abusive paragraph
+in a long post is enough); and each toxic text is given categories ("hate", "offensive", ...).
+
+``p_toxic`` is a class-balanced logistic score: it assumes equal prior odds of toxic and non-toxic, so it
+ranks texts but is not the base-rate probability of any particular stream. ``toxic`` compares it with the
+bundle's threshold, chosen on cross-validated scores at a target false-positive rate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from detect.toxicity.normalize import Normalized, normalize_toxicity
+
+MAX_CHARS = 200_000  # longer inputs are scored on their first MAX_CHARS characters (and say so)
+# Texts longer than WINDOW_WORDS are scored in half-overlapping windows of that many words and the most toxic
+# window counts: training texts are tweets and sentences, and a long text would dilute one abusive sentence.
+WINDOW_WORDS = 32
+WINDOW_STRIDE = 16
+MIN_LETTERS_FOR_SCRIPT_CHECK = 12
+_FUNCTION_WORDS_TEXT = (
+    "the a an and or but of to in on at for with is are was were be been it this that i you he she we they "
+    "not no my your his her our their me him them what who so if as by from do does did have has had"
+)
+_ENGLISH_FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
+
+
+@dataclass
+class ToxicityScore:
+    p_toxic: float
+    toxic: bool
+    categories: list[str]
+    category_scores: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The service contract: ``{"p_toxic", "toxic", "categories", "note"}``."""
+        return {"p_toxic": round(self.p_toxic, 6), "toxic": self.toxic, "categories": list(self.categories),
+                "note": self.note}
+
+
+@dataclass
+class ToxicityModel:
+    """Features + toxic/non-toxic classifier + one classifier per category, and the decision threshold."""
+
+    features: Pipeline
+    classifier: LogisticRegression
+    category_heads: dict[str, LogisticRegression]
+    threshold: float
+
+    def probabilities(self, features_texts: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """P(toxic) and P(category) for already-normalised texts."""
+        if not features_texts:
+            return np.zeros(0), {name: np.zeros(0) for name in self.category_heads}
+        matrix = self.features.transform(list(features_texts))
+        p = self.classifier.predict_proba(matrix)[:, 1]
+        return p, {name: head.predict_proba(matrix)[:, 1] for name, head in self.category_heads.items()}
+
+    def score(self, texts: Sequence[str]) -> list[ToxicityScore]:
+        """Score raw texts; every text gets a result (see the module docstring for the rules)."""
+        plans: list[tuple[list[int], str | None]] = []  # window indices per text, note
+        windows: list[str] = []
+        for raw in texts:
+            note = None
+            if not isinstance(raw, str):
+                plans.append(([], "not a string: nothing scored"))
+                continue
+            if len(raw) > MAX_CHARS:
+                raw = raw[:MAX_CHARS]
+                note = f"text over {MAX_CHARS:,} characters: scored its first {MAX_CHARS:,}"
+            normalized = normalize_toxicity(raw)
+            if not normalized.text:
+                plans.append(([], "no words to score (empty, emoji or symbols only): scored as non-toxic"))
+                continue
+            note = _join_notes(note, _language_note(normalized))
+            words = normalized.text.split(" ")
+            indices = []
+            last_start = max(len(words) - WINDOW_WORDS, 0)
+            starts = list(range(0, last_start, WINDOW_STRIDE)) + [last_start]
+            for start in starts:
+                indices.append(len(windows))
+                windows.append(" ".join(words[start:start + WINDOW_WORDS]))
+            if len(indices) > 1:
+                note = _join_notes(note, f"long text: the most toxic of {len(indices)} windows counts")
+            plans.append((indices, note))
+        p, per_category = self.probabilities(windows)
+        return [self._combine(indices, note, p, per_category) for indices, note in plans]
+
+    def _combine(self, indices: list[int], note: str | None, p: np.ndarray,
+                 per_category: dict[str, np.ndarray]) -> ToxicityScore:
+        if not indices:
+            return ToxicityScore(0.0, False, [], {}, note)
+        best = indices[int(np.argmax(p[indices]))]
+        p_toxic = float(p[best])
+        category_scores = {name: float(values[best]) for name, values in per_category.items()}
+        toxic = p_toxic >= self.threshold
+        categories: list[str] = []
+        if toxic and category_scores:
+            categories = sorted(name for name, value in category_scores.items() if value >= 0.5)
+            categories = categories or [max(category_scores, key=category_scores.__getitem__)]
+        return ToxicityScore(p_toxic, toxic, categories, category_scores, note)
+
+
+def _join_notes(first: str | None, second: str | None) -> str | None:
+    return "; ".join(part for part in (first, second) if part) or None
+
+
+def _language_note(normalized: Normalized) -> str | None:
+    """Warn when the text is probably not English (the model was trained on English only)."""
+    if normalized.letters >= MIN_LETTERS_FOR_SCRIPT_CHECK and normalized.latin_share < 0.5:
+        return "mostly non-Latin script: the model was trained on English, the score is unreliable"
+    words = re.findall(r"[a-z]+", normalized.text)
+    if len(words) >= 8 and sum(word in _ENGLISH_FUNCTION_WORDS for word in words) / len(words) < 0.08:
+        return "few English function words: possibly not English, the score is unreliable"
+    return None

@@ -1,0 +1,152 @@
+"""`provenance detect toxicity|train-toxicity` and `provenance eval-toxicity`.
+
+Registered in ``provenance.cli`` (the first two on the ``detect`` group). Scoring streams JSON lines in and
+out in input order; a bad line gets an ``error`` for that line only, never a crash of the whole run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from detect.toxicity import read_toxicity_data, save_toxicity_bundle, train_toxicity_bundle
+from detect.toxicity.bundle import text_hash
+from detect.toxicity.evaluation import bias_check, cross_source_table, per_source_metrics
+from detect.toxicity.training import fit_scorer, out_of_fold_scores
+from provenance.cli.config_cmd import load_settings
+from provenance.cli.detect_cmd import read_text_records
+from provenance.cli.inputs import chunked, open_input
+from provenance.cli.output import emit_json, stderr, stdout
+from provenance.toxicity import ToxicityService, toxicity_bundle_dir
+
+CHUNK = 512
+
+
+def _error_record(record_id: Any, reason: str) -> dict[str, Any]:
+    return {"id": record_id, "p_toxic": None, "toxic": None, "categories": [], "error": reason}
+
+
+def score(
+    source: str = typer.Argument(..., help='JSONL file of {"id"?, "text"} lines, or - for stdin.'),
+    bundle: str | None = typer.Option(None, "--bundle", help="Toxicity bundle name or directory "
+                                                             "(default: PROVENANCE_TOXICITY_BUNDLE)."),
+    as_json: bool = typer.Option(True, "--json", help="JSON lines output (the default and only format)."),
+) -> None:
+    """Score each text: {"id", "p_toxic", "toxic", "categories", "note"?} per line, in input order."""
+    service = ToxicityService(load_settings(), bundle_name=bundle)
+    service.bundle  # noqa: B018 - fail early (no bundle) before reading input
+    handle = open_input(source)
+    try:
+        for chunk in chunked(read_text_records(handle), CHUNK):
+            good = [text for _, text, error in chunk if error is None]
+            results = iter(service.score(good))  # type: ignore[arg-type]
+            for record_id, _, error in chunk:
+                if error is not None:
+                    emit_json(_error_record(record_id, error))
+                    continue
+                result = next(results)
+                record = {"id": record_id, "p_toxic": result["p_toxic"], "toxic": result["toxic"],
+                          "categories": result["categories"]}
+                if result["note"]:
+                    record["note"] = result["note"]
+                emit_json(record)
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+def train(
+    data: list[Path] = typer.Argument(..., help="Labelled JSONL: {text, label: toxic|non_toxic, categories?, "
+                                                "source?}."),
+    out: str = typer.Option(..., "--out", help="Bundle name (saved under <home>/detectors) or directory."),
+    target_fpr: float | None = typer.Option(None, "--target-fpr", min=0.001, max=0.5,
+                                            help="False-positive rate the threshold promises (default: setting)."),
+    max_per_source: int | None = typer.Option(None, "--max-per-source", min=50,
+                                              help="Train on a stratified sample of this many texts per source."),
+    folds: int = typer.Option(5, "--folds", min=2, max=10, help="Cross-validation folds for the card's metrics."),
+    cross_source: bool = typer.Option(True, "--cross-source/--no-cross-source",
+                                      help="Also train on each source alone and test on the others (card table)."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
+) -> None:
+    """Train the toxicity classifier (threshold at the target FPR) and save a bundle with a model card."""
+    settings = load_settings()
+    directory = toxicity_bundle_dir(settings, out)
+    prepared = read_toxicity_data(data, max_per_source=max_per_source, seed=seed)
+    for rejected in prepared.rejected[:5]:
+        stderr.print(f"[yellow]skipped[/] {rejected}", highlight=False)
+    if len(prepared.rejected) > 5:
+        stderr.print(f"[yellow]skipped[/] {len(prepared.rejected) - 5} more bad lines")
+    with stderr.status("training") as status:
+        bundle = train_toxicity_bundle(prepared, name=directory.name, seed=seed, folds=folds,
+                                       target_fpr=target_fpr or settings.toxicity_target_fpr,
+                                       cross_source=cross_source, stage=lambda message: status.update(message))
+    save_toxicity_bundle(bundle, directory)
+    card = bundle.card
+    if as_json:
+        emit_json(card)
+        return
+    pooled = card["metrics"]["cross_validated"]["pooled"]
+    stderr.print(f"saved toxicity bundle [bold]{out}[/] to {directory}")
+    stderr.print(f"cross-validated AUROC {pooled.get('auroc')} TPR@5%FPR {pooled.get('tpr_at_5pct_fpr')} "
+                 f"F1 {pooled.get('f1_at_threshold')}; threshold {card['threshold']['value']:.3f} "
+                 f"(target FPR {card['threshold']['target_fpr']})", highlight=False)
+    for row in card["metrics"]["cross_source"]:
+        stderr.print(f"  train {row['train']} -> test {row['test']}: AUROC {row['auroc']}", highlight=False)
+
+
+def evaluate(
+    data: list[Path] = typer.Argument(..., help="Labelled JSONL: {text, label: toxic|non_toxic, source?}."),
+    bundle: str | None = typer.Option(None, "--bundle", help="Toxicity bundle name or directory."),
+    retrain: bool = typer.Option(True, "--retrain/--no-retrain",
+                                 help="Also cross-validate the bundle's recipe and build the cross-source table "
+                                      "(retrains; slower)."),
+    folds: int = typer.Option(5, "--folds", min=2, max=10),
+    max_per_source: int | None = typer.Option(None, "--max-per-source", min=50,
+                                              help="Evaluate a stratified sample per source."),
+    include_training: bool = typer.Option(False, "--include-training",
+                                          help="Score the bundle's own training texts too (inflated numbers)."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON report."),
+) -> None:
+    """AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; cross-source and bias tables."""
+    service = ToxicityService(load_settings(), bundle_name=bundle)
+    loaded = service.bundle
+    threshold = float(loaded.model.threshold)
+    prepared = read_toxicity_data(data, max_per_source=max_per_source, seed=seed)
+    texts, labels, sources = prepared.features_texts, prepared.labels, prepared.sources
+    raw = [row.text for row in prepared.rows]
+    seen = np.array([text_hash(text) in loaded.training_hashes for text in texts], dtype=bool)
+    keep = np.arange(len(texts)) if include_training else np.flatnonzero(~seen)
+    report: dict[str, Any] = {"bundle": loaded.card.get("name"), "version": loaded.version,
+                              "threshold": threshold, "data": prepared.summary(),
+                              "excluded_training_overlap": 0 if include_training else int(seen.sum())}
+    with stderr.status("scoring") as status:
+        if keep.size and len(np.unique(labels[keep])) == 2:
+            scores = np.array([s["p_toxic"] for s in service.score([raw[i] for i in keep])])
+            report["shipped"] = per_source_metrics(labels[keep], scores, sources[keep], threshold)
+            report["shipped"]["bias"] = bias_check([raw[i] for i in keep], labels[keep], scores, threshold)
+        else:
+            report["shipped"] = {"skipped": "no unseen texts of both classes: every row was in the bundle's "
+                                            "training data (pass --include-training, or see cross_validated)"}
+        if retrain:
+            stage = lambda message: status.update(message)  # noqa: E731
+            oof = out_of_fold_scores(texts, labels, sources, folds=folds, seed=seed, stage=stage)
+            report["cross_validated"] = per_source_metrics(labels, oof, sources, threshold)
+            report["cross_validated"]["bias"] = bias_check(raw, labels, oof, threshold)
+            report["cross_source"] = cross_source_table(texts, labels, sources, fit_scorer, stage)
+    if as_json:
+        emit_json(report)
+        return
+    stdout.print(f"toxicity bundle {report['version']} (threshold {threshold:.3f}) on {len(texts):,} texts")
+    for section in ("shipped", "cross_validated"):
+        for name, row in (report.get(section) or {}).items():
+            if isinstance(row, dict) and "auroc" in row:
+                stdout.print(f"  {section:15s} {name:32s} AUROC {row['auroc']} TPR@5%FPR {row['tpr_at_5pct_fpr']} "
+                             f"F1 {row.get('f1_at_threshold')}", highlight=False)
+    for row in report.get("cross_source", []):
+        stdout.print(f"  cross-source    {row['train']} -> {row['test']}: AUROC {row['auroc']}", highlight=False)

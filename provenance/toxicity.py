@@ -1,0 +1,221 @@
+"""Toxicity scoring wired to settings: which bundle, and quick training of the shipped one.
+
+The pipeline, the API, ``provenance generate`` and the CLI build one ``ToxicityService`` per process: the
+bundle is loaded once (lazily) and scored in memory. A missing bundle is not an error here: ``available``
+says so, and callers decide (generation proceeds with ``toxicity = null`` and a one-time notice; the
+``detect toxicity`` command fails with a hint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from detect.errors import DetectionError
+from detect.toxicity import (
+    ToxicityBundle,
+    load_toxicity_bundle,
+    read_toxicity_card,
+    read_toxicity_data,
+    save_toxicity_bundle,
+    train_toxicity_bundle,
+)
+from provenance.settings import Settings
+
+if TYPE_CHECKING:  # generator imports torch: scoring-only users (CLI, workers) need not pay for it
+    from generator import Generation, SamplingConfig
+
+SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+DEFAULT_DEMO_PER_SOURCE = 3000  # `make demo`: a stratified sample per source keeps training under a minute
+SCORE_BATCH = 512
+
+
+def toxicity_bundle_dir(settings: Settings, name: str | None = None) -> Path:
+    """A bundle name (under <home>/detectors) or an explicit directory path."""
+    name = name or settings.toxicity_bundle
+    if "/" in name or name.startswith("."):
+        return Path(name).expanduser().resolve()
+    if not name or not set(name) <= SAFE_NAME_CHARS:
+        raise DetectionError(f"toxicity bundle name {name!r} has unsupported characters",
+                             hint="use letters, digits, '-', '_' and '.', or pass a directory path")
+    return settings.detectors_dir / name
+
+
+class ToxicityService:
+    """The configured toxicity bundle, loaded on first use."""
+
+    def __init__(self, settings: Settings, *, bundle_name: str | None = None) -> None:
+        self.settings = settings
+        self.bundle_name = bundle_name
+
+    @property
+    def directory(self) -> Path:
+        return toxicity_bundle_dir(self.settings, self.bundle_name)
+
+    @property
+    def available(self) -> bool:
+        """True when a toxicity bundle exists at ``<home>/detectors/<settings.toxicity_bundle>``."""
+        try:
+            return read_toxicity_card(self.directory) is not None
+        except DetectionError:
+            return False
+
+    @cached_property
+    def bundle(self) -> ToxicityBundle:
+        return load_toxicity_bundle(self.directory)
+
+    @property
+    def version(self) -> str | None:
+        """``name:model-sha256[:12]`` of the bundle (for verdict records), or None without a bundle."""
+        if not self.available:
+            return None
+        return self.bundle.version
+
+    @property
+    def threshold(self) -> float:
+        return float(self.bundle.model.threshold)
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Per text ``{"p_toxic", "toxic", "categories", "note"}``; raises DetectionError without a bundle."""
+        results: list[dict[str, Any]] = []
+        items = list(texts)
+        for start in range(0, len(items), SCORE_BATCH):
+            results.extend(score.as_dict() for score in self.bundle.model.score(items[start:start + SCORE_BATCH]))
+        return results
+
+
+def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, name: str | None = None,
+                           console: Any = None, max_per_source: int | None = DEFAULT_DEMO_PER_SOURCE,
+                           folds: int = 3, seed: int = 0, target_fpr: float | None = None) -> Path:
+    """Train the shipped toxicity bundle quickly (``make demo``: a sample per source, 3 folds; < 1 min on 2
+    cores) and save it under ``<home>/detectors/<name or settings.toxicity_bundle>``. ``data_paths`` may hold
+    JSONL files or directories of them."""
+    files: list[Path] = []
+    for path in data_paths:
+        path = Path(path)
+        files.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
+    if not files:
+        raise DetectionError("no toxicity data files given",
+                             hint="pass JSONL files of {text, label: toxic|non_toxic, categories?, source?}")
+    say: Callable[[str], None] = (lambda message: console.print(message, highlight=False)) if console else (
+        lambda message: None)
+    data = read_toxicity_data(files, max_per_source=max_per_source, seed=seed)
+    say(f"toxicity: training on {len(data.rows):,} texts from {len(data.summary()['sources'])} sources")
+    bundle_name = name or settings.toxicity_bundle
+    bundle = train_toxicity_bundle(data, name=Path(bundle_name).name, seed=seed, folds=folds,
+                                   target_fpr=target_fpr or settings.toxicity_target_fpr, stage=say)
+    return save_toxicity_bundle(bundle, toxicity_bundle_dir(settings, bundle_name))
+
+
+# --- Generation side: score every output; withhold (or regenerate) toxic ones, never silently. -------------
+
+_NOTICES_SHOWN: set[str] = set()
+_SERVICES: dict[tuple[Path, float], ToxicityService] = {}
+
+
+def notice_once(message: str, notice: Callable[[str], None] | None) -> None:
+    """Say ``message`` once per process (generation without a bundle must not nag on every call)."""
+    if message in _NOTICES_SHOWN:
+        return
+    _NOTICES_SHOWN.add(message)
+    if notice is not None:
+        notice(message)
+    else:
+        import logging
+
+        logging.getLogger("provenance.toxicity").warning(message)
+
+
+def shared_service(settings: Settings) -> ToxicityService | None:
+    """One loaded service per bundle directory and card version per process; None without a bundle."""
+    service = ToxicityService(settings)
+    try:
+        directory = service.directory
+        stamp = (directory / "card.json").stat().st_mtime
+    except (DetectionError, OSError):
+        return None
+    key = (directory, stamp)
+    if key not in _SERVICES:
+        if not service.available:
+            return None
+        _SERVICES.clear()
+        _SERVICES[key] = service
+    return _SERVICES[key]
+
+
+@dataclass
+class ScreenedOutput:
+    """The output to stamp (the last attempt), its toxicity, and the toxic attempts that were discarded."""
+
+    generation: Generation
+    toxicity: dict[str, Any] | None
+    withheld: bool = False
+    regenerations: int = 0
+    discarded: list[dict[str, Any]] = field(default_factory=list)
+    seed: int | None = None  # the sampling seed of the last attempt (the manifest must name what was used)
+
+
+def screen_generations(settings: Settings, generations: Sequence[Generation], sampling: SamplingConfig, *,
+                       regenerate: Callable[[list[str], SamplingConfig], list[Generation]],
+                       service: ToxicityService | None = None,
+                       notice: Callable[[str], None] | None = None) -> list[ScreenedOutput]:
+    """Score each continuation; per ``settings.toxicity_on_generation``: ``withhold`` marks toxic outputs
+    withheld, ``regenerate`` samples toxic ones again (new seed, up to ``toxicity_max_regenerations`` times)
+    and withholds what is still toxic, ``off`` skips scoring (toxicity None). Without a bundle: toxicity None
+    and a one-time notice."""
+    mode = settings.toxicity_on_generation
+    outputs = [ScreenedOutput(generation, None) for generation in generations]
+    if mode == "off" or not outputs:
+        return outputs
+    service = service or shared_service(settings)
+    if service is None or not service.available:
+        notice_once(f"no toxicity bundle at {toxicity_bundle_dir(settings)}: generated text is not screened for "
+                    "toxicity (train one: provenance detect train-toxicity DATA.jsonl --out "
+                    f"{settings.toxicity_bundle})", notice)
+        return outputs
+    for output, result in zip(outputs, service.score([g.text for g in generations]), strict=True):
+        output.toxicity = _public(result)
+    retries = settings.toxicity_max_regenerations if mode == "regenerate" and sampling.do_sample else 0
+    for attempt in range(1, retries + 1):
+        pending = [o for o in outputs if o.toxicity and o.toxicity["toxic"]]
+        if not pending:
+            break
+        seed = None if sampling.seed is None else sampling.seed + 7919 * attempt
+        fresh = regenerate([o.generation.prompt for o in pending], replace(sampling, seed=seed))
+        results = service.score([g.text for g in fresh])
+        for output, generation, result in zip(pending, fresh, results, strict=True):
+            output.discarded.append(_event("regenerated", output.generation, output.toxicity, service))
+            output.generation, output.toxicity = generation, _public(result)
+            output.regenerations, output.seed = attempt, seed
+    for output in outputs:
+        output.withheld = bool(output.toxicity and output.toxicity["toxic"])
+    return outputs
+
+
+def withheld_event(output: ScreenedOutput, service: ToxicityService | None, **extra: Any) -> dict[str, Any]:
+    """The audit record of a withheld output (``extra``: manifest id, requester, model...)."""
+    return {**_event("withheld", output.generation, output.toxicity, service),
+            "regenerations": output.regenerations, **extra}
+
+
+def _public(result: dict[str, Any]) -> dict[str, Any]:
+    """The generation contract: ``{p_toxic, toxic, categories}`` (plus ``note`` only when there is one)."""
+    public = {"p_toxic": result["p_toxic"], "toxic": result["toxic"], "categories": result["categories"]}
+    if result.get("note"):
+        public["note"] = result["note"]
+    return public
+
+
+def _event(action: str, generation: Generation, toxicity: dict[str, Any] | None,
+           service: ToxicityService | None) -> dict[str, Any]:
+    return {"event": "toxic_generation", "action": action, "reason": "toxicity over threshold",
+            "p_toxic": (toxicity or {}).get("p_toxic"), "categories": (toxicity or {}).get("categories", []),
+            "threshold": round(service.threshold, 4) if service is not None else None,
+            "toxicity_version": service.version if service is not None else None,
+            "prompt_sha256": hashlib.sha256(generation.prompt.encode("utf-8")).hexdigest(),
+            "text_sha256": hashlib.sha256(generation.text.encode("utf-8")).hexdigest(),
+            "tokens": generation.tokens}
