@@ -19,11 +19,13 @@ endif
 DEMO_CORPUS := $(if $(wildcard $(SHARED_CORPUS)),--corpus $(SHARED_CORPUS),)
 SHARED_DETECT := $(SHARED)/data/detect
 DEMO_DETECT := $(if $(wildcard $(SHARED_DETECT)),--detect-data $(SHARED_DETECT),)
+SHARED_TOXICITY := $(SHARED)/data/toxicity
+DEMO_TOXICITY := $(if $(wildcard $(SHARED_TOXICITY)),--toxicity-data $(SHARED_TOXICITY),)
 
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo demo-bootstrap test test-slow lint bench clean
+.PHONY: install demo dashboard demo-bootstrap test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,11 +35,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(DEMO_ENV) $(VENV)/bin/provenance demo $(DEMO_CORPUS) $(DEMO_DETECT)
+	$(DEMO_ENV) $(VENV)/bin/provenance demo $(DEMO_CORPUS) $(DEMO_DETECT) $(DEMO_TOXICITY)
+
+# The reviewer dashboard on the demo's data (./.provenance).
+dashboard: $(STAMP)
+	$(DEMO_ENV) $(VENV)/bin/provenance dashboard --host 127.0.0.1 --port 8501
 
 # The offline fallback end to end: no reference checkpoint, bootstrap (first run) or reuse (later runs).
 demo-bootstrap: $(STAMP)
-	PROVENANCE_HUB_OFFLINE=1 $(VENV)/bin/provenance demo $(DEMO_CORPUS) $(DEMO_DETECT)
+	PROVENANCE_HUB_OFFLINE=1 $(VENV)/bin/provenance demo $(DEMO_CORPUS) $(DEMO_DETECT) $(DEMO_TOXICITY)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -60,6 +66,12 @@ bench: $(STAMP)
 	$(PY) bench/pii_memory.py
 	$(DEMO_ENV) $(PY) bench/detect_speed.py
 	$(DEMO_ENV) $(PY) bench/detect_quality.py
+	$(PY) bench/optimize_scoring.py $(if $(wildcard $(SHARED_MODEL)/config.json),--model $(SHARED_MODEL),) \
+		$(if $(wildcard .provenance/models/distilled/config.json),--student .provenance/models/distilled,)
+	$(DEMO_ENV) $(PY) bench/api_verify.py
+	$(PY) bench/dashboard_queue.py
+	$(PY) bench/toxicity_quality.py
+	$(DEMO_ENV) $(PY) bench/toxicity_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -15,10 +15,13 @@ from provenance.store.audit import audit
 from provenance.store.ledger import record_manifest
 
 
-def record_generations(settings: Settings, manifests: Iterable[Mapping[str, Any]], *, actor: str) -> int:
-    """Store manifests (idempotent per manifest id); returns how many were given."""
+def record_generations(settings: Settings, manifests: Iterable[Mapping[str, Any]], *, actor: str,
+                       toxicity_events: Iterable[Mapping[str, Any]] = ()) -> int:
+    """Store manifests (idempotent per manifest id) and the toxicity screen's withheld/regenerated events
+    (scores and hashes only, never the text) in one transaction; returns how many manifests were given."""
     manifests = list(manifests)
-    if not manifests:
+    events = list(toxicity_events)
+    if not manifests and not events:
         return 0
     url = settings.resolved_database_url
     settings.ensure_home()
@@ -30,4 +33,9 @@ def record_generations(settings: Settings, manifests: Iterable[Mapping[str, Any]
                   details={"text_sha256": manifest.get("text_sha256"), "tokens": manifest.get("tokens"),
                            "model": (manifest.get("model") or {}).get("name"),
                            "watermark_key_id": (manifest.get("watermark") or {}).get("key_id")})
+        for event in events:
+            details = {key: value for key, value in event.items() if key not in ("text", "prompt")}
+            audit(session, actor=actor, action=f"generation_{event.get('action', 'withheld')}",
+                  subject_type="manifest" if event.get("manifest_id") else None,
+                  subject_id=event.get("manifest_id"), details=details)
     return len(manifests)

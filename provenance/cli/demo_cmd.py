@@ -49,6 +49,9 @@ def demo(
                                                 "from them when none exists."),
     detect_max_texts: int = typer.Option(1600, "--detect-max-texts", min=40,
                                          help="Stratified sample size for the demo's bundle (speed on CPU)."),
+    toxicity_data: list[Path] = typer.Option([], "--toxicity-data",
+                                             help="Labelled toxicity JSONL files or directories: train the "
+                                                  "toxicity bundle from them when none exists."),
 ) -> None:
     """Resolve or bootstrap the model, then generate and print samples with timing."""
     settings = load_settings()
@@ -65,6 +68,7 @@ def demo(
         loaded = load_configured_model(settings)
     stderr.print(f"model: [bold]{loaded.name}[/] source={loaded.source} parameters={loaded.parameters:,} "
                  f"device={loaded.device} dtype={loaded.info()['dtype']}", highlight=False)
+    demo_toxicity(settings, toxicity_data)
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, seed=seed, top_k=50, temperature=0.9)
     started = time.perf_counter()
     stamped = generate_stamped(settings, loaded, DEMO_PROMPTS, sampling, requester="demo")
@@ -97,6 +101,23 @@ def demo(
     demo_detection(settings, loaded, texts, detect_data, detect_max_texts, seed)
     job_id = demo_scan(settings, loaded, corpus, seed)
     stdout.print(f"\nverdicts: provenance verdicts export --job {job_id} --format jsonl", highlight=False)
+    stdout.print("review them in the dashboard: make dashboard  (or: provenance dashboard --host 127.0.0.1 "
+                 "--port 8501, then open http://127.0.0.1:8501)", highlight=False)
+
+
+def demo_toxicity(settings, toxicity_data: list[Path]) -> None:
+    """Train the toxicity bundle once (generation screens its outputs with it; scans score every document)."""
+    from provenance.toxicity import ToxicityService, train_default_toxicity
+
+    if ToxicityService(settings).available:
+        return
+    if not toxicity_data:
+        stderr.print("[yellow]no toxicity bundle[/]: pass --toxicity-data DIR to train one; generation and scans "
+                     "run without the toxicity screen")
+        return
+    stderr.rule("[bold]training the toxicity bundle")
+    path = train_default_toxicity(settings, toxicity_data, console=stderr)
+    stdout.print(f"toxicity bundle saved to {path}", highlight=False)
 
 
 def _jsonl_files(paths: list[Path]) -> list[Path]:

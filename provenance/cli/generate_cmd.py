@@ -14,6 +14,7 @@ from rich.progress import Progress
 from generator import SamplingConfig
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.output import CliError, emit_json, stderr, stdout
+from provenance.ledger import record_generations
 from provenance.runtime import load_configured_model
 from provenance.stamped_generation import StampedGeneration, generate_stamped
 
@@ -101,15 +102,23 @@ def generate(
     settings = load_settings()
     loaded = load_configured_model(settings, model)
     jobs = [(index, sample) for index in range(len(prompts)) for sample in range(n)]
+    toxic_events: list[dict] = []
+
+    def on_withheld(event: dict) -> None:
+        toxic_events.append(event)
+        _report_toxic(event)
+
     started = time.perf_counter()
     with Progress(console=stderr, transient=True, disable=len(jobs) <= batch_size) as progress:
         task = progress.add_task("generating", total=len(jobs))
         stamped = generate_stamped(settings, loaded, [prompts[i] for i, _ in jobs], sampling,
                                    watermark=not no_watermark, requester=requester or f"cli:{getpass.getuser()}",
                                    batch_size=batch_size, on_batch_done=lambda done: progress.advance(task, done),
-                                   on_withheld=_report_toxic, notice=lambda message: stderr.print(
+                                   on_withheld=on_withheld, notice=lambda message: stderr.print(
                                        f"[yellow]notice:[/] {message}", highlight=False))
     elapsed = time.perf_counter() - started
+    record_generations(settings, [item.manifest for item in stamped], actor=requester or f"cli:{getpass.getuser()}",
+                       toxicity_events=toxic_events)
     for (index, sample), item in zip(jobs, stamped, strict=True):
         record = generation_record(item, index, sample)
         generation = item.generation
@@ -125,4 +134,4 @@ def generate(
     mark = f"watermark {stamped[0].watermark['key_id']}" if stamped and stamped[0].watermark else "no watermark"
     stderr.print(f"{len(stamped)} texts, {total_tokens} tokens in {elapsed:.2f}s "
                  f"({total_tokens / max(elapsed, 1e-9):.1f} tok/s) with {loaded.name} ({loaded.source}) "
-                 f"on {loaded.device}; {mark}; manifests signed", highlight=False)
+                 f"on {loaded.device}; {mark}; manifests signed and written to the ledger", highlight=False)
