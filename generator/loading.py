@@ -41,6 +41,7 @@ class ModelRequest:
     hub_timeout: float = 3.0
     offline: bool = False
     token: str | None = field(default=None, repr=False)  # hub token for private checkpoints; never printed
+    adapter: str | None = None  # LoRA adapter folder merged on top (generator/lora.py)
 
 
 @dataclass
@@ -113,7 +114,8 @@ def _check_checkpoint_dir(path: Path) -> None:
                                  hint="re-save the checkpoint, or run provenance model bootstrap again")
 
 
-def _load_from(location: str | Path, request: ModelRequest, *, local_only: bool) -> tuple[Any, Any, int]:
+def _load_from(location: str | Path, request: ModelRequest, *, local_only: bool,
+               adapter: Any = None) -> tuple[Any, Any, int]:
     """Load tokenizer and model weights; returns (model, tokenizer, parameter count before quantization)."""
     auth = {"token": request.token} if request.token and not local_only else {}
     config = AutoConfig.from_pretrained(location, local_files_only=local_only, **auth)
@@ -141,6 +143,8 @@ def _load_from(location: str | Path, request: ModelRequest, *, local_only: bool)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     parameters = sum(p.numel() for p in model.parameters())
     model.eval()
+    if adapter is not None:  # merged before int8, so quantization sees the adapted weights
+        model = adapter.apply(model)
     if request.quantize == "int8":
         model = quantize_int8(model)
     else:
@@ -200,15 +204,38 @@ def locate_model(spec: str, request: ModelRequest | None = None, *, source: str 
 
 def _load_location(found: ModelLocation, request: ModelRequest) -> LoadedModel:
     try:
-        model, tokenizer, parameters = _load_from(found.location, request, local_only=found.local_only)
+        adapter = _check_adapter(found, request)
+        model, tokenizer, parameters = _load_from(found.location, request, local_only=found.local_only,
+                                                  adapter=adapter)
     except OSError as exc:
         if found.local_only:
             raise
         raise ModelNotFoundError(f"model {found.name!r} could not be loaded from the hub: {exc}".splitlines()[0],
                                  hint="check the name (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2)") from exc
     path = found.path if found.path is not None else cached_snapshot(found.name)
-    return _finish(model, tokenizer, parameters, name=found.name, source=found.source, path=path,
-                   request=request, attempts=[*found.attempts, "loaded"])
+    loaded = _finish(model, tokenizer, parameters, name=found.name, source=found.source, path=path,
+                     request=request, attempts=[*found.attempts, "loaded"])
+    if adapter is not None:  # the merged weights are not the base's: give them their own identity
+        loaded.__dict__["weights_sha256"] = adapter.adapted_sha256(adapter.card["base"]["weights_sha256"])
+        loaded.name = f"{found.name}+lora:{adapter.name}"
+        loaded.attempts.append(f"LoRA adapter {adapter.directory}: merged")
+    return loaded
+
+
+def _check_adapter(found: ModelLocation, request: ModelRequest) -> Any:
+    """The checked LoRA adapter for this base (``generator.lora``), or None when none is configured."""
+    if not request.adapter:
+        return None
+    from generator.lora import check_adapter
+
+    # LoadedModel's own hashing code, run on the base's path before any weights are read
+    base_sha = LoadedModel.weights_sha256.func(_PathOnly(found.path)) if found.path is not None else None
+    return check_adapter(request.adapter, base_name=found.name, base_sha256=base_sha)
+
+
+@dataclass
+class _PathOnly:
+    path: Path | None
 
 
 def load_model(spec: str, request: ModelRequest | None = None, *, source: str | None = None) -> LoadedModel:

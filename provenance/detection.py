@@ -44,8 +44,15 @@ class DetectionService:
 
     @cached_property
     def scorer(self) -> PerplexityScorer:
-        lm = load_configured_model(self.settings, self.scorer_spec())
-        return PerplexityScorer(lm, batch_tokens=self.settings.detect_batch_tokens)
+        return self._build_scorer(load_configured_model(self.settings, self.scorer_spec()))
+
+    def _build_scorer(self, lm: Any) -> PerplexityScorer:
+        """torch or ONNX Runtime, fp32 or int8, as PROVENANCE_SCORER_BACKEND / _SCORER_QUANTIZE say."""
+        from detect.onnx_scorer import build_scorer
+
+        return build_scorer(lm, backend=self.settings.scorer_backend, quantize=self.settings.scorer_quantize,
+                            batch_tokens=self.settings.detect_batch_tokens,
+                            cache_root=self.settings.home / "cache" / "onnx")
 
     def scorer_spec(self, *, for_training: bool = False) -> str | None:
         """PROVENANCE_SCORER_MODEL, else PROVENANCE_MODEL, else (scoring) the scorer the bundle was trained
@@ -81,7 +88,7 @@ class DetectionService:
               stage: Callable[[str], None] | None = None) -> Bundle:
         if "scorer" not in self.__dict__:
             lm = load_configured_model(self.settings, self.scorer_spec(for_training=True))
-            self.__dict__["scorer"] = PerplexityScorer(lm, batch_tokens=self.settings.detect_batch_tokens)
+            self.__dict__["scorer"] = self._build_scorer(lm)
         bundle = train_bundle(name, self.scorer, data, cache=self.cache,
                               target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
                               progress=progress, stage=stage)

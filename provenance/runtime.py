@@ -21,6 +21,7 @@ def model_request(settings: Settings, model: str | None = None) -> ModelRequest:
         hub_timeout=settings.hub_timeout,
         offline=settings.offline,
         token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+        adapter=settings.adapter if model is None or model == settings.model else None,  # LoRA on the generator
     )
 
 

@@ -123,6 +123,8 @@ def test_demo_trains_the_default_bundle_then_judges_held_out_texts(capsys, clean
     judged = [line for line in out.splitlines() if line.strip().startswith("detection, ")]
     assert sum("held-out human" in line for line in judged) == 3
     assert sum("held-out machine" in line for line in judged) == 3
+    assert "scan job" in out and "done" in out and "quarantined" in out  # the dump went through a real worker
+    assert "provenance dashboard" in out
     code, out, err = run_cli(capsys, *args)  # second run reuses the bundle
     assert code == 0, err
     assert "trained on" not in out and "detection, held-out human" in out

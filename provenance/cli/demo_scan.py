@@ -89,7 +89,11 @@ def demo_scan(settings: Settings, loaded, corpus: Path | None, seed: int) -> str
     from provenance.pipeline.submission import submit_paths
 
     stderr.rule("[bold]scanning a text dump through the pipeline")
-    sampling = SamplingConfig(max_new_tokens=96, min_new_tokens=64, seed=seed + 1, top_k=50, temperature=0.9)
+    context = int(getattr(loaded.model.config, "n_positions", 1024))
+    longest = max(len(loaded.tokenizer(prompt)["input_ids"]) for prompt in SCAN_PROMPTS)
+    new_tokens = max(4, min(96, context - longest))  # small test models have short contexts
+    sampling = SamplingConfig(max_new_tokens=new_tokens, min_new_tokens=min(64, new_tokens), seed=seed + 1,
+                              top_k=50, temperature=0.9)
     stamped = generate_stamped(settings, loaded, SCAN_PROMPTS, sampling, requester="demo")
     machines = [item.generation.prompt + item.generation.text for item in stamped if item.generation.text]
     record_generations(settings, [item.manifest for item in stamped], actor="demo")

@@ -93,3 +93,91 @@ def bootstrap(
     stderr.print(f"[green]saved[/] {result.output_dir}  parameters={card['parameters']:,}  "
                  f"held-out perplexity={card['heldout_perplexity']}  "
                  f"({card['heldout_bits_per_byte']} bits/byte)  wall={card['wall_seconds']}s")
+
+
+@app.command("distill")
+def distill(
+    teacher: str | None = typer.Option(None, "--teacher", help="Teacher model name or path (default: the "
+                                       "configured model)."),
+    corpus: Path = typer.Option(..., "--corpus", help="Directory of UTF-8 .txt files to distil on."),
+    preset: str = typer.Option("tiny", "--preset", help="Student size: " + ", ".join(PRESETS) + "."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Wall-clock budget (default: the "
+                                             "preset's)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    temperature: float = typer.Option(2.0, "--temperature", help="Softmax temperature of the soft targets."),
+    alpha: float = typer.Option(0.5, "--alpha", help="Weight of the KL term (1 - alpha: the LM loss)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for initialisation and data order."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory (default: <home>/models/distilled)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the model card as one JSON object."),
+) -> None:
+    """Train a smaller GPT-2 student on a teacher's soft targets (a faster detection scorer)."""
+    from generator.distill import distill_model
+
+    settings = load_settings()
+    chosen = get_preset(preset)
+    if max_minutes is not None and max_minutes <= 0:
+        raise CliError(f"--max-minutes must be positive, got {max_minutes}", hint="for example --max-minutes 15")
+    if max_steps is not None and max_steps <= 0:
+        raise CliError(f"--max-steps must be positive, got {max_steps}", hint="omit it to train for the budget")
+    teacher_lm = load_configured_model(settings.model_copy(update={"quantize": "none", "adapter": None}), teacher)
+    output_dir = (out or settings.models_dir / "distilled").expanduser().resolve()
+    progress = _training_progress(transient=as_json)
+    with progress:
+        task_id = progress.add_task("distill", total=100, phase="starting", loss="-", speed="-", step=0)
+        result = distill_model(teacher_lm, corpus, output_dir, chosen, max_minutes=max_minutes,
+                               max_steps=max_steps, temperature=temperature, alpha=alpha, seed=seed,
+                               on_progress=_progress_reporter(progress, task_id))
+    card = {**result.card, "output_dir": str(result.output_dir)}
+    if as_json:
+        emit_json(card)
+        return
+    stderr.print(f"[green]saved[/] {result.output_dir}  parameters={card['parameters']:,}  held-out perplexity="
+                 f"{card['heldout_perplexity']} (teacher {card['teacher']['heldout_perplexity']})  "
+                 f"wall={card['wall_seconds']}s")
+
+
+@app.command("adapt")
+def adapt(
+    corpus: Path = typer.Option(..., "--corpus", help="Directory of UTF-8 .txt files of the target domain."),
+    rank: int = typer.Option(8, "--rank", help="LoRA rank of each adapted projection."),
+    max_minutes: float = typer.Option(10.0, "--max-minutes", help="Wall-clock budget for the whole command."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    learning_rate: float = typer.Option(1e-3, "--learning-rate", help="Peak learning rate of the adapters."),
+    seed: int = typer.Option(0, "--seed", help="Seed for data order and adapter initialisation."),
+    out: Path | None = typer.Option(None, "--out", help="Adapter directory (default: <home>/adapters/<corpus>)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the adapter card as one JSON object."),
+) -> None:
+    """Fine-tune the generator on a domain corpus with LoRA adapters; saves only the adapter."""
+    from generator.lora import adapt_generator
+
+    settings = load_settings()
+    if rank <= 0:
+        raise CliError(f"--rank must be positive, got {rank}", hint="for example --rank 8")
+    if max_minutes <= 0:
+        raise CliError(f"--max-minutes must be positive, got {max_minutes}", hint="for example --max-minutes 10")
+    base = load_configured_model(settings.model_copy(update={"quantize": "none", "adapter": None}))
+    output_dir = (out or settings.home / "adapters" / Path(corpus).resolve().name).expanduser().resolve()
+    progress = _training_progress(transient=as_json)
+    with progress:
+        task_id = progress.add_task("adapt", total=100, phase="starting", loss="-", speed="-", step=0)
+
+        def report(update) -> None:
+            loss = f"{update.loss:.3f}" if update.loss is not None else "-"
+            progress.update(task_id, completed=update.fraction * 100, phase=update.phase, loss=loss,
+                            step=update.step)
+
+        result = adapt_generator(base, corpus, output_dir, rank=rank, max_minutes=max_minutes, max_steps=max_steps,
+                                 learning_rate=learning_rate, seed=seed, on_progress=report)
+    card = {**result.card, "output_dir": str(result.output_dir)}
+    if as_json:
+        emit_json(card)
+        return
+    stderr.print(f"[green]saved[/] adapter {result.output_dir}  domain perplexity "
+                 f"{card['domain_perplexity_before']} -> {card['domain_perplexity_after']}  "
+                 f"(use: PROVENANCE_ADAPTER={result.output_dir})")
+
+
+def _training_progress(*, transient: bool) -> Progress:
+    return Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
+                    TextColumn("step {task.fields[step]}  loss {task.fields[loss]}  {task.fields[speed]} tok/s"),
+                    TimeElapsedColumn(), console=stderr, transient=transient)

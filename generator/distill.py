@@ -1,0 +1,189 @@
+"""Knowledge distillation: train a small GPT-2 student on a teacher's soft targets, for a faster scorer.
+
+Why: detection cost is the scorer's forward pass, so a student a few times smaller scans dumps a few times
+faster. The student shares the teacher's tokenizer (KL on logits needs the same vocabulary) and context
+length (so it scores texts with the same windows), and takes its depth and width from a bootstrap preset.
+Loss = ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(labels)`` (Hinton et al.; the ``T^2``
+keeps gradient scale independent of the temperature). The time budget, LR schedule, evaluation reserve,
+atomic save and model card are the bootstrap trainer's, so a distilled model loads like any checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from generator.bootstrap.corpus import read_corpus
+from generator.bootstrap.presets import Preset
+from generator.bootstrap.trainer import (
+    BootstrapResult,
+    TrainingProgress,
+    _encode,
+    _lr_at,
+    _save_atomically,
+    _take_bytes,
+)
+from generator.errors import CorpusError, GeneratorError
+from generator.perplexity import stream_perplexity
+
+
+def build_student(teacher: Any, preset: Preset) -> GPT2LMHeadModel:
+    """A GPT-2 of the preset's depth/width with the teacher's vocabulary, context and special tokens."""
+    config = teacher.model.config
+    if preset.n_layer * preset.n_embd >= config.n_layer * config.n_embd:
+        raise GeneratorError(f"preset {preset.name!r} ({preset.n_layer}x{preset.n_embd}) is not smaller than the "
+                             f"teacher ({config.n_layer}x{config.n_embd})", hint="choose a smaller --preset")
+    student = GPT2Config(vocab_size=config.vocab_size, n_positions=config.n_positions, n_embd=preset.n_embd,
+                         n_layer=preset.n_layer, n_head=preset.n_head, resid_pdrop=0.0, embd_pdrop=0.0,
+                         attn_pdrop=0.0, bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id,
+                         pad_token_id=config.pad_token_id, tie_word_embeddings=True)
+    return GPT2LMHeadModel(student)
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, *,
+                      temperature: float, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(total loss, plain LM loss) for one batch; logits are ``(tokens, vocab)``."""
+    lm_loss = F.cross_entropy(student_logits, labels)
+    kl = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1),
+                  F.log_softmax(teacher_logits / temperature, dim=-1), log_target=True, reduction="batchmean")
+    return alpha * temperature ** 2 * kl + (1 - alpha) * lm_loss, lm_loss
+
+
+def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Preset, *,
+                  max_minutes: float | None = None, max_steps: int | None = None, temperature: float = 2.0,
+                  alpha: float = 0.5, seed: int = 0, device: torch.device | None = None,
+                  on_progress: Callable[[TrainingProgress], None] | None = None) -> BootstrapResult:
+    """Distil ``teacher`` (a float ``LoadedModel``) into a preset-sized student; returns its directory and card."""
+    if teacher.quantized:
+        raise GeneratorError("the teacher must be a float model", hint="unset PROVENANCE_QUANTIZE")
+    if not 0.0 <= alpha <= 1.0 or temperature <= 0:
+        raise GeneratorError(f"need 0 <= alpha <= 1 and temperature > 0 (got {alpha}, {temperature})",
+                             hint="the defaults are alpha 0.5, temperature 2")
+    started = time.monotonic()
+    budget_s = 60.0 * (max_minutes if max_minutes is not None else preset.default_minutes)
+    if budget_s <= 0:
+        raise CorpusError("--max-minutes must be positive", hint="for example --max-minutes 15")
+    deadline = started + budget_s
+    device = device or teacher.device
+    report = on_progress or (lambda _progress: None)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    if device.type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(max(os.cpu_count() or 1, 1))
+
+    report(TrainingProgress("reading corpus", 0.0))
+    corpus = read_corpus(corpus_dir)
+    paragraphs = _take_bytes([corpus.train[i] for i in rng.permutation(len(corpus.train))], preset.max_train_bytes)
+    tokenizer = teacher.tokenizer
+    report(TrainingProgress("encoding corpus", 0.0))
+    train_ids = _encode(tokenizer, paragraphs)
+    heldout_ids = _encode(tokenizer, corpus.heldout)[: preset.eval_tokens + 1]
+    block = int(teacher.context_length)
+    batch_size = max(preset.batch_size * preset.context_length // block, 1)  # the preset's tokens per step
+    if train_ids.size <= block + 1:
+        raise CorpusError(f"the corpus has only {train_ids.size} tokens; at least {block + 2} are needed",
+                          hint="add more text to the corpus directory")
+    if heldout_ids.size <= block + 1:
+        heldout_ids = train_ids[-(block * 2 + 1):]
+
+    teacher_model = teacher.model.eval()
+    model = build_student(teacher, preset).to(device)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=preset.learning_rate, betas=(0.9, 0.95))
+    train_tensor = torch.from_numpy(train_ids.astype(np.int64))
+    tokens_per_step = batch_size * block
+    n_eval_blocks = max((heldout_ids.size - 1) // block, 1)
+    step, tokens_seen, loss_ema, lm_ema, step_seconds = 0, 0, None, None, None
+    train_started = time.monotonic()
+    model.train()
+    while True:
+        now = time.monotonic()
+        reserve = 10.0 + 0.02 * budget_s + (step_seconds or 0.0) * n_eval_blocks * 2 / batch_size
+        train_end = deadline - reserve
+        if max_steps is not None and step >= max_steps:
+            break
+        if now >= train_end and step > 0:
+            break
+        fraction = step / max_steps if max_steps else min((now - train_started) / max(train_end - train_started,
+                                                                                        1e-6), 1.0)
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(fraction, preset)
+        offsets = rng.integers(0, train_tensor.numel() - block - 1, size=batch_size)
+        batch = train_tensor[torch.from_numpy(offsets)[:, None] + torch.arange(block + 1)[None, :]].to(device)
+        step_started = time.monotonic()
+        inputs, labels = batch[:, :-1], batch[:, 1:].reshape(-1)
+        mask, vocab = torch.ones_like(inputs), model.config.vocab_size
+        with torch.inference_mode():
+            teacher_logits = teacher_model(input_ids=inputs, attention_mask=mask).logits.float().reshape(-1, vocab)
+        student_logits = model(input_ids=inputs, attention_mask=mask).logits.float().reshape(-1, vocab)
+        loss, lm_loss = distillation_loss(student_logits, teacher_logits.clone(), labels,
+                                          temperature=temperature, alpha=alpha)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        elapsed = time.monotonic() - step_started
+        step_seconds = elapsed if step_seconds is None else 0.9 * step_seconds + 0.1 * elapsed
+        step += 1
+        tokens_seen += tokens_per_step
+        value, lm_value = float(loss.detach()), float(lm_loss.detach())
+        loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
+        lm_ema = lm_value if lm_ema is None else 0.95 * lm_ema + 0.05 * lm_value
+        report(TrainingProgress("distilling", fraction, step, lm_ema,
+                                tokens_seen / max(time.monotonic() - train_started, 1e-6), tokens_seen))
+
+    train_seconds = time.monotonic() - train_started
+    report(TrainingProgress("evaluating", 1.0, step, lm_ema, None, tokens_seen))
+    model.eval()
+    ids = torch.from_numpy(heldout_ids.astype(np.int64))
+    student_eval = stream_perplexity(model, ids, block_size=block)
+    teacher_eval = stream_perplexity(teacher_model, ids.to(teacher.device), block_size=block)
+    evaluated = heldout_ids[1: int(student_eval["tokens"]) + 1].tolist()
+    heldout_bytes = max(len(tokenizer.decode(evaluated).encode("utf-8")), 1)
+    card = {
+        "architecture": "GPT2LMHeadModel",
+        "method": "distillation",
+        "preset": {**preset.as_dict(), "context_length": block, "batch_size": batch_size},
+        "teacher": {"name": teacher.name, "weights_sha256": teacher.weights_sha256, "parameters": teacher.parameters,
+                    "heldout_perplexity": round(teacher_eval["perplexity"], 3)},
+        "distillation": {"temperature": temperature, "alpha": alpha,
+                         "loss": "alpha*T^2*KL(teacher_T||student_T) + (1-alpha)*CE"},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "corpus": {**corpus.summary(), "train_bytes_encoded": sum(len(p.encode()) + 1 for p in paragraphs)},
+        "train_tokens_available": int(train_ids.size),
+        "tokens_seen": tokens_seen,
+        "epochs": round(tokens_seen / max(train_ids.size, 1), 3),
+        "steps": step,
+        "final_train_loss": round(lm_ema, 4) if lm_ema is not None else None,
+        "heldout_tokens": int(student_eval["tokens"]),
+        "heldout_perplexity": round(student_eval["perplexity"], 3),
+        "heldout_bits_per_byte": round(student_eval["mean_nll"] * student_eval["tokens"] / math.log(2)
+                                       / heldout_bytes, 4),
+        "train_seconds": round(train_seconds, 1),
+        "wall_seconds": None,
+        "max_minutes": budget_s / 60.0,
+        "seed": seed,
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    _save_atomically(model, tokenizer, Path(output_dir), card, started)
+    readme = Path(output_dir) / "README.md"
+    readme.write_text(readme.read_text().replace("# Bootstrap GPT-2 (trained by `provenance model bootstrap`)",
+                                                 f"# Distilled GPT-2 (`provenance model distill`, teacher "
+                                                 f"{teacher.name}, held-out perplexity "
+                                                 f"{card['teacher']['heldout_perplexity']})"))
+    return BootstrapResult(output_dir=Path(output_dir), card=card)
