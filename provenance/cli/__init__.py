@@ -13,7 +13,9 @@ import click
 import typer
 
 from provenance.cli import (
+    api_cmd,
     config_cmd,
+    dashboard_cmd,
     demo_cmd,
     detect_cmd,
     eval_cmd,
@@ -22,6 +24,8 @@ from provenance.cli import (
     manifest_cmd,
     model_cmd,
     pii_cmd,
+    scan_cmd,
+    toxicity_cmd,
     watermark_cmd,
 )
 from provenance.cli.output import print_error
@@ -42,7 +46,18 @@ app.add_typer(pii_cmd.app, name="pii")
 app.add_typer(detect_cmd.app, name="detect")
 app.command("generate")(generate_cmd.generate)
 app.command("demo")(demo_cmd.demo)
+app.command("dashboard")(dashboard_cmd.dashboard)
 app.command("eval")(eval_cmd.evaluate)
+app.command("serve")(api_cmd.serve)
+app.add_typer(api_cmd.apikey_app, name="apikey")
+app.command("scan")(scan_cmd.scan)
+app.command("worker")(scan_cmd.worker)
+app.add_typer(scan_cmd.jobs_app, name="jobs")
+app.add_typer(scan_cmd.verdicts_app, name="verdicts")
+app.add_typer(scan_cmd.db_app, name="db")
+detect_cmd.app.command("toxicity")(toxicity_cmd.score)
+detect_cmd.app.command("train-toxicity")(toxicity_cmd.train)
+app.command("eval-toxicity")(toxicity_cmd.evaluate)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1

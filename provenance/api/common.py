@@ -1,0 +1,43 @@
+"""Small helpers shared by the routers: services access, limits, JSON-safe numbers, audit actor names."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import Request
+
+from provenance.api.errors import ApiError
+from provenance.api.services import ApiServices
+from provenance.apikeys import ApiKeyInfo
+
+
+def services_of(request: Request) -> ApiServices:
+    return request.app.state.services
+
+
+def actor(key: ApiKeyInfo) -> str:
+    return f"apikey:{key.id}"
+
+
+def check_text(services: ApiServices, text: str, what: str = "text") -> None:
+    limit = services.settings.api_max_text_chars
+    if len(text) > limit:
+        raise ApiError(413, f"{what} has {len(text)} characters; the limit is {limit}")
+
+
+def check_batch(services: ApiServices, count: int, what: str = "texts") -> None:
+    limit = services.settings.api_max_batch
+    if count > limit:
+        raise ApiError(413, f"{count} {what} in one request; the limit is {limit}")
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such numbers become null (the result's other fields still explain it)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite(item) for item in value]
+    return value
