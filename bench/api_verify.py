@@ -68,7 +68,7 @@ def percentile(values: list[float], q: float) -> float:
 def in_process(services, texts: list[str], seconds: float) -> dict[str, float]:  # noqa: ANN001
     """Requests/s of the detector alone and of the endpoint's whole watermark-only path, without HTTP."""
     from provenance.api.lookup import lookup_many
-    from provenance.api.watermarking import detect_record
+    from provenance.watermark_records import detect_record
 
     detector = services.watermark.detector
     results = {}

@@ -1,7 +1,7 @@
 """The model-free watermark detector as a long-lived service object: tokenizer and keys load once.
 
-``detect_record`` produces the same contract dict as ``provenance watermark detect --json`` (the CLI's
-function is not imported: the API must not depend on CLI modules). Keys are re-read when the key directory
+``detect_record`` (``provenance.watermark_records``) produces the same contract dict as
+``provenance watermark detect --json``. Keys are re-read when the key directory
 changes (``provenance keys rotate`` while the server runs), checked at most every few seconds.
 """
 
@@ -15,29 +15,10 @@ from typing import Any
 from provenance.errors import ProvenanceError
 from provenance.keystore import KeyStore
 from provenance.settings import Settings
-from watermark import WatermarkDetector, WatermarkInputError
+from provenance.watermark_records import detect_record
+from watermark import WatermarkDetector
 
-RESULT_KEYS = ("z_score", "p_value", "green_fraction", "num_tokens_scored", "watermarked", "key_id")
 KEY_RECHECK_SECONDS = 5.0
-
-
-def detect_record(detector: WatermarkDetector, text: str, windowed: bool) -> dict[str, Any]:
-    """The contract object for one text (plus abstain/reason; spans when windowed)."""
-    try:
-        if windowed:
-            result = detector.detect_windowed(text)
-            overall = result.overall
-        else:
-            overall = detector.detect(text, details=False)
-    except WatermarkInputError as exc:
-        return {**dict.fromkeys(RESULT_KEYS), "watermarked": False, "abstain": True, "reason": str(exc)}
-    record: dict[str, Any] = {key: getattr(overall, key) for key in RESULT_KEYS}
-    record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested)
-    if windowed:
-        record["spans"] = [{"start": s.start, "end": s.end, "p_value": s.p_value} for s in result.spans]
-        record["windowed_p_value"] = result.p_value
-        record["watermarked"] = bool(overall.watermarked or result.watermarked)
-    return record
 
 
 class WatermarkService:

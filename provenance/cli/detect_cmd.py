@@ -16,9 +16,10 @@ from generator.errors import GeneratorError
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import chunked, open_input
 from provenance.cli.output import emit_json, stderr
-from provenance.cli.watermark_cmd import build_detector, detect_record
+from provenance.cli.watermark_cmd import build_detector
 from provenance.detection import DetectionService, verdict_record
 from provenance.errors import ProvenanceError
+from provenance.watermark_records import detect_record
 
 app = typer.Typer(help="Machine-text detection: train bundles, score texts.", no_args_is_help=True)
 

@@ -14,35 +14,10 @@ from provenance.cli.inputs import open_input
 from provenance.cli.output import CliError, emit_json, stdout
 from provenance.keystore import KeyStore
 from provenance.runtime import load_configured_tokenizer
-from watermark import WatermarkDetector, WatermarkInputError, WatermarkKey
+from provenance.watermark_records import RESULT_KEYS, detect_record
+from watermark import WatermarkDetector, WatermarkKey
 
 app = typer.Typer(help="Detect the platform's watermark in text.", no_args_is_help=True)
-
-RESULT_KEYS = ("z_score", "p_value", "green_fraction", "num_tokens_scored", "watermarked", "key_id")
-
-
-def _spans(windowed: Any) -> list[dict[str, Any]]:
-    return [{"start": span.start, "end": span.end, "p_value": span.p_value} for span in windowed.spans]
-
-
-def detect_record(detector: WatermarkDetector, text: str | bytes, windowed: bool) -> dict[str, Any]:
-    """The contract object for one text (plus abstain/reason; spans when windowed)."""
-    try:
-        if windowed:
-            result = detector.detect_windowed(text)
-            overall = result.overall
-        else:
-            overall = detector.detect(text, details=False)
-    except WatermarkInputError as exc:
-        return {**dict.fromkeys(RESULT_KEYS), "watermarked": False, "abstain": True, "reason": str(exc)}
-    record: dict[str, Any] = {key: getattr(overall, key) for key in RESULT_KEYS}
-    record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested)
-    if windowed:
-        record["spans"] = _spans(result)
-        record["windowed_p_value"] = result.p_value
-        record["watermarked"] = bool(overall.watermarked or result.watermarked)
-    return record
-
 
 def _jsonl_records(handle: BinaryIO) -> Iterator[tuple[Any, str | bytes | None, str | None]]:
     """(id, text, error) per non-blank line; a bad line yields an error instead of stopping the run."""

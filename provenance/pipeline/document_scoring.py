@@ -163,7 +163,7 @@ class DocumentScorer:
                  list(v.reasons), v.diagnostics.get("tokens")) for v in verdicts]
 
     def _watermark(self, text: str) -> dict[str, Any]:
-        from provenance.cli.watermark_cmd import detect_record
+        from provenance.watermark_records import detect_record
 
         if self.watermark_detector is None:
             return {"z_score": None, "p_value": None, "watermarked": False, "key_id": None,

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from generator.stamping import minhash, text_sha256
@@ -72,7 +72,9 @@ def near_duplicates(session: Session, text: str | None = None, *, signature: Seq
     shared = func.count(ManifestBand.id)
     rows = session.execute(
         select(ManifestBand.manifest_id, shared)
-        .where(tuple_(ManifestBand.band, ManifestBand.bucket).in_(bands))
+        # An OR of (band AND bucket) pairs: SQLite and PostgreSQL answer it from the (band, bucket) index, where a
+        # row-value IN list makes SQLite scan the whole table.
+        .where(or_(*(and_(ManifestBand.band == band, ManifestBand.bucket == bucket) for band, bucket in bands)))
         .group_by(ManifestBand.manifest_id)
         .having(shared >= max(1, int(min_similarity * len(values) + 0.999)))
         .order_by(shared.desc()).limit(limit))
