@@ -66,6 +66,8 @@ bench: $(STAMP)
 	$(PY) bench/pii_memory.py
 	$(DEMO_ENV) $(PY) bench/detect_speed.py
 	$(DEMO_ENV) $(PY) bench/detect_quality.py
+	$(DEMO_ENV) $(PY) bench/pipeline_throughput.py
+	$(DEMO_ENV) $(PY) bench/pipeline_reliability.py
 	$(PY) bench/optimize_scoring.py $(if $(wildcard $(SHARED_MODEL)/config.json),--model $(SHARED_MODEL),) \
 		$(if $(wildcard .provenance/models/distilled/config.json),--student .provenance/models/distilled,)
 	$(DEMO_ENV) $(PY) bench/api_verify.py

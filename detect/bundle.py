@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -102,21 +103,29 @@ def build_card(name: str, identity: ScorerIdentity, ensemble: TrainedEnsemble, *
     }
 
 
-def save_bundle(bundle: Bundle, directory: Path) -> Path:
-    """Write atomically: a half-written bundle is never picked up by scoring."""
+def write_directory_atomically(directory: Path, write: Callable[[Path], None]) -> Path:
+    """Let ``write`` fill a staging directory beside ``directory``, then swap it in with one rename: a
+    half-written bundle is never picked up by scoring, and a failed write leaves the old one in place."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        joblib.dump(bundle.ensemble, staging / ENSEMBLE_FILE, compress=3)
-        (staging / CARD_FILE).write_text(json.dumps(bundle.card, indent=2, default=str) + "\n", encoding="utf-8")
-        (staging / TRAINING_HASHES_FILE).write_text("".join(f"{h}\n" for h in sorted(bundle.training_hashes)))
+        write(staging)
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    bundle.path = directory
+    return directory
+
+
+def save_bundle(bundle: Bundle, directory: Path) -> Path:
+    def write(staging: Path) -> None:
+        joblib.dump(bundle.ensemble, staging / ENSEMBLE_FILE, compress=3)
+        (staging / CARD_FILE).write_text(json.dumps(bundle.card, indent=2, default=str) + "\n", encoding="utf-8")
+        (staging / TRAINING_HASHES_FILE).write_text("".join(f"{h}\n" for h in sorted(bundle.training_hashes)))
+
+    bundle.path = write_directory_atomically(directory, write)
     return directory
 
 

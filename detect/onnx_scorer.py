@@ -39,6 +39,7 @@ from torch import nn
 
 from detect.errors import DetectionError
 from detect.perplexity import PerplexityScorer
+from generator.loading import file_sha256 as _file_sha256
 
 EXPORT_FORMAT = 1
 OPSET = 17
@@ -133,14 +134,6 @@ def weights_digest(lm: Any) -> str:
     for name, tensor in sorted(lm.model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().float().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 

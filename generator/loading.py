@@ -44,6 +44,15 @@ class ModelRequest:
     adapter: str | None = None  # LoRA adapter folder merged on top (generator/lora.py)
 
 
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file read in 1 MiB blocks (checkpoints and exports are too large to read at once)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
 @dataclass
 class LoadedModel:
     """A ready-to-use model with its tokenizer and where it came from."""
@@ -75,11 +84,7 @@ class LoadedModel:
         for file_name in _WEIGHT_FILES:
             candidate = self.path / file_name
             if candidate.is_file():
-                digest = hashlib.sha256()
-                with candidate.open("rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(block)
-                return digest.hexdigest()
+                return file_sha256(candidate)
         return None
 
     def info(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from generator.errors import GeneratorError
+from generator.loading import file_sha256 as _file_sha256
 
 ADAPTER_CARD = "adapter_card.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
@@ -36,14 +37,6 @@ TARGET_MODULES = ["c_attn", "c_proj", "c_fc"]
 
 class AdapterError(GeneratorError):
     """An adapter folder is missing, unreadable, or was trained for another base model."""
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

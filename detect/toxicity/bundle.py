@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 import joblib
 
+from detect.bundle import write_directory_atomically
 from detect.errors import DetectionError
 from detect.toxicity.features import describe_features
 from detect.toxicity.model import ToxicityModel
@@ -73,19 +71,13 @@ def build_card(name: str, data_summary: dict[str, Any], details: dict[str, Any])
 
 def save_toxicity_bundle(bundle: ToxicityBundle, directory: Path) -> Path:
     """Write atomically (staging directory + rename); fills in the card's ``model_sha256``."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    def write(staging: Path) -> None:
         joblib.dump(bundle.model, staging / MODEL_FILE, compress=3)
         bundle.card["model_sha256"] = hashlib.sha256((staging / MODEL_FILE).read_bytes()).hexdigest()
         (staging / CARD_FILE).write_text(json.dumps(bundle.card, indent=2, default=str) + "\n", encoding="utf-8")
         (staging / TRAINING_HASHES_FILE).write_text("".join(f"{h}\n" for h in sorted(bundle.training_hashes)))
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    write_directory_atomically(directory, write)
     bundle.path = directory
     return directory
 
