@@ -16,6 +16,8 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,18 +55,29 @@ def prepare_base(base: Path, model: str, bundle: Path | None, data: Path) -> Non
     KeyStore(base).active_or_create(tokenizer)
 
 
-def in_process(home: Path, model: str, texts: list[str], chunk: int) -> float:
+def score_in_this_process(home: Path, model: str, dump: Path, chunk: int) -> float:
+    """The baseline's body: the worker's scorer, called directly on the same chunks, no queue, no database."""
     import torch
 
     from provenance.pipeline.document_scoring import DocumentScorer
 
     torch.set_num_threads(1)
+    texts = [json.loads(line)["text"] for line in dump.read_text(encoding="utf-8").splitlines()]
     scorer = DocumentScorer(settings_for(env_for(home, model)))
     scorer.warm_up()
     started = time.perf_counter()
     for start in range(0, len(texts), chunk):
         scorer.score(texts[start:start + chunk])
     return len(texts) / (time.perf_counter() - started)
+
+
+def in_process(home: Path, model: str, dump: Path, chunk: int) -> float:
+    """Run the baseline in a fresh process with exactly a worker's environment (one torch and one BLAS
+    thread), so the comparison differs only by the queue."""
+    done = subprocess.run([sys.executable, __file__, "--baseline-only", str(home), "--model", model,
+                           "--chunk-size", str(chunk), "--dump", str(dump)], env=env_for(home, model),
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def through_queue(home: Path, model: str, dump: Path, warm: Path, workers: int, broker: str | None,
@@ -83,7 +96,7 @@ def through_queue(home: Path, model: str, dump: Path, warm: Path, workers: int, 
         wait_job(settings, submit_paths(settings, [warm]))  # every pool process has loaded its models
         started = time.perf_counter()
         job_id = submit_paths(settings, [dump])
-        summary = wait_job(settings, job_id)
+        summary = wait_job(settings, job_id, poll=1.0)  # poll like `scan --wait`: light on the cores
         elapsed = time.perf_counter() - started
     finally:
         worker.stop()
@@ -101,7 +114,12 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
     parser.add_argument("--chunk-size", type=int, default=32)
     parser.add_argument("--configs", default="inprocess,embedded-1,embedded-2,redis-1,redis-2")
+    parser.add_argument("--baseline-only", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--dump", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline_only is not None:
+        print(score_in_this_process(args.baseline_only, args.model, args.dump, args.chunk_size))
+        return
     root = Path(tempfile.mkdtemp(prefix="provenance-bench-pipeline-"))
     base = root / "base"
     prepare_base(base, args.model, args.bundle, args.data)
@@ -116,7 +134,7 @@ def main() -> None:
         for config in args.configs.split(","):
             home = fresh_home(base, config)
             if config == "inprocess":
-                report["runs"][config] = {"docs_per_s": round(in_process(home, args.model, texts,
+                report["runs"][config] = {"docs_per_s": round(in_process(home, args.model, dump,
                                                                          args.chunk_size), 2)}
             else:
                 kind, workers = config.rsplit("-", 1)
