@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -88,7 +89,9 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
                                  .join(Document, Document.id == StagedText.document_id)
                                  .where(StagedText.chunk_id == chunk_id).order_by(StagedText.id)).all()
     scorer = process_scorer(settings)
+    started = time.perf_counter()
     results = scorer.score([text for _, text, _ in staged])
+    scored_at = time.perf_counter()
     with session_scope(url) as session:
         owned = session.execute(update(Chunk).where(Chunk.id == chunk_id, Chunk.status == "running",
                                                     Chunk.worker == token)
@@ -118,7 +121,8 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
                                 last_progress_at=now))
         session.flush()
         finish_job_if_complete(session, job_id)
-    return {"chunk": chunk_id, "documents": len(staged), "new_verdicts": written}
+    return {"chunk": chunk_id, "documents": len(staged), "new_verdicts": written,
+            "score_seconds": round(scored_at - started, 3), "write_seconds": round(time.perf_counter() - scored_at, 3)}
 
 
 def finish_job_if_complete(session: Session, job_id: str) -> None:
