@@ -144,7 +144,7 @@ def run_arm(name: str, data, generations: list[str], folds: int, seed: int) -> d
     held_in["all_toxic_rows"] = {"n": int(toxic_rows.sum()),
                                  "tpr_at_block": round(float((oof[toxic_rows] >= block).mean()), 4)}
     model = fit_model(texts, labels, category_sets, sorted({c for s in category_sets for c in s}), seed=seed,
-                      counterfactual=counterfactual)
+                      counterfactual=counterfactual, sources=sources)
     gen_p, _, _ = decide(model, [view(t) for t in generations], scan)
     cases = functional_cases()
     _, flags, categories = decide(model, [view(case.text) for case in cases], scan)

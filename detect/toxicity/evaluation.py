@@ -163,12 +163,12 @@ def cross_source_table(features_texts: Sequence[str], labels: np.ndarray, source
 
 def leave_one_source_out_table(features_texts: Sequence[str], labels: np.ndarray, sources: np.ndarray,
                                categories: Sequence[Sequence[str]],
-                               fit: Callable[[list[str], np.ndarray], Callable[[list[str]], np.ndarray]],
+                               fit: Callable[..., Callable[[list[str]], np.ndarray]],
                                stage: Callable[[str], None] | None = None,
                                ) -> list[dict[str, Any]]:
     """The headline protocol: for each source with both labels, train on *all other* sources (one-label
-    sources included) and test on it; AUROC overall and per category (that category's texts vs the source's
-    non-toxic texts)."""
+    sources included; ``fit(texts, labels, sources=...)``) and test on it; AUROC overall and per category
+    (that category's texts vs the source's non-toxic texts)."""
     labels = np.asarray(labels)
     names = [s for s in sorted(set(sources.tolist())) if len(np.unique(labels[sources == s])) == 2]
     rows: list[dict[str, Any]] = []
@@ -180,7 +180,7 @@ def leave_one_source_out_table(features_texts: Sequence[str], labels: np.ndarray
         train_idx = np.flatnonzero(sources != held_out)
         if len(np.unique(labels[train_idx])) < 2:
             continue
-        predict = fit([features_texts[i] for i in train_idx], labels[train_idx])
+        predict = fit([features_texts[i] for i in train_idx], labels[train_idx], sources=sources[train_idx])
         test_idx = np.flatnonzero(sources == held_out)
         scores = predict([features_texts[i] for i in test_idx])
         metrics = toxicity_metrics(labels[test_idx], scores)
