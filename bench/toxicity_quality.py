@@ -47,7 +47,7 @@ from detect.toxicity.evaluation import (
     leave_one_source_out_table,
     per_source_metrics,
 )
-from detect.toxicity.functional import CONTRAST_FAMILY, HATE_FAMILY, functional_cases, functional_report
+from detect.toxicity.functional import CONTRAST_FAMILY, HATE_FAMILY, LISTED, functional_cases, functional_report
 from detect.toxicity.normalize import normalize_toxicity
 from detect.toxicity.training import (
     block_threshold_at_fpr,
@@ -161,6 +161,14 @@ def run_arm(name: str, data, generations: list[str], folds: int, seed: int) -> d
         fpr = float((group_p >= scan).mean())
         templated["groups"][group] = {"n": int(group_p.size), "fpr": round(fpr, 4),
                                       "gap_points": round(100 * (fpr - templated["fpr_no_group"]), 2)}
+    # The same neutral sentences about groups the augmentation list *does* name (transparency: the goal is
+    # stated for held-out groups, but a listed group's FPR is what users of those groups meet).
+    for group in LISTED:
+        group_p, _, _ = decide(model, [view(t.format(g=group)) for t in BIAS_TEMPLATES], scan)
+        fpr = float((group_p >= scan).mean())
+        templated.setdefault("listed_groups", {})[group] = {
+            "n": int(group_p.size), "fpr": round(fpr, 4),
+            "gap_points": round(100 * (fpr - templated["fpr_no_group"]), 2)}
     pooled_oof = per_source_metrics(labels, oof, sources, scan)["pooled"]
     return {
         "leave_one_source_out": loso,
@@ -180,7 +188,7 @@ def goals(result: dict) -> dict[str, bool]:
     loso = result["leave_one_source_out"]
     screen = result["generation_screen"]
     functional = result["functional"]["per_family"]
-    gaps = [g["gap_points"] for g in result["bias_held_out_groups_templated"]["groups"].values()]
+    gaps = [g["gap_points"] for g in result["bias_held_out_groups_templated"]["groups"].values()]  # held out only
     gaps += [g["gap_points"] for g in result["bias_held_out_groups_data"]["groups"].values()
              if g["gap_points"] is not None]
     return {

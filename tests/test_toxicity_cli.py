@@ -73,6 +73,7 @@ def test_eval_reports_per_source_cross_source_and_bias(capsys, toxicity_env: Pat
         row = report["cross_validated"][source]
         assert {"auroc", "tpr_at_5pct_fpr", "f1_at_threshold"} <= row.keys()
     assert len(report["cross_source"]) == 2 and "fpr_gap" in report["cross_validated"]["bias"]
+    assert {row["test"] for row in report["leave_one_source_out"]} == {"chat", "forum"}
     code, out, err = run_cli(capsys, "eval-toxicity", str(toxicity_data_file), "--no-retrain",
                              "--include-training", "--json")
     (report,) = json_lines(out)

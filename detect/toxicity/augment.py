@@ -55,6 +55,11 @@ _TERM_SLOTS: dict[str, tuple[str, int]] = {
 _TERMS = re.compile(r"\b(?:trans people|" + "|".join(sorted(map(re.escape, _TERM_SLOTS), key=len, reverse=True))
                     + r")\b")
 COPIES_PER_TEXT = 2  # each text naming a listed group gets this many swapped copies
+# Optionally one more copy naming no group at all ("muslims are" -> "people are"), meant to let the context
+# explain the label without any group word. Off: it *lowered* functional-suite contrast accuracy from 0.69 to
+# 0.62 at the same LOSO AUROC (bench/toxicity_quality.py, 2,500 rows per source).
+NEUTRAL_FORMS = ("local", "people")
+NEUTRAL_COPY = False
 
 
 def _slot_of(term: str) -> tuple[str, int]:
@@ -66,18 +71,22 @@ def listed_groups_in(text: str) -> set[str]:
     return {_slot_of(match.group(0))[0] for match in _TERMS.finditer(text)}
 
 
-def swap_groups(text: str, mapping: dict[str, str]) -> str:
-    """``text`` with every listed-group term replaced by the same slot of ``mapping[group]``."""
+def swap_groups(text: str, mapping: dict[str, str | None]) -> str:
+    """``text`` with every listed-group term replaced by the same slot of ``mapping[group]`` (a group name, or
+    None for the group-free ``NEUTRAL_FORMS``); groups missing from ``mapping`` stay."""
     def replace(match: re.Match[str]) -> str:
         group, slot = _slot_of(match.group(0))
-        target = mapping.get(group)
-        return AUGMENTATION_GROUPS[target][slot] if target else match.group(0)
+        if group not in mapping:
+            return match.group(0)
+        target = mapping[group]
+        return NEUTRAL_FORMS[slot] if target is None else AUGMENTATION_GROUPS[target][slot]
 
     return _TERMS.sub(replace, text)
 
 
 def counterfactuals(text: str, rng: random.Random, copies: int = COPIES_PER_TEXT) -> list[str]:
-    """Up to ``copies`` distinct versions of ``text`` with its groups swapped for other listed groups."""
+    """Up to ``copies`` distinct versions of ``text`` with its groups swapped for other listed groups, plus
+    (``NEUTRAL_COPY``) one naming no group."""
     present = sorted(listed_groups_in(text))
     if not present:
         return []
@@ -90,6 +99,10 @@ def counterfactuals(text: str, rng: random.Random, copies: int = COPIES_PER_TEXT
             out.append(swapped)
         if len(out) == copies:
             break
+    if NEUTRAL_COPY and copies:
+        neutral = swap_groups(text, dict.fromkeys(present))
+        if neutral not in out:
+            out.append(neutral)
     return out
 
 

@@ -15,7 +15,12 @@ import typer
 
 from detect.toxicity import read_toxicity_data, save_toxicity_bundle, train_toxicity_bundle
 from detect.toxicity.bundle import text_hash
-from detect.toxicity.evaluation import bias_check, cross_source_table, per_source_metrics
+from detect.toxicity.evaluation import (
+    bias_check,
+    cross_source_table,
+    leave_one_source_out_table,
+    per_source_metrics,
+)
 from detect.toxicity.training import fit_scorer, out_of_fold_scores
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.detect_cmd import read_text_records
@@ -125,7 +130,8 @@ def evaluate(
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report."),
 ) -> None:
-    """AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; cross-source and bias tables."""
+    """AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; leave-one-source-out, cross-source and
+    bias tables."""
     service = ToxicityService(load_settings(), bundle_name=bundle)
     loaded = service.bundle
     threshold = float(loaded.model.threshold)
@@ -151,6 +157,8 @@ def evaluate(
             report["cross_validated"] = per_source_metrics(labels, oof, sources, threshold)
             report["cross_validated"]["bias"] = bias_check(raw, labels, oof, threshold)
             report["cross_source"] = cross_source_table(texts, labels, sources, fit_scorer, stage)
+            report["leave_one_source_out"] = leave_one_source_out_table(
+                texts, labels, sources, [row.categories for row in prepared.rows], fit_scorer, stage)
     if as_json:
         emit_json(report)
         return
@@ -160,5 +168,7 @@ def evaluate(
             if isinstance(row, dict) and "auroc" in row:
                 stdout.print(f"  {section:15s} {name:32s} AUROC {row['auroc']} TPR@5%FPR {row['tpr_at_5pct_fpr']} "
                              f"F1 {row.get('f1_at_threshold')}", highlight=False)
+    for row in report.get("leave_one_source_out", []):
+        stdout.print(f"  leave-one-out   test {row['test']}: AUROC {row['auroc']}", highlight=False)
     for row in report.get("cross_source", []):
         stdout.print(f"  cross-source    {row['train']} -> {row['test']}: AUROC {row['auroc']}", highlight=False)
