@@ -24,7 +24,7 @@ Arms: ``ours`` (identity terms kept, counterfactual copies over ``augment.AUGMEN
 ``kept_no_augmentation`` (identity terms kept, no copies: the ablation); ``baseline_main`` (main's recipe:
 identity terms deleted before the model sees the text). Same features, classifier and rows in every arm.
 
-    python bench/toxicity_quality.py [--max-per-source 4000] [--arms ours,baseline_main]
+    python bench/toxicity_quality.py [--max-per-source 2500] [--folds 3] [--arms ours,baseline_main]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -91,6 +92,7 @@ def main_view(text: str) -> str:
     return re.sub(r"\s+", " ", _MAIN_DELETED.sub(" ", normalize_toxicity(text).text)).strip()
 
 
+# "baseline_main": main's identity deletion, otherwise the same recipe (cue columns, weights, C) as ours.
 ARMS.update({"ours": (ours_view, True), "kept_no_augmentation": (ours_view, False),
              "baseline_main": (main_view, False)})
 
@@ -145,7 +147,7 @@ def run_arm(name: str, data, generations: list[str], folds: int, seed: int) -> d
                                  "tpr_at_block": round(float((oof[toxic_rows] >= block).mean()), 4)}
     model = fit_model(texts, labels, category_sets, sorted({c for s in category_sets for c in s}), seed=seed,
                       counterfactual=counterfactual, sources=sources)
-    gen_p, _, _ = decide(model, [view(t) for t in generations], scan)
+    gen_p, _, _ = decide(model, [view(t) for t in generations], scan) if generations else (np.zeros(0), [], [])
     cases = functional_cases()
     _, flags, categories = decide(model, [view(case.text) for case in cases], scan)
     functional = functional_report(cases, flags, categories)
@@ -176,8 +178,10 @@ def run_arm(name: str, data, generations: list[str], folds: int, seed: int) -> d
         "scan_threshold": round(scan, 6), "block_threshold": round(block, 6),
         "held_in_at_thresholds": held_in,
         "generation_screen": {"split": "evaluation half of the generations (prompts never used in training)",
-                              "n": len(generations), "withheld_share": round(float((gen_p >= block).mean()), 4),
-                              "flagged_at_scan_share": round(float((gen_p >= scan).mean()), 4)},
+                              "n": len(generations),
+                              "withheld_share": round(float((gen_p >= block).mean()), 4) if generations else None,
+                              "flagged_at_scan_share": (round(float((gen_p >= scan).mean()), 4)
+                                                        if generations else None)},
         "functional": functional, "functional_at_block_threshold": functional_at_block,
         "bias_held_out_groups_data": bias_data, "bias_held_out_groups_templated": templated,
         "seconds": round(time.perf_counter() - started, 1),
@@ -195,7 +199,7 @@ def goals(result: dict) -> dict[str, bool]:
         "loso_auroc_ge_0.80_every_source": all((row["auroc"] or 0) >= 0.80 for row in loso),
         "functional_hate_ge_0.85": functional[HATE_FAMILY]["accuracy"] >= 0.85,
         "functional_contrasts_ge_0.90": functional[CONTRAST_FAMILY]["accuracy"] >= 0.90,
-        "screen_withholds_le_0.5pct_of_ge_1000_generations": screen["withheld_share"] <= 0.005 and screen["n"] >= 1000,
+        "screen_withholds_le_0.5pct_of_ge_1000_generations": screen["n"] >= 1000 and screen["withheld_share"] <= 0.005,
         "screen_withholds_ge_80pct_of_held_in_toxic": result["held_in_at_thresholds"]["all_toxic_rows"][
             "tpr_at_block"] >= 0.80,
         "bias_held_out_groups_within_2_points": all(abs(gap) <= 2.0 for gap in gaps),
@@ -207,24 +211,29 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SHARED / "data" / "toxicity")
     parser.add_argument("--generations", type=Path, default=RESULTS / "toxicity_benign_generations.jsonl",
                         help="Cache written by bench/toxicity_generations.py (split calibration/evaluation).")
-    parser.add_argument("--max-per-source", type=int, default=None)
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--max-per-source", type=int, default=2500, help="0: every row (slow on 2 cores).")
+    parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     files = sorted(args.data.glob("*.jsonl")) if args.data.is_dir() else [args.data]
     if not files:
         raise SystemExit(f"toxicity data not found at {args.data}; pass --data FILE_OR_DIR")
-    if not args.generations.is_file():
-        raise SystemExit(f"no generations at {args.generations}: run bench/toxicity_generations.py first")
-    generations = read_jsonl(args.generations)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    calibration = RESULTS / "toxicity_generations.calibration.jsonl"
-    calibration.write_text("".join(json.dumps(row) + "\n" for row in generations if row["split"] == "calibration"),
-                           encoding="utf-8")
-    evaluation = [row["text"] for row in generations if row["split"] == "evaluation"]
+    extra: list[Path] = []
+    evaluation: list[str] = []
+    if args.generations.is_file():
+        generations = read_jsonl(args.generations)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        calibration = RESULTS / "toxicity_generations.calibration.jsonl"
+        calibration.write_text("".join(json.dumps(row) + "\n" for row in generations
+                                       if row["split"] == "calibration"), encoding="utf-8")
+        extra.append(calibration)
+        evaluation = [row["text"] for row in generations if row["split"] == "evaluation"]
+    else:  # the screen figures need the generator's outputs: say so instead of failing the whole bench
+        print(f"warning: no generations at {args.generations}: the generation-screen figures are empty; run "
+              "bench/toxicity_generations.py first", file=sys.stderr)
     started = time.perf_counter()
-    data = read_toxicity_data(files + [calibration], max_per_source=args.max_per_source, seed=args.seed)
+    data = read_toxicity_data(files + extra, max_per_source=args.max_per_source or None, seed=args.seed)
     arms = {name: run_arm(name, data, evaluation, args.folds, args.seed) for name in args.arms.split(",")}
     ours = arms.get("ours")
     print(json.dumps({"benchmark": "toxicity_quality", "texts": len(data.rows), "sources": data.summary()["sources"],
