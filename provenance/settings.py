@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     toxicity_bundle: str = Field(default="toxicity", description="Toxicity bundle name under <home>/detectors.")
     toxicity_target_fpr: float = Field(default=0.05, gt=0, lt=0.5,
                                        description="FPR the toxicity threshold promises (chosen at training).")
+    toxicity_block_fpr: float = Field(default=0.005, gt=0, lt=0.5,
+                                      description="FPR on benign text (non-toxic rows and the generator's own "
+                                                  "outputs) the stricter generation-blocking threshold promises.")
     toxicity_on_generation: Literal["withhold", "regenerate", "off"] = Field(
         default="withhold", description="What generation does with a toxic output: withhold, regenerate, off.")
     toxicity_max_regenerations: int = Field(default=2, ge=0, le=10,

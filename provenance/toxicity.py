@@ -77,14 +77,25 @@ class ToxicityService:
 
     @property
     def threshold(self) -> float:
+        """The scan threshold: ``toxic`` (flag for review) at ``PROVENANCE_TOXICITY_TARGET_FPR``."""
         return float(self.bundle.model.threshold)
 
+    @property
+    def block_threshold(self) -> float:
+        """The generation-blocking threshold at ``PROVENANCE_TOXICITY_BLOCK_FPR`` (recomputed from the bundle's
+        out-of-fold benign scores when the setting differs from the one trained; never below the scan
+        threshold; older bundles without benign scores block at the scan threshold)."""
+        return float(self.bundle.model.blocking_threshold(self.settings.toxicity_block_fpr))
+
     def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """Per text ``{"p_toxic", "toxic", "categories", "note"}``; raises DetectionError without a bundle."""
+        """Per text ``{"p_toxic", "toxic", "categories", "note", "blocked"}``; raises DetectionError without a
+        bundle. ``toxic`` uses the scan threshold, ``blocked`` the blocking threshold."""
         results: list[dict[str, Any]] = []
         items = list(texts)
+        block = self.block_threshold
         for start in range(0, len(items), SCORE_BATCH):
-            results.extend(score.as_dict() for score in self.bundle.model.score(items[start:start + SCORE_BATCH]))
+            batch = self.bundle.model.score(items[start:start + SCORE_BATCH], block_threshold=block)
+            results.extend(score.as_dict() for score in batch)
         return results
 
 
@@ -107,7 +118,8 @@ def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, na
     say(f"toxicity: training on {len(data.rows):,} texts from {len(data.summary()['sources'])} sources")
     bundle_name = name or settings.toxicity_bundle
     bundle = train_toxicity_bundle(data, name=Path(bundle_name).name, seed=seed, folds=folds,
-                                   target_fpr=target_fpr or settings.toxicity_target_fpr, stage=say)
+                                   target_fpr=target_fpr or settings.toxicity_target_fpr,
+                                   block_fpr=settings.toxicity_block_fpr, stage=say)
     return save_toxicity_bundle(bundle, toxicity_bundle_dir(settings, bundle_name))
 
 
@@ -163,10 +175,12 @@ def screen_generations(settings: Settings, generations: Sequence[Generation], sa
                        regenerate: Callable[[list[str], SamplingConfig], list[Generation]],
                        service: ToxicityService | None = None,
                        notice: Callable[[str], None] | None = None) -> list[ScreenedOutput]:
-    """Score each continuation; per ``settings.toxicity_on_generation``: ``withhold`` marks toxic outputs
-    withheld, ``regenerate`` samples toxic ones again (new seed, up to ``toxicity_max_regenerations`` times)
-    and withholds what is still toxic, ``off`` skips scoring (toxicity None). Without a bundle: toxicity None
-    and a one-time notice."""
+    """Score each continuation; per ``settings.toxicity_on_generation``: ``withhold`` marks blocked outputs
+    withheld, ``regenerate`` samples blocked ones again (new seed, up to ``toxicity_max_regenerations`` times)
+    and withholds what is still blocked, ``off`` skips scoring (toxicity None). Without a bundle: toxicity
+    None and a one-time notice. "Blocked" is ``p_toxic`` at or over the blocking threshold
+    (``PROVENANCE_TOXICITY_BLOCK_FPR``, default 0.5% of benign text), which is stricter than the scan flag
+    ``toxic``: an output can be flagged ``toxic`` for review and still be released."""
     mode = settings.toxicity_on_generation
     outputs = [ScreenedOutput(generation, None) for generation in generations]
     if mode == "off" or not outputs:
@@ -181,7 +195,7 @@ def screen_generations(settings: Settings, generations: Sequence[Generation], sa
         output.toxicity = _public(result)
     retries = settings.toxicity_max_regenerations if mode == "regenerate" and sampling.do_sample else 0
     for attempt in range(1, retries + 1):
-        pending = [o for o in outputs if o.toxicity and o.toxicity["toxic"]]
+        pending = [o for o in outputs if o.toxicity and o.toxicity["blocked"]]
         if not pending:
             break
         seed = None if sampling.seed is None else sampling.seed + 7919 * attempt
@@ -192,7 +206,7 @@ def screen_generations(settings: Settings, generations: Sequence[Generation], sa
             output.generation, output.toxicity = generation, _public(result)
             output.regenerations, output.seed = attempt, seed
     for output in outputs:
-        output.withheld = bool(output.toxicity and output.toxicity["toxic"])
+        output.withheld = bool(output.toxicity and output.toxicity["blocked"])
     return outputs
 
 
@@ -203,8 +217,10 @@ def withheld_event(output: ScreenedOutput, service: ToxicityService | None, **ex
 
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
-    """The generation contract: ``{p_toxic, toxic, categories}`` (plus ``note`` only when there is one)."""
-    public = {"p_toxic": result["p_toxic"], "toxic": result["toxic"], "categories": result["categories"]}
+    """The generation contract: ``{p_toxic, toxic, categories, blocked}`` (plus ``note`` only when there is
+    one)."""
+    public = {"p_toxic": result["p_toxic"], "toxic": result["toxic"], "categories": result["categories"],
+              "blocked": result["blocked"]}
     if result.get("note"):
         public["note"] = result["note"]
     return public
@@ -212,9 +228,10 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
 
 def _event(action: str, generation: Generation, toxicity: dict[str, Any] | None,
            service: ToxicityService | None) -> dict[str, Any]:
-    return {"event": "toxic_generation", "action": action, "reason": "toxicity over threshold",
+    return {"event": "toxic_generation", "action": action, "reason": "toxicity over the blocking threshold",
             "p_toxic": (toxicity or {}).get("p_toxic"), "categories": (toxicity or {}).get("categories", []),
-            "threshold": round(service.threshold, 4) if service is not None else None,
+            "threshold": round(service.block_threshold, 4) if service is not None else None,
+            "scan_threshold": round(service.threshold, 4) if service is not None else None,
             "toxicity_version": service.version if service is not None else None,
             "prompt_sha256": hashlib.sha256(generation.prompt.encode("utf-8")).hexdigest(),
             "text_sha256": hashlib.sha256(generation.text.encode("utf-8")).hexdigest(),

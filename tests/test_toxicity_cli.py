@@ -11,7 +11,7 @@ import pytest
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
 from tests.test_toxicity_model import toxicity_bundle_path, toxicity_data_file  # noqa: F401 - fixtures
 
-CONTRACT_KEYS = {"id", "p_toxic", "toxic", "categories"}
+CONTRACT_KEYS = {"id", "p_toxic", "toxic", "categories", "blocked"}
 
 
 @pytest.fixture
@@ -26,6 +26,8 @@ def test_train_writes_a_bundle_with_its_card(capsys, clean_env: Path, toxicity_d
     assert code == 0, err
     (card,) = json_lines(out)
     assert card["name"] == "quick" and card["threshold"]["target_fpr"] == 0.1
+    assert card["block_threshold"]["value"] >= card["threshold"]["value"]
+    assert [row["test"] for row in card["metrics"]["leave_one_source_out"]] == ["chat", "forum"]
     assert card["metrics"]["cross_validated"]["pooled"]["auroc"] > 0.9
     assert json.loads((clean_env / "detectors" / "quick" / "card.json").read_text()) == card
     assert "skipped" in err  # the two bad lines are named, not fatal
@@ -44,7 +46,8 @@ def test_score_contract_order_ids_and_bad_lines(capsys, toxicity_env: Path, tmp_
     assert [row["id"] for row in rows] == ["a", 1, 7, "no-text", 4, "emoji", "ru", "big", 8]
     assert all(row.keys() >= CONTRACT_KEYS for row in rows)
     assert rows[0]["toxic"] is True and rows[0]["categories"] and rows[1]["toxic"] is False
-    assert rows[2]["p_toxic"] == 0.0 and "no words" in rows[2]["note"]
+    assert rows[2]["p_toxic"] == 0.0 and "no words" in rows[2]["note"] and rows[2]["blocked"] is False
+    assert rows[1]["blocked"] is False and rows[3]["blocked"] is None  # a bad line blocks nothing
     assert "text" in rows[3]["error"] and "JSON" in rows[4]["error"] and "UTF-8" in rows[8]["error"]
     assert "note" in rows[5] and "non-Latin" in rows[6]["note"] and "first" in rows[7]["note"]
 
@@ -70,6 +73,7 @@ def test_eval_reports_per_source_cross_source_and_bias(capsys, toxicity_env: Pat
         row = report["cross_validated"][source]
         assert {"auroc", "tpr_at_5pct_fpr", "f1_at_threshold"} <= row.keys()
     assert len(report["cross_source"]) == 2 and "fpr_gap" in report["cross_validated"]["bias"]
+    assert {row["test"] for row in report["leave_one_source_out"]} == {"chat", "forum"}
     code, out, err = run_cli(capsys, "eval-toxicity", str(toxicity_data_file), "--no-retrain",
                              "--include-training", "--json")
     (report,) = json_lines(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,13 @@ from tests.test_toxicity_model import toxicity_bundle_path, toxicity_data_file  
 SAMPLING = SamplingConfig(max_new_tokens=12, seed=3)
 
 
-def install_bundle(home: Path, source: Path, name: str, threshold: float) -> None:
-    """Copy of the test bundle with its threshold forced (0 = everything toxic, > 1 = nothing)."""
+def install_bundle(home: Path, source: Path, name: str, threshold: float, block: float | None = None) -> None:
+    """Copy of the test bundle with its scan and blocking thresholds forced (0 = everything toxic/blocked,
+    > 1 = nothing); the blocking threshold defaults to the scan one."""
     bundle = load_toxicity_bundle(source)
     bundle.model.threshold = threshold
+    bundle.model.block_threshold = threshold if block is None else block
+    bundle.model.benign_scores = None
     save_toxicity_bundle(bundle, home / "detectors" / name)
 
 
@@ -46,6 +50,7 @@ def test_toxic_outputs_are_withheld_and_audited(clean_env: Path, micro_model,
     assert [event["action"] for event in events] == ["withheld", "withheld"]
     assert {event["manifest_id"] for event in events} == {item.manifest["id"] for item in stamped}
     assert all(event["p_toxic"] is not None and event["threshold"] == 0.0 for event in events)
+    assert all(item.toxicity["blocked"] for item in stamped)
     assert events[0]["toxicity_version"] == ToxicityService(settings).version
 
 
@@ -71,6 +76,27 @@ def test_clean_outputs_carry_their_score_and_off_skips_scoring(clean_env: Path, 
     (item,) = generate_stamped(Settings(home=clean_env, toxicity_bundle="never", toxicity_on_generation="off"),
                                micro_model, ["My sister"], SAMPLING)
     assert item.toxicity is None
+
+
+def test_flagged_but_not_blocked_outputs_are_released(clean_env: Path, micro_model,
+                                                      toxicity_bundle_path: Path) -> None:  # noqa: F811
+    """Two thresholds for two jobs: over the scan threshold only, an output is flagged for review, not withheld."""
+    install_bundle(clean_env, toxicity_bundle_path, "flag-only", 0.0, block=1.5)
+    events: list[dict] = []
+    (item,) = generate_stamped(Settings(home=clean_env, toxicity_bundle="flag-only"), micro_model, ["My sister"],
+                               SAMPLING, on_withheld=events.append)
+    assert item.toxicity["toxic"] is True and item.toxicity["blocked"] is False
+    assert not item.withheld and item.generation.text and events == []
+
+
+def test_block_fpr_setting_recomputes_the_blocking_threshold(clean_env: Path,
+                                                             toxicity_bundle_path: Path) -> None:  # noqa: F811
+    shutil.copytree(toxicity_bundle_path, clean_env / "detectors" / "toxicity")
+    strict = ToxicityService(Settings(home=clean_env, toxicity_block_fpr=0.001))
+    loose = ToxicityService(Settings(home=clean_env, toxicity_block_fpr=0.2))
+    trained = ToxicityService(Settings(home=clean_env))
+    assert trained.block_threshold == pytest.approx(trained.bundle.model.block_threshold)
+    assert strict.block_threshold >= trained.block_threshold >= loose.block_threshold >= loose.threshold
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.5])

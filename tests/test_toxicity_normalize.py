@@ -48,7 +48,8 @@ def test_long_unbroken_runs_finish(text: str) -> None:
     assert normalize_toxicity(text).text
 
 
-def test_identity_terms_are_removed_so_they_cannot_become_toxicity_cues() -> None:
-    assert normalize_toxicity("I am a gay man").text == "i am a"
-    assert normalize_toxicity("Muslims pray five times a day").text == "pray five times a day"
-    assert normalize_toxicity("Jewish families; Black history").text == "families history"
+def test_identity_terms_are_kept_so_group_directed_hate_keeps_its_target() -> None:
+    """Bias is removed by counterfactual copies at training time (test_toxicity_augment), not by deletion."""
+    assert normalize_toxicity("I am a gay man").text == "i am a gay man"
+    assert normalize_toxicity("Muslims pray five times a day").text == "muslims pray five times a day"
+    assert normalize_toxicity("Jewish families; Black history").text == "jewish families black history"

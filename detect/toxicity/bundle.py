@@ -58,9 +58,11 @@ def build_card(name: str, data_summary: dict[str, Any], details: dict[str, Any])
         "features": {**describe_features(),
                      "normalisation": "homoglyph folding, accents stripped, lowercase; RT/@mentions/URLs/"
                                       "HTML entities removed, hashtags unwrapped; leetspeak, 3+ repeated "
-                                      "letters and spaced-out letters undone; punctuation, emoji and "
-                                      "identity terms dropped"},
-        "probability": "p_toxic: class-balanced logistic score (equal prior odds); toxic = p_toxic >= threshold",
+                                      "letters and spaced-out letters undone; punctuation and emoji "
+                                      "dropped; identity terms kept (their group-specific weight is removed "
+                                      "by counterfactual copies at training time)"},
+        "probability": "p_toxic: class- and source-balanced logistic score (equal prior odds); toxic = p_toxic >= "
+                       "threshold (scan), blocked = p_toxic >= block_threshold (generation screen)",
         "categories": "one balanced logistic head per data category (hate_speech -> hate, offensive_language -> "
                       "offensive); a toxic text gets the categories scoring >= 0.5, else the best one",
         "data": data_summary,

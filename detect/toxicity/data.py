@@ -22,8 +22,12 @@ from detect.errors import DetectionError
 from detect.toxicity.normalize import normalize_toxicity
 
 LABELS = {"toxic": 1, "non_toxic": 0}
-# Category names in the data -> the short names the platform reports.
-CATEGORY_ALIASES = {"hate_speech": "hate", "offensive_language": "offensive"}
+# Category names in the data -> the short names the platform reports. ToxiGen's implicit hate is hate; Civil
+# Comments' toxic-span posts are rude or insulting comments, i.e. offensive. "target:<group>" names whom a row
+# is about: it goes to ``targets`` (for the per-group bias tables), never to the reported categories.
+CATEGORY_ALIASES = {"hate_speech": "hate", "implicit_hate": "hate", "offensive_language": "offensive",
+                    "has_toxic_span": "offensive", "no_toxic_span_marked": "offensive"}
+TARGET_PREFIX = "target:"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class ToxicityRow:
     label: int  # 1 toxic, 0 non-toxic
     categories: tuple[str, ...]
     source: str
+    targets: tuple[str, ...] = ()  # groups the row is about, where the source says ("target:<group>")
 
 
 @dataclass
@@ -69,7 +74,7 @@ class ToxicityData:
                 "fingerprint": self.fingerprint}
 
 
-def _parse(record: Any, default_source: str) -> tuple[str, int, tuple[str, ...], str]:
+def _parse(record: Any, default_source: str) -> tuple[str, int, tuple[str, ...], str, tuple[str, ...]]:
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         raise ValueError('expected an object with a string "text"')
     label = record.get("label")
@@ -78,9 +83,11 @@ def _parse(record: Any, default_source: str) -> tuple[str, int, tuple[str, ...],
     raw_categories = record.get("categories") or []
     if not isinstance(raw_categories, list) or not all(isinstance(c, str) for c in raw_categories):
         raise ValueError('"categories" must be a list of strings')
-    categories = tuple(sorted({CATEGORY_ALIASES.get(c, c) for c in raw_categories})) if LABELS[label] else ()
+    targets = tuple(sorted(c[len(TARGET_PREFIX):] for c in raw_categories if c.startswith(TARGET_PREFIX)))
+    names = {CATEGORY_ALIASES.get(c, c) for c in raw_categories if not c.startswith(TARGET_PREFIX)}
+    categories = tuple(sorted(names)) if LABELS[label] else ()
     source = record.get("source") if isinstance(record.get("source"), str) else default_source
-    return record["text"], LABELS[label], categories, source
+    return record["text"], LABELS[label], categories, source, targets
 
 
 def read_toxicity_data(paths: Sequence[Path], *, max_per_source: int | None = None, seed: int = 0) -> ToxicityData:
@@ -101,7 +108,7 @@ def read_toxicity_data(paths: Sequence[Path], *, max_per_source: int | None = No
                     continue
                 digest.update(raw.rstrip(b"\n") + b"\n")
                 try:
-                    text, label, categories, source = _parse(json.loads(raw.decode("utf-8")), Path(path).stem)
+                    text, label, categories, source, targets = _parse(json.loads(raw.decode("utf-8")), Path(path).stem)
                 except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
                     rejected.append(f"{path}:{number}: {exc}")
                     continue
@@ -113,7 +120,7 @@ def read_toxicity_data(paths: Sequence[Path], *, max_per_source: int | None = No
                     duplicates += 1
                     continue
                 seen.add(normalised)
-                rows.append(ToxicityRow(text, normalised, label, categories, source))
+                rows.append(ToxicityRow(text, normalised, label, categories, source, targets))
     if max_per_source is not None:
         rows = _stratified_sample(rows, max_per_source, seed)
     labels = {row.label for row in rows}

@@ -17,7 +17,9 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-from sklearn.pipeline import Pipeline, make_union
+from sklearn.pipeline import FeatureUnion, Pipeline, make_union
+
+from detect.toxicity.lexicon import FEATURE_NAMES, LexiconFeatures
 
 HASH_BITS = 20
 WORD_NGRAMS = (1, 2)
@@ -35,17 +37,23 @@ class SeenColumns(BaseEstimator, TransformerMixin):
         return sparse.csr_matrix(matrix)[:, self.columns_]
 
 
-def build_features() -> Pipeline:
-    """An unfitted text -> sparse matrix transform (fit it on normalised training texts)."""
+def build_features(lexicon: bool = True) -> Pipeline | FeatureUnion:
+    """An unfitted text -> sparse matrix transform (fit it on normalised training texts): tf-idf n-grams, plus
+    (``lexicon``) the source-independent cue columns of ``lexicon.LexiconFeatures`` beside them, outside the
+    tf-idf normalisation so a long text does not dilute its cues."""
     words = HashingVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, n_features=2**HASH_BITS,
                               alternate_sign=False, norm=None, lowercase=False, token_pattern=r"\b\w+\b")
     chars = HashingVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, n_features=2**HASH_BITS,
                               alternate_sign=False, norm=None, lowercase=False)
-    return Pipeline([("ngrams", make_union(words, chars)), ("seen", SeenColumns()),
-                     ("tfidf", TfidfTransformer(sublinear_tf=True))])
+    ngrams = Pipeline([("ngrams", make_union(words, chars)), ("seen", SeenColumns()),
+                       ("tfidf", TfidfTransformer(sublinear_tf=True))])
+    if not lexicon:
+        return ngrams
+    return FeatureUnion([("ngrams", ngrams), ("cues", LexiconFeatures())])
 
 
 def describe_features() -> dict[str, object]:
     """What the model card says about the features."""
     return {"hashed_ngrams": [f"word {WORD_NGRAMS[0]}-{WORD_NGRAMS[1]}", f"char_wb {CHAR_NGRAMS[0]}-{CHAR_NGRAMS[1]}"],
-            "hash_bits": HASH_BITS, "weighting": "sublinear tf-idf, l2", "lm_hidden_states": False}
+            "hash_bits": HASH_BITS, "weighting": "sublinear tf-idf, l2", "lm_hidden_states": False,
+            "cue_columns": list(FEATURE_NAMES)}

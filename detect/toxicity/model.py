@@ -43,11 +43,23 @@ class ToxicityScore:
     categories: list[str]
     category_scores: dict[str, float] = field(default_factory=dict)
     note: str | None = None
+    blocked: bool = False  # p_toxic >= the (stricter) blocking threshold: a generation like this is withheld
 
     def as_dict(self) -> dict[str, Any]:
-        """The service contract: ``{"p_toxic", "toxic", "categories", "note"}``."""
+        """The service contract: ``{"p_toxic", "toxic", "categories", "note", "blocked"}``."""
         return {"p_toxic": round(self.p_toxic, 6), "toxic": self.toxic, "categories": list(self.categories),
-                "note": self.note}
+                "note": self.note, "blocked": self.blocked}
+
+
+def benign_threshold(benign: dict[str, np.ndarray], target_fpr: float) -> float:
+    """Smallest threshold whose false-positive rate on *every* benign score set is at most ``target_fpr``."""
+    candidates = [0.0]
+    for values in benign.values():
+        ordered = np.sort(np.asarray(values, dtype=np.float64))[::-1]
+        allowed = int(np.floor(target_fpr * ordered.size + 1e-9))
+        if allowed < ordered.size:
+            candidates.append(float(np.nextafter(ordered[allowed], np.inf)))
+    return max(candidates)
 
 
 @dataclass
@@ -57,7 +69,20 @@ class ToxicityModel:
     features: Pipeline
     classifier: LogisticRegression
     category_heads: dict[str, LogisticRegression]
-    threshold: float
+    threshold: float  # scan: flag for review at the target FPR
+    block_threshold: float | None = None  # generation screen: withhold at the (stricter) blocking FPR
+    block_fpr: float | None = None
+    benign_scores: dict[str, np.ndarray] | None = None  # out-of-fold benign scores, to serve another block FPR
+
+    def blocking_threshold(self, block_fpr: float | None = None) -> float:
+        """The threshold that withholds a generation: the trained one, or recomputed for ``block_fpr`` from the
+        stored out-of-fold benign scores; never below the scan threshold. Bundles older than the blocking
+        threshold block at the scan threshold."""
+        trained = getattr(self, "block_threshold", None)
+        benign = getattr(self, "benign_scores", None)
+        if block_fpr is not None and benign and block_fpr != getattr(self, "block_fpr", None):
+            return max(benign_threshold(benign, block_fpr), self.threshold)
+        return self.threshold if trained is None else max(float(trained), self.threshold)
 
     def probabilities(self, features_texts: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """P(toxic) and P(category) for already-normalised texts."""
@@ -67,8 +92,9 @@ class ToxicityModel:
         p = self.classifier.predict_proba(matrix)[:, 1]
         return p, {name: head.predict_proba(matrix)[:, 1] for name, head in self.category_heads.items()}
 
-    def score(self, texts: Sequence[str]) -> list[ToxicityScore]:
-        """Score raw texts; every text gets a result (see the module docstring for the rules)."""
+    def score(self, texts: Sequence[str], *, block_threshold: float | None = None) -> list[ToxicityScore]:
+        """Score raw texts; every text gets a result (see the module docstring for the rules). ``blocked`` uses
+        ``block_threshold`` (default: the trained blocking threshold)."""
         plans: list[tuple[list[int], str | None]] = []  # window indices per text, note
         windows: list[str] = []
         for raw in texts:
@@ -95,10 +121,11 @@ class ToxicityModel:
                 note = _join_notes(note, f"long text: the most toxic of {len(indices)} windows counts")
             plans.append((indices, note))
         p, per_category = self.probabilities(windows)
-        return [self._combine(indices, note, p, per_category) for indices, note in plans]
+        block = self.blocking_threshold() if block_threshold is None else block_threshold
+        return [self._combine(indices, note, p, per_category, block) for indices, note in plans]
 
     def _combine(self, indices: list[int], note: str | None, p: np.ndarray,
-                 per_category: dict[str, np.ndarray]) -> ToxicityScore:
+                 per_category: dict[str, np.ndarray], block: float) -> ToxicityScore:
         if not indices:
             return ToxicityScore(0.0, False, [], {}, note)
         best = indices[int(np.argmax(p[indices]))]
@@ -109,7 +136,7 @@ class ToxicityModel:
         if toxic and category_scores:
             categories = sorted(name for name, value in category_scores.items() if value >= 0.5)
             categories = categories or [max(category_scores, key=category_scores.__getitem__)]
-        return ToxicityScore(p_toxic, toxic, categories, category_scores, note)
+        return ToxicityScore(p_toxic, toxic, categories, category_scores, note, blocked=p_toxic >= block)
 
 
 def _join_notes(first: str | None, second: str | None) -> str | None:

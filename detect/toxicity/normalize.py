@@ -9,8 +9,9 @@ Why: a bag-of-n-grams model only sees what survives normalisation. Two kinds of 
   mentions, URLs, hashtags, HTML entities, emoji. A model that keys on them learns the data set, not the
   language, and fails on every other source (the cross-source table measures exactly this).
 
-* **Identity terms** ("gay", "Muslim", "Black", "woman", ...), which the training sources tie to hate and
-  a filter must not (see ``IDENTITY_TERMS``).
+Identity terms ("gay", "Muslim", "Black", "women", ...) are *kept*: hate is directed at groups, and a model
+that cannot see the target cannot tell "kill all X" from "X pray five times a day". Their group-specific
+weight is removed at training time instead (counterfactual copies, ``augment``).
 
 The result is lowercase ASCII words and digits separated by single spaces, without punctuation.
 """
@@ -46,19 +47,6 @@ _MASK_INSIDE = re.compile(r"(?<=[a-z])[*#%.\-_]+(?=[a-z])")
 _APOSTROPHE = re.compile(r"['\u2019](?=[a-z])")
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")  # punctuation runs ("!!!!" opens many tweets) are source style
 _SPACES = re.compile(r"\s+")
-# Identity terms are removed: in the training data they co-occur with hate (forum hate speech is about
-# groups), so a model that sees them learns "mentions Muslims" as toxicity and flags "Muslims pray five times
-# a day". Removing them cut the FPR on non-toxic texts mentioning identities from 18% to 7% (4-5% without)
-# and on templated hard negatives from 7% to 0%, for -0.017 AUROC on forum hate (bench/toxicity_quality.py).
-# Slurs are not identity terms and stay.
-IDENTITY_TERMS = (
-    "gay", "gays", "lesbian", "lesbians", "bisexual", "homosexual", "homosexuals", "queer", "trans", "transgender",
-    "muslim", "muslims", "islam", "islamic", "christian", "christians", "jew", "jews", "jewish", "hindu", "sikh",
-    "black", "blacks", "white", "whites", "asian", "asians", "mexican", "mexicans", "african", "africans", "arab",
-    "arabs", "latino", "latina", "hispanic", "immigrant", "immigrants", "refugee", "refugees",
-    "woman", "women", "girl", "girls", "female", "females", "man", "men", "male", "males",
-)
-_IDENTITY = re.compile(r"\b(?:" + "|".join(IDENTITY_TERMS) + r")\b")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
@@ -106,7 +94,6 @@ def normalize_toxicity(text: str) -> Normalized:
     text = _MASK_INSIDE.sub("", text)
     text = _APOSTROPHE.sub("", text)
     text = _NON_WORD.sub(" ", text)
-    text = _IDENTITY.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
     share = ascii_letters / letters if letters else 0.0
     return Normalized(text=text, letters=letters, latin_share=min(share, 1.0))

@@ -17,30 +17,66 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from detect.errors import DetectionError
+from detect.toxicity.augment import AUGMENTATION_GROUPS, COPIES_PER_TEXT, augment
 from detect.toxicity.bundle import ToxicityBundle, build_card, text_hash
 from detect.toxicity.data import ToxicityData
-from detect.toxicity.evaluation import bias_check, cross_source_table, per_source_metrics
+from detect.toxicity.evaluation import (
+    bias_check,
+    cross_source_table,
+    leave_one_source_out_table,
+    per_source_metrics,
+)
 from detect.toxicity.features import build_features
-from detect.toxicity.model import ToxicityModel
+from detect.toxicity.model import ToxicityModel, benign_threshold
 
-REGULARISATION_C = 4.0  # chosen on the cross-source table (C = 0.1 / 1 / 4: 0.51 / 0.59 / 0.64 AUROC)
+# Looked at on the leave-one-source-out table (1,500 rows per source, cue columns, unweighted; mean LOSO AUROC
+# over Davidson/Stormfront/ToxiGen for C = 4 / 1 / 0.3: 0.749 / 0.752 / 0.757, within noise of each other);
+# 1 kept as the middle. Main's C = 4 was chosen on the old two-source cross-source table.
+REGULARISATION_C = 1.0
 MIN_PER_CLASS_FOR_CV = 10
+DEFAULT_BLOCK_FPR = 0.005  # PROVENANCE_TOXICITY_BLOCK_FPR: a generation screen must rarely block benign text
 
 
 def new_classifier() -> LogisticRegression:
     return LogisticRegression(C=REGULARISATION_C, class_weight="balanced", solver="liblinear", max_iter=2000)
 
 
-def fit_scorer(texts: list[str], labels: np.ndarray) -> Callable[[list[str]], np.ndarray]:
-    """Fit features + classifier on normalised texts; return a function scoring normalised texts."""
+def balanced_weights(labels: np.ndarray, sources: np.ndarray | None) -> np.ndarray:
+    """Sample weights giving every (source, label) cell the same total weight and both labels the same total.
+
+    Why: sources differ by 40x in size; unweighted, the largest source decides what "toxic" means and the
+    model learns its vocabulary. Equal cells made the held-out ToxiGen AUROC rise from 0.75 to 0.80 at the
+    same features (bench/toxicity_quality.py protocol, 1,500 rows per source)."""
+    labels = np.asarray(labels)
+    cells = np.array([f"{s}|{y}" for s, y in zip(sources if sources is not None else [""] * len(labels), labels,
+                                                    strict=True)])
+    weights = np.zeros(len(labels), dtype=np.float64)
+    for cell in np.unique(cells):
+        members = cells == cell
+        weights[members] = 1.0 / members.sum()
+    for label in np.unique(labels):
+        weights[labels == label] /= weights[labels == label].sum()
+    return weights * len(weights) / weights.sum()
+
+
+def fit_scorer(texts: list[str], labels: np.ndarray, *, counterfactual: bool = True, seed: int = 0,
+               sources: np.ndarray | None = None) -> Callable[[list[str]], np.ndarray]:
+    """Fit features + classifier on normalised texts (with counterfactual identity copies unless
+    ``counterfactual`` is False, and source-balanced weights when ``sources`` is given); return a function
+    scoring normalised texts."""
+    source_list = list(sources) if sources is not None else [""] * len(texts)
+    if counterfactual:
+        texts, (labels_list, source_list), _ = augment(texts, list(np.asarray(labels)), source_list, seed=seed)
+        labels = np.asarray(labels_list, dtype=np.int64)
     features = build_features()
     matrix = features.fit_transform(texts)
-    classifier = new_classifier().fit(matrix, labels)
+    classifier = new_classifier().fit(matrix, labels,
+                                      sample_weight=balanced_weights(labels, np.asarray(source_list)))
     return lambda batch: classifier.predict_proba(features.transform(batch))[:, 1]
 
 
 def out_of_fold_scores(texts: list[str], labels: np.ndarray, sources: np.ndarray, *, folds: int, seed: int,
-                       stage: Callable[[str], None] | None = None) -> np.ndarray:
+                       stage: Callable[[str], None] | None = None, counterfactual: bool = True) -> np.ndarray:
     strata = np.array([f"{source}|{label}" for source, label in zip(sources, labels, strict=True)])
     smallest = min(int((strata == value).sum()) for value in np.unique(strata))
     folds = max(2, min(folds, smallest))
@@ -49,64 +85,124 @@ def out_of_fold_scores(texts: list[str], labels: np.ndarray, sources: np.ndarray
     for number, (train_idx, test_idx) in enumerate(splitter.split(texts, strata), start=1):
         if stage:
             stage(f"cross-validation fold {number}/{folds}")
-        predict = fit_scorer([texts[i] for i in train_idx], labels[train_idx])
+        predict = fit_scorer([texts[i] for i in train_idx], labels[train_idx], counterfactual=counterfactual,
+                             seed=seed, sources=sources[train_idx])
         scores[test_idx] = predict([texts[i] for i in test_idx])
     return scores
 
 
+def labelled_sources(labels: np.ndarray, sources: np.ndarray) -> list[str]:
+    """Sources with both toxic and non-toxic rows (one-label sources cannot promise an FPR or an AUROC)."""
+    return [s for s in sorted(set(sources.tolist())) if len(np.unique(labels[sources == s])) == 2]
+
+
+def benign_only_sources(labels: np.ndarray, sources: np.ndarray) -> list[str]:
+    """Sources with only non-toxic rows, such as the generator's own outputs from neutral prompts."""
+    return [s for s in sorted(set(sources.tolist())) if not (labels[sources == s] == 1).any()]
+
+
+def _threshold_for(negatives: np.ndarray, target_fpr: float) -> float:
+    ordered = np.sort(negatives)[::-1]
+    allowed = int(np.floor(target_fpr * ordered.size + 1e-9))
+    return float(np.nextafter(ordered[allowed], np.inf)) if allowed < ordered.size else 0.0
+
+
 def threshold_at_fpr(labels: np.ndarray, scores: np.ndarray, sources: np.ndarray, target_fpr: float) -> float:
-    """Smallest threshold whose FPR is at most the target pooled and in every source with non-toxic texts."""
+    """The scan threshold: smallest one whose FPR is at most the target pooled over the labelled sources and in
+    every one of them (benign-only sources bound the blocking threshold instead, see ``block_threshold_at_fpr``)."""
+    labelled = labelled_sources(labels, sources)
+    pool = np.isin(sources, labelled) if labelled else np.ones(len(labels), dtype=bool)
     candidates = []
-    for mask in [np.ones(len(labels), dtype=bool)] + [sources == s for s in np.unique(sources)]:
-        negatives = np.sort(scores[mask & (labels == 0)])[::-1]
-        if negatives.size == 0:
-            continue
-        allowed = int(np.floor(target_fpr * negatives.size + 1e-9))
-        candidates.append(float(np.nextafter(negatives[allowed], np.inf)) if allowed < negatives.size else 0.0)
+    for mask in [pool] + [sources == s for s in labelled]:
+        negatives = scores[mask & (labels == 0)]
+        if negatives.size:
+            candidates.append(_threshold_for(negatives, target_fpr))
     return max(candidates) if candidates else 0.5
 
 
+def block_threshold_at_fpr(labels: np.ndarray, scores: np.ndarray, sources: np.ndarray,
+                           target_fpr: float) -> tuple[float, dict[str, np.ndarray]]:
+    """The blocking threshold: smallest one whose FPR is at most ``target_fpr`` on the pooled non-toxic rows of
+    every source *and* on each benign-only source (the generator's own outputs). Also returns those benign
+    score sets, sorted, so a different ``PROVENANCE_TOXICITY_BLOCK_FPR`` can be served without retraining."""
+    benign = {"pooled_non_toxic": np.sort(scores[labels == 0])}
+    for source in benign_only_sources(labels, sources):
+        benign[source] = np.sort(scores[sources == source])
+    return benign_threshold(benign, target_fpr), benign
+
+
+def fit_model(texts: list[str], labels: np.ndarray, category_sets: list[tuple[str, ...]], categories: list[str],
+              *, seed: int, counterfactual: bool = True, sources: np.ndarray | None = None,
+              ) -> tuple[Any, LogisticRegression, dict[str, LogisticRegression]]:
+    """Features, toxic/non-toxic classifier and one head per category, fitted on the rows and (unless
+    ``counterfactual`` is False) their counterfactual identity copies, source-balanced when ``sources``."""
+    source_list = list(sources) if sources is not None else [""] * len(texts)
+    augmented, (labels_list, sets, source_list), _ = augment(texts, list(labels), category_sets, source_list,
+                                                             seed=seed,
+                                                             copies=COPIES_PER_TEXT if counterfactual else 0)
+    features = build_features()
+    matrix = features.fit_transform(augmented)
+    target_all = np.asarray(labels_list, dtype=np.int64)
+    classifier = new_classifier().fit(matrix, target_all,
+                                      sample_weight=balanced_weights(target_all, np.asarray(source_list)))
+    heads: dict[str, LogisticRegression] = {}
+    for category in categories:
+        target = np.array([category in row for row in sets], dtype=np.int64)
+        if 0 < target.sum() < len(target):
+            heads[category] = new_classifier().fit(matrix, target)
+    return features, classifier, heads
+
+
 def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int = 5, seed: int = 0,
-                   cross_source: bool = True,
+                   cross_source: bool = True, block_fpr: float = DEFAULT_BLOCK_FPR,
                    stage: Callable[[str], None] | None = None) -> tuple[ToxicityModel, dict[str, Any]]:
-    """The fitted model and the card's ``metrics``/``threshold``/``training`` sections."""
+    """The fitted model and the card's ``metrics``/``threshold``/``block_threshold``/``training`` sections."""
     texts, labels, sources = data.features_texts, data.labels, data.sources
     if min(int(labels.sum()), int((labels == 0).sum())) < MIN_PER_CLASS_FOR_CV:
         raise DetectionError(f"toxicity training needs at least {MIN_PER_CLASS_FOR_CV} toxic and non-toxic texts",
                              hint="add labelled rows (or raise --max-per-source)")
     oof = out_of_fold_scores(texts, labels, sources, folds=folds, seed=seed, stage=stage)
     threshold = threshold_at_fpr(labels, oof, sources, target_fpr)
+    block, benign = block_threshold_at_fpr(labels, oof, sources, block_fpr)
+    block = max(block, threshold)  # blocking is never looser than flagging for review
     raw_texts = [row.text for row in data.rows]
     metrics: dict[str, Any] = {
         "cross_validated": per_source_metrics(labels, oof, sources, threshold),
+        "cross_validated_at_block_threshold": per_source_metrics(labels, oof, sources, block),
         "bias": bias_check(raw_texts, labels, oof, threshold),
         "cross_source": cross_source_table(texts, labels, sources, fit_scorer, stage) if cross_source else [],
+        "leave_one_source_out": leave_one_source_out_table(
+            texts, labels, sources, [row.categories for row in data.rows], fit_scorer, stage) if cross_source else [],
     }
     if stage:
         stage("fitting the shipped model on all rows")
-    features = build_features()
-    matrix = features.fit_transform(texts)
-    classifier = new_classifier().fit(matrix, labels)
-    heads: dict[str, LogisticRegression] = {}
-    for category in data.categories():
-        target = np.array([category in row.categories for row in data.rows], dtype=np.int64)
-        if 0 < target.sum() < len(target):
-            heads[category] = new_classifier().fit(matrix, target)
-    model = ToxicityModel(features=features, classifier=classifier, category_heads=heads, threshold=threshold)
-    details = {"threshold": {"value": threshold, "target_fpr": target_fpr,
-                             "rule": "smallest threshold with out-of-fold FPR <= target pooled and in every source"},
+    features, classifier, heads = fit_model(texts, labels, [row.categories for row in data.rows],
+                                            data.categories(), seed=seed, sources=sources)
+    model = ToxicityModel(features=features, classifier=classifier, category_heads=heads, threshold=threshold,
+                          block_threshold=block, block_fpr=block_fpr, benign_scores=benign)
+    details = {"threshold": {"value": threshold, "target_fpr": target_fpr, "job": "scan: flag for review",
+                             "rule": "smallest threshold with out-of-fold FPR <= target pooled over the labelled "
+                                     "sources and in every one of them"},
+               "block_threshold": {"value": block, "target_fpr": block_fpr,
+                                   "job": "generation screen: withhold the output",
+                                   "rule": "smallest threshold with out-of-fold FPR <= target on the pooled "
+                                           "non-toxic rows and on each benign-only source (the generator's own "
+                                           "outputs from neutral prompts); never below the scan threshold",
+                                   "benign_sets": {name: int(values.size) for name, values in benign.items()}},
                "metrics": metrics,
                "training": {"folds": folds, "seed": seed, "classifier": "logistic regression, liblinear",
-                            "C": REGULARISATION_C, "class_weight": "balanced", "categories": sorted(heads)}}
+                            "C": REGULARISATION_C, "class_weight": "balanced", "categories": sorted(heads),
+                            "counterfactual_identity_copies": COPIES_PER_TEXT,
+                            "augmentation_groups": sorted(AUGMENTATION_GROUPS)}}
     return model, details
 
 
 def train_toxicity_bundle(data: ToxicityData, *, name: str, target_fpr: float = 0.05, folds: int = 5,
-                          seed: int = 0, cross_source: bool = True,
+                          seed: int = 0, cross_source: bool = True, block_fpr: float = DEFAULT_BLOCK_FPR,
                           stage: Callable[[str], None] | None = None) -> ToxicityBundle:
     """Train and wrap into a bundle with its model card (not yet saved)."""
     model, details = train_toxicity(data, target_fpr=target_fpr, folds=folds, seed=seed,
-                                    cross_source=cross_source, stage=stage)
+                                    cross_source=cross_source, block_fpr=block_fpr, stage=stage)
     card = build_card(name, data.summary(), details)
     hashes = frozenset(text_hash(row.features_text) for row in data.rows)
     return ToxicityBundle(model=model, card=card, training_hashes=hashes)

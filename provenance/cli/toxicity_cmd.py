@@ -15,7 +15,12 @@ import typer
 
 from detect.toxicity import read_toxicity_data, save_toxicity_bundle, train_toxicity_bundle
 from detect.toxicity.bundle import text_hash
-from detect.toxicity.evaluation import bias_check, cross_source_table, per_source_metrics
+from detect.toxicity.evaluation import (
+    bias_check,
+    cross_source_table,
+    leave_one_source_out_table,
+    per_source_metrics,
+)
 from detect.toxicity.training import fit_scorer, out_of_fold_scores
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.detect_cmd import read_text_records
@@ -27,7 +32,7 @@ CHUNK = 512
 
 
 def _error_record(record_id: Any, reason: str) -> dict[str, Any]:
-    return {"id": record_id, "p_toxic": None, "toxic": None, "categories": [], "error": reason}
+    return {"id": record_id, "p_toxic": None, "toxic": None, "categories": [], "blocked": None, "error": reason}
 
 
 def score(
@@ -36,7 +41,10 @@ def score(
                                                              "(default: PROVENANCE_TOXICITY_BUNDLE)."),
     as_json: bool = typer.Option(True, "--json", help="JSON lines output (the default and only format)."),
 ) -> None:
-    """Score each text: {"id", "p_toxic", "toxic", "categories", "note"?} per line, in input order."""
+    """Score each text: {"id", "p_toxic", "toxic", "categories", "blocked", "note"?} per line, in input order.
+
+    ``toxic``: at or over the scan threshold (flag for review); ``blocked``: at or over the stricter
+    generation-blocking threshold (a generation with this text would be withheld)."""
     service = ToxicityService(load_settings(), bundle_name=bundle)
     service.bundle  # noqa: B018 - fail early (no bundle) before reading input
     handle = open_input(source)
@@ -50,7 +58,7 @@ def score(
                     continue
                 result = next(results)
                 record = {"id": record_id, "p_toxic": result["p_toxic"], "toxic": result["toxic"],
-                          "categories": result["categories"]}
+                          "categories": result["categories"], "blocked": result["blocked"]}
                 if result["note"]:
                     record["note"] = result["note"]
                 emit_json(record)
@@ -65,6 +73,10 @@ def train(
     out: str = typer.Option(..., "--out", help="Bundle name (saved under <home>/detectors) or directory."),
     target_fpr: float | None = typer.Option(None, "--target-fpr", min=0.001, max=0.5,
                                             help="False-positive rate the threshold promises (default: setting)."),
+    block_fpr: float | None = typer.Option(None, "--block-fpr", min=0.0001, max=0.5,
+                                           help="FPR on benign text the generation-blocking threshold promises "
+                                                "(default: PROVENANCE_TOXICITY_BLOCK_FPR). Pass the generator's "
+                                                "own outputs as a benign-only data file to include them."),
     max_per_source: int | None = typer.Option(None, "--max-per-source", min=50,
                                               help="Train on a stratified sample of this many texts per source."),
     folds: int = typer.Option(5, "--folds", min=2, max=10, help="Cross-validation folds for the card's metrics."),
@@ -84,6 +96,7 @@ def train(
     with stderr.status("training") as status:
         bundle = train_toxicity_bundle(prepared, name=directory.name, seed=seed, folds=folds,
                                        target_fpr=target_fpr or settings.toxicity_target_fpr,
+                                       block_fpr=block_fpr or settings.toxicity_block_fpr,
                                        cross_source=cross_source, stage=lambda message: status.update(message))
     save_toxicity_bundle(bundle, directory)
     card = bundle.card
@@ -94,7 +107,11 @@ def train(
     stderr.print(f"saved toxicity bundle [bold]{out}[/] to {directory}")
     stderr.print(f"cross-validated AUROC {pooled.get('auroc')} TPR@5%FPR {pooled.get('tpr_at_5pct_fpr')} "
                  f"F1 {pooled.get('f1_at_threshold')}; threshold {card['threshold']['value']:.3f} "
-                 f"(target FPR {card['threshold']['target_fpr']})", highlight=False)
+                 f"(target FPR {card['threshold']['target_fpr']}); blocking threshold "
+                 f"{card['block_threshold']['value']:.3f} (benign FPR {card['block_threshold']['target_fpr']})",
+                 highlight=False)
+    for row in card["metrics"].get("leave_one_source_out", []):
+        stderr.print(f"  leave-one-source-out: test {row['test']}: AUROC {row['auroc']}", highlight=False)
     for row in card["metrics"]["cross_source"]:
         stderr.print(f"  train {row['train']} -> test {row['test']}: AUROC {row['auroc']}", highlight=False)
 
@@ -113,7 +130,8 @@ def evaluate(
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report."),
 ) -> None:
-    """AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; cross-source and bias tables."""
+    """AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; leave-one-source-out, cross-source and
+    bias tables."""
     service = ToxicityService(load_settings(), bundle_name=bundle)
     loaded = service.bundle
     threshold = float(loaded.model.threshold)
@@ -139,6 +157,8 @@ def evaluate(
             report["cross_validated"] = per_source_metrics(labels, oof, sources, threshold)
             report["cross_validated"]["bias"] = bias_check(raw, labels, oof, threshold)
             report["cross_source"] = cross_source_table(texts, labels, sources, fit_scorer, stage)
+            report["leave_one_source_out"] = leave_one_source_out_table(
+                texts, labels, sources, [row.categories for row in prepared.rows], fit_scorer, stage)
     if as_json:
         emit_json(report)
         return
@@ -148,5 +168,7 @@ def evaluate(
             if isinstance(row, dict) and "auroc" in row:
                 stdout.print(f"  {section:15s} {name:32s} AUROC {row['auroc']} TPR@5%FPR {row['tpr_at_5pct_fpr']} "
                              f"F1 {row.get('f1_at_threshold')}", highlight=False)
+    for row in report.get("leave_one_source_out", []):
+        stdout.print(f"  leave-one-out   test {row['test']}: AUROC {row['auroc']}", highlight=False)
     for row in report.get("cross_source", []):
         stdout.print(f"  cross-source    {row['train']} -> {row['test']}: AUROC {row['auroc']}", highlight=False)
