@@ -11,8 +11,10 @@ ten wrong passwords in a row cost more than four minutes of forced waiting.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -228,3 +230,24 @@ def record_session_end(url: str, name: str, reason: str) -> None:
     """Audit a sign-out or an expired session."""
     with session_scope(url) as session:
         audit(session, actor=name, action=f"reviewer.{reason}", subject_type="reviewer", subject_id=name)
+
+
+DEMO_REVIEWER = "demo"
+DEMO_PASSWORD_FILE = "demo_reviewer_password"
+
+
+def ensure_demo_reviewer(url: str, home: Path) -> tuple[str, str | None]:
+    """The demo's reviewer account: created once with a random password kept in ``<home>/keys`` (0600), so
+    ``make demo`` can always print how to sign in. Returns (name, password or None when the account exists
+    but its password file was removed)."""
+    from provenance.signing import keys_dir, write_private_file
+
+    path = keys_dir(home) / DEMO_PASSWORD_FILE
+    existing = {record["name"] for record in list_reviewers(url)}
+    if DEMO_REVIEWER in existing:
+        return DEMO_REVIEWER, path.read_text().strip() if path.is_file() else None
+    password = secrets.token_urlsafe(12)
+    path.unlink(missing_ok=True)
+    write_private_file(path, (password + "\n").encode())
+    add_reviewer(url, DEMO_REVIEWER, password, role="admin", actor="demo")
+    return DEMO_REVIEWER, password

@@ -230,6 +230,16 @@ def test_reviewer_cli(clean_env: Path, capsys, monkeypatch: pytest.MonkeyPatch) 
     assert [json.loads(line)["name"] for line in out.splitlines()] == ["alice"]
 
 
+def test_the_demo_account_is_created_once_with_a_private_password(store: str, tmp_path: Path) -> None:
+    from provenance.reviewers import ensure_demo_reviewer
+
+    name, password = ensure_demo_reviewer(store, tmp_path / "home")
+    assert authenticate(store, name, password).account is not None
+    assert ensure_demo_reviewer(store, tmp_path / "home") == (name, password)
+    stored = tmp_path / "home" / "keys" / "demo_reviewer_password"
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"
+
+
 def test_dashboard_refuses_a_public_address_without_accounts(clean_env: Path, capsys) -> None:
     code, _out, err = run_cli(capsys, "dashboard", "--host", "0.0.0.0", "--port", "8599")
     assert code == 2 and "without reviewer accounts" in err and "reviewer add" in err

@@ -69,6 +69,13 @@ def dashboard(
         stderr.print("no reviewer account yet: create one with provenance reviewer add NAME (the dashboard "
                      "asks for it at sign-in)", highlight=False)
     stderr.print(f"dashboard: http://{host}:{port}  (data directory {env['PROVENANCE_HOME']})")
+    from provenance.reviewers import DEMO_PASSWORD_FILE, DEMO_REVIEWER
+    from provenance.signing import keys_dir
+
+    demo_password = keys_dir(settings.home) / DEMO_PASSWORD_FILE
+    if demo_password.is_file():
+        stderr.print(f"demo account: sign in as {DEMO_REVIEWER} with the password in {demo_password}",
+                     highlight=False)
     sys.stdout.flush()
     sys.stderr.flush()
     # Become the Streamlit server (exec, not a child): SIGTERM or Ctrl-C sent to this PID stops the server
