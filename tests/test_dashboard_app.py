@@ -100,7 +100,7 @@ def test_queue_lists_items_and_a_decision_is_recorded_then_the_next_item_opens(s
     with session_scope(store) as db:
         decision = db.scalars(select(ReviewDecision)).one()
         assert (decision.verdict_id, decision.decision, decision.note) == (first, "machine", "reads like a template")
-        assert db.scalar(select(func.count()).select_from(AuditLog)) == 1
+        assert db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "review.decide")) == 1
 
 
 def test_a_taken_item_says_who_holds_it(store: str) -> None:
