@@ -1,4 +1,4 @@
-"""Per-session plumbing shared by every page: settings, the database, the signed-in reviewer, error display.
+"""Per-session plumbing shared by every page: settings, the database, the signed-in account, error display.
 
 Settings come from the environment (``provenance dashboard`` passes the data directory and database URL
 through it), so the dashboard reads exactly the store the CLI and the pipeline write.
@@ -6,9 +6,9 @@ through it), so the dashboard reads exactly the store the CLI and the pipeline w
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import streamlit as st
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
 
-REVIEWER_KEY = "reviewer"
+ACCOUNT_KEY = "account"  # the signed-in provenance.reviewers.Account
+LAST_SEEN_KEY = "account-last-seen"
 
 
 def load_settings() -> Settings:
@@ -67,43 +68,83 @@ def guarded(render: Callable[[], Any]) -> None:
         st.error(f"internal error: {exc.__class__.__name__}: {exc}".splitlines()[0])
 
 
-def password_ok(settings: Settings, given: str) -> bool:
-    """Constant-time comparison with the optional shared password (no password configured: always true)."""
-    if settings.dashboard_password is None:
-        return True
-    expected = settings.dashboard_password.get_secret_value()
-    return hmac.compare_digest(expected.encode(), (given or "").encode())
+def _client_address() -> str:
+    """The browser's address as Streamlit sees it (for the per-client sign-in back-off)."""
+    try:
+        return str(st.context.ip_address or "unknown")
+    except Exception:  # older Streamlit or no request context (AppTest): one shared bucket
+        return "unknown"
 
 
 def reviewer() -> str | None:
-    return st.session_state.get(REVIEWER_KEY)
+    account = st.session_state.get(ACCOUNT_KEY)
+    return account.name if account is not None else None
+
+
+def _end_session(reason: str) -> None:
+    from provenance.reviewers import record_session_end
+
+    account = st.session_state.pop(ACCOUNT_KEY, None)
+    st.session_state.pop(LAST_SEEN_KEY, None)
+    st.session_state.pop("item_id", None)
+    if account is not None:
+        record_session_end(database_url(), account.name, reason)
+
+
+def _session_expired(settings: Settings, account: Any) -> str | None:
+    """Why an open session must end now (idle, too old, account disabled or password changed), or None."""
+    from provenance.reviewers import session_still_valid
+    from provenance.store.models import utcnow
+
+    now = utcnow()
+    last_seen = st.session_state.get(LAST_SEEN_KEY, account.signed_in_at)
+    if now - last_seen > timedelta(minutes=settings.dashboard_session_minutes):
+        return "session_expired"
+    if now - account.signed_in_at > timedelta(hours=settings.dashboard_session_max_hours):
+        return "session_expired"
+    if not session_still_valid(database_url(), account):
+        return "session_revoked"
+    st.session_state[LAST_SEEN_KEY] = now
+    return None
 
 
 def sign_in(settings: Settings) -> str | None:
-    """The signed-in reviewer, or a sign-in form (name; password when one is configured) and None."""
-    name = reviewer()
-    if name:
-        with st.sidebar:
-            st.caption(f"Signed in as **{name}**")
-            if st.button("Sign out", key="sign-out"):
-                st.session_state.pop(REVIEWER_KEY, None)
-                st.session_state.pop("item_id", None)
-                st.rerun()
-        return name
-    if st.session_state.get("sign-in-submit"):  # checked before drawing, so success needs no extra rerun
-        given = str(st.session_state.get("sign-in-name") or "").strip()
-        if not given:
-            st.error("Enter your name to sign in.")
-        elif not password_ok(settings, str(st.session_state.get("sign-in-password") or "")):
-            st.error("Wrong password.")
-        else:
-            st.session_state[REVIEWER_KEY] = given
-            return sign_in(settings)
+    """The signed-in reviewer account's name, or the sign-in form (account name + password) and None.
+
+    Only accounts made with ``provenance reviewer add`` can sign in; with none, the page says how to add one."""
+    from provenance.reviewers import authenticate, has_accounts
+
+    account = st.session_state.get(ACCOUNT_KEY)
+    if account is not None:
+        ended = _session_expired(settings, account)
+        if ended is None:
+            with st.sidebar:
+                st.caption(f"Signed in as **{account.name}** ({account.role})")
+                if st.button("Sign out", key="sign-out"):
+                    _end_session("signout")
+                    st.rerun()
+            return account.name
+        _end_session(ended)
+        st.warning("Your session ended (idle too long, or the account changed): sign in again.")
     st.title("GPT-2 Provenance review")
+    if settings.dashboard_password is not None:
+        st.caption("PROVENANCE_DASHBOARD_PASSWORD is no longer used: reviewers sign in with their own accounts.")
+    if not has_accounts(database_url()):
+        st.info("No reviewer account exists yet. Create one in a terminal, then reload this page:  \n"
+                "`provenance reviewer add YOUR_NAME` (it asks for a password).")
+        return None
+    if st.session_state.get("sign-in-submit"):  # checked before drawing, so success needs no extra rerun
+        result = authenticate(database_url(), str(st.session_state.get("sign-in-name") or ""),
+                              str(st.session_state.get("sign-in-password") or ""), client=_client_address())
+        if result.account is not None:
+            st.session_state[ACCOUNT_KEY] = result.account
+            st.session_state[LAST_SEEN_KEY] = result.account.signed_in_at
+            st.session_state.pop("sign-in-password", None)
+            return sign_in(settings)
+        st.error(result.message)
     with st.form("sign-in"):
-        st.text_input("Your name", max_chars=128, key="sign-in-name",
-                      help="Shown in the audit log and to other reviewers.")
-        if settings.dashboard_password is not None:
-            st.text_input("Shared password", type="password", key="sign-in-password")
+        st.text_input("Account", max_chars=128, key="sign-in-name",
+                      help="Your reviewer account (provenance reviewer add NAME).")
+        st.text_input("Password", type="password", key="sign-in-password")
         st.form_submit_button("Sign in", key="sign-in-submit")
     return None

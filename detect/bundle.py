@@ -8,6 +8,7 @@ cross-validated metrics and thresholds. A bundle only makes sense with the score
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -122,11 +123,34 @@ def write_directory_atomically(directory: Path, write: Callable[[Path], None]) -
 def save_bundle(bundle: Bundle, directory: Path) -> Path:
     def write(staging: Path) -> None:
         joblib.dump(bundle.ensemble, staging / ENSEMBLE_FILE, compress=3)
+        bundle.card["ensemble_sha256"] = file_sha256(staging / ENSEMBLE_FILE)
         (staging / CARD_FILE).write_text(json.dumps(bundle.card, indent=2, default=str) + "\n", encoding="utf-8")
         (staging / TRAINING_HASHES_FILE).write_text("".join(f"{h}\n" for h in sorted(bundle.training_hashes)))
 
     bundle.path = write_directory_atomically(directory, write)
     return directory
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file_hash(path: Path, expected: str | None, field: str) -> None:
+    """Refuse to unpickle a model file whose SHA-256 differs from its card's: unpickling runs code, so a file
+    swapped or altered after training must never be loaded."""
+    if not expected:
+        raise DetectionError(f"the card beside {path} records no {field}, so {path.name} cannot be checked "
+                             "before unpickling", hint="retrain the bundle with this version of the platform")
+    actual = file_sha256(path)
+    if actual != expected:
+        raise DetectionError(f"{path} does not match its card: SHA-256 {actual[:16]}... but the card records "
+                             f"{field} {expected[:16]}...",
+                             hint="the file was altered or replaced after training: retrain the bundle or "
+                                  "restore both files together")
 
 
 def read_card(directory: Path) -> dict[str, Any] | None:
@@ -152,6 +176,7 @@ def load_bundle(directory: Path) -> Bundle:
     if card.get("format") != BUNDLE_FORMAT:
         raise DetectionError(f"detector bundle {directory} has format {card.get('format')}, "
                              f"this version reads {BUNDLE_FORMAT}", hint="retrain the bundle")
+    verify_file_hash(model_path, card.get("ensemble_sha256"), "ensemble_sha256")
     try:
         ensemble = joblib.load(model_path)
     except Exception as exc:  # unpickling errors come in many types

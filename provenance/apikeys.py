@@ -22,8 +22,9 @@ from sqlalchemy import select, update
 from provenance.errors import ProvenanceError
 from provenance.store.audit import audit
 from provenance.store.engine import session_scope
-from provenance.store.models import ApiKey, utcnow
+from provenance.store.models import DEFAULT_TENANT, ApiKey, utcnow
 from provenance.store.schema import ensure_schema
+from provenance.tenants import check_tenant_name
 
 SCOPES = ("verify", "generate", "scan", "admin")
 KEY_PREFIX = "pvk_"
@@ -39,6 +40,7 @@ class ApiKeyInfo:
     scopes: frozenset[str]
     requests_per_minute: int | None
     tokens_per_minute: int | None
+    tenant: str = DEFAULT_TENANT
 
     def allows(self, scope: str) -> bool:
         """``admin`` implies every other scope."""
@@ -73,8 +75,11 @@ def _check_limit(value: int | None, what: str) -> int | None:
 
 
 def create_api_key(url: str, *, name: str, scopes: str | Iterable[str], requests_per_minute: int | None = None,
-                   tokens_per_minute: int | None = None, actor: str = "cli") -> tuple[str, str]:
-    """Create a key; returns (id, key). The key is not stored anywhere and cannot be shown again."""
+                   tokens_per_minute: int | None = None, actor: str = "cli",
+                   tenant: str | None = None) -> tuple[str, str]:
+    """Create a key for ``tenant`` (``default`` when None; naming a new tenant creates it); returns (id, key).
+    The key is not stored anywhere and cannot be shown again."""
+    tenant = check_tenant_name(tenant)
     name = name.strip()
     if not name or len(name) > 128:
         raise ProvenanceError("an API key needs a name of 1-128 characters", hint="e.g. --name reporting-team")
@@ -85,10 +90,10 @@ def create_api_key(url: str, *, name: str, scopes: str | Iterable[str], requests
     key_id = secrets.token_hex(6)
     key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     with session_scope(url) as session:
-        session.add(ApiKey(id=key_id, name=name, key_hash=hash_key(key), scopes=chosen,
+        session.add(ApiKey(id=key_id, name=name, key_hash=hash_key(key), scopes=chosen, tenant=tenant,
                            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute))
         audit(session, actor=actor, action="apikey.create", subject_type="api_key", subject_id=key_id,
-              details={"name": name, "scopes": chosen, "requests_per_minute": requests_per_minute,
+              details={"name": name, "scopes": chosen, "tenant": tenant, "requests_per_minute": requests_per_minute,
                        "tokens_per_minute": tokens_per_minute})
     return key_id, key
 
@@ -97,7 +102,7 @@ def _public(row: ApiKey) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
-    return {"id": row.id, "name": row.name, "scopes": list(row.scopes or []),
+    return {"id": row.id, "name": row.name, "scopes": list(row.scopes or []), "tenant": row.tenant,
             "requests_per_minute": row.requests_per_minute, "tokens_per_minute": row.tokens_per_minute,
             "created_at": iso(row.created_at), "revoked_at": iso(row.revoked_at),
             "last_used_at": iso(row.last_used_at), "status": "revoked" if row.revoked_at else "active"}
@@ -134,4 +139,5 @@ def verify_api_key(url: str, key: str) -> ApiKeyInfo | None:
             return None
         session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=utcnow()))
         return ApiKeyInfo(id=row.id, name=row.name, scopes=frozenset(row.scopes or []),
-                          requests_per_minute=row.requests_per_minute, tokens_per_minute=row.tokens_per_minute)
+                          requests_per_minute=row.requests_per_minute, tokens_per_minute=row.tokens_per_minute,
+                          tenant=row.tenant)

@@ -108,7 +108,7 @@ def _queue_conditions(filters: QueueFilters) -> list[Any]:
     if filters.p_min > 0.0 or filters.p_max < 1.0:
         conditions.append(Verdict.p_machine.between(filters.p_min, filters.p_max))
     if filters.entity_type:
-        conditions.append(Verdict.pii_types.like(f"%,{filters.entity_type},%"))
+        conditions.append(Verdict.pii_types.like(f"%,{escape_like(filters.entity_type)},%", escape="\\"))
     if filters.misuse_only:
         conditions.append(Verdict.misuse.is_(True))
     return conditions
@@ -161,6 +161,12 @@ class ClaimResult:
     holder: str | None
     expires_at: datetime | None
     message: str
+
+
+def escape_like(value: str) -> str:
+    """``%`` and ``_`` match anything in LIKE: escape them (and the escape character) so a filter value is
+    matched literally."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _clean_reviewer(reviewer: str) -> str:

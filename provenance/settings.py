@@ -76,9 +76,18 @@ class Settings(BaseSettings):
                                              "default: the database.")
     default_requests_per_minute: int = Field(default=600, ge=1, description="Per-key request limit by default.")
     default_tokens_per_minute: int = Field(default=20_000, ge=1, description="Per-key generated-token limit.")
+    scan_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Folders the API's server-side path scans may read (comma- or "
+        "os.pathsep-separated); empty = server-side path scans refused. The data directory is never scannable.")
 
     # Review dashboard (dashboard/).
-    dashboard_password: SecretStr | None = Field(default=None, description="Optional shared reviewer password.")
+    dashboard_password: SecretStr | None = Field(
+        default=None, description="Ignored since reviewer accounts (provenance reviewer add): kept so old "
+        "configurations still load; the dashboard says so when it is set.")
+    dashboard_session_minutes: float = Field(default=30.0, gt=0, le=24 * 60, description="A dashboard session "
+                                             "ends after this long without a page action (sign in again).")
+    dashboard_session_max_hours: float = Field(default=12.0, gt=0, le=24 * 7,
+                                               description="A dashboard session ends this long after sign-in.")
     review_lease_seconds: float = Field(default=900.0, gt=0, description="A reviewer's claim on an item expires "
                                         "after this long without a decision.")
 
@@ -131,6 +140,17 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("scan_roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: Any) -> Any:
+        """Accept a JSON list, or paths separated by commas or os.pathsep (environment variables are strings)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.replace(os.pathsep, ",").split(",") if part.strip()]
         return value
 
     @field_validator("pii_thresholds", mode="before")

@@ -6,6 +6,7 @@ Manifests are signed with it; anyone holding the exported public key can verify 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -22,11 +23,20 @@ def keys_dir(home: Path) -> Path:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600 from the start (no window where it is world-readable)."""
+    """Create ``path`` with mode 0600 from the start (no window where it is world-readable), atomically: the
+    bytes go to a private temporary file that is then hard-linked to ``path``, which fails if ``path`` exists.
+    A process racing us therefore sees either no file or the complete one, never a half-written key, and the
+    loser gets FileExistsError instead of overwriting the winner's key."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 def load_or_create_signing_key(home: Path) -> Ed25519PrivateKey:
@@ -40,7 +50,10 @@ def load_or_create_signing_key(home: Path) -> Ed25519PrivateKey:
         except FileExistsError:  # another process created it first: use theirs
             pass
         else:
-            (keys_dir(home) / PUBLIC_KEY_FILE).write_bytes(public_key_pem(key.public_key()))
+            public = keys_dir(home) / PUBLIC_KEY_FILE
+            staging = public.with_name(f".{public.name}.{os.getpid()}")
+            staging.write_bytes(public_key_pem(key.public_key()))
+            os.replace(staging, public)
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError:

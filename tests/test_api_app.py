@@ -45,7 +45,8 @@ def prepare_home(settings: Settings) -> None:
 
 @pytest.fixture(scope="module")
 def api_settings(tmp_path_factory: pytest.TempPathFactory, micro_model_dir: Path) -> Settings:
-    settings = api_settings_for(tmp_path_factory.mktemp("api-home"), micro_model_dir)
+    settings = api_settings_for(tmp_path_factory.mktemp("api-home"), micro_model_dir,
+                                scan_roots=[tmp_path_factory.mktemp("scan-root")])
     prepare_home(settings)
     return settings
 
@@ -310,12 +311,13 @@ def test_lookups_of_unknown_ids_are_404(api_client: TestClient, make_key) -> Non
 
 def test_verdict_lookup_reads_the_store(api_client: TestClient, api_settings: Settings, make_key) -> None:
     from provenance.store.engine import session_scope
-    from provenance.store.models import Document, Verdict
+    from provenance.store.models import Document, JobItem, ScanJob, Verdict
 
     with session_scope(api_settings.resolved_database_url) as session:
         document = Document(content_hash="ab" * 32, source_id="doc-1", num_chars=10, redacted_text="Hi <PERSON_1>")
-        session.add(document)
+        session.add_all([document, ScanJob(id="lookupjob", bundle_version="b1", inputs={})])
         session.flush()
+        session.add(JobItem(job_id="lookupjob", seq=0, outcome="document", document_id=document.id))
         verdict = Verdict(document_id=document.id, bundle_version="b1", verdict="human", p_machine=0.1,
                           detectors={"ll": -3.0}, reasons=[], pii=[], pii_count=1, watermark={})
         session.add(verdict)
@@ -364,7 +366,7 @@ def test_detect_without_a_bundle_still_answers(api_client: TestClient, make_key)
     assert response.json()["watermark"]["watermarked"] is False
 
 
-def test_scan_texts_then_read_the_job(api_client: TestClient, make_key, tmp_path: Path) -> None:
+def test_scan_texts_then_read_the_job(api_client: TestClient, api_settings: Settings, make_key) -> None:
     """Submission only (no worker runs here): the job exists, counts its records and is readable by id."""
     headers = make_key("scan")
     submitted = api_client.post("/v1/scan", headers=headers,
@@ -383,13 +385,14 @@ def test_scan_texts_then_read_the_job(api_client: TestClient, make_key, tmp_path
     for payload in ({}, {"texts": []}, {"texts": ["x"], "path": "/tmp"}):
         response = api_client.post("/v1/scan", headers=headers, json=payload)
         assert response.status_code == 422 and response.json()["message"], payload
-    data = tmp_path / "dump.jsonl"
+    root = api_settings.scan_roots[0]
+    data = root / "dump.jsonl"
     data.write_text('{"id": 1, "text": "a text on the server"}\n')
     forbidden = api_client.post("/v1/scan", headers=headers, json={"path": str(data)})
     assert forbidden.status_code == 403 and "admin" in forbidden.json()["message"]
     admin = make_key("admin")
-    missing = api_client.post("/v1/scan", headers=admin, json={"path": str(tmp_path / "missing.jsonl")})
-    assert missing.status_code == 400 and missing.json()["message"]
+    missing = api_client.post("/v1/scan", headers=admin, json={"path": str(root / "missing.jsonl")})
+    assert missing.status_code == 403 and "PROVENANCE_SCAN_ROOTS" in missing.json()["message"]
     by_path = api_client.post("/v1/scan", headers=admin, json={"path": str(data)})
     assert by_path.status_code == 202
     for _ in range(200):  # the file is submitted in the background: wait for its one record

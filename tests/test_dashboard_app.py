@@ -10,9 +10,11 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.highlight import evidence_html
 from provenance import review
+from provenance.reviewers import add_reviewer, disable_reviewer
 from provenance.store import AuditLog, ReviewDecision, ReviewLease, session_scope, upgrade
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+PASSWORD = "a test passphrase"
 TIMEOUT = 120  # the first item view imports torch for the tokenizer: slow on a shared machine, never asserted
 
 
@@ -23,6 +25,8 @@ def store(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     with session_scope(url) as db:
         review.seed_demo_verdicts(db, 80, seed=5)
     monkeypatch.setenv("PROVENANCE_DATABASE_URL", url)
+    add_reviewer(url, "alice", PASSWORD)
+    add_reviewer(url, "bob", PASSWORD)
     return url
 
 
@@ -30,26 +34,49 @@ def signed_in(name: str = "alice") -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.text_input[0].input(name)
+    at.text_input[1].input(PASSWORD)
     at.button[0].click()
     at.run()
     return at
 
 
-def test_sign_in_is_required_and_checks_the_shared_password(store: str, monkeypatch) -> None:
-    monkeypatch.setenv("PROVENANCE_DASHBOARD_PASSWORD", "s3cret")
+def test_without_accounts_the_page_says_how_to_add_one(clean_env: Path, monkeypatch) -> None:
+    url = f"sqlite:///{clean_env / 'provenance.sqlite'}"
+    upgrade(url)
+    monkeypatch.setenv("PROVENANCE_DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.text_input
+    assert any("provenance reviewer add" in i.value for i in at.info)
+
+
+def test_sign_in_checks_the_account_password_and_audits_it(store: str) -> None:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert [t.label for t in at.text_input] == ["Your name", "Shared password"]
+    assert [t.label for t in at.text_input] == ["Account", "Password"]
     at.text_input[0].input("alice")
-    at.text_input[1].input("wrong")
+    at.text_input[1].input("wrong password")
     at.button[0].click()
     at.run()
-    assert any("Wrong password" in e.value for e in at.error)
-    at.text_input[1].input("s3cret")
+    assert any("Wrong name or password" in e.value for e in at.error)
+    assert "account" not in at.session_state
+    at.text_input[1].input(PASSWORD)
     at.button[0].click()
     at.run()
-    assert at.session_state["reviewer"] == "alice"
+    assert at.session_state["account"].name == "alice"
     assert any(t.value == "Review queue" for t in at.title)
+    with session_scope(store) as db:
+        actions = [(row.actor, row.action) for row in db.scalars(select(AuditLog).order_by(AuditLog.id))]
+    assert ("signin:unauthenticated", "reviewer.signin_failed") in actions
+    assert ("alice", "reviewer.signin") in actions
+
+
+def test_a_disabled_account_loses_its_open_session(store: str) -> None:
+    at = signed_in("bob")
+    assert at.session_state["account"].name == "bob"
+    disable_reviewer(store, "bob")
+    at.run()
+    assert "account" not in at.session_state
+    assert any("session ended" in w.value for w in at.warning)
 
 
 def test_queue_lists_items_and_a_decision_is_recorded_then_the_next_item_opens(store: str) -> None:
@@ -73,7 +100,7 @@ def test_queue_lists_items_and_a_decision_is_recorded_then_the_next_item_opens(s
     with session_scope(store) as db:
         decision = db.scalars(select(ReviewDecision)).one()
         assert (decision.verdict_id, decision.decision, decision.note) == (first, "machine", "reads like a template")
-        assert db.scalar(select(func.count()).select_from(AuditLog)) == 1
+        assert db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "review.decide")) == 1
 
 
 def test_a_taken_item_says_who_holds_it(store: str) -> None:

@@ -1,8 +1,9 @@
 """End to end in a real browser: `provenance dashboard` on 127.0.0.1, Debian's Chromium driven by Playwright.
 
-A reviewer signs in, opens the most urgent item (a stamped, watermarked generation with an e-mail address),
-sees the green/red tokens, the PII span and the manifest's valid signature, records a decision, and the
-database holds the decision and its audit row. No request may leave 127.0.0.1. A screenshot is saved under
+A reviewer signs in with an account (after wrong passwords that impose a wait, and one attempt refused inside
+it), opens the most urgent item (a stamped, watermarked generation with an e-mail address), sees the
+green/red tokens, the PII span and the manifest's valid signature, records a decision, and the database holds
+the decision and its audit rows. No request may leave 127.0.0.1. A screenshot is saved under
 ``$PROVENANCE_TEST_ARTIFACTS`` (default ``tests/artifacts/``).
 """
 
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from provenance import review
+from provenance.reviewers import FREE_FAILURES, add_reviewer
 from provenance.store import AuditLog, Document, ReviewDecision, Verdict, session_scope, upgrade
 from provenance.store.ledger import record_manifest
 
@@ -29,6 +31,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PROVENANCE_BIN = Path(sys.executable).parent / "provenance"
 ARTIFACTS = Path(os.environ.get("PROVENANCE_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")
+PASSWORD = "a browser test passphrase"
 PREFIX = "Please write to <EMAIL_ADDRESS> before Friday. "
 STARTUP_GUARD_S = 240  # a hang guard only (a shared 2-core machine can be slow); nothing here is a timing check
 UI_GUARD_MS = 180_000
@@ -78,7 +81,9 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
                           pii_count=1, pii_types=",EMAIL_ADDRESS,", needs_review=True, review_priority=100.0)
         db.add(verdict)
         db.flush()
-        return clean_env, verdict.id
+        verdict_id = verdict.id
+    add_reviewer(url, "alice", PASSWORD)
+    return clean_env, verdict_id
 
 
 @pytest.fixture
@@ -138,7 +143,18 @@ def test_reviewer_decides_an_item_in_a_real_browser(dashboard_url: str, flagged_
 
             page.route("**/*", only_local)
             page.goto(dashboard_url)
-            page.get_by_role("textbox", name="Your name").fill("alice")
+            page.get_by_role("textbox", name="Account").fill("alice")
+            # Guessing: the third wrong password imposes a wait, and an attempt inside it is refused unchecked.
+            for attempt in range(1, FREE_FAILURES + 2):
+                page.get_by_role("textbox", name="Password").fill(f"guess number {attempt}")
+                page.get_by_role("button", name="Sign in").click()
+                expect(page.get_by_text("Wrong name or password.")).to_be_visible()
+            expect(page.get_by_text("Wait 2 s before the next attempt.")).to_be_visible()
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_text("Too many failed sign-ins")).to_be_visible()
+            page.wait_for_timeout(2500)  # the imposed wait, not an assertion about speed
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
             expect(page).to_have_title("Review queue")
@@ -166,7 +182,10 @@ def test_reviewer_decides_an_item_in_a_real_browser(dashboard_url: str, flagged_
         decision = db.scalars(select(ReviewDecision)).one()
         assert (decision.verdict_id, decision.reviewer, decision.decision, decision.note) == \
             (top_item, "alice", "machine", "watermarked, matches our ledger")
-        entry = db.scalars(select(AuditLog)).one()
+        entry = db.scalars(select(AuditLog).where(AuditLog.action == "review.decide")).one()
         assert (entry.actor, entry.action, entry.subject_id) == ("alice", "review.decide", str(top_item))
+        actions = [row.action for row in db.scalars(select(AuditLog).order_by(AuditLog.id))]
+        assert actions.count("reviewer.signin_failed") == FREE_FAILURES + 1
+        assert actions.count("reviewer.signin_throttled") == 1 and actions.count("reviewer.signin") == 1
         assert db.get(Verdict, top_item).review_status == "decided"
     assert outside == [], f"the dashboard tried to reach the outside: {outside}"

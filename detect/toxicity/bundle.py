@@ -17,7 +17,7 @@ from typing import Any
 
 import joblib
 
-from detect.bundle import write_directory_atomically
+from detect.bundle import verify_file_hash, write_directory_atomically
 from detect.errors import DetectionError
 from detect.toxicity.features import describe_features
 from detect.toxicity.model import ToxicityModel
@@ -112,6 +112,7 @@ def load_toxicity_bundle(directory: Path) -> ToxicityBundle:
     if card.get("format") != TOXICITY_FORMAT:
         raise DetectionError(f"toxicity bundle {directory} has format {card.get('format')}, "
                              f"this version reads {TOXICITY_FORMAT}", hint="retrain the bundle")
+    verify_file_hash(model_path, card.get("model_sha256"), "model_sha256")
     try:
         model = joblib.load(model_path)
     except Exception as exc:  # unpickling errors come in many types

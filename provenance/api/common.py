@@ -20,6 +20,29 @@ def actor(key: ApiKeyInfo) -> str:
     return f"apikey:{key.id}"
 
 
+def reading_tenant(services: ApiServices, key: ApiKeyInfo, tenant: str | None) -> str:
+    """Whose records a read may see: the key's own tenant, or with an ``admin`` key an explicitly named one
+    (that cross-tenant read is audited). A non-admin key naming another tenant is refused without saying
+    whether that tenant exists."""
+    if tenant is None or tenant == key.tenant:
+        return key.tenant
+    if "admin" not in key.scopes:
+        raise ApiError(403, "reading another tenant's records needs the 'admin' scope")
+    from sqlalchemy.orm import Session
+
+    from provenance.errors import ProvenanceError
+    from provenance.tenants import require_tenant
+
+    try:
+        with Session(services.engine) as session:
+            chosen = require_tenant(session, tenant)
+    except ProvenanceError as exc:
+        raise ApiError(404, str(exc)) from None
+    services.audit.record(actor=actor(key), action="tenant.cross_read", subject_type="tenant", subject_id=chosen,
+                          details={"key_tenant": key.tenant})
+    return chosen
+
+
 def check_text(services: ApiServices, text: str, what: str = "text") -> None:
     limit = services.settings.api_max_text_chars
     if len(text) > limit:

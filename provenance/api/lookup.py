@@ -30,7 +30,7 @@ from generator.stamping import (
     verify_manifest,
 )
 from provenance.store.ledger import DEFAULT_MIN_SIMILARITY, EMPTY_MINHASH_VALUE, exact_matches, near_duplicates
-from provenance.store.models import Manifest
+from provenance.store.models import DEFAULT_TENANT, Manifest
 
 NEAR_DUPLICATE_LIMIT = 5
 
@@ -66,41 +66,48 @@ def _placeholder(engine: Engine) -> str | None:
 def _near_sql(mark: str, bands: int) -> str:
     """``(band = ? AND bucket = ?) OR ...``: both SQLite (multi-index OR) and PostgreSQL (bitmap OR) answer it
     from the (band, bucket) index, where a row-value IN list makes SQLite scan the whole table."""
-    condition = " OR ".join([f"(band = {mark} AND bucket = {mark})"] * bands)
-    return (f"SELECT manifest_id, COUNT(*) FROM manifest_bands WHERE {condition} GROUP BY manifest_id "
-            f"HAVING COUNT(*) >= {mark} ORDER BY COUNT(*) DESC, manifest_id LIMIT {NEAR_DUPLICATE_LIMIT}")
+    condition = " OR ".join([f"(b.band = {mark} AND b.bucket = {mark})"] * bands)
+    # The tenant is joined in before the LIMIT, so other tenants' manifests can never crowd out one's own.
+    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b JOIN manifests m ON m.id = b.manifest_id "
+            f"WHERE m.tenant = {mark} AND ({condition}) GROUP BY b.manifest_id "
+            f"HAVING COUNT(*) >= {mark} ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {NEAR_DUPLICATE_LIMIT}")
 
 
-def _near(connection: Connection, mark: str, signature: Sequence[int]) -> list[tuple[str, float]]:
+def _near(connection: Connection, mark: str, signature: Sequence[int], tenant: str) -> list[tuple[str, float]]:
     bands = [(band, str(value)) for band, value in enumerate(signature) if int(value) != EMPTY_MINHASH_VALUE]
     if not bands:
         return []
     needed = max(1, int(DEFAULT_MIN_SIMILARITY * len(signature) + 0.999))
-    params = tuple(item for pair in bands for item in pair) + (needed,)
+    params = (tenant,) + tuple(item for pair in bands for item in pair) + (needed,)
     rows = connection.exec_driver_sql(_near_sql(mark, len(bands)), params).all()
     return [(manifest_id, count / len(signature)) for manifest_id, count in rows]
 
 
-def _bodies(connection: Connection, mark: str, ids: set[str]) -> dict[str, dict[str, Any]]:
+def _bodies(connection: Connection, mark: str, ids: set[str], tenant: str) -> dict[str, dict[str, Any]]:
+    """The bodies of the wanted manifests that belong to ``tenant`` (others are dropped as if not found)."""
     if not ids:
         return {}
     marks = ", ".join([mark] * len(ids))
-    rows = connection.exec_driver_sql(f"SELECT id, body FROM manifests WHERE id IN ({marks})", tuple(ids)).all()
+    rows = connection.exec_driver_sql(f"SELECT id, body FROM manifests WHERE id IN ({marks}) AND tenant = {mark}",
+                                      (*ids, tenant)).all()
     return {manifest_id: json.loads(body) if isinstance(body, str | bytes) else body for manifest_id, body in rows}
 
 
-def lookup_many(engine: Engine, public_key: Ed25519PublicKey, texts: Sequence[str]) -> list[dict[str, Any]]:
-    """One provenance record per text: one connection, one query for the exact matches, one per text for
-    near duplicates, one for the manifests found. Plain driver SQL: this is the API's hot path, and building
-    ORM sessions and 256-parameter expressions cost far more than the queries themselves."""
+def lookup_many(engine: Engine, public_key: Ed25519PublicKey, texts: Sequence[str], *,
+                tenant: str = DEFAULT_TENANT) -> list[dict[str, Any]]:
+    """One provenance record per text, from ``tenant``'s manifests only: one connection, one query for the
+    exact matches, one per text for near duplicates, one for the manifests found. Plain driver SQL: this is the
+    API's hot path, and building ORM sessions and 256-parameter expressions cost far more than the queries
+    themselves."""
     mark = _placeholder(engine)
     digests = [text_sha256(text) for text in texts]
     signatures = [fast_minhash(text) for text in texts]
     if mark is None:  # an unusual driver: the store's own (slower, portable) queries
         with Session(engine) as session:
-            exact = exact_matches(session, digests)
+            exact = exact_matches(session, digests, tenant=tenant)
             near = [[(m.manifest_id, m.similarity) for m in near_duplicates(session, signature=signature,
-                                                                             limit=NEAR_DUPLICATE_LIMIT)]
+                                                                             limit=NEAR_DUPLICATE_LIMIT,
+                                                                             tenant=tenant)]
                     for signature in signatures]
             wanted = set(exact.values()) | {manifest_id for matches in near for manifest_id, _ in matches}
             rows = session.execute(select(Manifest.id, Manifest.body).where(Manifest.id.in_(wanted))) if wanted else []
@@ -109,10 +116,11 @@ def lookup_many(engine: Engine, public_key: Ed25519PublicKey, texts: Sequence[st
         with engine.connect() as connection:
             marks = ", ".join([mark] * len(set(digests)))
             exact = dict(connection.exec_driver_sql(
-                f"SELECT text_sha256, id FROM manifests WHERE text_sha256 IN ({marks})", tuple(set(digests))).all())
-            near = [_near(connection, mark, signature) for signature in signatures]
+                f"SELECT text_sha256, id FROM manifests WHERE text_sha256 IN ({marks}) AND tenant = {mark}",
+                (*set(digests), tenant)).all())
+            near = [_near(connection, mark, signature, tenant) for signature in signatures]
             wanted = set(exact.values()) | {manifest_id for matches in near for manifest_id, _ in matches}
-            bodies = _bodies(connection, mark, wanted)
+            bodies = _bodies(connection, mark, wanted, tenant)
     checked: dict[str, tuple[bool, str]] = {}  # one signature check per manifest per call
 
     def check(manifest_id: str) -> tuple[bool, str]:

@@ -24,6 +24,7 @@ from provenance.cli import (
     manifest_cmd,
     model_cmd,
     pii_cmd,
+    reviewer_cmd,
     scan_cmd,
     toxicity_cmd,
     watermark_cmd,
@@ -50,6 +51,7 @@ app.command("dashboard")(dashboard_cmd.dashboard)
 app.command("eval")(eval_cmd.evaluate)
 app.command("serve")(api_cmd.serve)
 app.add_typer(api_cmd.apikey_app, name="apikey")
+app.add_typer(reviewer_cmd.reviewer_app, name="reviewer")
 app.command("scan")(scan_cmd.scan)
 app.command("worker")(scan_cmd.worker)
 app.add_typer(scan_cmd.jobs_app, name="jobs")

@@ -66,13 +66,16 @@ def create(
     scopes: str = typer.Option("verify", "--scopes", help="Comma-separated: verify, generate, scan, admin."),
     requests_per_minute: int | None = typer.Option(None, "--requests-per-minute", help="Default: server setting."),
     tokens_per_minute: int | None = typer.Option(None, "--tokens-per-minute", help="Generated tokens per minute."),
+    tenant: str = typer.Option("default", "--tenant", help="The tenant whose data the key reads and writes "
+                               "(a new name creates the tenant)."),
     as_json: bool = typer.Option(False, "--json", help='Print {"id", "key"}.'),
 ) -> None:
     """Create a key. It is printed once and only its SHA-256 is stored: copy it now."""
     from provenance.apikeys import create_api_key
 
     key_id, key = create_api_key(_database_url(), name=name, scopes=scopes, requests_per_minute=requests_per_minute,
-                                 tokens_per_minute=tokens_per_minute, actor=f"cli:{getpass.getuser()}")
+                                 tokens_per_minute=tokens_per_minute, actor=f"cli:{getpass.getuser()}",
+                                 tenant=tenant)
     if as_json:
         emit_json({"id": key_id, "key": key})
         return

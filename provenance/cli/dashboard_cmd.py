@@ -8,6 +8,7 @@ nothing phones home.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -29,6 +30,16 @@ def streamlit_command(host: str, port: int) -> list[str]:
             "--client.toolbarMode", "minimal", "--browser.serverAddress", host, "--browser.serverPort", str(port)]
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: only this machine can connect."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def dashboard(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes it)."),
     port: int = typer.Option(8501, "--port", help="TCP port (1-65535)."),
@@ -48,9 +59,23 @@ def dashboard(
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     env.setdefault("HF_HUB_OFFLINE", "1")  # the item view loads a tokenizer: never from the network here
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if settings.dashboard_password is None and host not in ("127.0.0.1", "localhost", "::1"):
-        stderr.print("warning: listening beyond localhost without PROVENANCE_DASHBOARD_PASSWORD")
+    from provenance.reviewers import has_accounts
+
+    if not has_accounts(settings.resolved_database_url):
+        if not is_loopback(host):
+            raise CliError(f"refusing to listen on {host} without reviewer accounts: anyone reaching it could "
+                           "read the stored texts",
+                           hint="create one with provenance reviewer add NAME, or use --host 127.0.0.1")
+        stderr.print("no reviewer account yet: create one with provenance reviewer add NAME (the dashboard "
+                     "asks for it at sign-in)", highlight=False)
     stderr.print(f"dashboard: http://{host}:{port}  (data directory {env['PROVENANCE_HOME']})")
+    from provenance.reviewers import DEMO_PASSWORD_FILE, DEMO_REVIEWER
+    from provenance.signing import keys_dir
+
+    demo_password = keys_dir(settings.home) / DEMO_PASSWORD_FILE
+    if demo_password.is_file():
+        stderr.print(f"demo account: sign in as {DEMO_REVIEWER} with the password in {demo_password}",
+                     highlight=False)
     sys.stdout.flush()
     sys.stderr.flush()
     # Become the Streamlit server (exec, not a child): SIGTERM or Ctrl-C sent to this PID stops the server

@@ -87,6 +87,8 @@ def scan(
                                 "embedded broker has no worker."),
     resume_job: str | None = typer.Option(None, "--resume", help="Continue an interrupted submission."),
     as_json: bool = typer.Option(False, "--json", help="Print the job summary as one JSON object."),
+    tenant: str = typer.Option("default", "--tenant", help="The tenant that owns the job and its verdicts "
+                               "(one that has an API key, or default)."),
 ) -> None:
     """Scan text dumps: one stored verdict (or quarantine record with a reason) per input record."""
     from provenance.pipeline.jobs import job_summary
@@ -109,7 +111,7 @@ def scan(
                 job_id = resume_job
             else:
                 job_id = submit_paths(settings, paths, format=format, text_field=text_field, id_field=id_field,
-                                      progress=advance, on_job=started.append)
+                                      progress=advance, on_job=started.append, tenant=tenant)
         except KeyboardInterrupt:
             if started:
                 raise CliError(f"submission of job {started[0]} interrupted",

@@ -44,6 +44,7 @@ def summarise(session: Session, job: ScanJob, *, details: bool = False) -> dict[
         "quarantined": job.quarantined, "duplicates": job.duplicates,
     }
     summary.update(
+        tenant=job.tenant,
         documents=job.documents, already_scored=job.reused, new_verdicts=job.new_verdicts,
         chunks_total=job.chunks_total, chunks_done=job.chunks_done, submission_done=job.submission_done,
         bundle_version=job.bundle_version,
@@ -60,10 +61,11 @@ def summarise(session: Session, job: ScanJob, *, details: bool = False) -> dict[
     return summary
 
 
-def job_summary(settings: Settings, job_id: str, *, details: bool = False) -> dict[str, Any]:
+def job_summary(settings: Settings, job_id: str, *, details: bool = False, tenant: str | None = None) -> dict[str, Any]:
+    """The job's summary; with ``tenant`` a job of another tenant is reported exactly like a missing one."""
     with session_scope(settings.resolved_database_url) as session:
         job = session.get(ScanJob, job_id)
-        if job is None:
+        if job is None or (tenant is not None and job.tenant != tenant):
             raise ProvenanceError(f"no scan job {job_id!r}", hint="list jobs with provenance jobs list")
         return summarise(session, job, details=details)
 

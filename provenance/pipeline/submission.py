@@ -27,6 +27,7 @@ from provenance.pipeline.recovery import recover_job
 from provenance.settings import Settings
 from provenance.store import Chunk, Document, JobItem, ScanJob, StagedText, Verdict, ensure_schema, session_scope
 from provenance.store.models import utcnow
+from provenance.tenants import require_tenant
 
 ProgressCallback = Callable[[int], None]
 
@@ -45,10 +46,13 @@ def new_job_id() -> str:
 
 
 def create_job(settings: Settings, inputs: dict[str, Any]) -> str:
+    """Record a job owned by ``inputs["tenant"]`` (``default`` when absent; it must exist)."""
     ensure_schema(settings.resolved_database_url)
     job_id = new_job_id()
     with session_scope(settings.resolved_database_url) as session:
-        session.add(ScanJob(id=job_id, inputs=inputs, bundle_version=bundle_version(settings), status="queued"))
+        tenant = require_tenant(session, inputs.get("tenant"))
+        session.add(ScanJob(id=job_id, inputs={**inputs, "tenant": tenant}, tenant=tenant,
+                            bundle_version=bundle_version(settings), status="queued"))
     return job_id
 
 
@@ -194,16 +198,17 @@ def reader_for(settings: Settings, inputs: dict[str, Any]) -> RecordReader:
 
 
 def path_inputs(paths: Sequence[str | Path], *, format: str = "auto", text_field: str = "text",
-                id_field: str = "id") -> dict[str, Any]:
+                id_field: str = "id", tenant: str | None = None) -> dict[str, Any]:
     return {"kind": "paths", "paths": [str(Path(p).expanduser().resolve()) for p in paths], "format": format,
-            "text_field": text_field, "id_field": id_field}
+            "text_field": text_field, "id_field": id_field, "tenant": tenant}
 
 
 def submit_paths(settings: Settings, paths: Sequence[str | Path], *, format: str = "auto", text_field: str = "text",
                  id_field: str = "id", progress: ProgressCallback | None = None,
-                 on_job: Callable[[str], None] | None = None) -> str:
-    """Scan files and directories. ``on_job`` hears the job id as soon as it exists (for Ctrl-C messages)."""
-    inputs = path_inputs(paths, format=format, text_field=text_field, id_field=id_field)
+                 on_job: Callable[[str], None] | None = None, tenant: str | None = None) -> str:
+    """Scan files and directories for ``tenant`` (``default`` when None). ``on_job`` hears the job id as soon as
+    it exists (for Ctrl-C messages)."""
+    inputs = path_inputs(paths, format=format, text_field=text_field, id_field=id_field, tenant=tenant)
     reader = reader_for(settings, inputs)  # validates paths and options before a job is recorded
     job_id = create_job(settings, inputs)
     if on_job is not None:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from celery import signals
 from sqlalchemy import delete, select
 
-from provenance.settings import get_settings
+from provenance.settings import get_settings, mask_url_password
 from provenance.store import WorkerHeartbeat, session_scope, utcnow
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def _beat(hostname: str, concurrency: int) -> None:
         row = session.get(WorkerHeartbeat, hostname)
         if row is None:
             session.add(WorkerHeartbeat(hostname=hostname, pid=os.getpid(), concurrency=concurrency,
-                                        broker=settings.resolved_broker_url))
+                                        broker=mask_url_password(settings.resolved_broker_url)))
         else:
             row.last_seen, row.pid = utcnow(), os.getpid()
 
@@ -99,7 +99,7 @@ def live_workers(broker_url: str) -> int:
     cutoff = utcnow() - timedelta(seconds=ALIVE_SECONDS)
     with session_scope(settings.resolved_database_url) as session:
         rows = session.scalars(select(WorkerHeartbeat.concurrency).where(
-            WorkerHeartbeat.last_seen >= cutoff, WorkerHeartbeat.broker == broker_url)).all()
+            WorkerHeartbeat.last_seen >= cutoff, WorkerHeartbeat.broker == mask_url_password(broker_url))).all()
     return int(sum(rows))
 
 

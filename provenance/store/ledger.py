@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from generator.stamping import minhash, text_sha256
-from provenance.store.models import Manifest, ManifestBand
+from provenance.store.models import DEFAULT_TENANT, Manifest, ManifestBand
 
 EMPTY_MINHASH_VALUE = (1 << 53) - 1  # what an empty text hashes to: never a match
 DEFAULT_MIN_SIMILARITY = 0.1
@@ -32,8 +32,8 @@ def _bands(values: Sequence[int]) -> list[tuple[int, str]]:
     return [(band, str(value)) for band, value in enumerate(values) if int(value) != EMPTY_MINHASH_VALUE]
 
 
-def record_manifest(session: Session, manifest: Mapping[str, Any]) -> Manifest:
-    """Write a signed manifest (idempotent on its id) and its LSH bands."""
+def record_manifest(session: Session, manifest: Mapping[str, Any], *, tenant: str = DEFAULT_TENANT) -> Manifest:
+    """Write a signed manifest owned by ``tenant`` (idempotent on its id) and its LSH bands."""
     existing = session.get(Manifest, manifest["id"])
     if existing is not None:
         return existing
@@ -41,7 +41,7 @@ def record_manifest(session: Session, manifest: Mapping[str, Any]) -> Manifest:
     row = Manifest(id=manifest["id"], text_sha256=manifest["text_sha256"],
                    model_name=(manifest.get("model") or {}).get("name"),
                    watermark_key_id=(manifest.get("watermark") or {}).get("key_id"),
-                   requester=manifest.get("requester"), body=dict(manifest), minhash=values)
+                   requester=manifest.get("requester"), body=dict(manifest), minhash=values, tenant=tenant)
     session.add(row)
     session.add_all(ManifestBand(manifest_id=row.id, band=band, bucket=bucket) for band, bucket in _bands(values))
     return row
@@ -54,24 +54,32 @@ def exact_match(session: Session, text: str) -> Manifest | None:
                            .order_by(Manifest.created_at.desc()).limit(1)).first()
 
 
-def exact_matches(session: Session, digests: Sequence[str]) -> dict[str, str]:
-    """text_sha256 -> manifest id for the digests that are in the ledger (one query for a batch)."""
+def exact_matches(session: Session, digests: Sequence[str], *, tenant: str | None = None) -> dict[str, str]:
+    """text_sha256 -> manifest id for the digests that are in the ledger (one query for a batch); with
+    ``tenant``, only that tenant's manifests."""
     if not digests:
         return {}
-    rows = session.execute(select(Manifest.text_sha256, Manifest.id).where(Manifest.text_sha256.in_(set(digests))))
-    return {digest: manifest_id for digest, manifest_id in rows}
+    query = select(Manifest.text_sha256, Manifest.id).where(Manifest.text_sha256.in_(set(digests)))
+    if tenant is not None:
+        query = query.where(Manifest.tenant == tenant)
+    return {digest: manifest_id for digest, manifest_id in session.execute(query)}
 
 
 def near_duplicates(session: Session, text: str | None = None, *, signature: Sequence[int] | None = None,
-                    min_similarity: float = DEFAULT_MIN_SIMILARITY, limit: int = 5) -> list[LedgerMatch]:
-    """Manifests whose MinHash signature shares at least ``min_similarity`` of its values with the text's."""
+                    min_similarity: float = DEFAULT_MIN_SIMILARITY, limit: int = 5,
+                    tenant: str | None = None) -> list[LedgerMatch]:
+    """Manifests (of ``tenant`` when given) whose MinHash signature shares at least ``min_similarity`` of its
+    values with the text's."""
     values = list(signature) if signature is not None else minhash(text or "")
     bands = _bands(values)
     if not bands:
         return []
     shared = func.count(ManifestBand.id)
+    query = select(ManifestBand.manifest_id, shared)
+    if tenant is not None:
+        query = query.join(Manifest, Manifest.id == ManifestBand.manifest_id).where(Manifest.tenant == tenant)
     rows = session.execute(
-        select(ManifestBand.manifest_id, shared)
+        query
         # An OR of (band AND bucket) pairs: SQLite and PostgreSQL answer it from the (band, bucket) index, where a
         # row-value IN list makes SQLite scan the whole table.
         .where(or_(*(and_(ManifestBand.band == band, ManifestBand.bucket == bucket) for band, bucket in bands)))

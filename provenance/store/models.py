@@ -28,6 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+DEFAULT_TENANT = "default"  # what existing rows and single-team installs belong to
+
+
+def tenant_column() -> Mapped[str]:
+    """The owning tenant of a row; migration 0002 gave every earlier row ``default``."""
+    return mapped_column(String(64), default=DEFAULT_TENANT, server_default=DEFAULT_TENANT, index=True)
+
 
 def utcnow() -> datetime:
     """Naive UTC: SQLite keeps no time zone, so every database stores UTC without one and compares alike."""
@@ -60,6 +67,7 @@ class ScanJob(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | failed
+    tenant: Mapped[str] = tenant_column()
     inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # paths, format, text/id fields
     bundle_version: Mapped[str] = mapped_column(String(128))
     total: Mapped[int] = mapped_column(Integer, default=0)  # input records read and committed
@@ -173,6 +181,7 @@ class Manifest(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the manifest's own id
     text_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    tenant: Mapped[str] = tenant_column()
     model_name: Mapped[str | None] = mapped_column(String(512))
     watermark_key_id: Mapped[str | None] = mapped_column(String(64))
     requester: Mapped[str | None] = mapped_column(String(256))
@@ -238,6 +247,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(128))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[Any]] = mapped_column(default=list)
+    tenant: Mapped[str] = tenant_column()
     requests_per_minute: Mapped[int | None] = mapped_column(Integer)
     tokens_per_minute: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -267,3 +277,32 @@ class WorkerHeartbeat(Base):
     broker: Mapped[str | None] = mapped_column(String(512))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reviewer(Base):
+    """A dashboard account: the audit log records this name, never a name typed at sign-in.
+
+    Only an Argon2id hash of the password is stored. ``role`` is reviewer or admin; a disabled account can no
+    longer sign in, and its sessions end at their next page load."""
+
+    __tablename__ = "reviewers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="reviewer")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per account (``account:NAME``) and per client (``client:ADDRESS``): the back-off lives in
+    the database so reloading the page or reaching another dashboard process does not reset it."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column()
+    blocked_until: Mapped[datetime | None] = mapped_column()

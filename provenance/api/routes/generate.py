@@ -64,7 +64,7 @@ def _record(services: ApiServices, key: ApiKeyInfo, body: GenerateRequest, stamp
     """The manifest and its audit row commit together: a generation is never handed out unrecorded."""
     manifest = stamped.manifest
     with session_scope(services.url) as session:
-        record_manifest(session, manifest)
+        record_manifest(session, manifest, tenant=key.tenant)
         audit(session, actor=actor(key), action="generate", subject_type="manifest", subject_id=manifest["id"],
               details={"text_sha256": manifest.get("text_sha256"), "prompt_sha256": sha256_hex(body.prompt),
                        "tokens": stamped.generation.tokens, "withheld": getattr(stamped, "withheld", None),

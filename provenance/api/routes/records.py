@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provenance.api.auth import require_scope
-from provenance.api.common import finite, services_of
+from provenance.api.common import finite, reading_tenant, services_of
 from provenance.api.errors import ApiError
 from provenance.api.schemas import ERROR_RESPONSES
 from provenance.apikeys import ApiKeyInfo
-from provenance.store.models import Document, Manifest, Verdict
+from provenance.store.models import Document, JobItem, Manifest, ScanJob, Verdict
+
+TENANT_QUERY = Query(None, description="admin keys only: read this tenant's records (audited).")
 
 router = APIRouter(prefix="/v1", tags=["records"])
 
@@ -23,34 +26,46 @@ def _iso(value: Any) -> str | None:
 
 
 @router.get("/manifests/{manifest_id}", responses=ERROR_RESPONSES, summary="A ledger manifest and its signature")
-async def get_manifest(manifest_id: str, request: Request,
-                       _key: ApiKeyInfo = Depends(require_scope("verify"))) -> JSONResponse:
+async def get_manifest(manifest_id: str, request: Request, tenant: str | None = TENANT_QUERY,
+                       key: ApiKeyInfo = Depends(require_scope("verify"))) -> JSONResponse:
     services = services_of(request)
+    owner = reading_tenant(services, key, tenant)
     with Session(services.engine) as session:
         row = session.get(Manifest, manifest_id[:64])
-        if row is None:
+        if row is None or row.tenant != owner:  # another tenant's manifest reads exactly like a missing one
             raise ApiError(404, f"no manifest {manifest_id!r} in the ledger")
         body = dict(row.body)
     from generator.stamping import verify_manifest
 
     valid, reason = verify_manifest(body, services.public_key)
-    return JSONResponse({"manifest_id": row.id, "manifest": body, "signature_valid": valid,
+    return JSONResponse({"manifest_id": row.id, "tenant": owner, "manifest": body, "signature_valid": valid,
                          "signature_reason": reason, "recorded_at": _iso(row.created_at)})
 
 
+def _tenant_has_document(session: Session, tenant: str, document_id: int) -> bool:
+    """A tenant may read a document's verdict when one of its own jobs contains the document."""
+    return session.scalar(
+        select(JobItem.id).join(ScanJob, ScanJob.id == JobItem.job_id)
+        .where(JobItem.document_id == document_id, ScanJob.tenant == tenant).limit(1)) is not None
+
+
 @router.get("/verdicts/{verdict_id}", responses=ERROR_RESPONSES, summary="A scan verdict and its document")
-async def get_verdict(verdict_id: int, request: Request,
-                      _key: ApiKeyInfo = Depends(require_scope("scan"))) -> JSONResponse:
+async def get_verdict(verdict_id: int, request: Request, tenant: str | None = TENANT_QUERY,
+                      key: ApiKeyInfo = Depends(require_scope("scan"))) -> JSONResponse:
     services = services_of(request)
+    owner = reading_tenant(services, key, tenant)
     if not 0 < verdict_id < 2**63:
         raise ApiError(404, f"no verdict {verdict_id}")
     with Session(services.engine) as session:
         verdict = session.get(Verdict, verdict_id)
-        if verdict is None:
+        if verdict is None or not _tenant_has_document(session, owner, verdict.document_id):
             raise ApiError(404, f"no verdict {verdict_id}")
         document = session.get(Document, verdict.document_id)
+        job_tenant = session.scalar(select(ScanJob.tenant).where(ScanJob.id == verdict.job_id))
         record = {
-            "id": verdict.id, "job_id": verdict.job_id, "bundle_version": verdict.bundle_version,
+            "id": verdict.id, "tenant": owner,
+            # Documents are shared by content: the job that first scored it may be another tenant's.
+            "job_id": verdict.job_id if job_tenant == owner else None, "bundle_version": verdict.bundle_version,
             "verdict": verdict.verdict, "p_machine": verdict.p_machine, "margin": verdict.margin,
             "detectors": verdict.detectors, "reasons": verdict.reasons, "num_tokens": verdict.num_tokens,
             "watermark": verdict.watermark, "watermarked": verdict.watermarked,

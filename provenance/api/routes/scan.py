@@ -10,12 +10,12 @@ import queue
 import threading
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from provenance.api.auth import require_scope
-from provenance.api.common import actor, check_text, services_of
+from provenance.api.common import actor, check_text, reading_tenant, services_of
 from provenance.api.errors import ApiError
 from provenance.api.schemas import ERROR_RESPONSES, JobResponse, ScanRequest, ScanResponse
 from provenance.apikeys import ApiKeyInfo
@@ -45,15 +45,20 @@ def _records(body: ScanRequest) -> list[dict[str, Any]]:
     return [{"id": index, "text": text} for index, text in enumerate(body.texts or [])]
 
 
-def _submit_path_in_background(submission: Any, settings: Any, body: ScanRequest) -> str:
+def _submit_path_in_background(submission: Any, settings: Any, body: ScanRequest, tenant: str) -> str:
     """A dump can be large and submission applies back-pressure (it waits for workers), so it runs in its own
     thread; the request returns as soon as the job exists (or the path or options are refused)."""
     created: queue.Queue[tuple[str, Any]] = queue.Queue()
 
+    from provenance.scan_roots import allowed_scan_files
+
+    files = allowed_scan_files(body.path or "", settings.scan_roots, settings.home)  # before any job exists
+
     def run() -> None:
         try:
-            submission.submit_paths(settings, [body.path], format=body.format, text_field=body.text_field,
-                                    id_field=body.id_field, on_job=lambda job_id: created.put(("job", job_id)))
+            submission.submit_paths(settings, files, format=body.format, text_field=body.text_field,
+                                    id_field=body.id_field, on_job=lambda job_id: created.put(("job", job_id)),
+                                    tenant=tenant)
         except Exception as exc:  # before the job exists: the request reports it; after: the job records it
             created.put(("error", exc))
 
@@ -77,7 +82,7 @@ async def scan(body: ScanRequest, request: Request, key: ApiKeyInfo = Depends(re
         if not key.allows("admin"):
             raise ApiError(403, "scanning a server-side path needs the 'admin' scope")
         submission = _pipeline("submission")
-        call = (_submit_path_in_background, submission, services.settings, body)
+        call = (_submit_path_in_background, submission, services.settings, body, key.tenant)
         kwargs: dict[str, Any] = {}
         count: int | None = None
     else:
@@ -88,10 +93,16 @@ async def scan(body: ScanRequest, request: Request, key: ApiKeyInfo = Depends(re
             check_text(services, record["text"], f"text {index}")
         submission = _pipeline("submission")
         call = (submission.submit_records, services.settings, records)
-        kwargs = {"inputs": {"source": "api", "key_id": key.id, "records": len(records)}}
+        kwargs = {"inputs": {"source": "api", "key_id": key.id, "records": len(records), "tenant": key.tenant}}
         count = len(records)
+    from provenance.scan_roots import ScanPathRefused
+
     try:
         job_id = await run_in_threadpool(call[0], *call[1:], **kwargs)
+    except ScanPathRefused as exc:
+        services.audit.record(actor=actor(key), action="scan.path_refused", subject_type="path",
+                              subject_id=None, details={"reason": str(exc)[:200]})
+        raise ApiError(403, f"{exc} ({exc.hint})" if exc.hint else str(exc)) from None
     except ProvenanceError as exc:
         raise ApiError(400, str(exc)) from None
     services.audit.record(actor=actor(key), action="scan", subject_type="scan_job", subject_id=job_id,
@@ -100,11 +111,14 @@ async def scan(body: ScanRequest, request: Request, key: ApiKeyInfo = Depends(re
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse, responses=ERROR_RESPONSES, summary="A scan job's progress")
-async def job(job_id: str, request: Request, _key: ApiKeyInfo = Depends(require_scope("scan"))) -> JSONResponse:
+async def job(job_id: str, request: Request,
+              tenant: str | None = Query(None, description="admin keys only: read this tenant's job (audited)."),
+              key: ApiKeyInfo = Depends(require_scope("scan"))) -> JSONResponse:
     services = services_of(request)
+    owner = reading_tenant(services, key, tenant)
     jobs = _pipeline("jobs")
     try:
-        summary = await run_in_threadpool(jobs.job_summary, services.settings, job_id[:64])
+        summary = await run_in_threadpool(jobs.job_summary, services.settings, job_id[:64], tenant=owner)
     except ProvenanceError as exc:
         raise ApiError(404, str(exc)) from None
     return JSONResponse(summary)

@@ -51,7 +51,8 @@ async def verify_texts(services: ApiServices, key: ApiKeyInfo, texts: list[str],
 
     def check() -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
         marks = [finite(watermark.check(text, windowed)) for text in texts]
-        found = lookup_many(services.engine, services.public_key, texts) if provenance else [None] * len(texts)
+        found = (lookup_many(services.engine, services.public_key, texts, tenant=key.tenant) if provenance
+                 else [None] * len(texts))
         return marks, list(found)
 
     if len(texts) == 1 and not windowed and len(texts[0]) <= INLINE_MAX_CHARS:
