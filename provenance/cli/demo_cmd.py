@@ -15,7 +15,6 @@ from pathlib import Path
 import typer
 from rich.panel import Panel
 
-from detect.perplexity import PerplexityScorer
 from generator import ModelNotFoundError, SamplingConfig
 from generator.bootstrap import get_preset
 from generator.devices import resolve_device
@@ -134,8 +133,7 @@ def demo_detection(settings, loaded, texts: list[str], detect_data: list[Path], 
     from provenance.cli.detect_cmd import token_progress
     from provenance.detection import DetectionService, bundle_dir
 
-    service = DetectionService(settings)
-    service.__dict__["scorer"] = PerplexityScorer(loaded, batch_tokens=settings.detect_batch_tokens)
+    service = DetectionService(settings, lm=loaded)
     files = _jsonl_files(detect_data)
     card = read_card(bundle_dir(settings))
     if card is None or card.get("scorer", {}).get("weights_sha256") != loaded.weights_sha256:

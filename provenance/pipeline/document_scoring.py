@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from detect.bundle import read_card
-from provenance.detection import DetectionService, bundle_dir
+from provenance.detection import DetectionService, bundle_dir, read_bundle_card
 from provenance.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ def bundle_version(settings: Settings) -> str:
     """``name:card-digest`` of the configured detector bundle: verdicts are unique per document and version,
     so retraining the bundle lets the same documents be judged again without touching old verdicts."""
     directory = bundle_dir(settings)
-    card = read_card(directory)
+    card = read_bundle_card(directory)
     if card is None:
         return NO_BUNDLE
     digest = hashlib.sha256(json.dumps(card, sort_keys=True, default=str).encode()).hexdigest()[:12]
