@@ -22,7 +22,7 @@ REVIEWER_KEY = "reviewer"
 
 def load_settings() -> Settings:
     """Fresh settings each run (cheap), so an edited environment or TOML needs no server restart logic."""
-    from provenance.cli.config_cmd import load_settings as load
+    from provenance.settings import load_settings as load
 
     return load()
 

@@ -221,6 +221,22 @@ def mask_url_password(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if has_password else url
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from keyword arguments, env and TOML; an invalid value becomes one ``ProvenanceError`` that names
+    the variable (the CLI, the dashboard and the workers all load settings through here)."""
+    from pydantic import ValidationError
+
+    from provenance.errors import ProvenanceError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        raise ProvenanceError(f"invalid setting {name}: {first['msg']}",
+                              hint=f"check PROVENANCE_{name.upper()} or the TOML config file") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Process-wide settings, read once. Tests call ``get_settings.cache_clear()`` after changing env."""

@@ -23,12 +23,11 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.demo_scan import demo_scan
 from provenance.cli.model_cmd import run_bootstrap
 from provenance.cli.output import stderr, stdout
-from provenance.keystore import KeyStore
 from provenance.ledger import record_generations
 from provenance.runtime import load_configured_model
+from provenance.signals import build_signal
 from provenance.signing import load_or_create_signing_key
 from provenance.stamped_generation import generate_stamped
-from watermark import WatermarkDetector
 
 DEMO_PROMPTS = [
     "The history of the city begins",
@@ -72,8 +71,7 @@ def demo(
     started = time.perf_counter()
     stamped = generate_stamped(settings, loaded, DEMO_PROMPTS, sampling, requester="demo")
     elapsed = time.perf_counter() - started
-    key_store = KeyStore(settings.home)
-    detector = WatermarkDetector(loaded.tokenizer, key_store.verification_keys(loaded.tokenizer))
+    detector = build_signal("watermark", settings, tokenizer=loaded.tokenizer).require()
     signing_key = load_or_create_signing_key(settings.home).public_key()
     for item in stamped:
         generation = item.generation
