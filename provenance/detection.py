@@ -125,6 +125,9 @@ class DetectionService:
                               target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
                               progress=progress, stage=stage)
         save_bundle(bundle, bundle_dir(self.settings, name))
+        from provenance.home import remember_model
+
+        remember_model(self.settings.home)
         return bundle
 
 

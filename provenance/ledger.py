@@ -23,8 +23,11 @@ def record_generations(settings: Settings, manifests: Iterable[Mapping[str, Any]
     events = list(toxicity_events)
     if not manifests and not events:
         return 0
+    from provenance.home import remember_model
+
     url = settings.resolved_database_url
     settings.ensure_home()
+    remember_model(settings.home)
     ensure_schema(url)
     with session_scope(url) as session:
         for manifest in manifests:

@@ -40,11 +40,21 @@ def load_configured_model(settings: Settings, model: str | None = None) -> Loade
     from generator.loading import resolve_model
 
     configure_torch(settings)
-    return resolve_model(model_request(settings, model))
+    loaded = resolve_model(model_request(settings, model))
+    if model is None or model == settings.model:  # the platform's model (not a separately named scorer)
+        from provenance.home import note_resolved
+
+        note_resolved(settings.home, loaded.path or loaded.name, loaded.source, loaded.path)
+    return loaded
 
 
 def load_configured_tokenizer(settings: Settings, model: str | None = None) -> tuple[Any, Any]:
     """The resolved model's tokenizer only (model-free detection and key management need nothing more)."""
     from generator.loading import load_tokenizer
 
-    return load_tokenizer(model_request(settings, model))
+    tokenizer, found = load_tokenizer(model_request(settings, model))
+    if model is None or model == settings.model:
+        from provenance.home import note_resolved
+
+        note_resolved(settings.home, found.location, found.source, found.path)
+    return tokenizer, found

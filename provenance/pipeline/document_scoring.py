@@ -36,6 +36,7 @@ class DocumentResult:
     pii: list[dict[str, Any]] = field(default_factory=list)
     toxicity: dict[str, Any] | None = None
     models: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None  # the ledger match (manifest id, kind, similarity), set at write time
 
     @property
     def watermarked(self) -> bool:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from generator.stamping import minhash, text_sha256
@@ -28,7 +29,7 @@ class LedgerMatch:
     similarity: float
 
 
-def _bands(values: Sequence[int]) -> list[tuple[int, str]]:
+def _bands(values: Sequence[int]) -> list[tuple[int, str]]:  # noqa: D103
     return [(band, str(value)) for band, value in enumerate(values) if int(value) != EMPTY_MINHASH_VALUE]
 
 
@@ -62,20 +63,53 @@ def exact_matches(session: Session, digests: Sequence[str]) -> dict[str, str]:
     return {digest: manifest_id for digest, manifest_id in rows}
 
 
+def _mark(connection: Connection) -> str | None:
+    return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(connection.dialect.paramstyle)
+
+
+@lru_cache(maxsize=64)
+def _shared_bands_sql(mark: str, groups: tuple[int, ...], limit: int) -> str:
+    """``(band = ? AND bucket IN (?, ...)) OR ...``: SQLite (multi-index OR) and PostgreSQL (bitmap OR) both
+    answer it from the (band, bucket) index, where a row-value IN list makes SQLite scan the whole table."""
+    condition = " OR ".join(f"(band = {mark} AND bucket = {mark})" if size == 1 else
+                            f"(band = {mark} AND bucket IN ({', '.join([mark] * size)}))" for size in groups)
+    return (f"SELECT manifest_id, COUNT(*) FROM manifest_bands WHERE {condition} GROUP BY manifest_id "
+            f"HAVING COUNT(*) >= {mark} ORDER BY COUNT(*) DESC, manifest_id LIMIT {int(limit)}")
+
+
+def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]], needed: int,
+                 limit: int) -> list[tuple[str, int]]:
+    """The one ledger query: manifests sharing at least ``needed`` bands with ``buckets`` (per band, the values
+    that count as a hit: one for a near-duplicate signature, a document's smallest few for containment)."""
+    pairs = [(band, [str(v) for v in values if int(v) != EMPTY_MINHASH_VALUE]) for band, values in enumerate(buckets)]
+    pairs = [(band, values) for band, values in pairs if values]
+    if not pairs:
+        return []
+    groups = tuple(len(values) for _, values in pairs)
+    params = [item for band, values in pairs for item in (band, *values)] + [max(1, needed)]
+    mark = _mark(connection)
+    if mark is not None:  # plain driver SQL: the API's hot path (building expressions costs more than the query)
+        rows = connection.exec_driver_sql(_shared_bands_sql(mark, groups, limit), tuple(params)).all()
+    else:  # an unusual driver: the same statement with named parameters
+        names = [f"p{i}" for i in range(len(params))]
+        sql = _shared_bands_sql("\x00", groups, limit)
+        for name in names:
+            sql = sql.replace("\x00", f":{name}", 1)
+        rows = connection.execute(text(sql), dict(zip(names, params, strict=True))).all()
+    return [(manifest_id, int(count)) for manifest_id, count in rows]
+
+
+def near_duplicate_ids(connection: Connection, signature: Sequence[int], *,
+                       min_similarity: float = DEFAULT_MIN_SIMILARITY, limit: int = 5) -> list[tuple[str, float]]:
+    """(manifest id, estimated Jaccard) of manifests sharing at least ``min_similarity`` of the signature."""
+    needed = int(min_similarity * len(signature) + 0.999)
+    rows = shared_bands(connection, [[value] for value in signature], needed, limit)
+    return [(manifest_id, count / len(signature)) for manifest_id, count in rows]
+
+
 def near_duplicates(session: Session, text: str | None = None, *, signature: Sequence[int] | None = None,
                     min_similarity: float = DEFAULT_MIN_SIMILARITY, limit: int = 5) -> list[LedgerMatch]:
     """Manifests whose MinHash signature shares at least ``min_similarity`` of its values with the text's."""
     values = list(signature) if signature is not None else minhash(text or "")
-    bands = _bands(values)
-    if not bands:
-        return []
-    shared = func.count(ManifestBand.id)
-    rows = session.execute(
-        select(ManifestBand.manifest_id, shared)
-        # An OR of (band AND bucket) pairs: SQLite and PostgreSQL answer it from the (band, bucket) index, where a
-        # row-value IN list makes SQLite scan the whole table.
-        .where(or_(*(and_(ManifestBand.band == band, ManifestBand.bucket == bucket) for band, bucket in bands)))
-        .group_by(ManifestBand.manifest_id)
-        .having(shared >= max(1, int(min_similarity * len(values) + 0.999)))
-        .order_by(shared.desc()).limit(limit))
-    return [LedgerMatch(manifest_id, count / len(values)) for manifest_id, count in rows]
+    return [LedgerMatch(manifest_id, similarity) for manifest_id, similarity in
+            near_duplicate_ids(session.connection(), values, min_similarity=min_similarity, limit=limit)]
