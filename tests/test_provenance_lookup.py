@@ -39,9 +39,9 @@ def stamped_home(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip(f"the shared reference model is not at {SHARED_MODEL} (set PROVENANCE_MODEL)")
     from generator import SamplingConfig
     from provenance.cli.demo_scan import SCAN_PROMPTS
-    from provenance.ledger import record_generations
     from provenance.runtime import load_configured_model
     from provenance.stamped_generation import generate_stamped
+    from provenance.store.ledger import record_generations
 
     home = tmp_path_factory.mktemp("stamped") / "home"
     settings = Settings(home=home, model=str(SHARED_MODEL), torch_threads=1, toxicity_on_generation="off")
@@ -98,7 +98,7 @@ def test_scan_pipeline_stores_the_match_and_the_watermark_evidence(stamped_home,
     settings, stamped = stamped_home
     settings = Settings(home=settings.home, model=settings.model, torch_threads=1, scan_chunk_size=8,
                         database_url=f"sqlite:///{tmp_path / 'scan.sqlite'}")
-    from provenance.ledger import record_generations
+    from provenance.store.ledger import record_generations
 
     record_generations(settings, [item.manifest for item in stamped], actor="test")
     sent: list[int] = []

@@ -23,11 +23,11 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.demo_scan import demo_scan
 from provenance.cli.model_cmd import run_bootstrap
 from provenance.cli.output import stderr, stdout
-from provenance.ledger import record_generations
 from provenance.runtime import load_configured_model
 from provenance.signals import build_signal
 from provenance.signing import load_or_create_signing_key
 from provenance.stamped_generation import generate_stamped
+from provenance.store.ledger import record_generations
 
 DEMO_PROMPTS = [
     "The history of the city begins",

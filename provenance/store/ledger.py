@@ -1,5 +1,9 @@
 """The generation ledger: signed manifests, found again by exact text hash or, after edits, by MinHash LSH.
 
+``record_generations`` is how `provenance generate`, the demo and the API's /v1/generate write it (each signed
+manifest plus an audit row, in one transaction); the lookup that reads it is the provenance signal's
+(``provenance.signals.provenance``), which runs the one query below (``shared_bands``).
+
 LSH here uses one MinHash value per band (128 bands of 1 row). The number of bands two signatures share,
 divided by 128, *is* the MinHash estimate of their shingle Jaccard similarity, so one indexed query returns
 candidates already scored. One-row bands are what an edited copy needs: replacing 20% of the words keeps
@@ -8,7 +12,7 @@ only about a third of the word 5-shingles (Jaccard about 0.2), which wider bands
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -17,6 +21,9 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from generator.stamping import minhash, text_sha256
+from provenance.settings import Settings
+from provenance.store.audit import audit
+from provenance.store.engine import session_scope
 from provenance.store.models import Manifest, ManifestBand
 
 EMPTY_MINHASH_VALUE = (1 << 53) - 1  # what an empty text hashes to: never a match
@@ -113,3 +120,33 @@ def near_duplicates(session: Session, text: str | None = None, *, signature: Seq
     values = list(signature) if signature is not None else minhash(text or "")
     return [LedgerMatch(manifest_id, similarity) for manifest_id, similarity in
             near_duplicate_ids(session.connection(), values, min_similarity=min_similarity, limit=limit)]
+
+
+def record_generations(settings: Settings, manifests: Iterable[Mapping[str, Any]], *, actor: str,
+                       toxicity_events: Iterable[Mapping[str, Any]] = ()) -> int:
+    """Store manifests (idempotent per manifest id) and the toxicity screen's withheld/regenerated events
+    (scores and hashes only, never the text) in one transaction; returns how many manifests were given."""
+    manifests = list(manifests)
+    events = list(toxicity_events)
+    if not manifests and not events:
+        return 0
+    from provenance.home import remember_model
+    from provenance.store.schema import ensure_schema
+
+    url = settings.resolved_database_url
+    settings.ensure_home()
+    remember_model(settings.home)
+    ensure_schema(url)
+    with session_scope(url) as session:
+        for manifest in manifests:
+            record_manifest(session, manifest)
+            audit(session, actor=actor, action="generate", subject_type="manifest", subject_id=manifest["id"],
+                  details={"text_sha256": manifest.get("text_sha256"), "tokens": manifest.get("tokens"),
+                           "model": (manifest.get("model") or {}).get("name"),
+                           "watermark_key_id": (manifest.get("watermark") or {}).get("key_id")})
+        for event in events:
+            details = {key: value for key, value in event.items() if key not in ("text", "prompt")}
+            audit(session, actor=actor, action=f"generation_{event.get('action', 'withheld')}",
+                  subject_type="manifest" if event.get("manifest_id") else None,
+                  subject_id=event.get("manifest_id"), details=details)
+    return len(manifests)
