@@ -25,13 +25,13 @@ if TYPE_CHECKING:  # scikit-learn, joblib and torch load with the scorer or bund
 SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
-def bundle_dir(settings: Settings, name: str | None = None) -> Path:
-    """A bundle name (under <home>/detectors) or an explicit directory path."""
-    name = name or settings.detector_bundle
+def bundle_dir(settings: Settings, name: str | None = None, *, kind: str = "bundle") -> Path:
+    """A bundle name (under <home>/detectors) or an explicit directory path (detector and toxicity bundles)."""
+    name = settings.detector_bundle if name is None else name
     if "/" in name or name.startswith("."):
         return Path(name).expanduser().resolve()
-    if not set(name) <= SAFE_NAME_CHARS:
-        raise DetectionError(f"bundle name {name!r} has unsupported characters",
+    if not name or not set(name) <= SAFE_NAME_CHARS:
+        raise DetectionError(f"{kind} name {name!r} has unsupported characters",
                              hint="use letters, digits, '-', '_' and '.', or pass a directory path")
     return settings.detectors_dir / name
 
