@@ -2,7 +2,7 @@
 `python -c pass` (the floor: interpreter start) and `python -c "import torch"` (what every command paid before
 imports were made lazy) measured in the same run. Prints one JSON object.
 
-    python bench/cli_latency.py [--repeats 5] [--rows 100] [--lines 1000]
+    python bench/cli_latency.py [--repeats 5] [--rows 100] [--lines 1000] [--old-root ../main]
 
 Each figure is the median of ``--repeats`` runs; the store is a fresh SQLite home holding ``--rows`` verdicts
 for `verdicts export` (written directly, no model is loaded) and the scan submission reads a ``--lines``-line
@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rows", type=int, default=100)
     parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--old-root", type=Path, default=None,
+                        help="A checkout of the code before lazy imports: its `--help` is measured too.")
     args = parser.parse_args()
     python = sys.executable
     cli = [python, "-m", "provenance.cli"]
@@ -101,6 +103,10 @@ def main() -> None:
             "apikey create": ["apikey", "create", "--name", "bench", "--json"],
             f"scan --json ({args.lines} lines, no --wait)": ["scan", str(dump), "--format", "txt", "--json"],
         }
+        baselines = {"python -c pass": floor, "python -c 'import torch'": torch_cost}
+        if args.old_root is not None:
+            old_env = {**env, "PYTHONPATH": str(args.old_root.resolve())}
+            baselines["old code: provenance --help"] = _median([*cli, "--help"], old_env, work, args.repeats)
         figures = {}
         for label, argv in commands.items():
             if label.startswith("scan"):  # each submission is a new file content, so it is a new job
@@ -124,7 +130,7 @@ def main() -> None:
         "benchmark": "cli_latency", "repeats": args.repeats,
         "statistic": "median wall and CPU (user + system) seconds, fresh process",
         "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
-        "baselines": {"python -c pass": floor, "python -c 'import torch'": torch_cost},
+        "baselines": baselines,
         "commands": figures,
     }, indent=2))
 
