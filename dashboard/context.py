@@ -23,7 +23,7 @@ LAST_SEEN_KEY = "account-last-seen"
 
 def load_settings() -> Settings:
     """Fresh settings each run (cheap), so an edited environment or TOML needs no server restart logic."""
-    from provenance.cli.config_cmd import load_settings as load
+    from provenance.settings import load_settings as load
 
     return load()
 
@@ -31,9 +31,9 @@ def load_settings() -> Settings:
 @st.cache_resource(show_spinner=False)
 def _schema_ready(url: str) -> bool:
     """Upgrade the schema once per server process and URL (workers and the CLI do the same)."""
-    from provenance.store.schema import ensure_schema
+    from provenance.review import ensure_store
 
-    ensure_schema(url)
+    ensure_store(url)
     return True
 
 
@@ -46,9 +46,9 @@ def database_url() -> str:
 @contextmanager
 def session() -> Iterator[Session]:
     """One transaction against the configured store."""
-    from provenance.store.engine import session_scope
+    from provenance.review import open_session
 
-    with session_scope(database_url()) as db:
+    with open_session(database_url()) as db:
         yield db
 
 

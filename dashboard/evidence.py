@@ -1,18 +1,15 @@
-"""Evidence computed on demand for the item view: watermark green/red tokens, manifest signature, ledger.
+"""Evidence for the item view, read from the stored verdict: watermark green/red tokens and windowed spans
+(stored compactly by the pipeline's watermark signal, offsets already on the redacted text), and the
+manifest signature check.
 
-The watermark detector needs only the tokenizer and the stored keys (no model weights). It is built once per
-server process (``st.cache_resource``); when no tokenizer or key can be loaded, the item view falls back to
-the summary the pipeline stored, with a note saying why, instead of failing.
+Nothing is recomputed here: the dashboard shows what the pipeline decided. Verdicts scanned before the
+evidence was stored show the stored summary with a note saying so.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import streamlit as st
 
 from provenance.settings import Settings
 
@@ -25,54 +22,28 @@ class TokenEvidence:
     note: str | None = None  # why token-level evidence is missing, when it is
 
 
-@st.cache_resource(show_spinner="Loading the watermark detector (tokenizer and keys)...")
-def _detector(home: str, model: str | None) -> Any:
-    """The detector for a data directory and model, built once per server process. Failures raise and are
-    not cached, so keys created later are picked up without restarting the dashboard."""
-    from provenance.keystore import KeyStore
-    from provenance.runtime import load_configured_tokenizer
-    from watermark import WatermarkDetector
-
-    settings = Settings(home=Path(home), model=model)
-    tokenizer, _found = load_configured_tokenizer(settings)
-    keys = KeyStore(settings.home).verification_keys(tokenizer)
-    if not keys:
-        raise LookupError("no watermark keys for the configured tokenizer in " + str(Path(home) / "keys"))
-    return WatermarkDetector(tokenizer, keys)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _token_evidence(home: str, model: str | None, digest: str, text: str) -> TokenEvidence:
-    detector = _detector(home, model)  # raises when unavailable: failures are never cached
+def token_evidence(watermark: dict[str, Any] | None, text: str) -> TokenEvidence:
+    """Green/red tokens and windowed spans stored with the verdict, clipped to the stored text."""
+    stored = watermark or {}
+    summary = {key: value for key, value in stored.items() if key not in ("evidence", "provenance")}
+    found = stored.get("evidence")
+    if not isinstance(found, dict):
+        return TokenEvidence(summary=summary, note="token-level watermark evidence was not stored with this "
+                                                   "verdict (scanned by an older version); showing the summary")
+    tokens: list[tuple[int, int, bool | None]] = []
     try:
-        windowed = detector.detect_windowed(text, details=True)
-    except Exception as exc:  # e.g. text the tokenizer cannot take; never a traceback in the view
-        return TokenEvidence(note=f"watermark detection failed on this text: {exc}".splitlines()[0])
-    overall = windowed.overall
-    mask = overall.green_mask or []
-    offsets = overall.token_offsets or []
-    tokens = [(int(a), int(b), green) for (a, b), green in zip(offsets, mask, strict=False)]
-    spans = [(int(s.start), int(s.end), float(s.p_value)) for s in windowed.spans
-             if s.start is not None and s.end is not None]
-    summary = {"z_score": overall.z_score, "p_value": overall.p_value, "green_fraction": overall.green_fraction,
-               "num_tokens_scored": overall.num_tokens_scored, "watermarked": bool(overall.watermarked or
-                                                                                   windowed.watermarked),
-               "key_id": overall.key_id, "windowed_p_value": windowed.p_value, "abstain": overall.abstain,
-               "reason": overall.reason}
+        offsets = [int(value) for value in found.get("offsets") or []]
+        for index, bit in enumerate(str(found.get("green") or "")):
+            start, end = offsets[2 * index], offsets[2 * index + 1]
+            if 0 <= start < end <= len(text):
+                tokens.append((start, end, None if bit == "-" else bit == "1"))
+        spans = [(int(a), int(b), float(p)) for a, b, p in found.get("spans") or [] if 0 <= int(a) < int(b)]
+    except (IndexError, TypeError, ValueError):
+        return TokenEvidence(summary=summary, note="the stored token-level evidence is unreadable; showing the "
+                                                   "summary")
+    if found.get("windowed_p_value") is not None:
+        summary["windowed_p_value"] = found["windowed_p_value"]
     return TokenEvidence(tokens=tokens, spans=spans, summary=summary)
-
-
-def token_evidence(settings: Settings, text: str) -> TokenEvidence:
-    """Green/red tokens and windowed spans of ``text`` (cached per text)."""
-    if not text.strip():
-        return TokenEvidence(note="no redacted text stored for this document")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    try:
-        return _token_evidence(str(settings.home), settings.model, digest, text)
-    except Exception as exc:  # no tokenizer, no keys, unreadable key file: the stored summary still shows
-        reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
-        return TokenEvidence(note=f"token-level watermark evidence unavailable ({reason}); showing the stored "
-                                  "summary")
 
 
 def stored_spans(watermark: dict[str, Any] | None) -> list[tuple[int, int, float]]:

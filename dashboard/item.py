@@ -76,14 +76,13 @@ def _watermark_panel(settings: Settings, verdict: Any, found: evidence.TokenEvid
     st.markdown("**Watermark**")
     summary = found.summary or stored
     z, p = summary.get("z_score"), summary.get("p_value")
+    match = stored.get("provenance") if isinstance(stored.get("provenance"), dict) else None
     st.write(f"{'detected' if summary.get('watermarked') else 'not detected'} · z = "
              f"{'n/a' if z is None else f'{z:.2f}'} · p = {'n/a' if p is None else f'{p:.2e}'} · "
              f"tokens scored {summary.get('num_tokens_scored', 'n/a')} · key {summary.get('key_id') or 'none'}")
-    if found.summary and stored:
-        z_stored = stored.get("z_score", verdict.watermark_z)
-        st.caption(f"recomputed on the redacted text above; the pipeline stored: "
-                   f"{'watermarked' if verdict.watermarked else 'not watermarked'}"
-                   + (f", z = {z_stored:.2f}" if isinstance(z_stored, (int, float)) else ""))
+    if match:
+        st.caption(f"ledger match: {match.get('kind')} of manifest {match.get('manifest_id')} "
+                   f"(similarity {match.get('similarity')})")
     if found.note:
         st.caption(found.note)
 
@@ -99,26 +98,24 @@ def _manifest_panel(settings: Settings, detail: review.ItemDetail, matches: list
     elif detail.verdict.watermarked:
         st.warning("The pipeline found a watermark, but no manifest in the ledger matches this text.")
     else:
-        st.caption("No exact ledger match.")
+        st.caption("No ledger match.")
     if matches:
-        st.markdown("Near-duplicate ledger matches")
-        st.dataframe([{"manifest": m.manifest_id, "similarity": round(m.similarity, 3),
-                       "model": (bodies.get(m.manifest_id, {}).get("model") or {}).get("name"),
-                       "requester": bodies.get(m.manifest_id, {}).get("requester")} for m in matches],
+        st.markdown("Near-duplicate and containment ledger matches")
+        st.dataframe([{"manifest": m["manifest_id"], "kind": m["kind"], "similarity": round(m["similarity"], 3),
+                       "model": (bodies.get(m["manifest_id"], {}).get("model") or {}).get("name"),
+                       "requester": bodies.get(m["manifest_id"], {}).get("requester")} for m in matches],
                      hide_index=True)
     else:
-        st.caption("No near-duplicate ledger matches.")
+        st.caption("No near-duplicate or containment ledger matches.")
 
 
 def render(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
     verdict_id = int(st.session_state["item_id"])
-    from provenance.store.ledger import near_duplicates
-
     with context.session() as db:
         lease = review.claim(db, verdict_id, name or "", settings.review_lease_seconds)  # renew our claim
         detail = review.item_detail(db, verdict_id) if lease.ok else None
-        matches = near_duplicates(db, detail.text) if detail and detail.text else []
-        bodies = review.manifest_bodies(db, [m.manifest_id for m in matches])
+        matches = review.ledger_matches(db, settings, detail.text) if detail and detail.text else []
+        bodies = review.manifest_bodies(db, [m["manifest_id"] for m in matches])
     if not lease.ok or detail is None:
         st.warning(lease.message)
         st.session_state["item_id"] = None
@@ -129,7 +126,7 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
         st.subheader(f"Item {verdict_id} · {verdict.verdict} · P(machine) {p}")
         st.caption(f"priority {verdict.review_priority:.3f} · job {verdict.job_id or '-'} · source "
                    f"{detail.source_id or '-'} · {lease.message}" + (" · misuse flagged" if verdict.misuse else ""))
-        found = evidence.token_evidence(settings, detail.text)
+        found = evidence.token_evidence(verdict.watermark, detail.text)
         spans = [(a, b) for a, b, _ in (found.spans or evidence.stored_spans(verdict.watermark))]
         text_col, side_col = st.columns([3, 2])
         with text_col:

@@ -7,7 +7,6 @@ trained into the data directory; otherwise one error that lists every attempt an
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,12 +19,13 @@ from transformers.utils import logging as hf_logging
 
 from generator.devices import dtype_name, resolve_device, resolve_dtype
 from generator.errors import GeneratorError, ModelNotFoundError
+from generator.hashing import WEIGHT_FILES as _WEIGHT_FILES
+from generator.hashing import checkpoint_sha256, file_sha256
 from generator.hub import cached_snapshot, hub_reachable
 from generator.quantize import quantize_int8
 
 DEFAULT_HUB_MODEL = "gpt2"
 SUPPORTED_MODEL_TYPES = {"gpt2"}
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 BOOTSTRAP_HINT = "provenance model bootstrap --corpus DIR  (trains a GPT-2 on your .txt files, ~15 min on CPU)"
 
 
@@ -44,14 +44,7 @@ class ModelRequest:
     adapter: str | None = None  # LoRA adapter folder merged on top (generator/lora.py)
 
 
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file read in 1 MiB blocks (checkpoints and exports are too large to read at once)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+__all__ = ["LoadedModel", "ModelRequest", "file_sha256", "load_model", "load_tokenizer", "resolve_model"]
 
 @dataclass
 class LoadedModel:
@@ -67,6 +60,7 @@ class LoadedModel:
     quantized: str | None
     parameters: int
     attempts: list[str] = field(default_factory=list)
+    adapted_sha256: str | None = None  # merged LoRA weights are not the base's: their own identity
 
     @property
     def vocab_size(self) -> int:
@@ -79,13 +73,9 @@ class LoadedModel:
     @cached_property
     def weights_sha256(self) -> str | None:
         """SHA-256 of the checkpoint's weight file, so manifests and bundles can pin the exact model."""
-        if self.path is None:
-            return None
-        for file_name in _WEIGHT_FILES:
-            candidate = self.path / file_name
-            if candidate.is_file():
-                return file_sha256(candidate)
-        return None
+        if self.adapted_sha256 is not None:
+            return self.adapted_sha256
+        return checkpoint_sha256(self.path)
 
     def info(self) -> dict[str, Any]:
         """The `provenance model info --json` object (contract keys first)."""
@@ -221,7 +211,7 @@ def _load_location(found: ModelLocation, request: ModelRequest) -> LoadedModel:
     loaded = _finish(model, tokenizer, parameters, name=found.name, source=found.source, path=path,
                      request=request, attempts=[*found.attempts, "loaded"])
     if adapter is not None:  # the merged weights are not the base's: give them their own identity
-        loaded.__dict__["weights_sha256"] = adapter.adapted_sha256(adapter.card["base"]["weights_sha256"])
+        loaded.adapted_sha256 = adapter.adapted_sha256(adapter.card["base"]["weights_sha256"])
         loaded.name = f"{found.name}+lora:{adapter.name}"
         loaded.attempts.append(f"LoRA adapter {adapter.directory}: merged")
     return loaded
@@ -233,14 +223,8 @@ def _check_adapter(found: ModelLocation, request: ModelRequest) -> Any:
         return None
     from generator.lora import check_adapter
 
-    # LoadedModel's own hashing code, run on the base's path before any weights are read
-    base_sha = LoadedModel.weights_sha256.func(_PathOnly(found.path)) if found.path is not None else None
+    base_sha = checkpoint_sha256(found.path)  # the base's identity, before any weights are read
     return check_adapter(request.adapter, base_name=found.name, base_sha256=base_sha)
-
-
-@dataclass
-class _PathOnly:
-    path: Path | None
 
 
 def load_model(spec: str, request: ModelRequest | None = None, *, source: str | None = None) -> LoadedModel:

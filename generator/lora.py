@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from generator.errors import GeneratorError
-from generator.loading import file_sha256 as _file_sha256
+from generator.hashing import file_sha256 as _file_sha256
 
 ADAPTER_CARD = "adapter_card.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")

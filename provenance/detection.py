@@ -9,42 +9,65 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from detect.bundle import Bundle, ScorerIdentity, load_bundle, read_card, save_bundle
-from detect.cache import StatisticsCache
-from detect.ensemble import Verdict
 from detect.errors import DetectionError
-from detect.perplexity import PerplexityScorer
-from detect.scoring import judge_texts
-from detect.training import PreparedData, train_bundle
 from provenance.runtime import load_configured_model
 from provenance.settings import Settings
+
+if TYPE_CHECKING:  # scikit-learn, joblib and torch load with the scorer or bundle, not with this module
+    from detect.bundle import Bundle, ScorerIdentity
+    from detect.cache import StatisticsCache
+    from detect.ensemble import Verdict
+    from detect.perplexity import PerplexityScorer
+    from detect.training import PreparedData
 
 SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
-def bundle_dir(settings: Settings, name: str | None = None) -> Path:
-    """A bundle name (under <home>/detectors) or an explicit directory path."""
-    name = name or settings.detector_bundle
+def bundle_dir(settings: Settings, name: str | None = None, *, kind: str = "bundle") -> Path:
+    """A bundle name (under <home>/detectors) or an explicit directory path (detector and toxicity bundles)."""
+    name = settings.detector_bundle if name is None else name
     if "/" in name or name.startswith("."):
         return Path(name).expanduser().resolve()
-    if not set(name) <= SAFE_NAME_CHARS:
-        raise DetectionError(f"bundle name {name!r} has unsupported characters",
+    if not name or not set(name) <= SAFE_NAME_CHARS:
+        raise DetectionError(f"{kind} name {name!r} has unsupported characters",
                              hint="use letters, digits, '-', '_' and '.', or pass a directory path")
     return settings.detectors_dir / name
+
+
+def read_bundle_card(directory: Path) -> dict[str, Any] | None:
+    """``detect.bundle.read_card`` without importing scikit-learn and joblib (``detect.bundle`` does): the
+    submission path and the CLI's light commands need only the card's digest to name the bundle version."""
+    import json
+
+    try:
+        return json.loads((directory / "card.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 class DetectionService:
     """Scorer + statistics cache + (lazily) the configured bundle."""
 
-    def __init__(self, settings: Settings, *, bundle_name: str | None = None) -> None:
+    def __init__(self, settings: Settings, *, bundle_name: str | None = None, for_training: bool = False,
+                 lm: Any = None) -> None:
+        """``lm``: an already loaded model to score with (the demo has one), instead of loading the scorer."""
         self.settings = settings
         self.bundle_name = bundle_name
+        self.for_training = for_training
+        self._lm = lm
 
     @cached_property
     def scorer(self) -> PerplexityScorer:
-        return self._build_scorer(load_configured_model(self.settings, self.scorer_spec()))
+        """Loaded on first use; a service that trains (or was built to train) never falls back to a bundle's
+        recorded scorer, because the bundle it writes must match the configured model."""
+        if self._lm is not None:
+            from detect.perplexity import PerplexityScorer
+
+            return PerplexityScorer(self._lm, batch_tokens=self.settings.detect_batch_tokens)
+        spec = self.scorer_spec(for_training=self.for_training)
+        return self._build_scorer(load_configured_model(self.settings, spec))
 
     def _build_scorer(self, lm: Any) -> PerplexityScorer:
         """torch or ONNX Runtime, fp32 or int8, as PROVENANCE_SCORER_BACKEND / _SCORER_QUANTIZE say."""
@@ -60,7 +83,7 @@ class DetectionService:
         explicit = self.settings.scorer_model or self.settings.model
         if explicit or for_training:
             return explicit
-        card = read_card(bundle_dir(self.settings, self.bundle_name))
+        card = read_bundle_card(bundle_dir(self.settings, self.bundle_name))
         location = ((card or {}).get("scorer") or {}).get("location")
         if location and Path(location).is_dir():
             return location
@@ -68,31 +91,43 @@ class DetectionService:
 
     @cached_property
     def cache(self) -> StatisticsCache:
+        from detect.cache import StatisticsCache
+
         return StatisticsCache(self.settings.home / "cache" / "perplexity-stats.sqlite")
 
     @cached_property
     def identity(self) -> ScorerIdentity:
+        from detect.bundle import ScorerIdentity
+
         return ScorerIdentity.of(self.scorer)
 
     @cached_property
     def bundle(self) -> Bundle:
+        from detect.bundle import load_bundle
+
         bundle = load_bundle(bundle_dir(self.settings, self.bundle_name))
         bundle.check_scorer(self.identity)
         return bundle
 
     def judge(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Verdict]:
+        from detect.scoring import judge_texts
+
         return judge_texts(self.scorer, self.bundle, texts, cache=self.cache, progress=progress)
 
     def train(self, name: str, data: PreparedData, *, target_fpr: float | None = None, seed: int = 0,
               progress: Callable[[int], None] | None = None,
               stage: Callable[[str], None] | None = None) -> Bundle:
-        if "scorer" not in self.__dict__:
-            lm = load_configured_model(self.settings, self.scorer_spec(for_training=True))
-            self.__dict__["scorer"] = self._build_scorer(lm)
+        from detect.bundle import save_bundle
+        from detect.training import train_bundle
+
+        self.for_training = True  # before the scorer loads: train with the configured model, not a bundle's
         bundle = train_bundle(name, self.scorer, data, cache=self.cache,
                               target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
                               progress=progress, stage=stage)
         save_bundle(bundle, bundle_dir(self.settings, name))
+        from provenance.home import remember_model
+
+        remember_model(self.settings.home)
         return bundle
 
 

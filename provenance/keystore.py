@@ -35,6 +35,7 @@ class StoredKey:
 
 class KeyStore:
     def __init__(self, home: Path) -> None:
+        self.home = Path(home)
         self.root = keys_dir(home) / "watermark"
 
     def _read(self, path: Path) -> StoredKey:
@@ -54,6 +55,9 @@ class KeyStore:
         data = (json.dumps(record, indent=2) + "\n").encode()
         if new:
             write_private_file(stored.path, data)
+            from provenance.home import remember_model
+
+            remember_model(self.home)  # the home's first key: it now belongs to the resolved model
             return
         staging = stored.path.with_suffix(".tmp")
         staging.unlink(missing_ok=True)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -331,6 +332,35 @@ def item_detail(session: Session, verdict_id: int) -> ItemDetail | None:
                                      .order_by(ReviewDecision.created_at)))
     return ItemDetail(verdict, document.redacted_text or "", document.source_id, document.content_hash, manifest,
                       decisions)
+
+
+def ledger_matches(session: Session, settings: Any, text: str) -> list[dict[str, Any]]:
+    """Near-duplicate and containment manifests of a stored text, by the provenance signal's lookup (the
+    same one the scan pipeline and the API use): ``manifest_id``, ``kind``, ``similarity``."""
+    from provenance.signals import build_signal
+
+    record = build_signal("provenance", settings).score([text], connection=session.connection())[0].record
+    matches = [{"manifest_id": d["manifest_id"], "kind": "near_duplicate", "similarity": d["similarity"]}
+               for d in record.get("near_duplicates") or []]
+    matches += [{"manifest_id": c["manifest_id"], "kind": "containment", "similarity": c["similarity"]}
+                for c in record.get("containment") or []]
+    return matches
+
+
+def ensure_store(url: str) -> None:
+    """Bring the store's schema to the head revision (the dashboard calls this once per server process)."""
+    from provenance.store.schema import ensure_schema
+
+    ensure_schema(url)
+
+
+@contextmanager
+def open_session(url: str) -> Iterator[Session]:
+    """One transaction against the store at ``url`` (committed on success, rolled back on error)."""
+    from provenance.store.engine import session_scope
+
+    with session_scope(url) as session:
+        yield session
 
 
 def manifest_bodies(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:

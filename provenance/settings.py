@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -172,6 +172,18 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    _model_from_home: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _home_model(self) -> Settings:
+        """No model set: the one this data home's keys and bundles belong to (``<home>/home.toml``)."""
+        if self.model is None:
+            from provenance.home import default_model
+
+            self.model = default_model(self.home)
+            self._model_from_home = self.model is not None
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -244,7 +256,27 @@ def mask_url_password(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if has_password else url
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from keyword arguments, env and TOML; an invalid value becomes one ``ProvenanceError`` that names
+    the variable (the CLI, the dashboard and the workers all load settings through here)."""
+    from pydantic import ValidationError
+
+    from provenance.errors import ProvenanceError
+    from provenance.home import check_model
+
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        raise ProvenanceError(f"invalid setting {name}: {first['msg']}",
+                              hint=f"check PROVENANCE_{name.upper()} or the TOML config file") from None
+    if not settings._model_from_home:
+        check_model(settings.home, settings.model)
+    return settings
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Process-wide settings, read once. Tests call ``get_settings.cache_clear()`` after changing env."""
-    return Settings()
+    return load_settings()

@@ -29,20 +29,15 @@ from provenance.settings import Settings
 if TYPE_CHECKING:  # generator imports torch: scoring-only users (CLI, workers) need not pay for it
     from generator import Generation, SamplingConfig
 
-SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 DEFAULT_DEMO_PER_SOURCE = 3000  # `make demo`: a stratified sample per source keeps training under a minute
 SCORE_BATCH = 512
 
 
 def toxicity_bundle_dir(settings: Settings, name: str | None = None) -> Path:
-    """A bundle name (under <home>/detectors) or an explicit directory path."""
-    name = name or settings.toxicity_bundle
-    if "/" in name or name.startswith("."):
-        return Path(name).expanduser().resolve()
-    if not name or not set(name) <= SAFE_NAME_CHARS:
-        raise DetectionError(f"toxicity bundle name {name!r} has unsupported characters",
-                             hint="use letters, digits, '-', '_' and '.', or pass a directory path")
-    return settings.detectors_dir / name
+    """A bundle name (under <home>/detectors) or an explicit directory path (the detector bundles' rule)."""
+    from provenance.detection import bundle_dir
+
+    return bundle_dir(settings, name or settings.toxicity_bundle, kind="toxicity bundle")
 
 
 class ToxicityService:

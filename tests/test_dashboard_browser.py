@@ -61,6 +61,11 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
     (stamped,) = generate_stamped(settings, micro_model, ["The old captain"],
                                   SamplingConfig(max_new_tokens=58, min_new_tokens=58, seed=7))
     text = PREFIX + stamped.generation.text
+    # What the pipeline's watermark signal stores with a verdict: the record plus per-token evidence.
+    from provenance.signals import build_signal
+
+    signal = build_signal("watermark", settings, tokenizer=micro_model.tokenizer, evidence=True)
+    watermark = signal.score([text])[0].document_fields()["watermark"]
     url = settings.resolved_database_url
     upgrade(url)
     with session_scope(url) as db:
@@ -74,7 +79,7 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
         verdict = Verdict(document_id=document.id, bundle_version="demo", job_id="demo-job", p_machine=0.91,
                           verdict="machine", margin=0.02, detectors={"perplexity": 0.88, "classifier": 0.93,
                                                                      "fast_detectgpt": 0.79},
-                          reasons=["low perplexity"], num_tokens=100, watermark={"z_score": 5.1, "p_value": 1e-7},
+                          reasons=["low perplexity"], num_tokens=100, watermark=watermark,
                           watermarked=True, watermark_z=5.1, watermark_p=1e-7,
                           ledger_manifest_id=stamped.manifest["id"],
                           pii=[{"type": "EMAIL_ADDRESS", "start": start, "end": start + 15, "score": 1.0}],

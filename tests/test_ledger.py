@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from provenance.ledger import record_generations
 from provenance.settings import Settings
 from provenance.store import AuditLog, Manifest, session_scope
+from provenance.store.ledger import record_generations
 from tests.test_cli_watermark import generate_rows
 
 

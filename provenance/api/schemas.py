@@ -68,14 +68,32 @@ class NearDuplicate(BaseModel):
     signature_valid: bool
 
 
+class Containment(BaseModel):
+    manifest_id: str
+    similarity: float = Field(description="Estimated share of the contained text's word 5-shingles found in the "
+                                          "other (MinHash).")
+    direction: Literal["generation_in_text", "text_in_generation"]
+    signature_valid: bool
+
+
+class BestMatch(BaseModel):
+    manifest_id: str
+    kind: Literal["exact", "near_duplicate", "containment"]
+    similarity: float
+
+
 class ProvenanceResult(BaseModel):
     text_sha256: str
     manifest_id: str | None = Field(description="Exact ledger match by normalised text hash, if any.")
-    match: Literal["exact", "near_duplicate"] | None
+    match: Literal["exact", "near_duplicate", "containment"] | None
     signature_valid: bool | None
     signature_reason: str | None = None
     manifest: dict[str, Any] | None = None
     near_duplicates: list[NearDuplicate]
+    containment: list[Containment] = Field(default_factory=list, description="Generations inside this text, or "
+                                           "containing it.")
+    best_match: BestMatch | None = Field(None, description="The manifest the text is attributed to (exact, else "
+                                         "the most similar near duplicate or containment at >= 0.5), if any.")
 
 
 class VerifyResponse(BaseModel):

@@ -94,9 +94,9 @@ class ApiServices:
 
     @cached_property
     def detection(self) -> Any:
-        from provenance.detection import DetectionService
+        from provenance.signals import build_signal
 
-        return DetectionService(self.settings)
+        return build_signal("detection", self.settings).service
 
     def close(self) -> None:
         self.audit.close()

@@ -8,28 +8,105 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
 
 import click
 import typer
+from typer.core import TyperGroup
 
-from provenance.cli import (
-    api_cmd,
-    config_cmd,
-    dashboard_cmd,
-    demo_cmd,
-    detect_cmd,
-    eval_cmd,
-    generate_cmd,
-    keys_cmd,
-    manifest_cmd,
-    model_cmd,
-    pii_cmd,
-    reviewer_cmd,
-    scan_cmd,
-    toxicity_cmd,
-    watermark_cmd,
-)
 from provenance.cli.output import print_error
+
+# name -> (module under provenance.cli, attribute, kind, short help). Each command's module (and whatever heavy
+# library it needs: torch, transformers, scikit-learn, spaCy) is imported only when that command runs, so
+# `provenance --help` and the light commands (config, jobs, verdicts, apikey, scan submission) start in well
+# under a second. The short help here is what `--help` lists without importing anything; a test checks that it
+# equals each command's own. Order: top-level commands first, then command groups (as listed by --help).
+LAZY_COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "generate": ("generate_cmd", "generate", "command",
+                 "Generate continuations for a prompt or a JSONL file of prompts."),
+    "demo": ("demo_cmd", "demo", "command",
+             "Resolve or bootstrap the model, then generate and print samples with timing."),
+    "dashboard": ("dashboard_cmd", "dashboard", "command",
+                  "Run the reviewer dashboard (review queue, jobs, stats, audit) until interrupted."),
+    "eval": ("eval_cmd", "evaluate", "command",
+             "AUROC, TPR at 1% FPR and FPR at the shipped threshold (95% bootstrap intervals) per detector."),
+    "serve": ("api_cmd", "serve", "command", "Run the verification API (OpenAPI docs at /docs)."),
+    "scan": ("scan_cmd", "scan", "command",
+             "Scan text dumps: one stored verdict (or quarantine record with a reason) per input record."),
+    "worker": ("scan_cmd", "worker", "command",
+               "Run a Celery worker in the foreground (SIGTERM or Ctrl-C: finish the task in hand, then exit)."),
+    "eval-toxicity": ("toxicity_cmd", "evaluate", "command",
+                      "AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; cross-source and bias "
+                      "tables."),
+    "model": ("model_cmd", "app", "group", "Inspect, load and train models."),
+    "config": ("config_cmd", "app", "group", "Inspect configuration."),
+    "keys": ("keys_cmd", "app", "group", "Manage watermark keys and the signing key (secrets are never printed)."),
+    "watermark": ("watermark_cmd", "app", "group", "Detect the platform's watermark in text."),
+    "manifest": ("manifest_cmd", "app", "group", "Provenance manifests."),
+    "pii": ("pii_cmd", "app", "group", "Find, redact and restore personal data (Presidio + spaCy)."),
+    "detect": ("detect_cmd", "app", "group", "Machine-text detection: train bundles, score texts."),
+    "apikey": ("api_cmd", "apikey_app", "group",
+               "Manage API keys for the verification API (keys are shown once, stored hashed)."),
+    "reviewer": ("reviewer_cmd", "reviewer_app", "group",
+                 "Reviewer accounts for the dashboard (passwords stored as Argon2id hashes)."),
+    "jobs": ("scan_cmd", "jobs_app", "group", "Scan jobs: list them, show one."),
+    "verdicts": ("scan_cmd", "verdicts_app", "group", "Stored verdicts: export them."),
+    "db": ("scan_cmd", "db_app", "group", "The platform's database: migrations."),
+}
+
+
+def _detect_extras(detect_app: typer.Typer) -> None:
+    """`detect toxicity` and `detect train-toxicity` live in toxicity_cmd but belong to the detect group."""
+    if getattr(detect_app, "_toxicity_registered", False):
+        return
+    toxicity_cmd = import_module("provenance.cli.toxicity_cmd")
+    detect_app.command("toxicity")(toxicity_cmd.score)
+    detect_app.command("train-toxicity")(toxicity_cmd.train)
+    detect_app._toxicity_registered = True  # type: ignore[attr-defined]
+
+
+def load_command(name: str) -> click.Command:
+    """Import one command's module and turn its Typer function or sub-app into a Click command."""
+    module_name, attribute, kind, _help = LAZY_COMMANDS[name]
+    target = getattr(import_module(f"provenance.cli.{module_name}"), attribute)
+    wrapper = typer.Typer()
+    wrapper.callback()(lambda: None)
+    if kind == "group":
+        if name == "detect":
+            _detect_extras(target)
+        wrapper.add_typer(target, name=name)
+    else:
+        wrapper.command(name)(target)
+    command = typer.main.get_command(wrapper)
+    assert isinstance(command, click.Group | TyperGroup)
+    return command.commands[name]  # type: ignore[union-attr]
+
+
+class LazyGroup(TyperGroup):
+    """The root group: commands are imported on first use; help lists them from ``LAZY_COMMANDS``."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.commands, *(name for name in LAZY_COMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in LAZY_COMMANDS:
+            return self.commands.get(cmd_name)
+        if self._listing:  # the help page needs a name and a line, not the module
+            return click.Command(cmd_name, help=LAZY_COMMANDS[cmd_name][3])
+        self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="provenance",
@@ -37,29 +114,18 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
-app.add_typer(model_cmd.app, name="model")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(keys_cmd.app, name="keys")
-app.add_typer(watermark_cmd.app, name="watermark")
-app.add_typer(manifest_cmd.app, name="manifest")
-app.add_typer(pii_cmd.app, name="pii")
-app.add_typer(detect_cmd.app, name="detect")
-app.command("generate")(generate_cmd.generate)
-app.command("demo")(demo_cmd.demo)
-app.command("dashboard")(dashboard_cmd.dashboard)
-app.command("eval")(eval_cmd.evaluate)
-app.command("serve")(api_cmd.serve)
-app.add_typer(api_cmd.apikey_app, name="apikey")
-app.add_typer(reviewer_cmd.reviewer_app, name="reviewer")
-app.command("scan")(scan_cmd.scan)
-app.command("worker")(scan_cmd.worker)
-app.add_typer(scan_cmd.jobs_app, name="jobs")
-app.add_typer(scan_cmd.verdicts_app, name="verdicts")
-app.add_typer(scan_cmd.db_app, name="db")
-detect_cmd.app.command("toxicity")(toxicity_cmd.score)
-detect_cmd.app.command("train-toxicity")(toxicity_cmd.train)
-app.command("eval-toxicity")(toxicity_cmd.evaluate)
+
+
+@app.callback()
+def _root() -> None:
+    """The root group has no options of its own (Typer needs a callback to build a group with no commands)."""
+
+
+def command_loaders() -> dict[str, Callable[[], Any]]:
+    """For tests and tools: every lazily registered command and how to load it."""
+    return {name: (lambda name=name: load_command(name)) for name in LAZY_COMMANDS}
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
-from provenance.cli.output import CliError, emit_json, stdout
+from provenance.cli.output import emit_json, stdout
 from provenance.settings import Settings
+from provenance.settings import load_settings as _load
 
 app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
 
 
 def load_settings() -> Settings:
-    """Settings from env and TOML; invalid values become one clear CLI error."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise CliError(f"invalid setting {field}: {first['msg']}",
-                       hint=f"check PROVENANCE_{field.upper()} or the TOML config file") from None
+    """Settings from env and TOML; invalid values become one clear CLI error (``provenance.settings``)."""
+    return _load()
 
 
 @app.command("show")

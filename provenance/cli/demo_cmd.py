@@ -15,7 +15,6 @@ from pathlib import Path
 import typer
 from rich.panel import Panel
 
-from detect.perplexity import PerplexityScorer
 from generator import ModelNotFoundError, SamplingConfig
 from generator.bootstrap import get_preset
 from generator.devices import resolve_device
@@ -24,12 +23,11 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.demo_scan import demo_scan
 from provenance.cli.model_cmd import run_bootstrap
 from provenance.cli.output import stderr, stdout
-from provenance.keystore import KeyStore
-from provenance.ledger import record_generations
 from provenance.runtime import load_configured_model
+from provenance.signals import build_signal
 from provenance.signing import load_or_create_signing_key
 from provenance.stamped_generation import generate_stamped
-from watermark import WatermarkDetector
+from provenance.store.ledger import record_generations
 
 DEMO_PROMPTS = [
     "The history of the city begins",
@@ -73,8 +71,7 @@ def demo(
     started = time.perf_counter()
     stamped = generate_stamped(settings, loaded, DEMO_PROMPTS, sampling, requester="demo")
     elapsed = time.perf_counter() - started
-    key_store = KeyStore(settings.home)
-    detector = WatermarkDetector(loaded.tokenizer, key_store.verification_keys(loaded.tokenizer))
+    detector = build_signal("watermark", settings, tokenizer=loaded.tokenizer).require()
     signing_key = load_or_create_signing_key(settings.home).public_key()
     for item in stamped:
         generation = item.generation
@@ -134,8 +131,7 @@ def demo_detection(settings, loaded, texts: list[str], detect_data: list[Path], 
     from provenance.cli.detect_cmd import token_progress
     from provenance.detection import DetectionService, bundle_dir
 
-    service = DetectionService(settings)
-    service.__dict__["scorer"] = PerplexityScorer(loaded, batch_tokens=settings.detect_batch_tokens)
+    service = DetectionService(settings, lm=loaded)
     files = _jsonl_files(detect_data)
     card = read_card(bundle_dir(settings))
     if card is None or card.get("scorer", {}).get("weights_sha256") != loaded.weights_sha256:

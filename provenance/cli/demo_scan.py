@@ -11,9 +11,9 @@ from pathlib import Path
 
 from generator import SamplingConfig
 from provenance.cli.output import stderr, stdout
-from provenance.ledger import record_generations
 from provenance.settings import Settings
 from provenance.stamped_generation import generate_stamped
+from provenance.store.ledger import record_generations
 
 SCAN_PROMPTS = [
     "The committee met on Tuesday to discuss", "Long before the railway reached the valley,",

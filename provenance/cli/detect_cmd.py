@@ -19,6 +19,7 @@ from provenance.cli.output import emit_json, stderr
 from provenance.cli.watermark_cmd import build_detector
 from provenance.detection import DetectionService, verdict_record
 from provenance.errors import ProvenanceError
+from provenance.signals import build_signal
 from provenance.watermark_records import detect_record
 
 app = typer.Typer(help="Machine-text detection: train bundles, score texts.", no_args_is_help=True)
@@ -120,7 +121,7 @@ def score(
 ) -> None:
     """Judge each text: P(machine), verdict (machine/human/uncertain/abstain), per-detector scores."""
     settings = load_settings()
-    service = DetectionService(settings, bundle_name=bundle)
+    service = build_signal("detection", settings, bundle_name=bundle).service
     service.bundle  # noqa: B018 - fail early (missing or mismatched bundle) before reading input
     # The generator's keys; without PROVENANCE_MODEL, the scorer's model (the demo's generator) is the guess.
     wm_detector = _watermark_detector(settings, watermark, settings.model or service.scorer_spec())

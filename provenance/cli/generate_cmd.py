@@ -14,9 +14,9 @@ from rich.progress import Progress
 from generator import SamplingConfig
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.output import CliError, emit_json, stderr, stdout
-from provenance.ledger import record_generations
 from provenance.runtime import load_configured_model
 from provenance.stamped_generation import StampedGeneration, generate_stamped
+from provenance.store.ledger import record_generations
 
 
 def read_prompts_file(path: Path) -> list[str]:

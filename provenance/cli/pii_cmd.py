@@ -7,10 +7,7 @@ Secrets (HMAC secret, AES key) come from settings or are created 0600 under ``<h
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
-import secrets
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,70 +20,17 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import chunked, open_input
 from provenance.cli.output import CliError, emit_json, stderr, stdout
 from provenance.settings import Settings
-from provenance.signing import keys_dir, write_private_file
+from provenance.signals.pii import (  # noqa: F401 (re-exported: the pii commands' configuration lives there)
+    AES_KEY_FILE,
+    HMAC_KEY_FILE,
+    encryption_key,
+    hmac_secret,
+    pii_config,
+)
 
 app = typer.Typer(help="Find, redact and restore personal data (Presidio + spaCy).", no_args_is_help=True)
 
-HMAC_KEY_FILE = "pii_hmac.key"
-AES_KEY_FILE = "pii_aes.key"
 BLOCK = 256  # records analysed together (spaCy batches them; memory stays bounded)
-
-
-# -- configuration and secrets ---------------------------------------------------------------------------
-def pii_config(settings: Settings) -> Any:
-    """The library's ``PIIConfig`` from the application's settings (the pipeline uses this too)."""
-    from detect.pii import PIIConfig
-
-    return PIIConfig.build(entities=settings.pii_entities, allow_list=settings.pii_allow_list,
-                           deny_list=settings.pii_deny_list, thresholds=settings.pii_thresholds,
-                           n_process=settings.pii_processes)
-
-
-def _stored_secret(home: Path, name: str, size: int, create: bool) -> bytes | None:
-    path = keys_dir(home) / name
-    if not path.exists():
-        if not create:
-            return None
-        with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
-            write_private_file(path, base64.b64encode(secrets.token_bytes(size)) + b"\n")
-    try:
-        value = base64.b64decode(path.read_bytes().strip(), validate=True)
-    except (OSError, ValueError):
-        raise CliError(f"PII key file {path} is unreadable", hint="restore it from backup") from None
-    if len(value) != size:
-        raise CliError(f"PII key file {path} holds {len(value)} bytes, expected {size}", hint="restore it from backup")
-    return value
-
-
-def hmac_secret(settings: Settings) -> bytes:
-    """PROVENANCE_PII_HMAC_SECRET, else <home>/keys/pii_hmac.key (32 random bytes, created on first use)."""
-    if settings.pii_hmac_secret is not None and settings.pii_hmac_secret.get_secret_value():
-        return settings.pii_hmac_secret.get_secret_value().encode()
-    secret = _stored_secret(settings.home, HMAC_KEY_FILE, 32, create=True)
-    assert secret is not None
-    return secret
-
-
-def encryption_key(settings: Settings, create: bool) -> bytes:
-    """PROVENANCE_PII_ENCRYPTION_KEY (16/24/32 characters, or base64 of 16/24/32 bytes), else <home>/keys."""
-    if settings.pii_encryption_key is not None and settings.pii_encryption_key.get_secret_value():
-        raw = settings.pii_encryption_key.get_secret_value()
-        if len(raw.encode()) in (16, 24, 32):
-            return raw.encode()
-        try:
-            decoded = base64.b64decode(raw, validate=True)
-        except ValueError:
-            decoded = b""
-        if len(decoded) in (16, 24, 32):
-            return decoded
-        raise CliError("PROVENANCE_PII_ENCRYPTION_KEY must be 16, 24 or 32 characters (or base64 of that many bytes)",
-                       hint="generate one with: python -c 'import secrets; print(secrets.token_urlsafe(24))'")
-    key = _stored_secret(settings.home, AES_KEY_FILE, 32, create=create)
-    if key is None:
-        raise CliError(f"no PII encryption key in {keys_dir(settings.home)}",
-                       hint="restore needs the key used by `pii redact --operator encrypt` "
-                            "(PROVENANCE_PII_ENCRYPTION_KEY or <home>/keys/pii_aes.key)")
-    return key
 
 
 # -- input ------------------------------------------------------------------------------------------------

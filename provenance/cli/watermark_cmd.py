@@ -11,11 +11,10 @@ import typer
 
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import open_input
-from provenance.cli.output import CliError, emit_json, stdout
-from provenance.keystore import KeyStore
-from provenance.runtime import load_configured_tokenizer
+from provenance.cli.output import emit_json, stdout
+from provenance.signals import build_signal
 from provenance.watermark_records import RESULT_KEYS, detect_record
-from watermark import WatermarkDetector, WatermarkKey
+from watermark import WatermarkDetector
 
 app = typer.Typer(help="Detect the platform's watermark in text.", no_args_is_help=True)
 
@@ -36,17 +35,8 @@ def _jsonl_records(handle: BinaryIO) -> Iterator[tuple[Any, str | bytes | None, 
 
 
 def build_detector(settings: Any, model: str | None, transformers_key: int | None) -> WatermarkDetector:
-    tokenizer, found = load_configured_tokenizer(settings, model)
-    keys: list[WatermarkKey] = KeyStore(settings.home).verification_keys(tokenizer)
-    if transformers_key is not None:
-        from transformers import AutoConfig
-
-        vocab_size = AutoConfig.from_pretrained(found.location, local_files_only=found.local_only).vocab_size
-        keys.append(WatermarkKey.for_transformers(tokenizer, vocab_size, hashing_key=transformers_key))
-    if not keys:
-        raise CliError(f"no watermark keys for the tokenizer of {found.name}",
-                       hint="generate with provenance generate (creates a key), or provenance keys create")
-    return WatermarkDetector(tokenizer, keys)
+    """The watermark signal's detector (tokenizer + stored keys, plus transformers' key when asked)."""
+    return build_signal("watermark", settings, model=model, transformers_key=transformers_key).require()
 
 
 @app.command("detect")

@@ -53,9 +53,12 @@ def claim_chunk(session: Session, chunk_id: int, token: str, lease_seconds: floa
 
 
 def _verdict_row(document_id: int, version: str, job_id: str, result: DocumentResult,
-                 ledger_manifest_id: str | None) -> Verdict:
+                 match: dict[str, Any] | None) -> Verdict:
+    """The verdict row; the ledger match (manifest id, kind, similarity) is kept in the ``watermark`` JSON."""
+    ledger_manifest_id = match["manifest_id"] if match else None
     needs_review, priority = result.review(ledger_manifest_id is not None)
-    wm = result.watermark
+    wm = dict(result.watermark)
+    wm["provenance"] = match
     return Verdict(
         document_id=document_id, bundle_version=version, job_id=job_id, p_machine=result.p_machine,
         verdict=result.verdict, margin=result.margin, detectors=result.detectors, reasons=result.reasons,
@@ -66,10 +69,19 @@ def _verdict_row(document_id: int, version: str, job_id: str, result: DocumentRe
         models=result.models, needs_review=needs_review, review_priority=priority)
 
 
-def _ledger_matches(session: Session, hashes: list[str]) -> dict[str, str]:
-    from provenance.store.ledger import exact_matches
+_provenance: dict[str, Any] = {}
 
-    return exact_matches(session, hashes)
+
+def _ledger_matches(settings: Settings, session: Session, texts: list[str]) -> list[dict[str, Any] | None]:
+    """The provenance signal's best ledger match per text (exact, near duplicate or containment), looked up
+    in the write transaction so a generation recorded moments ago is seen."""
+    key = str(settings.home)
+    if key not in _provenance:
+        from provenance.signals import build_signal
+
+        _provenance.clear()
+        _provenance[key] = build_signal("provenance", settings)
+    return [result.best_match for result in _provenance[key].score(texts, connection=session.connection())]
 
 
 def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
@@ -102,16 +114,18 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
         existing = set(session.scalars(select(Verdict.document_id).where(
             Verdict.document_id.in_([doc_id for doc_id, _, _ in staged]),
             Verdict.bundle_version == scorer.version)))
-        ledger = _ledger_matches(session, [content_hash for _, _, content_hash in staged])
+        pending = [(row, result) for row, result in zip(staged, results, strict=True) if row[0] not in existing]
+        ledger = dict(zip([row[0] for row, _ in pending],
+                          _ledger_matches(settings, session, [row[1] for row, _ in pending]), strict=True))
         written = 0
-        for (doc_id, text, content_hash), result in zip(staged, results, strict=True):
+        for (doc_id, text, _content_hash), result in zip(staged, results, strict=True):
             document = session.get(Document, doc_id)
             document.redacted_text = result.redacted_text
             if settings.store_raw_text:
                 document.raw_text = text
             if doc_id in existing:
                 continue
-            session.add(_verdict_row(doc_id, scorer.version, job_id, result, ledger.get(content_hash)))
+            session.add(_verdict_row(doc_id, scorer.version, job_id, result, ledger.get(doc_id)))
             existing.add(doc_id)
             written += 1
         session.query(StagedText).filter(StagedText.chunk_id == chunk_id).delete(synchronize_session=False)

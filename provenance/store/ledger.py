@@ -1,5 +1,9 @@
 """The generation ledger: signed manifests, found again by exact text hash or, after edits, by MinHash LSH.
 
+``record_generations`` is how `provenance generate`, the demo and the API's /v1/generate write it (each signed
+manifest plus an audit row, in one transaction); the lookup that reads it is the provenance signal's
+(``provenance.signals.provenance``), which runs the one query below (``shared_bands``).
+
 LSH here uses one MinHash value per band (128 bands of 1 row). The number of bands two signatures share,
 divided by 128, *is* the MinHash estimate of their shingle Jaccard similarity, so one indexed query returns
 candidates already scored. One-row bands are what an edited copy needs: replacing 20% of the words keeps
@@ -8,14 +12,18 @@ only about a third of the word 5-shingles (Jaccard about 0.2), which wider bands
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from generator.stamping import minhash, text_sha256
+from provenance.settings import Settings
+from provenance.store.audit import audit
+from provenance.store.engine import session_scope
 from provenance.store.models import DEFAULT_TENANT, Manifest, ManifestBand
 
 EMPTY_MINHASH_VALUE = (1 << 53) - 1  # what an empty text hashes to: never a match
@@ -28,7 +36,7 @@ class LedgerMatch:
     similarity: float
 
 
-def _bands(values: Sequence[int]) -> list[tuple[int, str]]:
+def _bands(values: Sequence[int]) -> list[tuple[int, str]]:  # noqa: D103
     return [(band, str(value)) for band, value in enumerate(values) if int(value) != EMPTY_MINHASH_VALUE]
 
 
@@ -65,25 +73,96 @@ def exact_matches(session: Session, digests: Sequence[str], *, tenant: str | Non
     return {digest: manifest_id for digest, manifest_id in session.execute(query)}
 
 
+def _mark(connection: Connection) -> str | None:
+    return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(connection.dialect.paramstyle)
+
+
+@lru_cache(maxsize=64)
+def _shared_bands_sql(mark: str, groups: tuple[int, ...], limit: int, by_tenant: bool = False) -> str:
+    """``(band = ? AND bucket IN (?, ...)) OR ...``: SQLite (multi-index OR) and PostgreSQL (bitmap OR) both
+    answer it from the (band, bucket) index, where a row-value IN list makes SQLite scan the whole table. With
+    ``by_tenant`` the owning tenant is joined in before the LIMIT, so other tenants' manifests never crowd out
+    one's own."""
+    condition = " OR ".join(f"(b.band = {mark} AND b.bucket = {mark})" if size == 1 else
+                            f"(b.band = {mark} AND b.bucket IN ({', '.join([mark] * size)}))" for size in groups)
+    source, where = "manifest_bands b", condition
+    if by_tenant:
+        source = "manifest_bands b JOIN manifests m ON m.id = b.manifest_id"
+        where = f"m.tenant = {mark} AND ({condition})"
+    return (f"SELECT b.manifest_id, COUNT(*) FROM {source} WHERE {where} GROUP BY b.manifest_id "
+            f"HAVING COUNT(*) >= {mark} ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
+
+
+def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]], needed: int,
+                 limit: int, tenant: str | None = None) -> list[tuple[str, int]]:
+    """The one ledger query: manifests (of ``tenant`` when given) sharing at least ``needed`` bands with
+    ``buckets`` (per band, the values that count as a hit: one for a near-duplicate signature, a document's
+    smallest few for containment)."""
+    pairs = [(band, [str(v) for v in values if int(v) != EMPTY_MINHASH_VALUE]) for band, values in enumerate(buckets)]
+    pairs = [(band, values) for band, values in pairs if values]
+    if not pairs:
+        return []
+    groups = tuple(len(values) for _, values in pairs)
+    params = ([tenant] if tenant is not None else []) + \
+        [item for band, values in pairs for item in (band, *values)] + [max(1, needed)]
+    mark = _mark(connection)
+    if mark is not None:  # plain driver SQL: the API's hot path (building expressions costs more than the query)
+        rows = connection.exec_driver_sql(_shared_bands_sql(mark, groups, limit, tenant is not None),
+                                          tuple(params)).all()
+    else:  # an unusual driver: the same statement with named parameters
+        names = [f"p{i}" for i in range(len(params))]
+        sql = _shared_bands_sql("\x00", groups, limit, tenant is not None)
+        for name in names:
+            sql = sql.replace("\x00", f":{name}", 1)
+        rows = connection.execute(text(sql), dict(zip(names, params, strict=True))).all()
+    return [(manifest_id, int(count)) for manifest_id, count in rows]
+
+
+def near_duplicate_ids(connection: Connection, signature: Sequence[int], *,
+                       min_similarity: float = DEFAULT_MIN_SIMILARITY, limit: int = 5,
+                       tenant: str | None = None) -> list[tuple[str, float]]:
+    """(manifest id, estimated Jaccard) of manifests sharing at least ``min_similarity`` of the signature."""
+    needed = int(min_similarity * len(signature) + 0.999)
+    rows = shared_bands(connection, [[value] for value in signature], needed, limit, tenant)
+    return [(manifest_id, count / len(signature)) for manifest_id, count in rows]
+
+
 def near_duplicates(session: Session, text: str | None = None, *, signature: Sequence[int] | None = None,
                     min_similarity: float = DEFAULT_MIN_SIMILARITY, limit: int = 5,
                     tenant: str | None = None) -> list[LedgerMatch]:
     """Manifests (of ``tenant`` when given) whose MinHash signature shares at least ``min_similarity`` of its
     values with the text's."""
     values = list(signature) if signature is not None else minhash(text or "")
-    bands = _bands(values)
-    if not bands:
-        return []
-    shared = func.count(ManifestBand.id)
-    query = select(ManifestBand.manifest_id, shared)
-    if tenant is not None:
-        query = query.join(Manifest, Manifest.id == ManifestBand.manifest_id).where(Manifest.tenant == tenant)
-    rows = session.execute(
-        query
-        # An OR of (band AND bucket) pairs: SQLite and PostgreSQL answer it from the (band, bucket) index, where a
-        # row-value IN list makes SQLite scan the whole table.
-        .where(or_(*(and_(ManifestBand.band == band, ManifestBand.bucket == bucket) for band, bucket in bands)))
-        .group_by(ManifestBand.manifest_id)
-        .having(shared >= max(1, int(min_similarity * len(values) + 0.999)))
-        .order_by(shared.desc()).limit(limit))
-    return [LedgerMatch(manifest_id, count / len(values)) for manifest_id, count in rows]
+    return [LedgerMatch(manifest_id, similarity) for manifest_id, similarity in
+            near_duplicate_ids(session.connection(), values, min_similarity=min_similarity, limit=limit,
+                               tenant=tenant)]
+
+
+def record_generations(settings: Settings, manifests: Iterable[Mapping[str, Any]], *, actor: str,
+                       toxicity_events: Iterable[Mapping[str, Any]] = ()) -> int:
+    """Store manifests (idempotent per manifest id) and the toxicity screen's withheld/regenerated events
+    (scores and hashes only, never the text) in one transaction; returns how many manifests were given."""
+    manifests = list(manifests)
+    events = list(toxicity_events)
+    if not manifests and not events:
+        return 0
+    from provenance.home import remember_model
+    from provenance.store.schema import ensure_schema
+
+    url = settings.resolved_database_url
+    settings.ensure_home()
+    remember_model(settings.home)
+    ensure_schema(url)
+    with session_scope(url) as session:
+        for manifest in manifests:
+            record_manifest(session, manifest)
+            audit(session, actor=actor, action="generate", subject_type="manifest", subject_id=manifest["id"],
+                  details={"text_sha256": manifest.get("text_sha256"), "tokens": manifest.get("tokens"),
+                           "model": (manifest.get("model") or {}).get("name"),
+                           "watermark_key_id": (manifest.get("watermark") or {}).get("key_id")})
+        for event in events:
+            details = {key: value for key, value in event.items() if key not in ("text", "prompt")}
+            audit(session, actor=actor, action=f"generation_{event.get('action', 'withheld')}",
+                  subject_type="manifest" if event.get("manifest_id") else None,
+                  subject_id=event.get("manifest_id"), details=details)
+    return len(manifests)

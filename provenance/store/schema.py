@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import ast
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from provenance.errors import ProvenanceError
 from provenance.store.engine import get_engine, normalise_url
 
+if TYPE_CHECKING:  # Alembic loads only to migrate (about half a second of imports the CLI's light commands skip)
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     if not (MIGRATIONS_DIR / "env.py").is_file():
         raise ProvenanceError(f"migrations not found at {MIGRATIONS_DIR}",
                               hint="install the project from its source tree (pip install -e .)")
@@ -30,12 +34,48 @@ def alembic_config(url: str) -> Config:
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+def _declared_head() -> str | None:
+    """The head revision read from the migration files' ``revision``/``down_revision`` assignments without
+    importing Alembic; None when that is not a single plain chain (Alembic then decides)."""
+    revisions: dict[str, object] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target = node.target if isinstance(node, ast.AnnAssign) else (
+                node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and node.value:
+                try:
+                    values[target.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    return None
+        if not isinstance(values.get("revision"), str):
+            return None
+        revisions[values["revision"]] = values.get("down_revision")
+    parents = set(revisions.values())
+    heads = [revision for revision in revisions if revision not in parents]
+    return heads[0] if len(heads) == 1 else None
+
+
 def current_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with get_engine(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def _stored_revision(url: str) -> str | None:
+    """``alembic_version.version_num`` with a plain query (None when the table is missing or holds not one row)."""
+    try:
+        with get_engine(url).connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except Exception:
+        return None
+    return rows[0][0] if len(rows) == 1 else None
 
 
 @contextmanager
@@ -60,6 +100,8 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
     with _upgrade_lock(url):
         before = current_revision(url)
         engine = get_engine(url)
+        from alembic import command
+
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
@@ -68,7 +110,13 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
 
 
 def ensure_schema(url: str, *, auto_upgrade: bool = True) -> None:
-    """Make sure the database is at the head revision: upgrade it (default) or say how to."""
+    """Make sure the database is at the head revision: upgrade it (default) or say how to.
+
+    The common case (already at head) is answered by one plain query against the head read from the
+    migration files, without importing Alembic; anything else goes through Alembic."""
+    declared = _declared_head()
+    if declared is not None and _stored_revision(url) == declared:
+        return
     head = head_revision()
     try:
         current = current_revision(url)

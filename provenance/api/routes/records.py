@@ -62,14 +62,21 @@ async def get_verdict(verdict_id: int, request: Request, tenant: str | None = TE
             raise ApiError(404, f"no verdict {verdict_id}")
         document = session.get(Document, verdict.document_id)
         job_tenant = session.scalar(select(ScanJob.tenant).where(ScanJob.id == verdict.job_id))
+        # The scan matched the whole ledger; a match in another tenant's ledger is not this reader's to see.
+        manifest_id = verdict.ledger_manifest_id
+        watermark = dict(verdict.watermark or {})
+        if manifest_id is not None and session.scalar(select(Manifest.tenant).where(Manifest.id == manifest_id)) \
+                != owner:
+            manifest_id = None
+            watermark.pop("provenance", None)
         record = {
             "id": verdict.id, "tenant": owner,
             # Documents are shared by content: the job that first scored it may be another tenant's.
             "job_id": verdict.job_id if job_tenant == owner else None, "bundle_version": verdict.bundle_version,
             "verdict": verdict.verdict, "p_machine": verdict.p_machine, "margin": verdict.margin,
             "detectors": verdict.detectors, "reasons": verdict.reasons, "num_tokens": verdict.num_tokens,
-            "watermark": verdict.watermark, "watermarked": verdict.watermarked,
-            "ledger_manifest_id": verdict.ledger_manifest_id, "pii": verdict.pii, "pii_count": verdict.pii_count,
+            "watermark": watermark, "watermarked": verdict.watermarked,
+            "ledger_manifest_id": manifest_id, "pii": verdict.pii, "pii_count": verdict.pii_count,
             "toxicity": verdict.toxicity, "p_toxic": verdict.p_toxic, "misuse": verdict.misuse,
             "needs_review": verdict.needs_review, "review_status": verdict.review_status,
             "created_at": _iso(verdict.created_at),

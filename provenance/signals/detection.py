@@ -1,0 +1,90 @@
+"""Machine-text detection as a signal: a thin wrapper around ``provenance.detection.DetectionService``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from provenance.detection import DetectionService, bundle_dir, read_bundle_card
+from provenance.settings import Settings
+from provenance.signals.base import Availability, SignalResult
+
+NO_BUNDLE = "no-bundle"
+NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
+
+
+def bundle_version(settings: Settings, name: str | None = None) -> str:
+    """``name:card-digest`` of the configured detector bundle: verdicts are unique per document and version,
+    so retraining the bundle lets the same documents be judged again without touching old verdicts."""
+    directory = bundle_dir(settings, name)
+    card = read_bundle_card(directory)
+    if card is None:
+        return NO_BUNDLE
+    digest = hashlib.sha256(json.dumps(card, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{directory.name}:{digest}"
+
+
+def _margin(p_machine: float | None, thresholds: Any) -> float | None:
+    if p_machine is None or thresholds is None:
+        return None
+    return round(min(abs(p_machine - thresholds.machine), abs(p_machine - thresholds.human)), 6)
+
+
+@dataclass
+class DetectionResult(SignalResult):
+    p_machine: float | None
+    verdict: str
+    margin: float | None = None
+    detectors: dict[str, float | None] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    num_tokens: int | None = None
+
+    def document_fields(self) -> dict[str, Any]:
+        return {"p_machine": self.p_machine, "verdict": self.verdict, "margin": self.margin,
+                "detectors": self.detectors, "reasons": self.reasons, "num_tokens": self.num_tokens}
+
+
+class DetectionSignal:
+    """The configured bundle's ensemble; abstains (with the reason) when no bundle is trained."""
+
+    name = "detection"
+
+    def __init__(self, settings: Settings, *, bundle_name: str | None = None, lm: Any = None) -> None:
+        self.settings = settings
+        self.bundle_name = bundle_name
+        self._version = bundle_version(settings, bundle_name)
+        self._lm = lm
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def availability(self) -> Availability:
+        return Availability(True) if self._version != NO_BUNDLE else Availability(False, NO_BUNDLE_REASON)
+
+    @cached_property
+    def service(self) -> DetectionService:
+        return DetectionService(self.settings, bundle_name=self.bundle_name, lm=self._lm)
+
+    def identity(self) -> dict[str, Any] | None:
+        if self._version == NO_BUNDLE:
+            return None
+        identity = self.service.identity
+        return {"name": identity.name, "weights_sha256": identity.weights_sha256}
+
+    def score(self, texts: Sequence[str]) -> list[DetectionResult]:
+        if self._version == NO_BUNDLE:
+            return [DetectionResult(None, "abstain", reasons=[NO_BUNDLE_REASON]) for _ in texts]
+        thresholds = getattr(self.service.bundle.ensemble, "thresholds", None)
+        results = []
+        for verdict in self.service.judge(texts):
+            p_machine = None if verdict.p_machine is None else round(float(verdict.p_machine), 6)
+            results.append(DetectionResult(
+                p_machine=p_machine, verdict=verdict.verdict, margin=_margin(verdict.p_machine, thresholds),
+                detectors={k: None if v is None else round(float(v), 6) for k, v in verdict.detectors.items()},
+                reasons=list(verdict.reasons), num_tokens=verdict.diagnostics.get("tokens")))
+        return results

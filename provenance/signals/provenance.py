@@ -1,0 +1,250 @@
+"""Provenance in the ledger as a signal: the one lookup the scan pipeline, the API and the dashboard share.
+
+Per text: the *exact* manifest (hash of the normalised text), *near duplicates* (MinHash LSH: an edited copy),
+and *containment* in both directions: a generation inside a longer document (a generation published with its
+prompt, or quoted in an article) and a document that is an excerpt of a longer generation.
+
+Containment of a generation G in a document D is estimated without G's text: for each of the 128 MinHash
+permutations, G's minimum is the hash of one uniformly chosen shingle of G, and it appears among D's shingle
+hashes for that permutation exactly when that shingle is in D; the fraction of permutations where it does
+estimates |G ∩ D| / |G|. Candidates come from one indexed query over D's smallest hashes per permutation
+(G's minimum is among them when G is a sizeable part of D). D inside G follows from the Jaccard estimate and
+G's size estimated from its own minima.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine
+
+from generator.stamping import MINHASH_PERMUTATIONS, _minhash_seeds, _mix64, shingles, text_sha256, verify_manifest
+from provenance.settings import Settings
+from provenance.signals.base import Availability, SignalResult
+from provenance.store.ledger import (
+    DEFAULT_MIN_SIMILARITY,
+    EMPTY_MINHASH_VALUE,
+    near_duplicate_ids,
+    shared_bands,
+)
+
+NEAR_DUPLICATE_LIMIT = 5
+CONTAINMENT_QUERY_BOTTOM = 16  # per permutation, the document's smallest hashes sent to the ledger query
+CONTAINMENT_BOTTOM = 64  # ... and kept for the estimate (a generation >= ~10% of the document stays in range)
+CONTAINMENT_MIN_SHARED = 16  # permutations that must agree before a manifest is a containment candidate
+MATCH_THRESHOLD = 0.5  # near-duplicate Jaccard or containment from which a match names its manifest
+_SEEDS = _minhash_seeds(MINHASH_PERMUTATIONS)
+_EMPTY = np.uint64(EMPTY_MINHASH_VALUE)
+_SCALE = float(1 << 53)
+
+
+@dataclass
+class TextHashes:
+    """A text's digest, its MinHash signature, and per permutation its smallest shingle hashes (sorted)."""
+
+    digest: str
+    signature: list[int]
+    bottom: np.ndarray  # (permutations, <= CONTAINMENT_BOTTOM), uint64; padded with the empty value
+    shingle_count: int
+
+
+def text_hashes(text: str) -> TextHashes:
+    """``generator.stamping.minhash`` (the same values: a test checks) plus the bottom-k per permutation."""
+    items = sorted(shingles(text))
+    digest = text_sha256(text)
+    if not items:
+        empty = np.full((MINHASH_PERMUTATIONS, 1), _EMPTY, dtype=np.uint64)
+        return TextHashes(digest, [EMPTY_MINHASH_VALUE] * MINHASH_PERMUTATIONS, empty, 0)
+    hashed = np.fromiter((int.from_bytes(hashlib.blake2b(item.encode(), digest_size=8).digest(), "little")
+                          for item in items), dtype=np.uint64, count=len(items))
+    keep = min(CONTAINMENT_BOTTOM, hashed.size)
+    bottom = np.full((MINHASH_PERMUTATIONS, 0), _EMPTY, dtype=np.uint64)
+    for start in range(0, hashed.size, 4096):  # bounded memory for very long texts
+        mixed = _mix64(hashed[None, start:start + 4096] ^ _SEEDS[:, None]) >> np.uint64(11)
+        merged = np.concatenate([bottom, mixed], axis=1)
+        part = min(keep, merged.shape[1])
+        bottom = np.partition(merged, part - 1, axis=1)[:, :part] if merged.shape[1] > part else merged
+    bottom.sort(axis=1)
+    return TextHashes(digest, bottom[:, 0].tolist(), bottom, len(items))
+
+
+def fast_minhash(text: str) -> list[int]:
+    """The MinHash signature of ``text`` (word 5-shingles), as ``generator.stamping.minhash``."""
+    return text_hashes(text).signature
+
+
+def _manifest_values(body: dict[str, Any]) -> np.ndarray | None:
+    values = ((body or {}).get("minhash") or {}).get("values") or []
+    if len(values) != MINHASH_PERMUTATIONS:
+        return None
+    return np.asarray([int(v) for v in values], dtype=np.uint64)
+
+
+def containment(hashes: TextHashes, values: np.ndarray) -> tuple[float, float, float]:
+    """(Jaccard, generation-in-text, text-in-generation) estimates for one manifest's MinHash values."""
+    signature = np.asarray(hashes.signature, dtype=np.uint64)
+    valid = values != _EMPTY
+    if not valid.any() or hashes.shingle_count == 0:
+        return 0.0, 0.0, 0.0
+    jaccard = float(np.mean(signature == values))
+    in_text = float(np.mean([value in row for value, row, ok in zip(values, hashes.bottom, valid, strict=True)
+                             if ok]))
+    generation_size = max(1.0, MINHASH_PERMUTATIONS / max(1e-12, float(np.sum(values[valid] / _SCALE))) - 1.0)
+    text_size = float(hashes.shingle_count)
+    text_in = min(1.0, jaccard * (text_size + generation_size) / ((1.0 + jaccard) * text_size)) if jaccard else 0.0
+    return jaccard, in_text, text_in
+
+
+def _bodies(connection: Connection, ids: set[str], tenant: str | None) -> dict[str, dict[str, Any]]:
+    from sqlalchemy import select
+
+    from provenance.store.models import Manifest
+
+    if not ids:
+        return {}
+    query = select(Manifest.id, Manifest.body).where(Manifest.id.in_(sorted(ids)))
+    if tenant is not None:
+        query = query.where(Manifest.tenant == tenant)
+    rows = connection.execute(query).all()
+    return {manifest_id: json.loads(body) if isinstance(body, str | bytes) else body for manifest_id, body in rows}
+
+
+def _exact(connection: Connection, digests: Sequence[str], tenant: str | None) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from provenance.store.models import Manifest
+
+    if not digests:
+        return {}
+    query = select(Manifest.text_sha256, Manifest.id).where(Manifest.text_sha256.in_(set(digests)))
+    if tenant is not None:
+        query = query.where(Manifest.tenant == tenant)
+    return {digest: manifest_id for digest, manifest_id in connection.execute(query)}
+
+
+def lookup_many(source: Engine | Connection, public_key: Any, texts: Sequence[str], *,
+                tenant: str | None = None) -> list[dict[str, Any]]:
+    """One provenance record per text (the API's ``provenance`` object), on one connection.
+
+    ``manifest_id``/``signature_valid`` describe the exact match only; ``near_duplicates`` lists up to five
+    manifests with their estimated Jaccard similarity; ``containment`` lists manifests contained in the text
+    or containing it; ``match`` is exact | near_duplicate | containment | None and ``best_match`` names the
+    manifest the text is attributed to (``manifest_id``, ``kind``, ``similarity``), or None. Without a public
+    key, signatures are not checked (``signature_valid`` None). With ``tenant`` (the API: a key's tenant) only
+    that tenant's manifests are searched; the scan pipeline searches the whole ledger, because a document's
+    verdict is stored once whichever tenant scanned it (the API withholds other tenants' matches on read)."""
+    if isinstance(source, Engine):
+        with source.connect() as connection:
+            return lookup_many(connection, public_key, texts, tenant=tenant)
+    connection = source
+    hashed = [text_hashes(text) for text in texts]
+    exact = _exact(connection, [h.digest for h in hashed], tenant)
+    near = [near_duplicate_ids(connection, h.signature, min_similarity=DEFAULT_MIN_SIMILARITY,
+                               limit=NEAR_DUPLICATE_LIMIT, tenant=tenant) for h in hashed]
+    contained = [shared_bands(connection, [row[:CONTAINMENT_QUERY_BOTTOM].tolist() for row in h.bottom],
+                              CONTAINMENT_MIN_SHARED, NEAR_DUPLICATE_LIMIT, tenant) for h in hashed]
+    wanted = (set(exact.values()) | {m for matches in near for m, _ in matches}
+              | {m for matches in contained for m, _ in matches})
+    bodies = _bodies(connection, wanted, tenant)
+    checked: dict[str, tuple[bool | None, str | None]] = {}
+
+    def check(manifest_id: str) -> tuple[bool | None, str | None]:
+        if manifest_id not in checked:
+            checked[manifest_id] = ((None, "no public key to check the signature with") if public_key is None
+                                    else verify_manifest(bodies[manifest_id], public_key, None))
+        return checked[manifest_id]
+
+    records = []
+    for h, near_matches, contained_matches in zip(hashed, near, contained, strict=True):
+        manifest_id = exact.get(h.digest)
+        record: dict[str, Any] = {"text_sha256": h.digest, "manifest_id": None, "match": None,
+                                  "signature_valid": None, "signature_reason": None, "manifest": None}
+        best: dict[str, Any] | None = None
+        if manifest_id is not None and manifest_id in bodies:
+            valid, reason = check(manifest_id)  # the hash matched (that is how the row was found)
+            record.update(manifest_id=manifest_id, match="exact", signature_valid=valid,
+                          signature_reason="signature valid and text matches" if valid else reason,
+                          manifest=bodies[manifest_id])
+            best = {"manifest_id": manifest_id, "kind": "exact", "similarity": 1.0}
+        record["near_duplicates"] = [
+            {"manifest_id": m, "similarity": round(similarity, 4),
+             "signature_valid": bool(check(m)[0]) if m in bodies else False} for m, similarity in near_matches]
+        found = []
+        for candidate in dict.fromkeys([m for m, _ in near_matches] + [m for m, _ in contained_matches]):
+            values = _manifest_values(bodies.get(candidate, {}))
+            if values is None or candidate == manifest_id:
+                continue
+            jaccard, in_text, text_in = containment(h, values)
+            if max(in_text, text_in) >= MATCH_THRESHOLD and jaccard < MATCH_THRESHOLD:
+                direction = "generation_in_text" if in_text >= text_in else "text_in_generation"
+                found.append({"manifest_id": candidate, "similarity": round(max(in_text, text_in), 4),
+                              "direction": direction, "signature_valid": bool(check(candidate)[0])})
+        record["containment"] = sorted(found, key=lambda item: -item["similarity"])
+        if best is None:
+            options = [{"manifest_id": d["manifest_id"], "kind": "near_duplicate", "similarity": d["similarity"]}
+                       for d in record["near_duplicates"] if d["similarity"] >= MATCH_THRESHOLD]
+            options += [{"manifest_id": c["manifest_id"], "kind": "containment", "similarity": c["similarity"]}
+                        for c in record["containment"]]
+            best = max(options, key=lambda item: item["similarity"], default=None)
+        if record["match"] is None:
+            record["match"] = best["kind"] if best else ("near_duplicate" if record["near_duplicates"] else None)
+        record["best_match"] = best
+        records.append(record)
+    return records
+
+
+@dataclass
+class ProvenanceResult(SignalResult):
+    """The lookup record; ``best_match`` (manifest id, kind, similarity) is what a verdict stores."""
+
+    record: dict[str, Any]
+
+    @property
+    def best_match(self) -> dict[str, Any] | None:
+        return self.record.get("best_match")
+
+    def document_fields(self) -> dict[str, Any]:
+        return {"provenance": self.best_match}
+
+
+class ProvenanceSignal:
+    """The ledger lookup for a configured store (``connection`` to reuse a transaction, else its own)."""
+
+    name = "provenance"
+
+    def __init__(self, settings: Settings, *, public_key: Any = None, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self._public_key = public_key
+        self._engine = engine
+
+    @property
+    def version(self) -> str:
+        return "ledger:exact+minhash128+containment"
+
+    def availability(self) -> Availability:
+        return Availability(True)
+
+    @property
+    def public_key(self) -> Any:
+        """The installation's public key, read (never created) from the data home; None when there is none."""
+        if self._public_key is None:
+            from provenance.signing import PUBLIC_KEY_FILE, keys_dir, load_public_key
+
+            path = keys_dir(self.settings.home) / PUBLIC_KEY_FILE
+            if path.is_file():
+                self._public_key = load_public_key(path)
+        return self._public_key
+
+    def score(self, texts: Sequence[str], connection: Connection | None = None) -> list[ProvenanceResult]:
+        if connection is None:
+            from provenance.store.engine import get_engine
+
+            source: Engine | Connection = self._engine or get_engine(self.settings.resolved_database_url)
+        else:
+            source = connection
+        return [ProvenanceResult(record) for record in lookup_many(source, self.public_key, texts)]

@@ -1,0 +1,53 @@
+"""Toxicity as a signal: a thin wrapper around ``provenance.toxicity`` (its bundle, threshold and scores)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from provenance.settings import Settings
+from provenance.signals.base import Availability, SignalResult
+
+
+@dataclass
+class ToxicityResult(SignalResult):
+    """``record``: ``{"p_toxic", "toxic", "categories", "note"?}``, or None when no bundle is trained."""
+
+    record: dict[str, Any] | None
+
+    def document_fields(self) -> dict[str, Any]:
+        return {"toxicity": self.record}
+
+
+class ToxicitySignal:
+    """The configured toxicity bundle (``<home>/detectors/<toxicity_bundle>``); None per text without one."""
+
+    name = "toxicity"
+
+    def __init__(self, settings: Settings, *, bundle_name: str | None = None) -> None:
+        self.settings = settings
+        self.bundle_name = bundle_name
+
+    @cached_property
+    def service(self) -> Any:
+        from provenance.toxicity import ToxicityService
+
+        return ToxicityService(self.settings, bundle_name=self.bundle_name)
+
+    def availability(self) -> Availability:
+        if self.service.available:
+            return Availability(True)
+        from provenance.toxicity import toxicity_bundle_dir
+
+        return Availability(False, f"no toxicity bundle at {toxicity_bundle_dir(self.settings, self.bundle_name)}")
+
+    @property
+    def version(self) -> str | None:
+        return self.service.version
+
+    def score(self, texts: Sequence[str]) -> list[ToxicityResult]:
+        if not self.service.available:
+            return [ToxicityResult(None) for _ in texts]
+        return [ToxicityResult(record) for record in self.service.score(list(texts))]

@@ -1,0 +1,168 @@
+"""Import hygiene: the CLI's light paths stay free of heavy libraries, the dashboard reads through
+``provenance`` (never the CLI or the store directly), and no package has an import cycle.
+
+Behaviour, not timing: what is in ``sys.modules`` and what the source imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("provenance", "generator", "detect", "watermark", "dashboard")
+HEAVY = ("torch", "transformers", "sklearn", "spacy")
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PROVENANCE_")}
+    env.update(PROVENANCE_HOME=str(tmp_path / "home"), PYTHONPATH=str(ROOT), PROVENANCE_HUB_OFFLINE="true")
+    return env
+
+
+def _python(code: str, tmp_path: Path) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env=_env(tmp_path), timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_light_modules_import_no_heavy_library(tmp_path: Path) -> None:
+    modules = ["provenance.cli", "provenance.cli.config_cmd", "provenance.cli.scan_cmd", "provenance.cli.api_cmd",
+               "provenance.pipeline.submission", "provenance.pipeline.export", "provenance.pipeline.jobs",
+               "provenance.api.lookup", "provenance.store.ledger", "provenance.apikeys", "generator",
+               "generator.stamping", "provenance.signals", "provenance.settings", "provenance.home"]
+    code = ("import importlib, json, sys\n"
+            f"for name in {modules!r}: importlib.import_module(name)\n"
+            f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    assert json.loads(_python(code, tmp_path).strip().splitlines()[-1]) == []
+
+
+def test_light_commands_run_without_heavy_libraries(tmp_path: Path) -> None:
+    """--help, config show, scan submission (no --wait), jobs list/show, verdicts export, apikey create."""
+    probe = ROOT / "tests" / "light_cli_probe.py"
+    done = subprocess.run([sys.executable, str(probe), str(tmp_path)], capture_output=True, text=True,
+                          cwd=tmp_path, env=_env(tmp_path), timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(report["exit_codes"].values()) == {0}, report
+    assert [name for name in report["heavy"] if name in HEAVY] == [], report
+
+
+def test_lazy_help_matches_each_command(tmp_path: Path) -> None:
+    """The root help lists commands without importing them: its lines must be each command's own."""
+    from provenance.cli import LAZY_COMMANDS, load_command
+
+    for name, (_module, _attribute, _kind, short_help) in LAZY_COMMANDS.items():
+        command = load_command(name)
+        assert (command.help or "").strip().splitlines()[0] == short_help, name
+
+
+# --- the import graph (module-level imports only: a function-level import is a deliberate lazy edge) -------
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            found[_module_name(path)] = path
+    return found
+
+
+def _top_level_imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """Modules imported at module level (outside functions and ``if TYPE_CHECKING:``), resolved to files."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                for alias in node.names:
+                    full = f"{base}.{alias.name}"
+                    targets.add(full if full in known else base)
+            elif isinstance(node, ast.If | ast.Try | ast.With):
+                for block in ("body", "orelse", "finalbody", "handlers"):
+                    for child in getattr(node, block, []):
+                        visit(getattr(child, "body", [child]) if isinstance(child, ast.ExceptHandler) else [child])
+
+    visit(tree.body)
+    return {target for target in targets if target in known and target != name}
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _top_level_imports(path, name, set(modules)) for name, path in modules.items()}
+
+
+def test_dashboard_imports_nothing_from_cli_or_store() -> None:
+    """Every import in dashboard/ (module level or inside functions) goes through provenance's service layer."""
+    offenders = []
+    for path in (ROOT / "dashboard").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.startswith(("provenance.cli", "provenance.store"))]
+    assert offenders == []
+
+
+def test_no_arrow_from_pipeline_api_or_dashboard_into_the_cli() -> None:
+    offenders = []
+    for package in ("provenance/pipeline", "provenance/api", "dashboard", "provenance/signals"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("provenance.cli"):
+                    offenders.append(f"{path.relative_to(ROOT)}: {node.module}")
+    assert offenders == []
+
+
+def test_no_import_cycles() -> None:
+    graph = _graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def connect(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                connect(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                item = stack.pop()
+                component.append(item)
+                if item == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    sys.setrecursionlimit(10_000)
+    for node in graph:
+        if node not in index:
+            connect(node)
+    assert cycles == []
