@@ -93,10 +93,9 @@ def _end_session(reason: str) -> None:
 
 def _session_expired(settings: Settings, account: Any) -> str | None:
     """Why an open session must end now (idle, too old, account disabled or password changed), or None."""
-    from provenance.reviewers import session_still_valid
-    from provenance.store.models import utcnow
+    from provenance.reviewers import now_utc, session_still_valid
 
-    now = utcnow()
+    now = now_utc()
     last_seen = st.session_state.get(LAST_SEEN_KEY, account.signed_in_at)
     if now - last_seen > timedelta(minutes=settings.dashboard_session_minutes):
         return "session_expired"

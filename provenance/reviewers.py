@@ -55,6 +55,11 @@ class SignInResult:
     retry_after: float = 0.0  # seconds until another attempt is considered
 
 
+def now_utc() -> datetime:
+    """The store's clock (naive UTC), for callers that must not import the store themselves (the dashboard)."""
+    return utcnow()
+
+
 def _check_name(name: str) -> str:
     cleaned = (name or "").strip()
     if not _NAME_SHAPE.match(cleaned):
