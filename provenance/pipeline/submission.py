@@ -1,7 +1,7 @@
 """Submit a scan: stream records into job items, documents and chunks, then hand each chunk to the broker.
 
-Each batch of records commits in one transaction (its job items, new documents, staged texts, the chunk and the
-job's counters) *before* its message is published, so a crash between the two leaves a chunk the stall
+Each batch of records commits in one transaction (its job items, new documents, staged texts, its chunks and the
+job's counters) *before* its messages are published, so a crash between the two leaves a chunk the stall
 recovery re-sends, never a message about rows that do not exist. ``job.total`` counts committed records,
 which is where ``--resume`` starts again. Submission pauses while too many chunks are unfinished, so a dump
 of any size needs bounded memory, broker space and staging space.
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from provenance.store import Chunk, Document, JobItem, ScanJob, StagedText, Verd
 from provenance.store.models import utcnow
 
 ProgressCallback = Callable[[int], None]
+RECORDS_PER_COMMIT = 1024  # records per submission transaction (rounded to whole chunks)
 
 
 def send_chunk(settings: Settings, chunk_id: int) -> None:
@@ -69,8 +70,10 @@ def _insert_ignore_documents(session: Session, rows: list[dict[str, Any]]) -> No
     session.execute(statement)
 
 
-def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> int | None:
-    """Record one batch; returns the id of the chunk to send (None when nothing needs scoring)."""
+def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> list[int]:
+    """Record one batch in one transaction; returns the ids of the chunks to send (empty when nothing needs
+    scoring). Rows go in as bulk inserts and the staged texts are cut into chunks of ``scan_chunk_size``, so a
+    transaction can hold many chunks (fewer commits is what lets reading + staging outrun 20,000 records/s)."""
     url = settings.resolved_database_url
     with session_scope(url) as session:
         job = session.get(ScanJob, job_id, with_for_update=True)
@@ -87,43 +90,51 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
         judged = set(session.scalars(select(Verdict.document_id).where(
             Verdict.document_id.in_(doc_ids), Verdict.bundle_version == job.bundle_version)))
         staged: list[tuple[int, str]] = []
+        items: list[dict[str, Any]] = []
         counts = {"quarantined": 0, "duplicates": 0, "documents": 0, "reused": 0}
         for record in batch:
+            item = {"job_id": job_id, "seq": record.seq, "source_id": record.source_id, "reason": None,
+                    "location": None, "excerpt": None, "document_id": None}
+            items.append(item)
             if record.text is None:
-                session.add(JobItem(job_id=job_id, seq=record.seq, source_id=record.source_id, outcome="quarantined",
-                                    reason=record.reason, location=record.location, excerpt=record.excerpt))
+                item.update(outcome="quarantined", reason=record.reason, location=record.location[:1024],
+                            excerpt=record.excerpt)
                 counts["quarantined"] += 1
                 continue
-            doc_id = documents[hashes[record.seq]]
+            doc_id = item["document_id"] = documents[hashes[record.seq]]
             if doc_id in seen_in_job:
-                session.add(JobItem(job_id=job_id, seq=record.seq, source_id=record.source_id, outcome="duplicate",
-                                    document_id=doc_id))
+                item["outcome"] = "duplicate"
                 counts["duplicates"] += 1
                 continue
             seen_in_job.add(doc_id)
-            session.add(JobItem(job_id=job_id, seq=record.seq, source_id=record.source_id, outcome="document",
-                                document_id=doc_id))
+            item["outcome"] = "document"
             counts["documents"] += 1
             if doc_id in judged:
                 counts["reused"] += 1
             else:
                 staged.append((doc_id, record.text))
-        chunk_id = None
+        session.execute(insert(JobItem), items)
+        size = settings.scan_chunk_size
+        chunks = [Chunk(job_id=job_id, size=len(staged[i:i + size]), status="queued")
+                  for i in range(0, len(staged), size)]
+        session.add_all(chunks)
+        session.flush()
+        chunk_ids = [chunk.id for chunk in chunks]
         if staged:
-            chunk = Chunk(job_id=job_id, size=len(staged), status="queued")
-            session.add(chunk)
-            session.flush()
-            chunk_id = chunk.id
-            session.add_all(StagedText(chunk_id=chunk_id, document_id=doc_id, text=text) for doc_id, text in staged)
+            session.execute(insert(StagedText), [
+                {"chunk_id": chunk_ids[i // size], "document_id": doc_id, "text": text}
+                for i, (doc_id, text) in enumerate(staged)])
         job.total += len(batch)
         job.quarantined += counts["quarantined"]
         job.duplicates += counts["duplicates"]
         job.documents += counts["documents"]
         job.reused += counts["reused"]
-        job.chunks_total += 1 if staged else 0
+        job.chunks_total += len(chunks)
+        if batch[-1].cursor is not None:  # where --resume starts reading: after the last committed record
+            job.inputs = {**job.inputs, "cursor": {**batch[-1].cursor, "seq": batch[-1].seq + 1}}
         if job.status == "queued":
             job.status, job.started_at = "running", job.started_at or now
-        return chunk_id
+        return chunk_ids
 
 
 def _pending_chunks(settings: Settings, job_id: str) -> int:
@@ -143,15 +154,20 @@ def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRe
         yield batch
 
 
+def records_per_commit(settings: Settings) -> int:
+    """Records per submission transaction: a whole number of chunks, about ``RECORDS_PER_COMMIT`` records."""
+    size = settings.scan_chunk_size
+    return size * max(1, RECORDS_PER_COMMIT // size)
+
+
 def feed(settings: Settings, job_id: str, records: Iterable[InputRecord], *,
          progress: ProgressCallback | None = None) -> None:
     """Commit and send ``records`` batch by batch, with back-pressure; then mark the submission complete."""
-    for batch in _batches(records, settings.scan_chunk_size):
+    for batch in _batches(records, records_per_commit(settings)):
         while _pending_chunks(settings, job_id) >= settings.scan_max_pending_chunks:
             recover_job(settings, job_id, lambda chunk_id: send_chunk(settings, chunk_id))
             time.sleep(0.5)
-        chunk_id = _commit_batch(settings, job_id, batch)
-        if chunk_id is not None:
+        for chunk_id in _commit_batch(settings, job_id, batch):
             send_chunk(settings, chunk_id)
         if progress is not None:
             progress(len(batch))
@@ -214,20 +230,30 @@ def submit_paths(settings: Settings, paths: Sequence[str | Path], *, format: str
 
 def resume(settings: Settings, job_id: str, *, progress: ProgressCallback | None = None) -> int:
     """Continue an interrupted submission where its last committed batch ended; re-send unfinished chunks.
-    Returns the number of records skipped (already committed)."""
+    Returns the number of records skipped (already committed).
+
+    The job's ``inputs["cursor"]`` (written with every batch) names the path, the file inside a directory and
+    the position in that file after the last committed record: a byte offset in the decompressed content for
+    JSONL/CSV/text (seeked when uncompressed; decompressed and discarded, never parsed, when compressed), a row
+    group and row for Parquet, a record offset for WARC. Reading starts there."""
     ensure_schema(settings.resolved_database_url)
     with session_scope(settings.resolved_database_url) as session:
         job = session.get(ScanJob, job_id)
         if job is None:
             raise ProvenanceError(f"no scan job {job_id!r}", hint="list jobs with provenance jobs list")
-        inputs, committed, complete = dict(job.inputs), job.total, job.submission_done
+        inputs, committed, complete = dict(job.inputs or {}), job.total, job.submission_done
     recover_job(settings, job_id, lambda chunk_id: send_chunk(settings, chunk_id), force=True)
     if complete:
         return committed
     if inputs.get("kind") != "paths":
         raise ProvenanceError(f"job {job_id} was submitted from request records, which cannot be read again",
                               hint="submit the records again as a new scan")
-    records = (record for record in reader_for(settings, inputs) if record.seq >= committed)
+    reader = reader_for(settings, inputs)
+    cursor = inputs.get("cursor")
+    if cursor is not None and cursor.get("seq") == committed:
+        records = reader.records(start=cursor, seq=committed)  # straight to where the last commit ended
+    else:  # no cursor (job from an older version): read again from the top, skipping what was committed
+        records = (record for record in reader.records() if record.seq >= committed)
     if progress is not None:
         progress(committed)
     feed(settings, job_id, records, progress=progress)
