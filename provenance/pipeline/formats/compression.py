@@ -55,6 +55,7 @@ class DecompressingReader(io.RawIOBase):
         self._engine: Any = None  # None between members
         self._pending = memoryview(b"")
         self._input_done = False
+        self._cut: EOFError | None = None  # raised once everything before the cut has been delivered
         self._delivered = 0
 
     def readable(self) -> bool:
@@ -67,6 +68,9 @@ class DecompressingReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         while not len(self._pending):
             if self._input_done:
+                if self._cut is not None:
+                    cut, self._cut = self._cut, None
+                    raise cut
                 return 0
             self._fill()
         size = min(len(buffer), len(self._pending))
@@ -80,7 +84,8 @@ class DecompressingReader(io.RawIOBase):
         if not data:
             self._input_done = True
             if self._engine is not None:
-                raise EOFError(f"{self._kind} stream cut in the middle (the file ends inside a compressed member)")
+                self._cut = EOFError(f"{self._kind} stream cut in the middle (the file ends inside a compressed "
+                                     "member)")
             return
         out = []
         while data:
