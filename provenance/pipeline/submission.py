@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from generator.stamping import text_sha256
 from provenance.errors import ProvenanceError
+from provenance.pipeline.bulk_insert import bulk_insert
 from provenance.pipeline.document_scoring import bundle_version
 from provenance.pipeline.readers import InputRecord, ReaderOptions, RecordReader
 from provenance.pipeline.recovery import recover_job
@@ -30,6 +30,13 @@ from provenance.store.models import utcnow
 
 ProgressCallback = Callable[[int], None]
 RECORDS_PER_COMMIT = 1024  # records per submission transaction (rounded to whole chunks)
+ITEM_COLUMNS = ("job_id", "seq", "source_id", "outcome", "document_id", "reason", "location", "excerpt")
+
+
+def _bind_value(session: Session, column: Any, value: Any) -> Any:
+    """``value`` as the driver gets it for ``column`` (SQLite stores datetimes as SQLAlchemy-formatted text)."""
+    processor = column.type.bind_processor(session.get_bind().dialect)
+    return processor(value) if processor else value
 
 
 def send_chunk(settings: Settings, chunk_id: int) -> None:
@@ -53,21 +60,15 @@ def create_job(settings: Settings, inputs: dict[str, Any]) -> str:
     return job_id
 
 
-def _insert_ignore_documents(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert_ignore_documents(session: Session, rows: list[tuple[str, str | None, int, Any]]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: concurrent submitters may meet the same text."""
-    if not rows:
+    columns = ("content_hash", "source_id", "num_chars", "created_at")
+    if session.get_bind().dialect.name in ("postgresql", "sqlite"):
+        bulk_insert(session, Document.__table__, columns, rows, ignore_conflict_on="content_hash")
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(Document).values(rows).on_conflict_do_nothing(index_elements=["content_hash"])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(Document).values(rows).on_conflict_do_nothing(index_elements=["content_hash"])
-    else:
-        existing = set(session.scalars(select(Document.content_hash)
-                                       .where(Document.content_hash.in_([r["content_hash"] for r in rows]))))
-        session.add_all(Document(**r) for r in rows if r["content_hash"] not in existing)
-        return
-    session.execute(statement)
+    hashes = [row[0] for row in rows]
+    existing = set(session.scalars(select(Document.content_hash).where(Document.content_hash.in_(hashes))))
+    session.add_all(Document(**dict(zip(columns, r, strict=True))) for r in rows if r[0] not in existing)
 
 
 def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> list[int]:
@@ -79,9 +80,9 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
         job = session.get(ScanJob, job_id, with_for_update=True)
         hashes = {record.seq: text_sha256(record.text) for record in batch if record.text is not None}
         now = utcnow()
-        _insert_ignore_documents(session, [
-            {"content_hash": digest, "source_id": record.source_id, "num_chars": len(record.text), "created_at": now}
-            for record in batch if (digest := hashes.get(record.seq)) is not None])
+        stamp = _bind_value(session, Document.__table__.c.created_at, now)
+        _insert_ignore_documents(session, [(digest, record.source_id, len(record.text), stamp)
+                                           for record in batch if (digest := hashes.get(record.seq)) is not None])
         documents = dict(session.execute(select(Document.content_hash, Document.id)
                                          .where(Document.content_hash.in_(set(hashes.values())))).all())
         doc_ids = set(documents.values())
@@ -90,30 +91,27 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
         judged = set(session.scalars(select(Verdict.document_id).where(
             Verdict.document_id.in_(doc_ids), Verdict.bundle_version == job.bundle_version)))
         staged: list[tuple[int, str]] = []
-        items: list[dict[str, Any]] = []
+        items: list[tuple[Any, ...]] = []  # in ITEM_COLUMNS order
         counts = {"quarantined": 0, "duplicates": 0, "documents": 0, "reused": 0}
         for record in batch:
-            item = {"job_id": job_id, "seq": record.seq, "source_id": record.source_id, "reason": None,
-                    "location": None, "excerpt": None, "document_id": None}
-            items.append(item)
             if record.text is None:
-                item.update(outcome="quarantined", reason=record.reason, location=record.location[:1024],
-                            excerpt=record.excerpt)
+                items.append((job_id, record.seq, record.source_id, "quarantined", None, record.reason,
+                              record.location[:1024], record.excerpt))
                 counts["quarantined"] += 1
                 continue
-            doc_id = item["document_id"] = documents[hashes[record.seq]]
+            doc_id = documents[hashes[record.seq]]
             if doc_id in seen_in_job:
-                item["outcome"] = "duplicate"
+                items.append((job_id, record.seq, record.source_id, "duplicate", doc_id, None, None, None))
                 counts["duplicates"] += 1
                 continue
             seen_in_job.add(doc_id)
-            item["outcome"] = "document"
+            items.append((job_id, record.seq, record.source_id, "document", doc_id, None, None, None))
             counts["documents"] += 1
             if doc_id in judged:
                 counts["reused"] += 1
             else:
                 staged.append((doc_id, record.text))
-        session.execute(insert(JobItem), items)
+        bulk_insert(session, JobItem.__table__, ITEM_COLUMNS, items)
         size = settings.scan_chunk_size
         chunks = [Chunk(job_id=job_id, size=len(staged[i:i + size]), status="queued")
                   for i in range(0, len(staged), size)]
@@ -121,9 +119,8 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
         session.flush()
         chunk_ids = [chunk.id for chunk in chunks]
         if staged:
-            session.execute(insert(StagedText), [
-                {"chunk_id": chunk_ids[i // size], "document_id": doc_id, "text": text}
-                for i, (doc_id, text) in enumerate(staged)])
+            bulk_insert(session, StagedText.__table__, ("chunk_id", "document_id", "text"),
+                        [(chunk_ids[i // size], doc_id, text) for i, (doc_id, text) in enumerate(staged)])
         job.total += len(batch)
         job.quarantined += counts["quarantined"]
         job.duplicates += counts["duplicates"]
