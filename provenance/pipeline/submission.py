@@ -9,13 +9,15 @@ of any size needs bounded memory, broker space and staging space.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from generator.stamping import text_sha256
@@ -31,6 +33,15 @@ from provenance.store.models import utcnow
 ProgressCallback = Callable[[int], None]
 RECORDS_PER_COMMIT = 1024  # records per submission transaction (rounded to whole chunks)
 ITEM_COLUMNS = ("job_id", "seq", "source_id", "outcome", "document_id", "reason", "location", "excerpt")
+
+
+# The batch's lookups as cached statements with expanding IN parameters: built once, not per batch.
+_DOCUMENT_IDS = select(Document.content_hash, Document.id).where(
+    Document.content_hash.in_(bindparam("hashes", expanding=True)))
+_SEEN_IN_JOB = select(JobItem.document_id).where(JobItem.job_id == bindparam("job_id"), JobItem.outcome == "document",
+                                                 JobItem.document_id.in_(bindparam("ids", expanding=True)))
+_JUDGED = select(Verdict.document_id).where(Verdict.document_id.in_(bindparam("ids", expanding=True)),
+                                            Verdict.bundle_version == bindparam("version"))
 
 
 def _bind_value(session: Session, column: Any, value: Any) -> Any:
@@ -83,13 +94,10 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
         stamp = _bind_value(session, Document.__table__.c.created_at, now)
         _insert_ignore_documents(session, [(digest, record.source_id, len(record.text), stamp)
                                            for record in batch if (digest := hashes.get(record.seq)) is not None])
-        documents = dict(session.execute(select(Document.content_hash, Document.id)
-                                         .where(Document.content_hash.in_(set(hashes.values())))).all())
-        doc_ids = set(documents.values())
-        seen_in_job = set(session.scalars(select(JobItem.document_id).where(
-            JobItem.job_id == job_id, JobItem.outcome == "document", JobItem.document_id.in_(doc_ids))))
-        judged = set(session.scalars(select(Verdict.document_id).where(
-            Verdict.document_id.in_(doc_ids), Verdict.bundle_version == job.bundle_version)))
+        documents = dict(session.execute(_DOCUMENT_IDS, {"hashes": list(set(hashes.values()))}).all())
+        doc_ids = list(set(documents.values()))
+        seen_in_job = set(session.scalars(_SEEN_IN_JOB, {"job_id": job_id, "ids": doc_ids}))
+        judged = set(session.scalars(_JUDGED, {"ids": doc_ids, "version": job.bundle_version}))
         staged: list[tuple[int, str]] = []
         items: list[tuple[Any, ...]] = []  # in ITEM_COLUMNS order
         counts = {"quarantined": 0, "duplicates": 0, "documents": 0, "reused": 0}
@@ -151,6 +159,53 @@ def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRe
         yield batch
 
 
+_END = object()
+
+
+def _read_ahead(batches: Iterator[list[InputRecord]], depth: int = 2) -> Iterator[list[InputRecord]]:
+    """Read the next batches in a thread while this one is staged: decompression and SQLite release the GIL,
+    so reading and writing overlap. At most ``depth`` batches wait (bounded memory); an error in the reader is
+    raised here, and leaving early (Ctrl-C, a failed commit) stops the reader and closes its files."""
+    waiting: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=run, name="scan-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = waiting.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+
+
 def records_per_commit(settings: Settings) -> int:
     """Records per submission transaction: a whole number of chunks, about ``RECORDS_PER_COMMIT`` records."""
     size = settings.scan_chunk_size
@@ -160,7 +215,7 @@ def records_per_commit(settings: Settings) -> int:
 def feed(settings: Settings, job_id: str, records: Iterable[InputRecord], *,
          progress: ProgressCallback | None = None) -> None:
     """Commit and send ``records`` batch by batch, with back-pressure; then mark the submission complete."""
-    for batch in _batches(records, records_per_commit(settings)):
+    for batch in _read_ahead(_batches(records, records_per_commit(settings))):
         while _pending_chunks(settings, job_id) >= settings.scan_max_pending_chunks:
             recover_job(settings, job_id, lambda chunk_id: send_chunk(settings, chunk_id))
             time.sleep(0.5)
