@@ -113,6 +113,9 @@ class RecordReader:
             yield name, RawRecord(None, None, str(exc), str(path), None, None)
         except OSError as exc:  # unreadable file (permissions, vanished)
             yield name, RawRecord(None, None, f"unreadable file ({exc.strerror or exc})", str(path), None, None)
+        except Exception as exc:  # a library's surprise on a malformed file: one reason, and the next file goes on
+            yield name, RawRecord(None, None, f"unreadable file ({type(exc).__name__}: {exc})"[:1000], str(path),
+                                  None, None)
 
     def _directory(self, root: Path, resume: dict[str, Any] | None) -> Iterator[tuple[str, RawRecord]]:
         """Each ``.txt`` file under ``root`` (sorted, recursive) is one document; files of a record format are

@@ -39,6 +39,9 @@ def read_jsonl(path: Path, compression: str | None, options: ReaderOptions,
                 yield RawRecord(None, None, f"malformed JSON: {exc.msg} at column {exc.colno}", location,
                                 excerpt(line), at)
                 continue
+            except (ValueError, RecursionError) as exc:  # an integer too long, nesting too deep
+                yield RawRecord(None, None, f"malformed JSON: {exc}"[:300], location, excerpt(line), at)
+                continue
             if not isinstance(record, dict):
                 yield RawRecord(f"{path.name}:{number}", None, "not a JSON object", location, excerpt(line), at)
                 continue
