@@ -38,7 +38,10 @@ ITEM_COLUMNS = ("job_id", "seq", "source_id", "outcome", "document_id", "reason"
 # The batch's lookups as cached statements with expanding IN parameters: built once, not per batch.
 _DOCUMENT_IDS = select(Document.content_hash, Document.id).where(
     Document.content_hash.in_(bindparam("hashes", expanding=True)))
-_SEEN_IN_JOB = select(JobItem.document_id).where(JobItem.job_id == bindparam("job_id"), JobItem.outcome == "document",
+# lower(job_id) keeps SQLite off the (job_id, outcome) index, which would scan every item of the job so far for
+# each batch (quadratic in the job's size); the document_id index answers in time proportional to the batch.
+_SEEN_IN_JOB = select(JobItem.document_id).where(func.lower(JobItem.job_id) == bindparam("job_id"),
+                                                 JobItem.outcome == "document",
                                                  JobItem.document_id.in_(bindparam("ids", expanding=True)))
 _JUDGED = select(Verdict.document_id).where(Verdict.document_id.in_(bindparam("ids", expanding=True)),
                                             Verdict.bundle_version == bindparam("version"))
@@ -92,12 +95,20 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
         hashes = {record.seq: text_sha256(record.text) for record in batch if record.text is not None}
         now = utcnow()
         stamp = _bind_value(session, Document.__table__.c.created_at, now)
-        _insert_ignore_documents(session, [(digest, record.source_id, len(record.text), stamp)
-                                           for record in batch if (digest := hashes.get(record.seq)) is not None])
         documents = dict(session.execute(_DOCUMENT_IDS, {"hashes": list(set(hashes.values()))}).all())
-        doc_ids = list(set(documents.values()))
-        seen_in_job = set(session.scalars(_SEEN_IN_JOB, {"job_id": job_id, "ids": doc_ids}))
-        judged = set(session.scalars(_JUDGED, {"ids": doc_ids, "version": job.bundle_version}))
+        # Only documents that existed before this batch can have been seen earlier in the job or judged:
+        # a dump of new texts never asks (and the job's own items, which grow with the job, are never scanned).
+        known = list(set(documents.values()))
+        fresh: dict[str, tuple[str, str | None, int, Any]] = {}
+        for record in batch:
+            digest = hashes.get(record.seq)
+            if digest is not None and digest not in documents and digest not in fresh:
+                fresh[digest] = (digest, record.source_id, len(record.text), stamp)
+        if fresh:
+            _insert_ignore_documents(session, list(fresh.values()))
+            documents.update(session.execute(_DOCUMENT_IDS, {"hashes": list(fresh)}).all())
+        seen_in_job = set(session.scalars(_SEEN_IN_JOB, {"job_id": job_id.lower(), "ids": known})) if known else set()
+        judged = set(session.scalars(_JUDGED, {"ids": known, "version": job.bundle_version})) if known else set()
         staged: list[tuple[int, str]] = []
         items: list[tuple[Any, ...]] = []  # in ITEM_COLUMNS order
         counts = {"quarantined": 0, "duplicates": 0, "documents": 0, "reused": 0}
