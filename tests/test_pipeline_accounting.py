@@ -110,6 +110,7 @@ def test_an_expired_lease_hands_the_chunk_over_and_the_late_writer_is_refused(se
 def test_resume_continues_after_the_last_committed_batch(settings: Settings, sent: list[int], tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     dump = _dump(tmp_path / "dump.jsonl", synthetic_paragraphs(40, seed=2), {})
+    monkeypatch.setattr(submission, "RECORDS_PER_COMMIT", 8)  # one chunk per transaction, as with a big dump
     real_commit = submission._commit_batch
     calls = {"n": 0}
 

@@ -139,7 +139,7 @@ class ScanRequest(Strict):
     records: list[ScanRecord] | None = Field(None, description='[{"id"?, "text"}] to scan.')
     texts: list[Text] | None = Field(None, description="Plain texts to scan (ids are their positions).")
     path: Text | None = Field(None, description="A file or directory on the server (admin scope only).")
-    format: Literal["auto", "jsonl", "txt", "csv"] = "auto"
+    format: Literal["auto", "jsonl", "txt", "csv", "parquet", "warc"] = "auto"
     text_field: str = "text"
     id_field: str = "id"
 

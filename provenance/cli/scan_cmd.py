@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -22,8 +22,15 @@ WAIT_POLL_SECONDS = 1.0
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=stderr, transient=False, disable=not stderr.is_terminal)
+    rate = TextColumn("{task.fields[rate]}")
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), rate,
+                    TimeElapsedColumn(), console=stderr, transient=False, disable=not stderr.is_terminal)
+
+
+def _rate(task) -> str:
+    """Records per second so far (Rich's own speed estimate needs a steady stream of small updates)."""
+    elapsed = task.elapsed or 0.0
+    return f"{task.completed / elapsed:,.0f}/s" if elapsed > 0.5 else ""
 
 
 def _wait(settings: Settings, job_id: str, *, workers: int, quiet: bool) -> dict[str, Any]:
@@ -48,7 +55,7 @@ def _wait(settings: Settings, job_id: str, *, workers: int, quiet: bool) -> dict
     try:
         with _progress() as progress:
             summary = job_summary(settings, job_id)
-            task = progress.add_task("documents scored", total=max(summary["documents"], 1))
+            task = progress.add_task("documents scored", total=max(summary["documents"], 1), rate="")
             while summary["status"] not in ("done", "failed"):
                 if local is not None and local.poll() is not None:
                     raise CliError(f"the local worker exited with code {local.returncode}",
@@ -56,7 +63,8 @@ def _wait(settings: Settings, job_id: str, *, workers: int, quiet: bool) -> dict
                 recover_job(settings, job_id, lambda chunk_id: send_chunk(settings, chunk_id))
                 time.sleep(WAIT_POLL_SECONDS)
                 summary = job_summary(settings, job_id)
-                progress.update(task, total=max(summary["documents"], 1), completed=summary["scored"])
+                progress.update(task, total=max(summary["documents"], 1), completed=summary["scored"],
+                                rate=_rate(progress.tasks[task]))
             progress.update(task, completed=summary["scored"])
     finally:
         if local is not None:
@@ -78,10 +86,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def scan(
-    paths: list[str] = typer.Argument(None, help="JSONL, CSV or text files, or directories of .txt files."),
-    format: str = typer.Option("auto", "--format", help="auto | jsonl | txt | csv (auto: by file extension)."),
-    text_field: str = typer.Option("text", "--text-field", help="JSON key or CSV column holding the text."),
-    id_field: str = typer.Option("id", "--id-field", help="JSON key or CSV column holding the source id."),
+    paths: list[str] = typer.Argument(None, help="JSONL, CSV, text, Parquet or WARC/WET files (gzip, zstd or bz2 "
+                                      "compressed or not), or directories of them."),
+    format: str = typer.Option("auto", "--format", help="auto | jsonl | csv | txt | parquet | warc (auto: by "
+                               "content signature, then file extension; compression is always detected)."),
+    text_field: str = typer.Option("text", "--text-field", help="JSON key, Parquet column or CSV column holding "
+                                   "the text; dotted for nested fields (post.body)."),
+    id_field: str = typer.Option("id", "--id-field", help="JSON key, Parquet column or CSV column holding the "
+                                 "source id; dotted for nested fields."),
     wait: bool = typer.Option(False, "--wait", help="Block until every document is scored, then summarise."),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes --wait starts when the "
                                 "embedded broker has no worker."),
@@ -102,8 +114,12 @@ def scan(
         raise CliError("pass either paths or --resume JOB, not both", hint="--resume reads the job's own inputs")
     started: list[str] = []
     with _progress() as progress:
-        task = progress.add_task("records submitted", total=None)
-        advance = lambda n: progress.advance(task, n)  # noqa: E731
+        task = progress.add_task("records submitted", total=None, rate="")
+
+        def advance(count: int) -> None:
+            progress.advance(task, count)
+            progress.update(task, rate=_rate(progress.tasks[task]))
+
         try:
             if resume_job:
                 started.append(resume_job)
@@ -190,24 +206,30 @@ def jobs_show(job_id: str = typer.Argument(...), as_json: bool = typer.Option(Fa
 @verdicts_app.command("export")
 def verdicts_export(
     job_id: str | None = typer.Option(None, "--job", help="Only this job's documents (input order)."),
-    format: str = typer.Option("jsonl", "--format", help="jsonl | csv"),
+    format: str = typer.Option("jsonl", "--format", help="jsonl | csv | parquet"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (appears when complete) "
+                                       "instead of stdout."),
 ) -> None:
-    """Write verdicts to stdout, one document per line."""
-    from provenance.pipeline.export import CSV_COLUMNS, csv_row, iter_verdicts
+    """Write verdicts, one document per record, streamed (constant memory for any number of verdicts)."""
+    from provenance.pipeline.export import iter_verdicts
+    from provenance.pipeline.export_writers import EXPORT_FORMATS, export
     from provenance.store import ensure_schema
 
-    if format not in ("jsonl", "csv"):
-        raise CliError(f"unknown format {format!r}", hint="use --format jsonl or --format csv")
+    if format not in EXPORT_FORMATS:
+        raise CliError(f"unknown format {format!r}", hint="use --format jsonl, csv or parquet")
+    if format == "parquet" and output is None and sys.stdout.isatty():
+        raise CliError("Parquet is binary: not written to a terminal", hint="add --output verdicts.parquet")
+    if output is not None and output.is_dir():
+        raise CliError(f"{output} is a directory", hint="give a file name, e.g. --output verdicts.parquet")
+    if output is not None and not output.parent.exists():
+        raise CliError(f"directory {output.parent} does not exist", hint="create it first or choose another path")
     settings = load_settings()
     ensure_schema(settings.resolved_database_url)
-    writer = csv.writer(sys.stdout) if format == "csv" else None
-    if writer is not None:
-        writer.writerow(CSV_COLUMNS)
-    for record in iter_verdicts(settings, job_id):
-        if writer is not None:
-            writer.writerow(csv_row(record))
-        else:
-            emit_json(record)
+    count = export(iter_verdicts(settings, job_id), format, output, sys.stdout)
+    if output is not None:
+        stderr.print(f"{count:,} verdicts written to {output}", highlight=False)
+    else:
+        sys.stdout.flush()
 
 
 @db_app.command("upgrade")

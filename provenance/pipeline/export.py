@@ -1,4 +1,6 @@
-"""Verdict export: one record per document (the contract line), streamed from the database in pages."""
+"""Verdict export: one record per document (the contract line), streamed from the database in pages, written as
+JSONL, CSV or Parquet (typed columns; watermark, detector scores and PII findings as nested fields) to a stream
+or a file. Memory is bounded by one page of verdicts plus one Parquet row group, whatever the export's size."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from provenance.settings import Settings
 from provenance.store import Document, JobItem, ScanJob, Verdict, session_scope
 
 PAGE = 1000
+PII_KEYS = ("type", "start", "end", "original_start", "original_end", "operator")
 CSV_COLUMNS = ("document_id", "source_id", "p_machine", "verdict", "watermark_z_score", "watermark_p_value",
                "watermarked", "watermark_key_id", "pii_count", "pii_types", "p_toxic", "misuse", "content_hash",
                "bundle_version", "ledger_manifest_id")
@@ -31,6 +34,7 @@ def verdict_record(verdict: Verdict, document: Document, source_id: str | None) 
         "p_toxic": verdict.p_toxic,
         "misuse": verdict.misuse,
         "detectors": verdict.detectors,
+        "pii": [{key: item.get(key) for key in PII_KEYS} for item in verdict.pii or []],
         "content_hash": document.content_hash,
         "bundle_version": verdict.bundle_version,
         "ledger_manifest_id": verdict.ledger_manifest_id,
