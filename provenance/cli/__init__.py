@@ -38,8 +38,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "worker": ("scan_cmd", "worker", "command",
                "Run a Celery worker in the foreground (SIGTERM or Ctrl-C: finish the task in hand, then exit)."),
     "eval-toxicity": ("toxicity_cmd", "evaluate", "command",
-                      "AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; cross-source and bias "
-                      "tables."),
+                      "AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; leave-one-source-out, "
+                      "cross-source and bias tables."),
     "model": ("model_cmd", "app", "group", "Inspect, load and train models."),
     "config": ("config_cmd", "app", "group", "Inspect configuration."),
     "keys": ("keys_cmd", "app", "group", "Manage watermark keys and the signing key (secrets are never printed)."),
