@@ -79,8 +79,9 @@ def main() -> None:
                               "development": args.development.name, "validation_source": args.validation_source.name}
     mine, base, seconds = predict(validation)
     report["validation_unseen_templates"] = compare(validation, mine, base, seconds)
-    print(f"validation: {len(validation)} documents, F2 ours {report['validation_unseen_templates']['ours']['pii']['f2']}"
-          f" vs defaults {report['validation_unseen_templates']['presidio_defaults']['pii']['f2']}", file=sys.stderr)
+    held_out = report["validation_unseen_templates"]
+    print(f"validation: {len(validation)} documents, F2 ours {held_out['ours']['pii']['f2']}"
+          f" vs defaults {held_out['presidio_defaults']['pii']['f2']}", file=sys.stderr)
     if not args.skip_folds:
         fold_of = group_kfold(development, args.folds)
         mine, base, seconds = predict(development)

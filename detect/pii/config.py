@@ -14,7 +14,7 @@ from detect.pii.errors import PIIError
 # Entity types the engine reports by default. ORGANIZATION and DATE_TIME are left out of the redaction default
 # set: they are rarely personal on their own and are the NER's noisiest labels; ask for them explicitly.
 DEFAULT_ENTITIES: tuple[str, ...] = (
-    "PERSON", "LOCATION", "ADDRESS", "POSTAL_CODE", "NRP", "ORGANIZATION", "DATE_TIME", "DATE_OF_BIRTH",
+    "PERSON", "LOCATION", "ADDRESS", "POSTAL_CODE", "NRP", "ORGANIZATION", "DATE_TIME", "DATE_OF_BIRTH", "AGE",
     "PHONE_NUMBER", "EMAIL_ADDRESS", "URL", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_ITIN",
     "US_BANK_NUMBER", "US_DRIVER_LICENSE", "PASSPORT", "UK_NHS", "MEDICAL_LICENSE", "CRYPTO",
 )

@@ -35,6 +35,8 @@ _NEEDS = {"EMAIL_ADDRESS": "@", "URL": ".:"}
 _NO_DIGIT_OK = {"PERSON", "LOCATION", "ORGANIZATION", "NRP", "EMAIL_ADDRESS", "URL"}
 _BLOCK_DOCS = 256  # documents per spaCy memory zone / worker task
 RECOGNIZER_NAME_KEY = "recognizer_name"  # Presidio's RecognizerResult.RECOGNIZER_NAME_KEY
+# Results ranked after pattern results in ``resolve`` (the NER, and the gazetteer that fills its gaps).
+GAP_FILLERS = frozenset({"SpacyRecognizer", "GazetteerRecognizer", "CensusNameRecognizer"})
 
 
 class PIIAnalyzer:
@@ -114,7 +116,7 @@ class PIIAnalyzer:
                 for r in results:
                     start, end = r.start + chunk.start, r.end + chunk.start
                     if keep_in_chunk(chunk, start, end, document_length):
-                        from_ner = r.recognition_metadata.get(RECOGNIZER_NAME_KEY) == "SpacyRecognizer"
+                        from_ner = r.recognition_metadata.get(RECOGNIZER_NAME_KEY) in GAP_FILLERS
                         candidates[index].append(Candidate(r.entity_type, start, end, float(r.score), from_ner))
         return [resolve(text, found, self.config) for text, found in zip(texts, candidates, strict=True)]
 
@@ -141,7 +143,7 @@ class PIIAnalyzer:
 
 
 # Types found only by digit-bearing patterns (deny-list types are not here: their terms may be words).
-_KNOWN_DIGIT_TYPES = {"ADDRESS", "POSTAL_CODE", "DATE_TIME", "DATE_OF_BIRTH", "PHONE_NUMBER", "IP_ADDRESS",
+_KNOWN_DIGIT_TYPES = {"ADDRESS", "POSTAL_CODE", "AGE", "DATE_OF_BIRTH", "PHONE_NUMBER", "IP_ADDRESS",
                       "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_ITIN", "US_BANK_NUMBER", "US_DRIVER_LICENSE",
                       "PASSPORT", "UK_NHS", "MEDICAL_LICENSE", "CRYPTO"}
 

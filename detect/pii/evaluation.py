@@ -133,7 +133,7 @@ def check_gold(sample: Sample, where: str) -> None:
                            f"(text has {length} characters)",
                            hint="start_position < end_position <= len(full_text), Python character offsets")
     ordered = sorted(sample.gold, key=lambda s: (s.start, s.end))
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in zip(ordered, ordered[1:], strict=False):
         if after.start < before.end:
             raise PIIError(f"{where}: gold spans {before.label} [{before.start}:{before.end}] and "
                            f"{after.label} [{after.start}:{after.end}] overlap",

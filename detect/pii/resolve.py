@@ -3,8 +3,8 @@
 Presidio's own de-duplication only drops a result contained in another of the *same* type, so a phone number
 comes back as PHONE_NUMBER and UK_NHS, and an address overlapping a NER location comes back twice. Here:
 
-1. results under their entity's threshold, on allow-listed text, or DATE_TIME that is no specific date
-   ("Sunday", "1965", "2 months": not identifying) are dropped;
+1. results under their entity's threshold, on allow-listed text, or NER DATE_TIME that names no point in time
+   ("2 months", "a few years": durations, not identifying) are dropped;
 2. the rest are ranked: pattern results before NER results (a street address beats the NER's "Baker Street"
    LOCATION, a passport number beats the NER's DATE for the same digits), then by score, then by type
    specificity (checksummed types first), then by length; each is accepted unless it overlaps an accepted span;
@@ -25,7 +25,7 @@ SPECIFICITY = {
     "CREDIT_CARD": 9, "IBAN_CODE": 9, "EMAIL_ADDRESS": 9, "IP_ADDRESS": 9, "CRYPTO": 9, "US_SSN": 8,
     "URL": 7, "DATE_OF_BIRTH": 7, "US_DRIVER_LICENSE": 7, "PASSPORT": 7, "US_ITIN": 7, "MEDICAL_LICENSE": 7,
     "PHONE_NUMBER": 6, "ADDRESS": 5, "POSTAL_CODE": 5, "UK_NHS": 4, "US_BANK_NUMBER": 3, "DATE_TIME": 3,
-    "PERSON": 2, "LOCATION": 2, "ORGANIZATION": 1, "NRP": 1,
+    "AGE": 6, "PERSON": 2, "LOCATION": 2, "ORGANIZATION": 1, "NRP": 1,
 }
 
 
@@ -53,11 +53,22 @@ class Candidate:
     from_ner: bool = False
 
 
-# A DATE_TIME is reported only when it names a specific date or time: a month name or weekday next to a number,
-# or two number groups ("4/29/1972", "14:48"). "1965", "2 months", "50 year old", "Sunday" are not identifying.
-SPECIFIC_DATE = re.compile(
-    r"\d{1,4}[/.:-]\d{1,2}|(?:\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d)"
-    r"|(?:\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))", re.IGNORECASE)
+# A DATE_TIME is reported when it names a point in time: a month or weekday name, a clock time, a year, or two
+# number groups ("4/29/1972"). Durations and vague phrases ("2 months", "a few years", "recently") are not.
+DATE_CUE = re.compile(
+    r"\d{1,4}[/.:-]\d{1,2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+    r"|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*day\b|\b(?:1[89]|20)\d{2}(?:'?s)?\b|\d\s*[ap]\.?m\b",
+    re.IGNORECASE)
+DURATION = re.compile(r"^(?:(?:about|around|over|under|nearly|almost|some|several|a|an|the|few|many|last|next|"
+                      r"past|\d+(?:st|nd|rd|th)?|first|second|third|one|two|three|four|five|six|seven|eight|"
+                      r"nine|ten|half)[\s-]+)*"
+                      r"(?:second|minute|hour|day|night|week|month|year|decade|century)s?"
+                      r"(?:[\s-]+(?:old|ago|later|long|earlier))?$", re.IGNORECASE)
+
+
+def date_like(value: str) -> bool:
+    return bool(DATE_CUE.search(value)) and not DURATION.match(value.strip())
+
 
 WIDENING_TYPES = frozenset({"ADDRESS", "POSTAL_CODE"})
 
@@ -68,7 +79,7 @@ def _keep(text: str, entity: Candidate, config: PIIConfig, allowed: frozenset[st
     value = text[entity.start:entity.end]
     if allowed and value.strip().lower() in allowed:
         return False
-    return not (entity.type == "DATE_TIME" and not SPECIFIC_DATE.search(value))
+    return not (entity.type == "DATE_TIME" and entity.from_ner and not date_like(value))
 
 
 def _trim(text: str, entity: Candidate) -> Candidate:
