@@ -221,6 +221,12 @@ def organization_recognizer(language: str) -> EntityRecognizer:
              flags=0),
         rule(rf"\b(?:University|Bank|Department|Ministry|Institute|College|Museum|Bureau|Office|School|Academy)"
              rf"[ \t]+of[ \t]+(?:the[ \t]+)?{_CAP}(?:[ \t]+{_CAP}){{0,3}}", 0.55, flags=0),
+    ], language=language)
+
+
+def firm_name_recognizer(language: str) -> EntityRecognizer:
+    """"A, B and C" firm names; ranked with the NER (``GAP_FILLERS``): a list of people stays PERSON spans."""
+    return RegexRecognizer("FirmNameRecognizer", "ORGANIZATION", [
         rule(rf"\b{_CAP},[ \t]+{_CAP}[ \t]+(?:and|&)[ \t]+{_CAP}\b", 0.45, flags=0),
     ], language=language)
 
@@ -287,6 +293,7 @@ def custom_recognizers(language: str) -> list[EntityRecognizer]:
     return [*address_recognizers(language), postal_code_recognizer(language), *date_recognizers(language),
             phone_recognizer(language), *id_recognizers(language), person_recognizer(language),
             age_recognizer(language), *card_recognizers(language), organization_recognizer(language),
+            firm_name_recognizer(language),
             GazetteerRecognizer(language), CensusNameRecognizer(language)]
 
 
