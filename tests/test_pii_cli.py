@@ -30,7 +30,7 @@ def test_analyze_contract_ids_order_and_per_line_errors(capsys, home: Path, tmp_
         json.dumps({"id": "no-text"}).encode(),
         b'{"text": "caf\xe9 \xff"}',
         b"",
-        json.dumps({"id": 7, "text": "\U0001F600 \u05e9\u05dc\u05d5\u05dd SSN 536-32-3065"}).encode(),
+        json.dumps({"id": 7, "text": "\U0001F600 \u05e9\u05dc\u05d5\u05dd SSN 536-41-2298"}).encode(),
         json.dumps({"text": "nothing personal"}).encode(),
     ])
     code, out, err = run_cli(capsys, "pii", "analyze", str(source), "--json")
@@ -44,7 +44,7 @@ def test_analyze_contract_ids_order_and_per_line_errors(capsys, home: Path, tmp_
     assert rows[1] == {"id": 1, "entities": []}
     assert "not valid JSON" in rows[2]["error"] and "text" in rows[3]["error"] and "UTF-8" in rows[4]["error"]
     ssn = next(e for e in rows[5]["entities"] if e["type"] == "US_SSN")
-    assert "\U0001F600 \u05e9\u05dc\u05d5\u05dd SSN 536-32-3065"[ssn["start"]:ssn["end"]] == "536-32-3065"
+    assert "\U0001F600 \u05e9\u05dc\u05d5\u05dd SSN 536-41-2298"[ssn["start"]:ssn["end"]] == "536-41-2298"
     assert rows[6]["entities"] == []
     assert "Traceback" not in err
 

@@ -10,7 +10,8 @@ Added (patterns + context words; nothing keyed to particular names or values):
   (numeric, ISO with time, day-month-year and month-day-year spelled out, month and year, weekdays, full
   month names, clock times, years after a preposition).
 - AGE: the number in "34 years old", "a 34-year-old", "aged 34", "age: 34" (0-120).
-- CREDIT_CARD: 13-19 digits, grouped by spaces or dashes or not; Luhn-valid is strong evidence (0.85),
+- CREDIT_CARD: 13-19 digits, grouped by spaces or dashes or not; Luhn-valid is strong evidence (1.0, like
+  Presidio's checksum-validated results, so a Luhn-valid card beats an NHS number found inside it),
   Luhn-invalid counts only next to card context words (0.5). Replaces Presidio's recognizer, whose 0.3 score
   for a valid number without context words falls under the default threshold.
 - ORGANIZATION: capitalised names ending in a legal-form or institution word ("... Ltd", "... Inc",
@@ -198,7 +199,7 @@ def card_recognizers(language: str) -> list[EntityRecognizer]:
                r"|\d{4}([ \t-])\d{4}\3\d{5})(?![\w]|-\d)")
     plain = r"(?<![\w-])\d{13,19}(?![\w]|-\d)"
     strong = RegexRecognizer("CardNumberRecognizer", "CREDIT_CARD", [
-        rule(grouped, 0.85, validate=luhn_card), rule(plain, 0.8, validate=luhn_card),
+        rule(grouped, 1.0, validate=luhn_card), rule(plain, 1.0, validate=luhn_card),
     ], precheck=r"\d{4}", language=language)
     weak = RegexRecognizer("CardNumberContextRecognizer", "CREDIT_CARD", [
         rule(grouped, 0.2, validate=lambda v: not luhn_card(v)), rule(plain, 0.2, validate=lambda v: not luhn_card(v)),

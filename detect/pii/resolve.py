@@ -54,7 +54,7 @@ class Candidate:
 
 
 # A DATE_TIME is reported when it names a point in time: a month or weekday name, a clock time, a year, or two
-# number groups ("4/29/1972"). Durations and vague phrases ("2 months", "a few years", "recently") are not.
+# number groups ("5/17/1968"). Durations and vague phrases ("2 months", "a few years", "recently") are not.
 DATE_CUE = re.compile(
     r"\d{1,4}[/.:-]\d{1,2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
     r"|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*day\b|\b(?:1[89]|20)\d{2}(?:'?s)?\b|\d\s*[ap]\.?m\b",
