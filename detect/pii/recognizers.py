@@ -143,6 +143,7 @@ _DATE_TIME = [
     rf"\b{MONTH}\.?[ \t]+\d{{1,2}}{_ORDINAL}?(?:,?[ \t]+\d{{4}})?(?:,?[ \t]+(?:at[ \t]+)?(?:{_TIME}))?(?!\d)",
     rf"\b\d{{1,2}}{_ORDINAL}?[ \t]+(?:of[ \t]+)?{MONTH}\b\.?(?:,?[ \t]+\d{{4}}\b)?",
     rf"\b{MONTH}\.?,?[ \t]+(?:19|20)\d{{2}}\b",
+    rf"\b\d{{1,2}}[-/ ]{MONTH}[-/ ](?:19|20)?\d{{2}}\b",
     rf"\b(?:{WEEKDAY}),?(?:[ \t]+(?:the[ \t]+)?\d{{1,2}}{_ORDINAL}?\b)?",
     rf"\b(?:{_TIME})",
     r"\b(?:in|since|from|until|till|by|during|circa|before|after|year|of)[ \t]+((?:1[89]|20)\d{2})(?:'?s)?\b",

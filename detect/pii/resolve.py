@@ -8,8 +8,9 @@ comes back as PHONE_NUMBER and UK_NHS, and an address overlapping a NER location
 2. the rest are ranked: pattern results before NER results (a street address beats the NER's "Baker Street"
    LOCATION, a passport number beats the NER's DATE for the same digits), then by score, then by type
    specificity (checksummed types first), then by length; each is accepted unless it overlaps an accepted span;
-3. an overlapping address-like result widens an accepted one of the same type (two fragments of one address
-   become one span); any other overlapping result is discarded.
+3. an overlapping address-like or date result widens an accepted one of the same type (two fragments of one
+   address, or "June 3" and the NER's "the morning of June 3", become one span); any other overlapping
+   result is discarded.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def date_like(value: str) -> bool:
 
 
 WIDENING_TYPES = frozenset({"ADDRESS", "POSTAL_CODE"})
+# Types whose overlapping results of the same type merge into one span ("June 3" inside "the morning of June 3").
+UNION_TYPES = WIDENING_TYPES | {"DATE_TIME"}
 
 
 def _keep(text: str, entity: Candidate, config: PIIConfig, allowed: frozenset[str]) -> bool:
@@ -120,7 +123,7 @@ def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> li
             if clipped is not None:
                 accepted.append(clipped)
             continue
-        if (len(overlapping) == 1 and candidate.type in WIDENING_TYPES
+        if (len(overlapping) == 1 and candidate.type in UNION_TYPES
                 and accepted[overlapping[0]].type == candidate.type):
             index = overlapping[0]
             current = accepted[index]
