@@ -25,6 +25,7 @@ DESCRIPTIONS = {
     "AgeRecognizer": "'34 years old', 'a 34-year-old', 'aged 34', 'age: 34'",
     "CardNumberRecognizer": "13-19 digit Luhn-valid numbers, grouped or not",
     "CardNumberContextRecognizer": "Luhn-invalid card-shaped numbers next to card words",
+    "IbanContextRecognizer": "IBAN-shaped strings with a failing checksum next to account words",
     "OrganizationFormRecognizer": "names ending in Ltd/Inc/Group/..., 'University of X'",
     "FirmNameRecognizer": "'A, B and C' firm names (where the NER finds nothing)",
     "InternationalPhoneRecognizer": "digit groupings with validation, context words raise the score",

@@ -14,6 +14,8 @@ Added (patterns + context words; nothing keyed to particular names or values):
   Presidio's checksum-validated results, so a Luhn-valid card beats an NHS number found inside it),
   Luhn-invalid counts only next to card context words (0.5). Replaces Presidio's recognizer, whose 0.3 score
   for a valid number without context words falls under the default threshold.
+- IBAN_CODE: IBAN-shaped strings with a failing checksum, only next to account words (0.5; Presidio's
+  recognizer, kept, reports checksum-valid ones).
 - ORGANIZATION: capitalised names ending in a legal-form or institution word ("... Ltd", "... Inc",
   "... Group", "University of ..."), and "A, B and C" firm names.
 - LOCATION: place names from the GeoNames gazetteer (``gazetteer``); PERSON: census given names with a
@@ -192,15 +194,17 @@ def age_recognizer(language: str) -> EntityRecognizer:
 
 def luhn_card(value: str) -> bool:
     digits = _digits(value)
-    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits) and len(set(digits)) > 1
+    return 13 <= len(digits) <= 19 and digits[0] in "123456" and luhn_valid(digits) and len(set(digits)) > 1
 
 
 def card_recognizers(language: str) -> list[EntityRecognizer]:
     grouped = (r"(?<![\w-])(?:\d{4}([ \t-])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ \t-])\d{6}\2\d{4,5}"
                r"|\d{4}([ \t-])\d{4}\3\d{5})(?![\w]|-\d)")
     plain = r"(?<![\w-])\d{13,19}(?![\w]|-\d)"
+    mixed = r"(?<![\w-])\d{4}[ -]?\d{3,4}[ -]?\d{3,4}[ -]?\d{3,5}(?![\w]|-\d)"  # irregular separators
     strong = RegexRecognizer("CardNumberRecognizer", "CREDIT_CARD", [
         rule(grouped, 1.0, validate=luhn_card), rule(plain, 1.0, validate=luhn_card),
+        rule(mixed, 1.0, validate=luhn_card),
     ], precheck=r"\d{4}", language=language)
     weak = RegexRecognizer("CardNumberContextRecognizer", "CREDIT_CARD", [
         rule(grouped, 0.2, validate=lambda v: not luhn_card(v)), rule(plain, 0.2, validate=lambda v: not luhn_card(v)),
@@ -208,6 +212,19 @@ def card_recognizers(language: str) -> list[EntityRecognizer]:
         context_score=0.5, context_required=True, window_before=40, window_after=12, precheck=r"\d{4}",
         language=language)
     return [strong, weak]
+
+
+def iban_context_recognizer(language: str) -> EntityRecognizer:
+    """IBAN-shaped strings whose checksum fails, next to account words (Presidio's recognizer keeps only
+    checksum-valid ones): a mistyped IBAN still identifies an account holder."""
+    compact = r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"
+    grouped = r"\b[A-Z]{2}\d{2}(?:[ -][A-Z0-9]{4}){2,7}(?:[ -][A-Z0-9]{1,4})?\b"
+    return RegexRecognizer("IbanContextRecognizer", "IBAN_CODE", [
+        rule(compact, 0.2, validate=lambda v: sum(ch.isdigit() for ch in v) >= 8, flags=0),
+        rule(grouped, 0.2, validate=lambda v: sum(ch.isdigit() for ch in v) >= 8, flags=0),
+    ], context=("iban", "account", "acct", "bank", "transfer", "wire", "swift", "bic", "sepa", "payee"),
+        context_score=0.5, context_required=True, window_before=48, window_after=16, precheck=r"\d{2}",
+        language=language)
 
 
 _ORG_FORMS = (r"(?:Inc|Incorporated|LLC|L\.L\.C|Ltd|Limited|Corp|Corporation|Company|Co|Group|GmbH|AG|SA|S\.A|SAS|"
@@ -295,7 +312,7 @@ def custom_recognizers(language: str) -> list[EntityRecognizer]:
     return [*address_recognizers(language), postal_code_recognizer(language), *date_recognizers(language),
             phone_recognizer(language), *id_recognizers(language), person_recognizer(language),
             age_recognizer(language), *card_recognizers(language), organization_recognizer(language),
-            firm_name_recognizer(language),
+            firm_name_recognizer(language), iban_context_recognizer(language),
             GazetteerRecognizer(language), CensusNameRecognizer(language)]
 
 

@@ -3,8 +3,8 @@
 Presidio's own de-duplication only drops a result contained in another of the *same* type, so a phone number
 comes back as PHONE_NUMBER and UK_NHS, and an address overlapping a NER location comes back twice. Here:
 
-1. results under their entity's threshold, on allow-listed text, or NER DATE_TIME that names no point in time
-   ("2 months", "a few years": durations, not identifying) are dropped;
+1. results under their entity's threshold, on allow-listed text, identifiers cut out of a longer token, or NER
+   DATE_TIME that names no point in time ("2 months", "a few years": durations) are dropped;
 2. the rest are ranked: pattern results before NER results (a street address beats the NER's "Baker Street"
    LOCATION, a passport number beats the NER's DATE for the same digits), then by score, then by type
    specificity (checksummed types first), then by length; each is accepted unless it overlaps an accepted span;
@@ -76,8 +76,20 @@ WIDENING_TYPES = frozenset({"ADDRESS", "POSTAL_CODE"})
 UNION_TYPES = WIDENING_TYPES | {"DATE_TIME"}
 
 
+# Identifier types: a match that starts or ends inside a longer run of letters and digits is a piece of some
+# other token (a licence-shaped prefix of an IBAN), not an identifier of its own.
+WHOLE_TOKEN_TYPES = frozenset({"MEDICAL_LICENSE", "US_DRIVER_LICENSE", "PASSPORT", "US_BANK_NUMBER", "UK_NHS",
+                               "US_ITIN", "US_SSN", "IBAN_CODE", "CREDIT_CARD", "CRYPTO"})
+
+
+def _cuts_a_token(text: str, start: int, end: int) -> bool:
+    return (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
+
+
 def _keep(text: str, entity: Candidate, config: PIIConfig, allowed: frozenset[str]) -> bool:
     if entity.score < config.threshold_for(entity.type) or entity.start >= entity.end:
+        return False
+    if entity.type in WHOLE_TOKEN_TYPES and _cuts_a_token(text, entity.start, entity.end):
         return False
     value = text[entity.start:entity.end]
     if allowed and value.strip().lower() in allowed:
