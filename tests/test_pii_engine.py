@@ -21,19 +21,19 @@ def found(analyzer, text: str) -> list[tuple[str, str]]:
     ("Please call me on (212) 555-0100 tomorrow.", ("PHONE_NUMBER", "(212) 555-0100")),
     ("My mobile: +44 20 7946 0958", ("PHONE_NUMBER", "+44 20 7946 0958")),
     ("Card 4532015112830366 was declined.", ("CREDIT_CARD", "4532015112830366")),
-    ("His SSN is 536-32-3065.", ("US_SSN", "536-32-3065")),
+    ("His SSN is 536-41-2298.", ("US_SSN", "536-41-2298")),
     ("Server at 192.168.10.24 is down.", ("IP_ADDRESS", "192.168.10.24")),
     ("IBAN GB82WEST12345698765432 please.", ("IBAN_CODE", "GB82WEST12345698765432")),
     ("She lives at 221 Baker Street near the park.", ("ADDRESS", "221 Baker Street")),
-    ("Ship it to Nassaustraat 123 please.", ("ADDRESS", "Nassaustraat 123")),
+    ("Ship it to Lindenstraat 41 please.", ("ADDRESS", "Lindenstraat 41")),
     ("Send it to PO Box 4410 by Friday.", ("ADDRESS", "PO Box 4410")),
     ("ZIP: 90210", ("POSTAL_CODE", "90210")),
     ("The office postcode is SW1A 1AA.", ("POSTAL_CODE", "SW1A 1AA")),
-    ("She was born on 4/29/1972 in a small town.", ("DATE_OF_BIRTH", "4/29/1972")),
+    ("She was born on 5/17/1968 in a small town.", ("DATE_OF_BIRTH", "5/17/1968")),
     ("DOB: March 3, 1985", ("DATE_OF_BIRTH", "March 3, 1985")),
     ("My driver's license number is A1234567.", ("US_DRIVER_LICENSE", "A1234567")),
     ("His passport number is X12345678.", ("PASSPORT", "X12345678")),
-    ("I'd like to join accounts with ms. Kuyra", ("PERSON", "Kuyra")),
+    ("I'd like to join accounts with ms. Varga", ("PERSON", "Varga")),
 ])
 def test_finds_builtin_and_added_entities(analyzer, text: str, expected: tuple[str, str]) -> None:
     assert expected in found(analyzer, text)
@@ -41,7 +41,7 @@ def test_finds_builtin_and_added_entities(analyzer, text: str, expected: tuple[s
 
 def test_context_is_required_for_bare_ids(analyzer) -> None:
     assert not any(t in {"US_DRIVER_LICENSE", "PASSPORT"} for t, _ in found(analyzer, "Order A1234567 shipped."))
-    assert ("DATE_OF_BIRTH", "4/29/1972") not in found(analyzer, "The meeting was on 4/29/1972.")
+    assert ("DATE_OF_BIRTH", "5/17/1968") not in found(analyzer, "The meeting was on 5/17/1968.")
 
 
 def test_phone_number_is_reported_once_with_one_type(analyzer) -> None:
@@ -77,7 +77,7 @@ def test_allow_list_deny_list_and_thresholds() -> None:
 
 def test_only_configured_entities_are_reported() -> None:
     only_email = get_analyzer(PIIConfig.build(entities=["EMAIL_ADDRESS"]))
-    text = "John Smith, 536-32-3065, john@example.com"
+    text = "John Smith, 536-41-2298, john@example.com"
     assert [e.type for e in only_email.analyze(text)] == ["EMAIL_ADDRESS"]
 
 
@@ -106,7 +106,7 @@ def test_offsets_are_python_string_indices_with_emoji_and_rtl(analyzer) -> None:
 
 
 def test_batch_matches_single_and_keeps_order(analyzer) -> None:
-    texts = ["john@example.com", "", "Call (212) 555-0100", "nothing here", "SSN 536-32-3065"]
+    texts = ["john@example.com", "", "Call (212) 555-0100", "nothing here", "SSN 536-41-2298"]
     assert analyzer.analyze_batch(texts) == [analyzer.analyze(t) for t in texts]
 
 
@@ -132,7 +132,7 @@ def test_vocabulary_does_not_grow_over_unseen_strings(analyzer) -> None:
 def test_worker_processes_give_the_same_results() -> None:
     from detect.pii import PIIAnalyzer
 
-    texts = ["Call (212) 555-0100", "jane@example.org", "", "SSN 536-32-3065"] * 100
+    texts = ["Call (212) 555-0100", "jane@example.org", "", "SSN 536-41-2298"] * 100
     parallel = PIIAnalyzer(PIIConfig(n_process=2, multiprocess_min_docs=10))
     try:
         assert parallel.analyze_batch(texts) == get_analyzer(PIIConfig()).analyze_batch(texts)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 
 from detect.pii.errors import PIIError
 
-# Entity types the engine reports by default. ORGANIZATION and DATE_TIME are left out of the redaction default
-# set: they are rarely personal on their own and are the NER's noisiest labels; ask for them explicitly.
+# Entity types the engine reports by default (`provenance pii entities` lists them with their recognizers).
+# DATE_TIME is on: HIPAA's Safe Harbor and GDPR treat dates tied to a person as identifying; AGE likewise.
+# PROVENANCE_PII_ENTITIES narrows the set (e.g. leave DATE_TIME out and keep DATE_OF_BIRTH).
 DEFAULT_ENTITIES: tuple[str, ...] = (
-    "PERSON", "LOCATION", "ADDRESS", "POSTAL_CODE", "NRP", "ORGANIZATION", "DATE_TIME", "DATE_OF_BIRTH",
+    "PERSON", "LOCATION", "ADDRESS", "POSTAL_CODE", "NRP", "ORGANIZATION", "DATE_TIME", "DATE_OF_BIRTH", "AGE",
     "PHONE_NUMBER", "EMAIL_ADDRESS", "URL", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_ITIN",
     "US_BANK_NUMBER", "US_DRIVER_LICENSE", "PASSPORT", "UK_NHS", "MEDICAL_LICENSE", "CRYPTO",
 )

@@ -14,6 +14,11 @@ What "span-level" means here (the presidio-research ``SpanEvaluator`` scheme, ch
 4. Each prediction counts once: credited if it took part in a successful match, else a false positive.
    precision = credited / predicted, recall = TP / gold, F-beta with beta = 2 (recall weighs 4x precision).
 
+5. Per type (``per_type``): recall per *gold* (dataset) label and false positives per *predicted* (engine) label,
+   both read off the PII-vs-not pass, so a regression on one type is visible whichever type name it got;
+   ``per_category`` keeps the typed pass (a span counts only under its own category).
+
+Gold offsets are checked on load: a span out of range or overlapping another is an error naming the sample.
 Every system (ours, Presidio's defaults) is scored by this one function on the same data.
 """
 
@@ -115,7 +120,24 @@ def load_presidio_json(path: Path | str, limit: int | None = None) -> list[Sampl
             raise PIIError(f"sample {index} of {path} lacks full_text or well-formed spans",
                            hint="each sample needs full_text and spans with entity_type/start_position/"
                                 "end_position") from None
+        check_gold(samples[-1], f"sample {index} of {path}")
     return samples
+
+
+def check_gold(sample: Sample, where: str) -> None:
+    """Gold spans must lie inside the text and must not overlap: otherwise the scores would be meaningless."""
+    length = len(sample.text)
+    for span in sample.gold:
+        if not 0 <= span.start < span.end <= length:
+            raise PIIError(f"{where}: gold span {span.label} [{span.start}:{span.end}] is out of range "
+                           f"(text has {length} characters)",
+                           hint="start_position < end_position <= len(full_text), Python character offsets")
+    ordered = sorted(sample.gold, key=lambda s: (s.start, s.end))
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        if after.start < before.end:
+            raise PIIError(f"{where}: gold spans {before.label} [{before.start}:{before.end}] and "
+                           f"{after.label} [{after.start}:{after.end}] overlap",
+                           hint="annotate each character at most once (split or merge the overlapping spans)")
 
 
 def _trim(text: str, span: Span) -> Span | None:
@@ -156,15 +178,12 @@ def _chars(text: str, start: int, end: int) -> set[int]:
     return {i for i in range(start, end) if not text[i].isspace()}
 
 
-def match_document(text: str, gold: Sequence[Span], predicted: Sequence[Span], collapse: bool,
-                   iou_threshold: float = 0.5) -> dict[str, Counts]:
-    """Counts per category (or one ``PII`` category when ``collapse``) for one document."""
-    gold_spans = _prepare(text, gold, collapse)
-    pred_spans = _prepare(text, predicted, collapse)
-    counts: dict[str, Counts] = defaultdict(Counts)
+def _match(text: str, gold_spans: Sequence[Span], pred_spans: Sequence[Span],
+           iou_threshold: float) -> tuple[set[int], set[int]]:
+    """(indices of gold spans found, indices of predictions credited) for prepared spans of one document."""
+    found: set[int] = set()
     credited: set[int] = set()
-    for g in gold_spans:
-        counts[g.label].gold += 1
+    for index, g in enumerate(gold_spans):
         overlapping = [i for i, p in enumerate(pred_spans)
                        if p.label == g.label and p.start < g.end and g.start < p.end]
         if not overlapping:
@@ -176,24 +195,95 @@ def match_document(text: str, gold: Sequence[Span], predicted: Sequence[Span], c
         union = gold_chars | pred_chars
         iou = len(gold_chars & pred_chars) / len(union) if union else 0.0
         if iou >= iou_threshold:
-            counts[g.label].tp += 1
+            found.add(index)
             credited.update(overlapping)
+    return found, credited
+
+
+def match_document(text: str, gold: Sequence[Span], predicted: Sequence[Span], collapse: bool,
+                   iou_threshold: float = 0.5) -> dict[str, Counts]:
+    """Counts per category (or one ``PII`` category when ``collapse``) for one document."""
+    gold_spans = _prepare(text, gold, collapse)
+    pred_spans = _prepare(text, predicted, collapse)
+    found, credited = _match(text, gold_spans, pred_spans, iou_threshold)
+    counts: dict[str, Counts] = defaultdict(Counts)
+    for i, g in enumerate(gold_spans):
+        counts[g.label].gold += 1
+        counts[g.label].tp += i in found
     for i, p in enumerate(pred_spans):
         counts[p.label].predicted += 1
         counts[p.label].credited += i in credited
     return counts
 
 
+def _containing(spans: Sequence[Span], span: Span) -> int | None:
+    for index, candidate in enumerate(spans):
+        if candidate.start <= span.start and span.end <= candidate.end:
+            return index
+    return None
+
+
+def type_breakdown(text: str, gold: Sequence[Span], predicted: Sequence[Span], iou_threshold: float = 0.5
+                   ) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Per gold label ``[gold, found]`` and per predicted label ``[predicted, false positives]``, PII vs not.
+
+    A gold span (under its dataset label, e.g. ZIP) is found when the merged PII span holding it is found by
+    the PII-vs-not pass; a prediction (under its engine label) is a false positive when the merged prediction
+    holding it was not credited. A gold span of a label that is not PII (TITLE) is found when PII predictions
+    cover it with IoU >= the threshold: how much non-PII text the engine redacts.
+    """
+    gold_spans = _prepare(text, gold, True)
+    pred_spans = _prepare(text, predicted, True)
+    found, credited = _match(text, gold_spans, pred_spans, iou_threshold)
+    by_gold: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for span in gold:
+        label = span.label.upper()
+        trimmed = _trim(text, Span(span.start, span.end, PII))
+        if trimmed is None:
+            continue
+        by_gold[label][0] += 1
+        if category(label) is None:
+            hit, _ = _match(text, [trimmed], pred_spans, iou_threshold)
+            by_gold[label][1] += bool(hit)
+            continue
+        index = _containing(gold_spans, trimmed)
+        by_gold[label][1] += index is not None and index in found
+    by_predicted: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for span in predicted:
+        if category(span.label) is None:
+            continue
+        trimmed = _trim(text, Span(span.start, span.end, PII))
+        if trimmed is None:
+            continue
+        label = span.label.upper()
+        by_predicted[label][0] += 1
+        index = _containing(pred_spans, trimmed)
+        by_predicted[label][1] += index is None or index not in credited
+    return by_gold, by_predicted
+
+
 @dataclass
 class EvaluationReport:
     pii: Counts = field(default_factory=Counts)
-    per_type: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
+    per_category: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
+    gold_types: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    predicted_types: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     documents: int = 0
     seconds: float = 0.0
 
+    def per_type(self) -> dict[str, Any]:
+        """Recall per gold (dataset) type and false positives per predicted (engine) type, PII vs not."""
+        recall = {name: {"gold": g, "found": f, "recall": round(f / g, 4) if g else None,
+                         "pii": category(name) is not None}
+                  for name, (g, f) in sorted(self.gold_types.items())}
+        false_positives = {name: {"predicted": n, "false_positives": fp,
+                                  "precision": round((n - fp) / n, 4) if n else None}
+                           for name, (n, fp) in sorted(self.predicted_types.items())}
+        return {"recall": recall, "false_positives": false_positives}
+
     def to_dict(self) -> dict[str, Any]:
-        return {"documents": self.documents, "pii": self.pii.scores(),
-                "per_type": {name: c.scores() for name, c in sorted(self.per_type.items())},
+        return {"documents": self.documents, "pii": self.pii.scores(), "per_type": self.per_type(),
+                "per_category": {name: c.scores() for name, c in sorted(self.per_category.items())},
                 "seconds": round(self.seconds, 3),
                 "docs_per_s": round(self.documents / self.seconds, 1) if self.seconds else None}
 
@@ -206,7 +296,14 @@ def score(samples: Sequence[Sample], predictions: Sequence[Sequence[Span]], iou_
         for counts in match_document(sample.text, sample.gold, predicted, True, iou_threshold).values():
             report.pii.add(counts)
         for name, counts in match_document(sample.text, sample.gold, predicted, False, iou_threshold).items():
-            report.per_type[name].add(counts)
+            report.per_category[name].add(counts)
+        by_gold, by_predicted = type_breakdown(sample.text, sample.gold, predicted, iou_threshold)
+        for name, (total, hit) in by_gold.items():
+            report.gold_types[name][0] += total
+            report.gold_types[name][1] += hit
+        for name, (total, wrong) in by_predicted.items():
+            report.predicted_types[name][0] += total
+            report.predicted_types[name][1] += wrong
     return report
 
 

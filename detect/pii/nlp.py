@@ -64,9 +64,16 @@ class NerOnlySpacyNlpEngine(SpacyNlpEngine):
             self.nlp[model["lang_code"]] = nlp
 
     def _doc_to_nlp_artifact(self, doc: Any, language: str) -> NlpArtifacts:
-        artifacts = super()._doc_to_nlp_artifact(doc, language)
-        artifacts.lemmas = [token.lower_ for token in doc]
-        return artifacts
+        """Presidio's artifacts, with token offsets and lower-cased "lemmas" read from one array: no Python
+        ``Token`` object is made per token (that was a tenth of the analysis time on short documents)."""
+        from spacy.attrs import IDX, LOWER
+
+        table = doc.to_array([IDX, LOWER]).tolist() if len(doc) else []
+        strings = doc.vocab.strings
+        entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
+        return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=[row[0] for row in table],
+                            lemmas=[strings[row[1]] for row in table], nlp_engine=self, language=language,
+                            scores=scores)
 
 
 @lru_cache(maxsize=2)

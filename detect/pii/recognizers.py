@@ -6,10 +6,23 @@ Added (patterns + context words; nothing keyed to particular names or values):
   comma-separated parts of the address block (city, region, country, postal code). "Name Number" streets
   without a street word count only next to address context ("lives at", "address").
 - POSTAL_CODE: US ZIP / UK / Canadian codes, ZIPs only near context words.
-- DATE_OF_BIRTH: dates next to "born", "birth", "DOB"; DATE_TIME: numeric and spelled-out dates otherwise.
+- DATE_OF_BIRTH: dates next to "born", "birth", "DOB"; DATE_TIME: dates in the common written forms
+  (numeric, ISO with time, day-month-year and month-day-year spelled out, month and year, weekdays, full
+  month names, clock times, years after a preposition).
+- AGE: the number in "34 years old", "a 34-year-old", "aged 34", "age: 34" (0-120).
+- CREDIT_CARD: 13-19 digits, grouped by spaces or dashes or not; Luhn-valid is strong evidence (1.0, like
+  Presidio's checksum-validated results, so a Luhn-valid card beats an NHS number found inside it),
+  Luhn-invalid counts only next to card context words (0.5). Replaces Presidio's recognizer, whose 0.3 score
+  for a valid number without context words falls under the default threshold.
+- IBAN_CODE: IBAN-shaped strings with a failing checksum, only next to account words (0.5; Presidio's
+  recognizer, kept, reports checksum-valid ones).
+- ORGANIZATION: capitalised names ending in a legal-form or institution word ("... Ltd", "... Inc",
+  "... Group", "University of ..."), and "A, B and C" firm names.
+- LOCATION: place names from the GeoNames gazetteer (``gazetteer``); PERSON: census given names with a
+  surname, or alone mid-sentence (``names``).
 - PHONE_NUMBER: international digit groupings Presidio's region-limited phone recognizer misses.
 - US_DRIVER_LICENSE and PASSPORT: alphanumeric IDs, only with context words (no bare-number guesses).
-- PERSON: the name after an honorific ("Mrs. Kuyra"), which a small NER model often misses.
+- PERSON: the name after an honorific ("Dr. X"), which a small NER model often misses.
 """
 
 from __future__ import annotations
@@ -88,7 +101,7 @@ def address_recognizers(language: str) -> list[EntityRecognizer]:
                        rf"{STREET_WORD}(?:[ \t]+{NUMBER}\b)?")
     fused = rf"\b(?:{NUMBER}[ \t]+)?(?:{STREET_WORD}[ \t]+){{0,2}}{FUSED_SUFFIX}[ \t]+{NUMBER}\b"
     named_numbered = rf"\b(?:{NUMBER}[ \t]+)?(?:{STREET_WORD}[ \t]+){{1,3}}\d{{1,5}}[a-z]?\b"
-    # "Name Number" followed by a unit on the same or the next line ("Kromwater 38\n Apt. 705") is a street.
+    # "Name Number" followed by a unit on the same or the next line ("Name 12" then "Apt. 3") is a street.
     with_unit = rf"{named_numbered}\.?(?=(?:[ \t,]*\n[^\w\n]{{0,6}}|[ \t,]+){UNIT})"
     strong = RegexRecognizer("StreetAddressRecognizer", "ADDRESS", [
         rule(street_suffixed + BLOCK_TAIL, 0.6),
@@ -124,12 +137,117 @@ _DATES = [
 ]
 
 
+WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
+_ORDINAL = r"(?:st|nd|rd|th)"
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]?[ap]\.?m\b\.?)?|\d{1,2}[ \t]?[ap]\.?m\b\.?"
+_DATE_TIME = [
+    r"\b(?:19|20)\d{2}-\d{1,2}-\d{1,2}(?:[T \t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b",
+    rf"\b{MONTH}\.?[ \t]+\d{{1,2}}{_ORDINAL}?(?:,?[ \t]+\d{{4}})?(?:,?[ \t]+(?:at[ \t]+)?(?:{_TIME}))?(?!\d)",
+    rf"\b\d{{1,2}}{_ORDINAL}?[ \t]+(?:of[ \t]+)?{MONTH}\b\.?(?:,?[ \t]+\d{{4}}\b)?",
+    rf"\b{MONTH}\.?,?[ \t]+(?:19|20)\d{{2}}\b",
+    rf"\b\d{{1,2}}[-/ ]{MONTH}[-/ ](?:19|20)?\d{{2}}\b",
+    rf"\b(?:{WEEKDAY}),?(?:[ \t]+(?:the[ \t]+)?\d{{1,2}}{_ORDINAL}?\b)?",
+    rf"\b(?:{_TIME})",
+    r"\b(?:in|since|from|until|till|by|during|circa|before|after|year|of)[ \t]+((?:1[89]|20)\d{2})(?:'?s)?\b",
+    r"\b((?:1[89]|20)\d0'?s)\b",
+]
+_REPORT_GROUP_1 = frozenset(range(len(_DATE_TIME) - 2, len(_DATE_TIME)))  # the year rules report the year
+# Full month names alone ("in August"); May and March only capitalised (they are also ordinary words), and
+# not before a capitalised word ("April Smith" is a name).
+_MONTH_ALONE = (r"\b(?:January|February|April|June|July|August|September|October|November|December|March|May"
+                r"|january|february|april|june|july|august|september|october|november|december)\b"
+                r"(?![ \t]+[A-Z][a-z])")
+
+
+def _plausible_date(value: str) -> bool:
+    numbers = [int(n) for n in re.findall(r"\d+", value)]
+    if len(numbers) >= 3 and "-" not in value[:5] and not re.match(r"\d{4}", value):
+        first, second = numbers[0], numbers[1]
+        return 1 <= min(first, second) <= 12 and max(first, second) <= 31
+    return True
+
+
 def date_recognizers(language: str) -> list[EntityRecognizer]:
     dob = RegexRecognizer("DateOfBirthRecognizer", "DATE_OF_BIRTH", [rule(p, 0.2) for p in _DATES],
                           context=("born", "birth", "birthday", "birthdate", "dob", "d.o.b", "b-day", "bday"),
                           context_score=0.85, context_required=True, window_before=40, window_after=8,
                           precheck=r"\d", language=language)
-    return [dob]
+    dates = RegexRecognizer("DateTimeRecognizer", "DATE_TIME", [
+        *[rule(p, 0.6, validate=_plausible_date) for p in _DATES],
+        *[rule(p, 0.6, group=int(i in _REPORT_GROUP_1)) for i, p in enumerate(_DATE_TIME)],
+        rule(_MONTH_ALONE, 0.45, flags=0),
+    ], language=language)
+    return [dob, dates]
+
+
+def age_recognizer(language: str) -> EntityRecognizer:
+    """The age itself (the number): "34 years old", "a 34-year-old", "aged 34", "age: 34", "34 y/o"."""
+    number = r"(1[01]\d|120|\d{1,2})"
+    return RegexRecognizer("AgeRecognizer", "AGE", [
+        rule(rf"\b{number}[ \t-]*(?:years?|yrs?)[ \t-]*(?:of[ \t]+age|old)\b", 0.7, group=1),
+        rule(rf"\b{number}[ \t]*(?:y/o|yo|y\.o\.)(?!\w)", 0.6, group=1),
+        rule(rf"\b(?:aged?|age[ \t]+of)[ \t]*:?[ \t]*{number}\b(?![ \t]*(?:%|percent|degrees))", 0.6, group=1),
+        rule(rf"\b(?:turned|turning|turns)[ \t]+{number}[ \t]+(?:this|last|next|on|in|today|yesterday)\b", 0.5,
+             group=1),
+    ], precheck=r"\d", language=language)
+
+
+def luhn_card(value: str) -> bool:
+    digits = _digits(value)
+    return 13 <= len(digits) <= 19 and digits[0] in "123456" and luhn_valid(digits) and len(set(digits)) > 1
+
+
+def card_recognizers(language: str) -> list[EntityRecognizer]:
+    grouped = (r"(?<![\w-])(?:\d{4}([ \t-])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ \t-])\d{6}\2\d{4,5}"
+               r"|\d{4}([ \t-])\d{4}\3\d{5})(?![\w]|-\d)")
+    plain = r"(?<![\w-])\d{13,19}(?![\w]|-\d)"
+    mixed = r"(?<![\w-])\d{4}[ -]?\d{3,4}[ -]?\d{3,4}[ -]?\d{3,5}(?![\w]|-\d)"  # irregular separators
+    strong = RegexRecognizer("CardNumberRecognizer", "CREDIT_CARD", [
+        rule(grouped, 1.0, validate=luhn_card), rule(plain, 1.0, validate=luhn_card),
+        rule(mixed, 1.0, validate=luhn_card),
+    ], precheck=r"\d{4}", language=language)
+    weak = RegexRecognizer("CardNumberContextRecognizer", "CREDIT_CARD", [
+        rule(grouped, 0.2, validate=lambda v: not luhn_card(v)), rule(plain, 0.2, validate=lambda v: not luhn_card(v)),
+    ], context=("card", "cards", "credit", "debit", "visa", "mastercard", "amex", "cc", "ccn", "pan", "cardholder"),
+        context_score=0.5, context_required=True, window_before=40, window_after=12, precheck=r"\d{4}",
+        language=language)
+    return [strong, weak]
+
+
+def iban_context_recognizer(language: str) -> EntityRecognizer:
+    """IBAN-shaped strings whose checksum fails, next to account words (Presidio's recognizer keeps only
+    checksum-valid ones): a mistyped IBAN still identifies an account holder."""
+    compact = r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"
+    grouped = r"\b[A-Z]{2}\d{2}(?:[ -][A-Z0-9]{4}){2,7}(?:[ -][A-Z0-9]{1,4})?\b"
+    return RegexRecognizer("IbanContextRecognizer", "IBAN_CODE", [
+        rule(compact, 0.2, validate=lambda v: sum(ch.isdigit() for ch in v) >= 8, flags=0),
+        rule(grouped, 0.2, validate=lambda v: sum(ch.isdigit() for ch in v) >= 8, flags=0),
+    ], context=("iban", "account", "acct", "bank", "transfer", "wire", "swift", "bic", "sepa", "payee"),
+        context_score=0.5, context_required=True, window_before=48, window_after=16, precheck=r"\d{2}",
+        language=language)
+
+
+_ORG_FORMS = (r"(?:Inc|Incorporated|LLC|L\.L\.C|Ltd|Limited|Corp|Corporation|Company|Co|Group|GmbH|AG|SA|S\.A|SAS|"
+              r"PLC|plc|LLP|LP|NV|BV|Pty|Holdings|Partners|Associates|Industries|Technologies|Systems|Solutions|"
+              r"Services|Enterprises|Ventures|Labs|Foundation|Institute|University|College|Bank|Hospital|Clinic|"
+              r"Agency|Consulting|Capital|Media|Studios|and[ \t]+Sons)")
+_CAP = r"(?!(?:The|A|An|And|Or|Of|In|On|At|By|For|To|With|My|Our|Your|His|Her|Their|This|That|I)\b)[A-Z][\w&'’.-]*"
+
+
+def organization_recognizer(language: str) -> EntityRecognizer:
+    return RegexRecognizer("OrganizationFormRecognizer", "ORGANIZATION", [
+        rule(rf"\b{_CAP}(?:(?:,?[ \t]+|-)(?:and[ \t]+|&[ \t]+)?{_CAP}){{0,4}}[ \t,]+{_ORG_FORMS}\b\.?", 0.55,
+             flags=0),
+        rule(rf"\b(?:University|Bank|Department|Ministry|Institute|College|Museum|Bureau|Office|School|Academy)"
+             rf"[ \t]+of[ \t]+(?:the[ \t]+)?{_CAP}(?:[ \t]+{_CAP}){{0,3}}", 0.55, flags=0),
+    ], language=language)
+
+
+def firm_name_recognizer(language: str) -> EntityRecognizer:
+    """"A, B and C" firm names; ranked with the NER (``GAP_FILLERS``): a list of people stays PERSON spans."""
+    return RegexRecognizer("FirmNameRecognizer", "ORGANIZATION", [
+        rule(rf"\b{_CAP},[ \t]+{_CAP}[ \t]+(?:and|&)[ \t]+{_CAP}\b", 0.45, flags=0),
+    ], language=language)
 
 
 def phone_recognizer(language: str) -> EntityRecognizer:
@@ -188,16 +306,20 @@ def deny_list_recognizers(terms: Iterable[str], language: str) -> list[EntityRec
 
 
 def custom_recognizers(language: str) -> list[EntityRecognizer]:
+    from detect.pii.gazetteer import GazetteerRecognizer
+    from detect.pii.names import CensusNameRecognizer
+
     return [*address_recognizers(language), postal_code_recognizer(language), *date_recognizers(language),
-            phone_recognizer(language), *id_recognizers(language), person_recognizer(language)]
+            phone_recognizer(language), *id_recognizers(language), person_recognizer(language),
+            age_recognizer(language), *card_recognizers(language), organization_recognizer(language),
+            firm_name_recognizer(language), iban_context_recognizer(language),
+            GazetteerRecognizer(language), CensusNameRecognizer(language)]
 
 
 def presidio_recognizers(language: str) -> list[EntityRecognizer]:
-    """Presidio's own pattern recognizers that stay (its US licence and phone ones are replaced by ours)."""
+    """Presidio's own pattern recognizers that stay (its card, date, US licence and phone ones are replaced)."""
     from presidio_analyzer.predefined_recognizers import (
-        CreditCardRecognizer,
         CryptoRecognizer,
-        DateRecognizer,
         EmailRecognizer,
         IbanRecognizer,
         IpRecognizer,
@@ -210,7 +332,7 @@ def presidio_recognizers(language: str) -> list[EntityRecognizer]:
         UsSsnRecognizer,
     )
 
-    classes = (CreditCardRecognizer, CryptoRecognizer, DateRecognizer, EmailRecognizer, IbanRecognizer,
+    classes = (CryptoRecognizer, EmailRecognizer, IbanRecognizer,
                IpRecognizer, MedicalLicenseRecognizer, NhsRecognizer, UrlRecognizer, UsBankRecognizer,
                UsItinRecognizer, UsSsnRecognizer)
     found: list[EntityRecognizer] = [cls(supported_language=language) for cls in classes]

@@ -3,13 +3,14 @@
 Presidio's own de-duplication only drops a result contained in another of the *same* type, so a phone number
 comes back as PHONE_NUMBER and UK_NHS, and an address overlapping a NER location comes back twice. Here:
 
-1. results under their entity's threshold, on allow-listed text, or DATE_TIME that is no specific date
-   ("Sunday", "1965", "2 months": not identifying) are dropped;
+1. results under their entity's threshold, on allow-listed text, identifiers cut out of a longer token, or NER
+   DATE_TIME that names no point in time ("2 months", "a few years": durations) are dropped;
 2. the rest are ranked: pattern results before NER results (a street address beats the NER's "Baker Street"
    LOCATION, a passport number beats the NER's DATE for the same digits), then by score, then by type
    specificity (checksummed types first), then by length; each is accepted unless it overlaps an accepted span;
-3. an overlapping address-like result widens an accepted one of the same type (two fragments of one address
-   become one span); any other overlapping result is discarded.
+3. an overlapping address-like or date result widens an accepted one of the same type (two fragments of one
+   address, or "June 3" and the NER's "the morning of June 3", become one span); any other overlapping
+   result is discarded.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ SPECIFICITY = {
     "CREDIT_CARD": 9, "IBAN_CODE": 9, "EMAIL_ADDRESS": 9, "IP_ADDRESS": 9, "CRYPTO": 9, "US_SSN": 8,
     "URL": 7, "DATE_OF_BIRTH": 7, "US_DRIVER_LICENSE": 7, "PASSPORT": 7, "US_ITIN": 7, "MEDICAL_LICENSE": 7,
     "PHONE_NUMBER": 6, "ADDRESS": 5, "POSTAL_CODE": 5, "UK_NHS": 4, "US_BANK_NUMBER": 3, "DATE_TIME": 3,
-    "PERSON": 2, "LOCATION": 2, "ORGANIZATION": 1, "NRP": 1,
+    "AGE": 6, "PERSON": 2, "LOCATION": 2, "ORGANIZATION": 1, "NRP": 1,
 }
 
 
@@ -53,22 +54,47 @@ class Candidate:
     from_ner: bool = False
 
 
-# A DATE_TIME is reported only when it names a specific date or time: a month name or weekday next to a number,
-# or two number groups ("4/29/1972", "14:48"). "1965", "2 months", "50 year old", "Sunday" are not identifying.
-SPECIFIC_DATE = re.compile(
-    r"\d{1,4}[/.:-]\d{1,2}|(?:\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d)"
-    r"|(?:\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))", re.IGNORECASE)
+# A DATE_TIME is reported when it names a point in time: a month or weekday name, a clock time, a year, or two
+# number groups ("5/17/1968"). Durations and vague phrases ("2 months", "a few years", "recently") are not.
+DATE_CUE = re.compile(
+    r"\d{1,4}[/.:-]\d{1,2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+    r"|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*day\b|\b(?:1[89]|20)\d{2}(?:'?s)?\b|\d\s*[ap]\.?m\b",
+    re.IGNORECASE)
+DURATION = re.compile(r"^(?:(?:about|around|over|under|nearly|almost|some|several|a|an|the|few|many|last|next|"
+                      r"past|\d+(?:st|nd|rd|th)?|first|second|third|one|two|three|four|five|six|seven|eight|"
+                      r"nine|ten|half)[\s-]+)*"
+                      r"(?:second|minute|hour|day|night|week|month|year|decade|century)s?"
+                      r"(?:[\s-]+(?:old|ago|later|long|earlier))?$", re.IGNORECASE)
+
+
+def date_like(value: str) -> bool:
+    return bool(DATE_CUE.search(value)) and not DURATION.match(value.strip())
+
 
 WIDENING_TYPES = frozenset({"ADDRESS", "POSTAL_CODE"})
+# Types whose overlapping results of the same type merge into one span ("June 3" inside "the morning of June 3").
+UNION_TYPES = WIDENING_TYPES | {"DATE_TIME"}
+
+
+# Identifier types: a match that starts or ends inside a longer run of letters and digits is a piece of some
+# other token (a licence-shaped prefix of an IBAN), not an identifier of its own.
+WHOLE_TOKEN_TYPES = frozenset({"MEDICAL_LICENSE", "US_DRIVER_LICENSE", "PASSPORT", "US_BANK_NUMBER", "UK_NHS",
+                               "US_ITIN", "US_SSN", "IBAN_CODE", "CREDIT_CARD", "CRYPTO"})
+
+
+def _cuts_a_token(text: str, start: int, end: int) -> bool:
+    return (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
 
 
 def _keep(text: str, entity: Candidate, config: PIIConfig, allowed: frozenset[str]) -> bool:
     if entity.score < config.threshold_for(entity.type) or entity.start >= entity.end:
         return False
+    if entity.type in WHOLE_TOKEN_TYPES and _cuts_a_token(text, entity.start, entity.end):
+        return False
     value = text[entity.start:entity.end]
     if allowed and value.strip().lower() in allowed:
         return False
-    return not (entity.type == "DATE_TIME" and not SPECIFIC_DATE.search(value))
+    return not (entity.type == "DATE_TIME" and entity.from_ner and not date_like(value))
 
 
 def _trim(text: str, entity: Candidate) -> Candidate:
@@ -109,7 +135,7 @@ def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> li
             if clipped is not None:
                 accepted.append(clipped)
             continue
-        if (len(overlapping) == 1 and candidate.type in WIDENING_TYPES
+        if (len(overlapping) == 1 and candidate.type in UNION_TYPES
                 and accepted[overlapping[0]].type == candidate.type):
             index = overlapping[0]
             current = accepted[index]

@@ -233,6 +233,28 @@ def restore_cmd(
             handle.close()
 
 
+@app.command("entities")
+def entities_cmd(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per entity type."),
+) -> None:
+    """Every entity type: the recognizers that find it, its threshold, and whether it is on (PROVENANCE_PII_*)."""
+    from detect.pii.catalogue import DESCRIPTIONS, entity_table
+
+    rows = entity_table(pii_config(load_settings()))
+    if as_json:
+        for row in rows:
+            emit_json(row.to_dict())
+        return
+    for row in rows:
+        state = "on " if row.enabled else "off"
+        stdout.print(f"{row.type:<18} {state} threshold {row.threshold:.2f}  {', '.join(row.recognizers) or '-'}",
+                     highlight=False, markup=False)
+    stdout.print("\nrecognizers:", highlight=False)
+    for name in sorted({n for row in rows for n in row.recognizers}):
+        stdout.print(f"  {name:<30} {DESCRIPTIONS.get(name, 'Presidio built-in pattern recognizer')}",
+                     highlight=False, markup=False)
+
+
 @app.command("eval")
 def eval_cmd(
     data: Path = typer.Argument(..., help="presidio-research JSON: a list of {full_text, spans}."),
@@ -268,6 +290,27 @@ def eval_cmd(
             stdout.print(f"{name}: PII precision {pii['precision']:.3f} recall {pii['recall']:.3f} "
                          f"F2 {pii['f2']:.3f} ({report[name]['documents']} docs, {report[name]['docs_per_s']} docs/s)",
                          highlight=False)
-            for kind, scores in report[name]["per_type"].items():
-                stdout.print(f"  {kind:<18} P {scores['precision']:.3f} R {scores['recall']:.3f} "
-                             f"F2 {scores['f2']:.3f} gold {scores['gold']}", highlight=False)
+    _print_per_type(report)
+
+
+def _print_per_type(report: dict[str, Any]) -> None:
+    """Recall per gold type and false positives per predicted type, ours beside the baseline when present."""
+    systems = [n for n in ("ours", "presidio_defaults") if n in report]
+    stdout.print("recall by gold type: " + " | ".join(systems), highlight=False)
+    gold_types = sorted({t for n in systems for t in report[n]["per_type"]["recall"]})
+    for kind in gold_types:
+        cells = []
+        for n in systems:
+            row = report[n]["per_type"]["recall"].get(kind)
+            cells.append(f"{row['recall']:.3f} ({row['found']}/{row['gold']})" if row and row["gold"] else "-")
+        rows = [report[n]["per_type"]["recall"].get(kind) for n in systems]
+        note = "" if any(r and r["pii"] for r in rows) else "  (not PII)"
+        stdout.print(f"  {kind:<18} " + " | ".join(cells) + note, highlight=False)
+    stdout.print("false positives by predicted type: " + " | ".join(systems), highlight=False)
+    predicted = sorted({t for n in systems for t in report[n]["per_type"]["false_positives"]})
+    for kind in predicted:
+        cells = []
+        for n in systems:
+            row = report[n]["per_type"]["false_positives"].get(kind)
+            cells.append(f"{row['false_positives']}/{row['predicted']}" if row else "-")
+        stdout.print(f"  {kind:<18} " + " | ".join(cells), highlight=False)
