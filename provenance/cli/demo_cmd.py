@@ -87,7 +87,8 @@ def demo(
     with timer.phase("toxicity bundle") as note:
         note["how"] = demo_toxicity(settings, toxicity_data)
     with timer.phase("held-out corpus documents"):
-        corpus_examples = heldout_corpus_examples(corpus, CORPUS_EXAMPLES, seed)
+        split = "paragraphs" if loaded.source == "bootstrap" else "documents"  # each model's held-out rule
+        corpus_examples = heldout_corpus_examples(corpus, CORPUS_EXAMPLES, seed, split)
     with timer.phase("generation (4 samples)"):
         demo_generation(settings, loaded, max_new_tokens, seed, corpus_examples)
     files = _jsonl_files(detect_data)

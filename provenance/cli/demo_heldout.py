@@ -9,6 +9,9 @@ Two sources, both read from data files at run time (never copied into code):
   text its scorer memorised would flatter (or confuse) it; these documents are genuinely new to it.
 * Labelled rows of ``--detect-data`` outside the bundle's training sample, whole pair groups at a time (a human
   text whose machine twin was trained on shares its prompt, so it is not held out).
+
+A model this platform bootstrapped itself holds out paragraphs instead (``generator.bootstrap.corpus``:
+``md5(paragraph) % 100 < 1``); ``split="paragraphs"`` follows that rule.
 """
 
 from __future__ import annotations
@@ -69,16 +72,30 @@ def excerpt(document: str) -> str | None:
     return text
 
 
-def heldout_corpus_examples(corpus: Path | None, count: int, seed: int) -> list[Example]:
-    """``count`` excerpts of held-out corpus documents, alternating encyclopedia and book text when both exist."""
+def _heldout_units(path: Path, split: str) -> Iterator[tuple[str, str]]:
+    """(text, what it is) for each held-out unit of one file under the model's split rule."""
+    if split == "paragraphs":
+        from generator.bootstrap.corpus import is_heldout as paragraph_heldout
+        from generator.bootstrap.corpus import iter_paragraphs
+
+        text = path.read_text(encoding="utf-8", errors="replace")
+        yield from ((p, "held-out paragraph") for p in iter_paragraphs(text) if paragraph_heldout(p, 1))
+        return
+    yield from ((d, "held-out document") for d in corpus_documents(path) if is_heldout(d))
+
+
+def heldout_corpus_examples(corpus: Path | None, count: int, seed: int,
+                            split: str = "documents") -> list[Example]:
+    """``count`` excerpts of held-out corpus text, alternating encyclopedia and book text when both exist.
+    ``split``: ``documents`` (the reference checkpoint's rule) or ``paragraphs`` (a bootstrapped model's)."""
     if corpus is None or not corpus.is_dir():
         return []
     pools: dict[str, list[Example]] = {"wiki": [], "books": []}
     for path in sorted(corpus.glob("*.txt")):
         family = "wiki" if "wiki" in path.name else "books"
-        for document in corpus_documents(path):
-            if is_heldout(document) and (text := excerpt(document)):
-                pools[family].append(Example("human-corpus", text, f"{path.name} (held-out document)"))
+        for unit, what in _heldout_units(path, split):
+            if text := excerpt(unit):
+                pools[family].append(Example("human-corpus", text, f"{path.name} ({what})"))
     rng = random.Random(seed)
     for pool in pools.values():
         rng.shuffle(pool)
