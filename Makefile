@@ -33,11 +33,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@touch $(STAMP) $(RUNTIME_STAMP)
 
-# What the product needs to run (the demo and dashboard): no test/lint tools, and no byte-compiling every
-# installed file (Python compiles the modules it actually imports, once, on first use).
+# What the product needs to run (the demo and dashboard): no test/lint tools.
 $(RUNTIME_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	@touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
