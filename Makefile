@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 SHARED := $(abspath ../shared)
 SHARED_MODEL := $(SHARED)/models/gpt2-corpus-27m
 SHARED_CORPUS := $(SHARED)/corpus
@@ -30,19 +31,25 @@ export TOKENIZERS_PARALLELISM := false
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUNTIME_STAMP)
+
+# What the product needs to run (the demo and dashboard): no test/lint tools.
+$(RUNTIME_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(DEMO_ENV) $(VENV)/bin/provenance demo $(DEMO_CORPUS) $(DEMO_DETECT) $(DEMO_TOXICITY)
 
 # The reviewer dashboard on the demo's data (./.provenance).
-dashboard: $(STAMP)
+dashboard: $(RUNTIME_STAMP)
 	$(DEMO_ENV) $(VENV)/bin/provenance dashboard --host 127.0.0.1 --port 8501
 
 # The offline fallback end to end: no reference checkpoint, bootstrap (first run) or reuse (later runs).
-demo-bootstrap: $(STAMP)
+demo-bootstrap: $(RUNTIME_STAMP)
 	PROVENANCE_HUB_OFFLINE=1 $(VENV)/bin/provenance demo $(DEMO_CORPUS) $(DEMO_DETECT) $(DEMO_TOXICITY)
 
 test: $(STAMP)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from provenance.api.docs import install_offline_docs
 from provenance.api.errors import install_error_handlers
 from provenance.api.middleware import LimitsAndMetrics
 from provenance.api.routes import generate, health, records, scan, verify
@@ -37,8 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             services.close()  # drains the audit queue
 
-    app = FastAPI(title="GPT-2 Provenance API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # docs_url/redoc_url off: FastAPI's own pages load their assets from a CDN; ours come from a package.
+    app = FastAPI(title="GPT-2 Provenance API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.services = services
+    install_offline_docs(app)
     install_error_handlers(app)
     for router in (verify.router, generate.router, scan.router, records.router, health.router):
         app.include_router(router)

@@ -141,16 +141,38 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return (DetectionError, GeneratorError, PIIError, ProvenanceError, WatermarkError)
 
 
+# Recent Typer releases parse with their own copy of Click, whose exceptions are not click's classes (they derive
+# from typer.TyperException); older ones raise click's own. Both families are usage errors, never "internal".
+CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException, typer.TyperException)
+EXIT_SIGNALS: tuple[type[BaseException], ...] = (click.exceptions.Exit, typer.Exit)
+ABORT_SIGNALS: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.Abort)
+
+
+def show_click_error(exc: Exception) -> int:
+    """Print a Click/Typer error as Click does (usage line, "Try --help", "Error: ...", any "did you mean")
+    and return its exit code (2 for every usage error: unknown option, missing argument, bad choice or type)."""
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+    else:  # a bare TyperException: message only
+        print_error(getattr(exc, "format_message", exc.__str__)(), None)
+    return int(getattr(exc, "exit_code", EXIT_USER_ERROR))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the app and turn exceptions into short messages."""
+    """Console-script entry point: run the app and turn exceptions into short messages.
+
+    Order matters: Click's own signals and usage errors first (their message and exit code are the contract a
+    shell user knows), then the application's user errors (``error:`` + ``hint:``, exit 2), and only what is
+    left is an "internal error" (exit 1).
+    """
     try:
         result = app(args=argv, prog_name="provenance", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except EXIT_SIGNALS as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except CLICK_ERRORS as exc:
+        sys.exit(show_click_error(exc))
+    except ABORT_SIGNALS:
         print_error("aborted", None)
         sys.exit(130)
     except KeyboardInterrupt:

@@ -2,9 +2,11 @@
 
 Resolve the model (bootstrapping one from ``--corpus`` when none is reachable), generate a few
 watermarked, signed samples, and show their timing, watermark detection and manifest verification; then
-train the default detector bundle if there is none for this model (``--detect-data``) and judge the samples
-and a few held-out labelled texts with it; finally scan a small dump (corpus paragraphs mixed with fresh
-watermarked generations) through a real Celery worker and print the job summary.
+train the default detector bundle if there is none for this model (``--detect-data``: a stratified sample, its
+cross-validated quality printed); finally scan a small dump through a real Celery worker: the demo's own
+watermarked generations next to text the scorer and the bundle never saw (held-out corpus documents, held-out
+labelled human and machine rows), and print the verdict counts per kind, so a newcomer sees what the
+detector can and cannot do. Every phase is timed; a second run reuses the bundles and the score cache.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from generator.bootstrap import get_preset
 from generator.devices import resolve_device
 from generator.stamping import verify_manifest
 from provenance.cli.config_cmd import load_settings
+from provenance.cli.demo_heldout import Example, heldout_corpus_examples, heldout_labelled_examples
 from provenance.cli.demo_scan import demo_scan
+from provenance.cli.demo_timing import PhaseTimer, process_age_s
 from provenance.cli.model_cmd import run_bootstrap
 from provenance.cli.output import stderr, stdout
 from provenance.runtime import load_configured_model
@@ -28,6 +32,13 @@ from provenance.signals import build_signal
 from provenance.signing import load_or_create_signing_key
 from provenance.stamped_generation import generate_stamped
 from provenance.store.ledger import record_generations
+
+# The scan's held-out examples per kind: enough to see a pattern, few enough to score in seconds.
+CORPUS_EXAMPLES = 8
+LABELLED_EXAMPLES_PER_LABEL = 6
+# The demo's toxicity bundle: a stratified sample per source (its cross-validated quality is printed);
+# `provenance detect train-toxicity` trains on everything.
+DEMO_TOXICITY_PER_SOURCE = 1000
 
 DEMO_PROMPTS = [
     "The history of the city begins",
@@ -45,28 +56,64 @@ def demo(
     detect_data: list[Path] = typer.Option([], "--detect-data",
                                            help="Labelled JSONL files or directories: train a detector bundle "
                                                 "from them when none exists."),
-    detect_max_texts: int = typer.Option(1600, "--detect-max-texts", min=40,
-                                         help="Stratified sample size for the demo's bundle (speed on CPU)."),
+    detect_max_texts: int = typer.Option(400, "--detect-max-texts", min=40,
+                                         help="Stratified sample size for the demo's bundle (speed on CPU; its "
+                                              "cross-validated quality is printed). `provenance detect train` "
+                                              "trains on more."),
     toxicity_data: list[Path] = typer.Option([], "--toxicity-data",
                                              help="Labelled toxicity JSONL files or directories: train the "
                                                   "toxicity bundle from them when none exists."),
 ) -> None:
     """Resolve or bootstrap the model, then generate and print samples with timing."""
+    startup_s = process_age_s()
+    timer = PhaseTimer()
     settings = load_settings()
     stderr.rule("[bold]GPT-2 Provenance demo")
-    try:
-        loaded = load_configured_model(settings)
-    except ModelNotFoundError as exc:
-        if corpus is None:
-            raise
-        stderr.print(f"[yellow]no model available[/] ({exc}); bootstrapping one from {corpus}")
-        result = run_bootstrap(corpus, settings.bootstrap_model_dir, get_preset("tiny"), max_minutes=max_minutes,
-                               device=resolve_device(settings.device))
-        stderr.print(f"bootstrapped: held-out perplexity {result.card['heldout_perplexity']}")
-        loaded = load_configured_model(settings)
+    with timer.phase("model") as note:
+        try:
+            loaded = load_configured_model(settings)
+        except ModelNotFoundError as exc:
+            if corpus is None:
+                raise
+            stderr.print(f"[yellow]no model available[/] ({exc}); bootstrapping one from {corpus}")
+            result = run_bootstrap(corpus, settings.bootstrap_model_dir, get_preset("tiny"),
+                                   max_minutes=max_minutes, device=resolve_device(settings.device))
+            stderr.print(f"bootstrapped: held-out perplexity {result.card['heldout_perplexity']}")
+            loaded = load_configured_model(settings)
+            note["how"] = "bootstrapped"
     stderr.print(f"model: [bold]{loaded.name}[/] source={loaded.source} parameters={loaded.parameters:,} "
                  f"device={loaded.device} dtype={loaded.info()['dtype']}", highlight=False)
-    demo_toxicity(settings, toxicity_data)
+    with timer.phase("toxicity bundle") as note:
+        note["how"] = demo_toxicity(settings, toxicity_data)
+    with timer.phase("held-out corpus documents"):
+        split = "paragraphs" if loaded.source == "bootstrap" else "documents"  # each model's held-out rule
+        corpus_examples = heldout_corpus_examples(corpus, CORPUS_EXAMPLES, seed, split)
+    with timer.phase("generation (4 samples)"):
+        demo_generation(settings, loaded, max_new_tokens, seed, corpus_examples)
+    files = _jsonl_files(detect_data)
+    with timer.phase("detector bundle") as note:
+        note["how"], training_hashes = demo_detection(settings, loaded, files, detect_max_texts, seed)
+    with timer.phase("held-out labelled rows"):
+        labelled = heldout_labelled_examples(files, training_hashes, LABELLED_EXAMPLES_PER_LABEL, seed) \
+            if training_hashes is not None else []
+    with timer.phase("scan (worker, generation)"):
+        job_id = demo_scan(settings, loaded, corpus_examples + labelled, seed)
+    stdout.print(f"\nverdicts: provenance verdicts export --job {job_id} --format jsonl", highlight=False)
+    stdout.print("review them in the dashboard: make dashboard  (or: provenance dashboard --host 127.0.0.1 "
+                 "--port 8501, then open http://127.0.0.1:8501)", highlight=False)
+    from provenance.reviewers import DEMO_PASSWORD_FILE, ensure_demo_reviewer
+    from provenance.signing import keys_dir
+
+    name, password = ensure_demo_reviewer(settings.resolved_database_url, settings.home)
+    shown = password if password is not None else f"(see {keys_dir(settings.home) / DEMO_PASSWORD_FILE})"
+    stdout.print(f"sign in as reviewer '{name}' with password {shown}  (your own account: provenance reviewer add "
+                 "NAME)", highlight=False)
+    timer.report(startup_s)
+
+
+def demo_generation(settings, loaded, max_new_tokens: int, seed: int, controls: list[Example]) -> None:
+    """Generate the demo's samples, show each with its watermark test and manifest check, ledger them, and
+    test one held-out human text for the watermark as a control (it must not be detected)."""
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, seed=seed, top_k=50, temperature=0.9)
     started = time.perf_counter()
     stamped = generate_stamped(settings, loaded, DEMO_PROMPTS, sampling, requester="demo")
@@ -88,33 +135,35 @@ def demo(
     stdout.print(f"{len(stamped)} samples, {tokens} tokens in {elapsed:.2f}s = {tokens / elapsed:.1f} tok/s "
                  f"(batch of {len(stamped)}, KV cache on, watermark key {stamped[0].watermark['key_id']})",
                  highlight=False)
-    human = "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of " \
-            "foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light."
-    control = detector.detect(human, details=False)
-    stdout.print(f"control (Dickens, human-written): watermarked={control.watermarked} p={control.p_value:.3g}",
-                 highlight=False)
+    if controls:
+        control = detector.detect(controls[0].text, details=False)
+        p_value = "-" if control.p_value is None else f"{control.p_value:.3g}"
+        stdout.print(f"control ({controls[0].origin}, human-written): watermarked={control.watermarked} "
+                     f"p={p_value}", highlight=False)
     record_generations(settings, [item.manifest for item in stamped], actor="demo")
-    texts = [item.generation.prompt + item.generation.text for item in stamped]
-    demo_detection(settings, loaded, texts, detect_data, detect_max_texts, seed)
-    job_id = demo_scan(settings, loaded, corpus, seed)
-    stdout.print(f"\nverdicts: provenance verdicts export --job {job_id} --format jsonl", highlight=False)
-    stdout.print("review them in the dashboard: make dashboard  (or: provenance dashboard --host 127.0.0.1 "
-                 "--port 8501, then open http://127.0.0.1:8501)", highlight=False)
 
 
-def demo_toxicity(settings, toxicity_data: list[Path]) -> None:
-    """Train the toxicity bundle once (generation screens its outputs with it; scans score every document)."""
+def demo_toxicity(settings, toxicity_data: list[Path]) -> str:
+    """Train the toxicity bundle once (generation screens its outputs with it; scans score every document).
+    Returns how the phase went, for the timing table."""
     from provenance.toxicity import ToxicityService, train_default_toxicity
 
     if ToxicityService(settings).available:
-        return
+        return "reused"
     if not toxicity_data:
         stderr.print("[yellow]no toxicity bundle[/]: pass --toxicity-data DIR to train one; generation and scans "
                      "run without the toxicity screen")
-        return
+        return "skipped (no data)"
+    from detect.toxicity.bundle import read_toxicity_card
+
     stderr.rule("[bold]training the toxicity bundle")
-    path = train_default_toxicity(settings, toxicity_data, console=stderr)
-    stdout.print(f"toxicity bundle saved to {path}", highlight=False)
+    path = train_default_toxicity(settings, toxicity_data, console=stderr, max_per_source=DEMO_TOXICITY_PER_SOURCE)
+    card = read_toxicity_card(path) or {}
+    pooled = card.get("metrics", {}).get("cross_validated", {}).get("pooled", {})
+    stdout.print(f"toxicity bundle saved to {path}: up to {DEMO_TOXICITY_PER_SOURCE:,} texts per source (a "
+                 f"stratified sample); cross-validated AUROC {pooled.get('auroc', '-')}; a full bundle: "
+                 "provenance detect train-toxicity DATA --out NAME", highlight=False)
+    return "trained"
 
 
 def _jsonl_files(paths: list[Path]) -> list[Path]:
@@ -124,52 +173,48 @@ def _jsonl_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def demo_detection(settings, loaded, texts: list[str], detect_data: list[Path], max_texts: int, seed: int) -> None:
-    """Train the default detector bundle if needed (from --detect-data), then judge the demo's texts."""
-    from detect.bundle import read_card
+def demo_detection(settings, loaded, files: list[Path], max_texts: int,
+                   seed: int) -> tuple[str, frozenset[str] | None]:
+    """Train the default detector bundle if there is none for this model (from ``--detect-data``).
+
+    Returns how the phase went and the bundle's training-text hashes (None when there is no bundle), so the
+    demo's held-out labelled examples exclude what the bundle was trained on. The bundle is trained with the
+    scorer the scan's worker will use (the service's own), so the two always agree.
+    """
+    from detect.bundle import load_bundle, read_card
     from detect.training import prepare
     from provenance.cli.detect_cmd import token_progress
     from provenance.detection import DetectionService, bundle_dir
 
-    service = DetectionService(settings, lm=loaded)
-    files = _jsonl_files(detect_data)
-    card = read_card(bundle_dir(settings))
-    if card is None or card.get("scorer", {}).get("weights_sha256") != loaded.weights_sha256:
-        if not files:
-            stderr.print("[yellow]no detector bundle for this model[/]: pass --detect-data DIR (labelled JSONL) "
-                         "to train one; skipping machine-text detection")
-            return
-        stderr.rule("[bold]training the detector bundle")
-        prepared = prepare(files, max_texts=max_texts, seed=seed)
-        with token_progress() as progress:
-            task = progress.add_task("scoring", total=None)
-            bundle = service.train(settings.detector_bundle, prepared, seed=seed,
-                                   progress=lambda tokens: progress.advance(task, tokens),
-                                   stage=lambda message: progress.update(task, description=message[:60]))
-        cv = bundle.card["metrics"]["cross_validated"]
-        stdout.print(f"bundle '{settings.detector_bundle}' trained on {bundle.card['data']['texts_used']} texts: "
-                     f"cross-validated ensemble AUROC {cv['ensemble']['auroc']} "
-                     f"(Fast-DetectGPT alone {cv['fast_detectgpt']['auroc']}); saved to {bundle.path}",
-                     highlight=False)
-    labelled = [(f"sample {i + 1} (this demo's generator)", text) for i, text in enumerate(texts)]
-    labelled += _held_out_examples(files, service, seed)
-    verdicts = service.judge([text for _, text in labelled])
-    for (label, _), verdict in zip(labelled, verdicts, strict=True):
-        p = "-" if verdict.p_machine is None else f"{verdict.p_machine:.3f}"
-        stdout.print(f"  detection, {label}: [bold]{verdict.verdict}[/] (P(machine)={p})", highlight=False)
-
-
-def _held_out_examples(files: list[Path], service, seed: int, per_label: int = 3) -> list[tuple[str, str]]:
-    """A few labelled texts the bundle was not trained on, to show verdicts next to the truth."""
-    import random
-
-    from detect.bundle import short_text_hash
-    from detect.training import prepare
-
+    directory = bundle_dir(settings)
+    card = read_card(directory)
+    if card is not None and card.get("scorer", {}).get("weights_sha256") == loaded.weights_sha256:
+        _print_bundle_quality(settings.detector_bundle, card, directory, reused=True)
+        return "reused", load_bundle(directory).training_hashes
     if not files:
-        return []
-    rows = [row for row in prepare(files).rows if short_text_hash(row.text) not in service.bundle.training_hashes]
-    random.Random(seed).shuffle(rows)
-    picked = [row for row in rows if row.label == 0][:per_label] + [row for row in rows if row.label == 1][:per_label]
-    return [(f"held-out {'machine (' + row.generator + ')' if row.label else 'human'} {row.domain} text",
-             row.text) for row in picked]
+        stderr.print("[yellow]no detector bundle for this model[/]: pass --detect-data DIR (labelled JSONL) "
+                     "to train one; the scan runs without machine-text verdicts")
+        return "skipped (no data)", None
+    stderr.rule("[bold]training the detector bundle")
+    prepared = prepare(files, max_texts=max_texts, seed=seed)
+    service = DetectionService(settings, lm=loaded)
+    with token_progress() as progress:
+        task = progress.add_task("scoring", total=None)
+        bundle = service.train(settings.detector_bundle, prepared, seed=seed,
+                               progress=lambda tokens: progress.advance(task, tokens),
+                               stage=lambda message: progress.update(task, description=message[:60]))
+    _print_bundle_quality(settings.detector_bundle, bundle.card, bundle.path, reused=False)
+    return f"trained on {bundle.card['data']['texts_used']} texts", bundle.training_hashes
+
+
+def _print_bundle_quality(name: str, card: dict, path: Path, *, reused: bool) -> None:
+    """The bundle's cross-validated quality, on its own (small, stratified) training sample."""
+    cv = card["metrics"]["cross_validated"]
+    used = card.get("data", {}).get("texts_used")
+    how = "reused" if reused else "trained"
+    stdout.print(f"detector bundle '{name}' {how}: {used} labelled texts (a stratified sample); "
+                 f"cross-validated ensemble AUROC {cv['ensemble']['auroc']} "
+                 f"(Fast-DetectGPT alone {cv['fast_detectgpt']['auroc']}); {path}", highlight=False)
+    if not reused:
+        stdout.print("  a bigger sample trains a stronger bundle: "
+                     "provenance detect train DATA --out NAME --max-texts N", highlight=False)

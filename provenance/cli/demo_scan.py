@@ -1,15 +1,18 @@
-"""The demo's scanning step: build a small dump (human paragraphs mixed with fresh watermarked generations,
-a few texts with personal data, one duplicate and one malformed line), scan it through a real Celery worker
-on the embedded broker, and print the job summary and a few stored verdicts."""
+"""The demo's scanning step: build a small dump (the demo's own watermarked generations, held-out human and
+machine texts of each kind, a few texts with personal data, one duplicate and one malformed line), scan it
+through a real Celery worker on the embedded broker, and print the job summary and the verdict counts per
+kind: what the detector gets right and wrong on text it never saw, next to what the watermark proves."""
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from generator import SamplingConfig
+from provenance.cli.demo_heldout import Example
 from provenance.cli.output import stderr, stdout
 from provenance.settings import Settings
 from provenance.stamped_generation import generate_stamped
@@ -27,52 +30,24 @@ PII_TEXTS = [
     "Patient John Miller, born 12/03/1961, was seen on Monday; his card number 4111 1111 1111 1111 was charged "
     "for the consultation and a follow-up is booked with Dr. Alice Wong.",
 ]
-FALLBACK_HUMAN = [
-    "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
-    "foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light, it "
-    "was the season of Darkness, it was the spring of hope, it was the winter of despair.",
-    "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, and "
-    "nothing particular to interest me on shore, I thought I would sail about a little and see the watery part "
-    "of the world.",
-]
+KIND_NAMES = {
+    "generated": "ours: watermarked generations",
+    "human-corpus": "human: held-out corpus docs",
+    "human-labelled": "human: held-out labelled",
+    "machine-labelled": "other LLMs: held-out labelled",
+    "pii": "personal data (demo-written)",
+}
+VERDICTS = ("machine", "human", "uncertain", "abstain")
 
 
-def corpus_paragraphs(corpus: Path | None, count: int, seed: int) -> list[str]:
-    """``count`` paragraphs of 300-1,200 characters from the corpus, read file by file (never all of it)."""
-    if corpus is None or not corpus.is_dir():
-        return list(FALLBACK_HUMAN)
-    picked: list[str] = []
-    files = sorted(p for p in corpus.rglob("*.txt") if p.is_file())
-    random.Random(seed).shuffle(files)
-    for path in files:
-        for paragraph in _paragraphs(path):
-            if 300 <= len(paragraph) <= 1200:
-                picked.append(paragraph)
-                break
-        if len(picked) >= count:
-            break
-    return picked or list(FALLBACK_HUMAN)
-
-
-def _paragraphs(path: Path, limit: int = 400) -> Iterator[str]:
-    block: list[str] = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle):
-            if number > 20_000 or limit <= 0:
-                return
-            if line.strip():
-                block.append(line.strip())
-                continue
-            if block:
-                limit -= 1
-                yield " ".join(block)
-                block = []
-
-
-def build_dump(path: Path, humans: Sequence[str], machines: Sequence[str], seed: int) -> int:
-    records = [{"id": f"human-{i}", "text": t} for i, t in enumerate(humans)]
-    records += [{"id": f"generated-{i}", "text": t} for i, t in enumerate(machines)]
-    records += [{"id": f"pii-{i}", "text": t} for i, t in enumerate(PII_TEXTS)]
+def build_dump(path: Path, examples: Sequence[Example], seed: int) -> int:
+    """Write the dump: one JSON line per example (its id names its kind), shuffled, then a duplicate of the
+    first line and a malformed line in the middle (both must be reported, not scored twice or crash)."""
+    counters: Counter[str] = Counter()
+    records = []
+    for example in examples:
+        records.append({"id": f"{example.kind}-{counters[example.kind]}", "text": example.text})
+        counters[example.kind] += 1
     random.Random(seed).shuffle(records)
     records.append({"id": "duplicate-of-" + records[0]["id"], "text": records[0]["text"]})
     lines = [json.dumps(record, ensure_ascii=False) for record in records]
@@ -82,8 +57,17 @@ def build_dump(path: Path, humans: Sequence[str], machines: Sequence[str], seed:
     return len(lines)
 
 
-def demo_scan(settings: Settings, loaded, corpus: Path | None, seed: int) -> str:
-    """Generate, ledger, build the dump, scan it through a real worker; returns the job id."""
+def kind_of(source_id: str) -> str | None:
+    """The example kind a dump id names (``generated-3`` -> ``generated``); None for the duplicate line."""
+    if source_id.startswith("duplicate-of-"):
+        return None
+    kind = source_id.rsplit("-", 1)[0]
+    return kind if kind in KIND_NAMES else None
+
+
+def demo_scan(settings: Settings, loaded, examples: Sequence[Example], seed: int) -> str:
+    """Generate, ledger, build the dump, scan it through a real worker, print counts per kind; returns the job
+    id."""
     from provenance.cli.scan_cmd import _print_summary, _wait
     from provenance.pipeline.export import iter_verdicts
     from provenance.pipeline.submission import submit_paths
@@ -95,20 +79,57 @@ def demo_scan(settings: Settings, loaded, corpus: Path | None, seed: int) -> str
     sampling = SamplingConfig(max_new_tokens=new_tokens, min_new_tokens=min(64, new_tokens), seed=seed + 1,
                               top_k=50, temperature=0.9)
     stamped = generate_stamped(settings, loaded, SCAN_PROMPTS, sampling, requester="demo")
-    machines = [item.generation.prompt + item.generation.text for item in stamped if item.generation.text]
     record_generations(settings, [item.manifest for item in stamped], actor="demo")
-    humans = corpus_paragraphs(corpus, 24, seed)
+    generated = [Example("generated", item.generation.prompt + item.generation.text, "this demo")
+                 for item in stamped if item.generation.text]
+    pii = [Example("pii", text, "written for the demo") for text in PII_TEXTS]
+    everything = [*generated, *examples, *pii]
     dump = settings.home / "demo" / "scan-dump.jsonl"
-    lines = build_dump(dump, humans, machines, seed)
-    stdout.print(f"dump {dump}: {lines} lines ({len(humans)} corpus paragraphs, {len(machines)} watermarked "
-                 f"generations written to the ledger, {len(PII_TEXTS)} with personal data, 1 duplicate, "
-                 "1 malformed line)", highlight=False)
+    lines = build_dump(dump, everything, seed)
+    kinds = Counter(example.kind for example in everything)
+    stdout.print(f"dump {dump}: {lines} lines ("
+                 + ", ".join(f"{count} {KIND_NAMES[kind]}" for kind, count in kinds.items())
+                 + "; the generations are in the ledger; 1 duplicate, 1 malformed line)", highlight=False)
     job_id = submit_paths(settings, [dump])
     summary = _wait(settings, job_id, workers=1, quiet=False)
     _print_summary(summary)
-    for record in list(iter_verdicts(settings, job_id))[:6]:
+    records = list(iter_verdicts(settings, job_id))
+    print_kind_table(records)
+    for record in records[:6]:
         wm = record["watermark"]
         p = "-" if record["p_machine"] is None else f"{record['p_machine']:.2f}"
-        stdout.print(f"  {record['source_id']:>14}: {record['verdict']:<9} P(machine)={p:<5} "
+        stdout.print(f"  {record['source_id']:>18}: {record['verdict']:<9} P(machine)={p:<5} "
                      f"watermarked={wm['watermarked']!s:<5} PII={record['pii_count']}", highlight=False)
     return job_id
+
+
+def print_kind_table(records: Sequence[dict]) -> None:
+    """Verdict counts per kind of text, and how many the watermark test flagged: the detector's honest
+    picture on text it never saw (statistical verdicts) next to the watermark's (proof, for our own text)."""
+    from rich.table import Table
+
+    counts: dict[str, Counter[str]] = {}
+    for record in records:
+        kind = kind_of(str(record["source_id"]))
+        if kind is None:
+            continue
+        tally = counts.setdefault(kind, Counter())
+        tally[f"verdict:{record['verdict']}"] += 1
+        tally["watermarked"] += bool((record.get("watermark") or {}).get("watermarked"))
+        tally["n"] += 1
+    seen = {key.split(":", 1)[1] for tally in counts.values() for key in tally if key.startswith("verdict:")}
+    columns = [*VERDICTS, *sorted(seen - set(VERDICTS))]
+    table = Table(title="verdicts per kind of text: the machine-text detector, and the watermark",
+                  show_header=True)
+    table.add_column("kind", no_wrap=True)
+    for verdict in columns:
+        table.add_column(verdict, justify="right")
+    table.add_column("watermarked", justify="right")
+    for kind, name in KIND_NAMES.items():
+        if kind in counts:
+            tally = counts[kind]
+            table.add_row(f"{name} ({tally['n']})", *(str(tally[f"verdict:{v}"]) for v in columns),
+                          str(tally["watermarked"]))
+    stdout.print(table)
+    stdout.print("  the detector's verdicts are statistical (it errs, most on other LLMs' text and short texts); "
+                 "a watermark is proof for text this platform generated", highlight=False)
