@@ -15,6 +15,7 @@ from detect.bundle import Bundle, ScorerIdentity, load_bundle, read_card, save_b
 from detect.cache import StatisticsCache
 from detect.ensemble import Verdict
 from detect.errors import DetectionError
+from detect.memorisation import MemorisationGuard
 from detect.perplexity import PerplexityScorer
 from detect.scoring import judge_texts
 from detect.training import PreparedData, train_bundle
@@ -80,8 +81,14 @@ class DetectionService:
         bundle.check_scorer(self.identity)
         return bundle
 
+    @cached_property
+    def guard(self) -> MemorisationGuard:
+        """The scorer's training-text index (beside the model, or built into the home), if there is one."""
+        lm = self.scorer.lm
+        return MemorisationGuard.for_scorer(lm.path, lm.weights_sha256, self.settings.home)
+
     def judge(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Verdict]:
-        return judge_texts(self.scorer, self.bundle, texts, cache=self.cache, progress=progress)
+        return judge_texts(self.scorer, self.bundle, texts, cache=self.cache, progress=progress, guard=self.guard)
 
     def train(self, name: str, data: PreparedData, *, target_fpr: float | None = None, seed: int = 0,
               progress: Callable[[int], None] | None = None,
