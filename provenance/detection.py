@@ -47,13 +47,25 @@ class DetectionService:
     def scorer(self) -> PerplexityScorer:
         return self._build_scorer(load_configured_model(self.settings, self.scorer_spec()))
 
-    def _build_scorer(self, lm: Any) -> PerplexityScorer:
+    def _build_scorer(self, lm: Any, *, for_training: bool = False) -> PerplexityScorer:
         """torch or ONNX Runtime, fp32 or int8, as PROVENANCE_SCORER_BACKEND / _SCORER_QUANTIZE say."""
         from detect.onnx_scorer import build_scorer
 
-        return build_scorer(lm, backend=self.settings.scorer_backend, quantize=self.settings.scorer_quantize,
+        return build_scorer(lm, backend=self.settings.scorer_backend, quantize=self._quantize(for_training),
                             batch_tokens=self.settings.detect_batch_tokens,
                             cache_root=self.settings.home / "cache" / "onnx")
+
+    def _quantize(self, for_training: bool = False) -> str:
+        """PROVENANCE_SCORER_QUANTIZE; ``auto`` follows the bundle's recorded precision when a bundle exists
+        (a bundle only works with the statistics it was trained on), else int8 on CPU (build_scorer)."""
+        setting = self.settings.scorer_quantize
+        if setting != "auto" or for_training:
+            return setting
+        card = read_card(bundle_dir(self.settings, self.bundle_name)) or {}
+        statistics = str((card.get("scorer") or {}).get("statistics") or "")
+        if "|q=none|" in statistics:
+            return "none"
+        return "int8" if "|q=int8|" in statistics else "auto"
 
     def scorer_spec(self, *, for_training: bool = False) -> str | None:
         """PROVENANCE_SCORER_MODEL, else PROVENANCE_MODEL, else (scoring) the scorer the bundle was trained
@@ -95,7 +107,7 @@ class DetectionService:
               stage: Callable[[str], None] | None = None) -> Bundle:
         if "scorer" not in self.__dict__:
             lm = load_configured_model(self.settings, self.scorer_spec(for_training=True))
-            self.__dict__["scorer"] = self._build_scorer(lm)
+            self.__dict__["scorer"] = self._build_scorer(lm, for_training=True)
         bundle = train_bundle(name, self.scorer, data, cache=self.cache,
                               target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
                               progress=progress, stage=stage)
