@@ -148,6 +148,7 @@ def test_detection_service_picks_the_backend_from_settings(clean_env: Path, micr
 def test_cli_reports_a_corrupt_export_as_error_and_hint(capsys, clean_env: Path, micro_model_dir: Path,
                                                         detect_data_file: Path, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    monkeypatch.setenv("PROVENANCE_SCORER_QUANTIZE", "none")  # an fp32 bundle: the fp32 ONNX export must match it
     code, _, err = run_cli(capsys, "detect", "train", str(detect_data_file), "--out", "b", "--json")
     assert code == 0, err
     monkeypatch.setenv("PROVENANCE_SCORER_BACKEND", "onnx")
