@@ -5,6 +5,10 @@ Baseline ("naive"): for each text, tokenize it alone and call ``model(**inputs)`
 packed batches, ``inference_mode``, LM head only on scored positions, and *all* statistics (log-likelihood,
 ranks, entropy, Fast-DetectGPT, GLTR, burstiness), which the naive loop does not compute at all.
 
+The default scorer is int8 on CPU (``PROVENANCE_SCORER_QUANTIZE=auto``); the report also scores the same
+texts with the fp32 scorer (the previous default) in the same run and prints documents/s for both, the
+ratio and the load average (other jobs share the machine).
+
 On a GPU (``--device cuda``) it also compares batched bf16 scoring with a bare bf16 forward pass of the
 same model on the same padded batches (the issue's GPU reference). Prints one JSON object.
 
@@ -14,12 +18,15 @@ same model on the same padded batches (the issue's GPU reference). Prints one JS
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import os
 import time
 from pathlib import Path
 
 import torch
 
+from detect.onnx_scorer import build_scorer
 from detect.perplexity import PerplexityScorer
 from detect.text import normalize_for_detection
 from provenance.runtime import load_configured_model
@@ -86,9 +93,19 @@ def main() -> None:
     settings = Settings(device=args.device)
     lm = load_configured_model(settings, args.model)
     scorer = PerplexityScorer(lm, batch_tokens=args.batch_tokens)
+    default_lm = copy.copy(lm)
+    default_lm.model = copy.deepcopy(lm.model)
+    default_scorer = build_scorer(default_lm, quantize=settings.scorer_quantize, batch_tokens=args.batch_tokens)
+    load_before = os.getloadavg()
     ours_tps, ours_tokens = ours_tokens_per_second(scorer, texts[:20])  # warm-up
     naive_tps, naive_tokens = naive_tokens_per_second(lm, texts)
+    started = time.perf_counter()
     ours_tps, ours_tokens = ours_tokens_per_second(scorer, texts)
+    fp32_docs = len(texts) / (time.perf_counter() - started)
+    ours_tokens_per_second(default_scorer, texts[:20])  # warm-up
+    started = time.perf_counter()
+    default_tps, _ = ours_tokens_per_second(default_scorer, texts)
+    default_docs = len(texts) / (time.perf_counter() - started)
     report = {
         "benchmark": "detect_speed",
         "model": lm.name,
@@ -102,6 +119,12 @@ def main() -> None:
         "ours_tokens_per_s": round(ours_tps, 1),
         "speedup_vs_naive": round(ours_tps / naive_tps, 2),
         "ours_computes": "all statistics; naive computes logits only",
+        "default_scorer": default_scorer.identity,
+        "fp32_docs_per_s": round(fp32_docs, 2),
+        "default_docs_per_s": round(default_docs, 2),
+        "default_tokens_per_s": round(default_tps, 1),
+        "default_vs_fp32": round(default_docs / fp32_docs, 2),
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     }
     if lm.device.type == "cuda":
         bare = gpu_bare_forward(lm, 64, 512)

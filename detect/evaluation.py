@@ -48,7 +48,7 @@ def evaluate_items(ensemble: TrainedEnsemble, items: Sequence[ScoredText], label
 
 def holdout_table(items: Sequence[ScoredText], labels: np.ndarray, groups: np.ndarray, column: np.ndarray, *,
                   target_fpr: float = 0.01, n_splits: int = 3, seed: int = 0, skip: Sequence[str] = ("human",),
-                  stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+                  stage: Callable[[str], None] | None = None, stacker: str = "logit") -> dict[str, Any]:
     """Leave-one-value-out over ``column`` (see module docstring); point metrics per detector."""
     labels, groups, column = np.asarray(labels), np.asarray(groups), np.asarray(column)
     table: dict[str, Any] = {}
@@ -70,7 +70,7 @@ def holdout_table(items: Sequence[ScoredText], labels: np.ndarray, groups: np.nd
         if stage is not None:
             stage(f"hold-out {value}: train {len(train)}, test {len(test)}")
         result = train_ensemble([items[i] for i in train], labels[train], groups[train], column[train],
-                                target_fpr=target_fpr, n_splits=n_splits, seed=seed)
+                                target_fpr=target_fpr, n_splits=n_splits, seed=seed, stacker=stacker)
         ensemble = result.ensemble
         test_items = [items[i] for i in test]
         judged = [k for k, item in enumerate(test_items) if ensemble.abstain.reason(item) is None]

@@ -309,11 +309,16 @@ class OnnxPerplexityScorer(PerplexityScorer):
 
 def build_scorer(lm: Any, *, backend: str = "torch", quantize: str = "none", batch_tokens: int = 8192,
                  cache_root: Path | None = None) -> PerplexityScorer:
-    """The scorer the settings ask for: torch (fp32, or int8: quantizes ``lm`` in place) or ONNX Runtime."""
+    """The scorer the settings ask for: torch (fp32, or int8: quantizes ``lm`` in place) or ONNX Runtime.
+
+    ``quantize="auto"`` (the default setting) is int8 on CPU, where dynamic int8 scores ~2.6x faster at the
+    same left-out AUROC (README, "Machine-text detection"), and the model's own precision elsewhere."""
     if backend not in BACKENDS:
         raise DetectionError(f"unknown scorer backend {backend!r}", hint="use torch or onnx")
+    if quantize == "auto":
+        quantize = "int8" if lm.device.type == "cpu" else "none"
     if quantize not in ("none", "int8"):
-        raise DetectionError(f"unknown scorer quantization {quantize!r}", hint="use none or int8")
+        raise DetectionError(f"unknown scorer quantization {quantize!r}", hint="use auto, none or int8")
     if quantize == "int8" and lm.device.type != "cpu":
         raise DetectionError("int8 scoring runs on CPU only", hint="set PROVENANCE_DEVICE=cpu, or "
                              "PROVENANCE_SCORER_QUANTIZE=none on a GPU (bf16 is the GPU default)")

@@ -7,7 +7,14 @@ entropy of q_t and the variance of log q_t(v) under q_t. Everything else is an a
 * LRR = -mean log-likelihood / mean log-rank (DetectLLM's log-likelihood/log-rank ratio);
 * the Fast-DetectGPT analytic criterion, white-box (sampling and scoring model are the scorer):
   D = (sum_t log q_t(x_t) - sum_t mu_t) / sqrt(sum_t var_t), with mu_t = sum_v q_t(v) log q_t(v) = -entropy_t;
-* burstiness: the spread (standard deviation) of per-sentence mean negative log-likelihood.
+* burstiness: the spread (standard deviation) of per-sentence mean negative log-likelihood;
+* evidence for *both* tails (version 3): ``surprise_excess`` = mean over tokens of (-log q(x_t) - entropy_t),
+  how much more surprising the text is than the scorer itself expects (0 for the scorer's own samples,
+  negative for greedy/low-temperature text, positive for human text *and* for text sampled at temperature 1
+  from a different model: a stacker that is not monotone in it can call both tails); ``certain_share``
+  (share of tokens the scorer gives probability >= 0.9) and ``certain_run`` (the longest run of such tokens,
+  in tokens): memorised text (quotations, public text the scorer was trained on) shows long runs of
+  near-certain tokens that neither human writing nor sampled text has (see ``detect.memorisation``).
 
 Speed comes from packing many texts into few forward passes: texts are cut into segments no longer than the
 context, sorted by length and packed under a token budget (right padding + attention mask; GPT-2's absolute
@@ -35,8 +42,9 @@ STATISTICS = (
     "log_likelihood", "log_rank", "lrr", "fast_detectgpt", "entropy", "gltr_top10", "gltr_top100",
     "gltr_top1000", "burstiness", "log_likelihood_std", "top1", "token_z_mean", "token_z_positive",
     "log_likelihood_q10", "log_likelihood_q50", "log_likelihood_q90", "entropy_std",
+    "surprise_excess", "certain_share", "certain_run",
 )
-STATS_VERSION = 2  # bump when a statistic's definition changes: cached values are then ignored
+STATS_VERSION = 3  # bump when a statistic's definition changes: cached values are then ignored
 # Sign that turns each statistic into "higher = more machine-like" (machine text is more probable,
 # lower-ranked, lower-entropy and more uniform than human text under a language model).
 MACHINE_DIRECTION = {
@@ -44,7 +52,9 @@ MACHINE_DIRECTION = {
     "gltr_top10": 1.0, "gltr_top100": 1.0, "gltr_top1000": 1.0, "burstiness": -1.0,
     "log_likelihood_std": -1.0, "top1": 1.0, "token_z_mean": 1.0, "token_z_positive": 1.0,
     "log_likelihood_q10": 1.0, "log_likelihood_q50": 1.0, "log_likelihood_q90": 1.0, "entropy_std": -1.0,
+    "surprise_excess": -1.0, "certain_share": 1.0, "certain_run": 1.0,
 }
+CERTAIN_LOG_PROB = math.log(0.9)  # a token is "near-certain" when the scorer gives it probability >= 0.9
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 
 
@@ -83,6 +93,9 @@ class PerplexityStats:
     log_likelihood_q50: float
     log_likelihood_q90: float
     entropy_std: float
+    surprise_excess: float = float("nan")
+    certain_share: float = float("nan")
+    certain_run: float = float("nan")
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
@@ -138,7 +151,19 @@ def aggregate(scores: TokenScores, text: str) -> PerplexityStats:
         log_likelihood_q50=float(quantiles[1]),
         log_likelihood_q90=float(quantiles[2]),
         entropy_std=float(entropy.std()),
+        surprise_excess=float((-ll - entropy).mean()),
+        certain_share=float((ll >= CERTAIN_LOG_PROB).mean()),
+        certain_run=float(longest_run(ll >= CERTAIN_LOG_PROB)),
     )
+
+
+def longest_run(flags: np.ndarray) -> int:
+    """Length of the longest run of True values."""
+    if flags.size == 0 or not flags.any():
+        return 0
+    padded = np.concatenate([[0], flags.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return int((edges[1::2] - edges[::2]).max())
 
 
 def _burstiness(ll: np.ndarray, char_starts: np.ndarray, text: str, min_tokens: int = 3) -> float:

@@ -13,6 +13,7 @@ from detect.bundle import Bundle
 from detect.cache import StatisticsCache, cached_statistics
 from detect.classifier import ScoredText
 from detect.ensemble import Verdict
+from detect.memorisation import MemorisationGuard
 from detect.perplexity import PerplexityScorer, PerplexityStats
 from detect.text import normalize_for_detection
 
@@ -29,14 +30,20 @@ def bounded_text(text: str, max_tokens: int) -> tuple[str, bool]:
 
 def judge_texts(scorer: PerplexityScorer, bundle: Bundle, texts: Sequence[str], *,
                 cache: StatisticsCache | None = None,
-                progress: Callable[[int], None] | None = None) -> list[Verdict]:
-    """One verdict per text, in order (abstain with a reason where a text cannot be judged)."""
+                progress: Callable[[int], None] | None = None,
+                guard: MemorisationGuard | None = None) -> list[Verdict]:
+    """One verdict per text, in order (abstain with a reason where a text cannot be judged).
+
+    ``guard`` keeps text the scorer was trained on from a ``machine`` verdict (``detect.memorisation``);
+    without one, only the model-free signal (long runs of near-certain tokens) is applied."""
     bounded = [bounded_text(text, scorer.max_text_tokens) for text in texts]
     normalised = [text for text, _ in bounded]
     stats = cached_statistics(scorer, normalised, cache, progress)
     stats = [_mark_cut(stat, cut) for stat, (_, cut) in zip(stats, bounded, strict=True)]
     items = [ScoredText(text, stat) for text, stat in zip(normalised, stats, strict=True)]
-    return bundle.ensemble.judge(items)
+    guard = guard or MemorisationGuard()
+    return [guard.apply(verdict, item.text, item.stats.certain_run)
+            for verdict, item in zip(bundle.ensemble.judge(items), items, strict=True)]
 
 
 def _mark_cut(stats: PerplexityStats, cut: bool) -> PerplexityStats:

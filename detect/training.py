@@ -147,6 +147,9 @@ def train_bundle(name: str, scorer: PerplexityScorer, data: PreparedData, *, cac
     identity = ScorerIdentity.of(scorer)
     card = build_card(name, identity, result.ensemble, data={**data.summary(), "texts_used": len(keep)},
                       metrics={"cross_validated": cv_metrics(result), "folds": result.folds},
-                      training={"target_fpr": target_fpr, "seed": seed, "grouping": "prompt groups"})
+                      training={"target_fpr": target_fpr, "seed": seed, "grouping": "prompt groups",
+                                "scorer_quantize": scorer.lm.quantized or "none",
+                                "stacker": result.ensemble.stacker,
+                                "stack_inputs": list(result.ensemble.stack_inputs)})
     hashes = frozenset(short_text_hash(item.text) for item in items)
     return Bundle(result.ensemble, card, training_hashes=hashes)

@@ -180,7 +180,7 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         "torch": torch.__version__,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _save_atomically(model, tokenizer, Path(output_dir), card, started)
+    _save_atomically(model, tokenizer, Path(output_dir), card, started, training_texts=paragraphs)
     readme = Path(output_dir) / "README.md"
     readme.write_text(readme.read_text().replace("# Bootstrap GPT-2 (trained by `provenance model bootstrap`)",
                                                  f"# Distilled GPT-2 (`provenance model distill`, teacher "

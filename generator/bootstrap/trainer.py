@@ -223,7 +223,7 @@ def train_bootstrap_model(
         "machine": platform.machine(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _save_atomically(model, tokenizer, output_dir, card, started)
+    _save_atomically(model, tokenizer, output_dir, card, started, training_texts=train_paragraphs)
     return BootstrapResult(output_dir=output_dir, card=card)
 
 
@@ -234,13 +234,19 @@ def _lm_loss(model: GPT2LMHeadModel, batch: torch.Tensor) -> torch.Tensor:
 
 
 def _save_atomically(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, output_dir: Path,
-                     card: dict[str, object], started: float) -> None:
+                     card: dict[str, object], started: float, training_texts: list[str] | None = None) -> None:
+    """Model, tokenizer and card, swapped into place at once; with ``training_texts`` also the memorisation
+    index (``detect.memorisation``), so the detector never calls text this model was trained on machine."""
     output_dir = Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = output_dir.with_name(output_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+    if training_texts is not None:
+        from detect.memorisation import write_model_index
+
+        write_model_index(staging, training_texts)
     card["wall_seconds"] = round(time.monotonic() - started, 1)
     (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     (staging / "README.md").write_text(render_card_markdown(card))
