@@ -8,7 +8,6 @@ cross-validated metrics and thresholds. A bundle only makes sense with the score
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ import joblib
 from detect.classifier import DENSE_FEATURES
 from detect.ensemble import TrainedEnsemble
 from detect.errors import BundleMismatchError, DetectionError
+from generator.hashing import file_sha256
 
 BUNDLE_FORMAT = 1
 ENSEMBLE_FILE = "ensemble.joblib"
@@ -129,14 +129,6 @@ def save_bundle(bundle: Bundle, directory: Path) -> Path:
 
     bundle.path = write_directory_atomically(directory, write)
     return directory
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_file_hash(path: Path, expected: str | None, field: str) -> None:

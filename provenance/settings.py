@@ -146,13 +146,10 @@ class Settings(BaseSettings):
     @field_validator("scan_roots", mode="before")
     @classmethod
     def _path_list(cls, value: Any) -> Any:
-        """Accept a JSON list, or paths separated by commas or os.pathsep (environment variables are strings)."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.replace(os.pathsep, ",").split(",") if part.strip()]
-        return value
+        """Like the lists above, and os.pathsep separates paths too (as in PATH)."""
+        if isinstance(value, str) and not value.strip().startswith("["):
+            value = value.replace(os.pathsep, ",")
+        return cls._pii_list(value)
 
     @field_validator("pii_thresholds", mode="before")
     @classmethod
