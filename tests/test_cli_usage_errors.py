@@ -26,8 +26,8 @@ def assert_usage_error(code: int, err: str, command: str, message: str) -> None:
 
 
 def test_unknown_option(capsys, clean_env: Path) -> None:
-    code, _, err = run_cli(capsys, "apikey", "create", "--name", "x", "--tenant", "t")
-    assert_usage_error(code, err, "apikey create", "No such option: --tenant")
+    code, _, err = run_cli(capsys, "apikey", "create", "--name", "x", "--owner", "t")
+    assert_usage_error(code, err, "apikey create", "No such option: --owner")
 
 
 def test_mistyped_option_suggests_the_real_one(capsys, clean_env: Path) -> None:
