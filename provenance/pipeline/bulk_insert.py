@@ -12,6 +12,8 @@ from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from provenance.errors import ProvenanceError
+
 _COMPILED: dict[tuple[str, str, tuple[str, ...], str | None], tuple[str, tuple[str, ...] | None]] = {}
 
 
@@ -27,7 +29,8 @@ def _compiled(session: Session, table: Table, columns: tuple[str, ...], ignore_c
         elif ignore_conflict_on and dialect.name == "sqlite":
             statement = sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=[ignore_conflict_on])
         elif ignore_conflict_on:
-            raise NotImplementedError(dialect.name)
+            raise ProvenanceError(f"skipping duplicate rows on insert is not implemented for {dialect.name}",
+                                  hint="use SQLite or PostgreSQL as the store (PROVENANCE_DATABASE_URL)")
         else:
             statement = insert(table).values(values)
         compiled = statement.compile(dialect=dialect)
