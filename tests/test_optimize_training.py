@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -116,8 +118,11 @@ def test_watermark_is_detected_on_adapted_output(capsys, clean_env: Path, micro_
                                                  monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
     monkeypatch.setenv("PROVENANCE_ADAPTER", str(adapter_dir))
+    # A fixed secret makes the run reproducible: with a random one the adapted micro model (low entropy on its
+    # memorised domain) gave combined z from 6.9 to 10.1 over five keys, a margin but not a certainty.
+    monkeypatch.setattr("watermark.keys.new_secret", lambda: hashlib.sha256(b"adapted-output-test").digest())
     assert run_cli(capsys, "keys", "create", "--delta", "6")[0] == 0
-    code, out, err = run_cli(capsys, "generate", "--prompt", "The ship", "--n", "3", "--max-new-tokens", "56",
+    code, out, err = run_cli(capsys, "generate", "--prompt", "The ship", "--n", "6", "--max-new-tokens", "56",
                              "--min-new-tokens", "56", "--top-k", "0", "--temperature", "1.3", "--seed", "3", "--json")
     assert code == 0, err
     rows = json_lines(out)
@@ -129,11 +134,10 @@ def test_watermark_is_detected_on_adapted_output(capsys, clean_env: Path, micro_
     code, out, _ = run_cli(capsys, "watermark", "detect", str(texts), "--jsonl", "--json")
     assert code == 0
     results = json_lines(out)
-    # The key is random per run, so one 56-token text can land near z = 2 by chance (seen: 2.04-8.8 over runs):
-    # the claim is judged on the typical text and on the three together, not on the unluckiest one.
-    per_text = sorted(result["z_score"] for result in results[:-1])
-    assert per_text[1] > 2  # the median text, by the criterion of tests/test_cli_watermark.py
-    assert results[-1]["watermarked"]  # the three texts together pass the default z = 4 rule
+    # One 56-token text from a low-entropy model can land near z = 0 (seen: -0.2 to 8.7 over keys): the claim is
+    # judged on the typical text and on the six together, not on the unluckiest one.
+    assert statistics.median(result["z_score"] for result in results[:-1]) > 2  # criterion of test_cli_watermark
+    assert results[-1]["watermarked"]  # the six texts together pass the default z = 4 rule
 
 
 def test_adapt_rejects_bad_rank(micro_model, domain_corpus: Path, tmp_path: Path) -> None:
