@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +46,15 @@ def evaluate_items(ensemble: TrainedEnsemble, items: Sequence[ScoredText], label
     return report, {"labels": y, **scores}
 
 
-def holdout_table(items: Sequence[ScoredText], labels: np.ndarray, groups: np.ndarray, column: np.ndarray, *,
-                  target_fpr: float = 0.01, n_splits: int = 3, seed: int = 0, skip: Sequence[str] = ("human",),
-                  stage: Callable[[str], None] | None = None, stacker: str = "logit") -> dict[str, Any]:
-    """Leave-one-value-out over ``column`` (see module docstring); point metrics per detector."""
+def holdout_splits(labels: np.ndarray, groups: np.ndarray, column: np.ndarray, *, seed: int = 0,
+                   skip: Sequence[str] = ("human",)) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(value, train indices, test indices) per held-out value of ``column`` (see module docstring).
+
+    Shared by ``holdout_table`` and the benches that evaluate extra signals, so every figure for a split is
+    measured on the same texts."""
     labels, groups, column = np.asarray(labels), np.asarray(groups), np.asarray(column)
-    table: dict[str, Any] = {}
-    values = [value for value in np.unique(column) if value not in skip]
     rng = np.random.default_rng(seed)
-    for value in values:
+    for value in [value for value in np.unique(column) if value not in skip]:
         is_value = column == value
         test_groups = np.unique(groups[is_value])
         if np.isin(groups, test_groups).mean() > 0.5:
@@ -64,13 +64,24 @@ def holdout_table(items: Sequence[ScoredText], labels: np.ndarray, groups: np.nd
         in_test_groups = np.isin(groups, test_groups)
         test = np.flatnonzero(in_test_groups & (is_value | (labels == 0)))
         train = np.flatnonzero(~in_test_groups & ~is_value)
+        yield str(value), train, test
+
+
+def holdout_table(items: Sequence[ScoredText], labels: np.ndarray, groups: np.ndarray, column: np.ndarray, *,
+                  target_fpr: float = 0.01, n_splits: int = 3, seed: int = 0, skip: Sequence[str] = ("human",),
+                  stage: Callable[[str], None] | None = None, stacker: str = "logit") -> dict[str, Any]:
+    """Leave-one-value-out over ``column`` (see module docstring); point metrics per detector."""
+    labels = np.asarray(labels)
+    table: dict[str, Any] = {}
+    for value, train, test in holdout_splits(labels, groups, column, seed=seed, skip=skip):
         if len(np.unique(labels[train])) < 2 or len(np.unique(labels[test])) < 2:
-            table[str(value)] = {"error": "needs human and machine texts on both sides"}
+            table[value] = {"error": "needs human and machine texts on both sides"}
             continue
         if stage is not None:
             stage(f"hold-out {value}: train {len(train)}, test {len(test)}")
-        result = train_ensemble([items[i] for i in train], labels[train], groups[train], column[train],
-                                target_fpr=target_fpr, n_splits=n_splits, seed=seed, stacker=stacker)
+        result = train_ensemble([items[i] for i in train], labels[train], np.asarray(groups)[train],
+                                np.asarray(column)[train], target_fpr=target_fpr, n_splits=n_splits, seed=seed,
+                                stacker=stacker)
         ensemble = result.ensemble
         test_items = [items[i] for i in test]
         judged = [k for k, item in enumerate(test_items) if ensemble.abstain.reason(item) is None]
@@ -80,7 +91,7 @@ def holdout_table(items: Sequence[ScoredText], labels: np.ndarray, groups: np.nd
         row = {name: _rounded(point_metrics(y, vals)) for name, vals in scores.items()}
         row["ensemble"] = _rounded(point_metrics(y, ensemble.probabilities(test_items), ensemble.thresholds.machine))
         row["n_train"], row["n_test_human"], row["n_test_machine"] = len(train), int((y == 0).sum()), int(y.sum())
-        table[str(value)] = row
+        table[value] = row
     return table
 
 

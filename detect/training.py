@@ -108,6 +108,37 @@ def _stratified_sample(rows: list[LabelledText], limit: int, seed: int) -> list[
     return [row for row in rows if row.group in chosen_groups]
 
 
+def with_sampled_text(data: PreparedData, lm, *, per_setting: int, new_tokens: int = 160,
+                      seed: int = 0, progress: Callable[[int], None] | None = None) -> tuple[PreparedData, dict]:
+    """``data`` plus pure and nucleus continuations of its human prefixes by ``lm`` (``detect.sampled``).
+
+    Each setting continues its own ``per_setting`` prefixes (distinct prompt groups), and every continuation
+    joins its prefix's group, so cross-validation never splits a prompt from its machine continuation. Returns the
+    extended data and the card entry that records how the text was made."""
+    from detect.sampled import SAMPLING, prefix_of, sample_continuations
+
+    rng = random.Random(seed)
+    humans, seen = [], set()
+    for row in rng.sample(data.rows, len(data.rows)):
+        if row.label == 0 and row.group not in seen:
+            seen.add(row.group)
+            humans.append(row)
+    if len(humans) < 2 * per_setting:
+        raise DetectionError(f"{len(humans)} human prompt groups cannot give {per_setting} distinct prefixes to each "
+                             "sampling setting", hint="lower --sampled-per-setting or add human texts")
+    added: list[LabelledText] = []
+    for offset, setting in enumerate(SAMPLING):
+        chosen = humans[offset * per_setting: (offset + 1) * per_setting]
+        texts = sample_continuations(lm, [prefix_of(lm.tokenizer, row.text) for row in chosen], setting,
+                                     new_tokens=new_tokens, seed=seed, progress=progress)
+        added += [LabelledText(normalize_for_detection(sampled.text), 1, row.domain, f"sampled-{setting}",
+                               f"sampled:{lm.name}", row.pair, row.group) for row, sampled in zip(chosen, texts,
+                                                                                                  strict=True)]
+    record = {"model": lm.name, "weights_sha256": lm.weights_sha256, "per_setting": per_setting,
+              "new_tokens": new_tokens, "settings": SAMPLING, "seed": seed, "prefix_tokens": 30}
+    return PreparedData(data.rows + added, data.rejected, data.duplicates_dropped), record
+
+
 def score_rows(scorer: PerplexityScorer, rows: Sequence[LabelledText], cache: StatisticsCache | None,
                progress: Callable[[int], None] | None = None) -> list[ScoredText]:
     texts = [row.text for row in rows]
@@ -127,8 +158,10 @@ def cv_metrics(result: TrainingResult) -> dict[str, Any]:
 def train_bundle(name: str, scorer: PerplexityScorer, data: PreparedData, *, cache: StatisticsCache | None,
                  target_fpr: float = 0.01, seed: int = 0, abstain: AbstainPolicy | None = None,
                  progress: Callable[[int], None] | None = None,
-                 stage: Callable[[str], None] | None = None) -> Bundle:
-    """Score, train and describe a bundle (not yet saved; see ``detect.bundle.save_bundle``)."""
+                 stage: Callable[[str], None] | None = None, sampled_text: dict | None = None) -> Bundle:
+    """Score, train and describe a bundle (not yet saved; see ``detect.bundle.save_bundle``).
+
+    ``sampled_text``: the record of ``with_sampled_text`` when ``data`` includes platform-written text."""
     if stage:
         stage(f"scoring {len(data.rows)} texts with {scorer.lm.name}")
     items = score_rows(scorer, data.rows, cache, progress)
@@ -150,6 +183,7 @@ def train_bundle(name: str, scorer: PerplexityScorer, data: PreparedData, *, cac
                       training={"target_fpr": target_fpr, "seed": seed, "grouping": "prompt groups",
                                 "scorer_quantize": scorer.lm.quantized or "none",
                                 "stacker": result.ensemble.stacker,
-                                "stack_inputs": list(result.ensemble.stack_inputs)})
+                                "stack_inputs": list(result.ensemble.stack_inputs),
+                                "sampled_text": sampled_text})
     hashes = frozenset(short_text_hash(item.text) for item in items)
     return Bundle(result.ensemble, card, training_hashes=hashes)

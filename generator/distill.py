@@ -10,10 +10,11 @@ atomic save and model card are the bootstrap trainer's, so a distilled model loa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,37 @@ def build_student(teacher: Any, preset: Preset) -> GPT2LMHeadModel:
     return GPT2LMHeadModel(student)
 
 
+def student_from_layers(teacher: Any, layers: Sequence[int]) -> GPT2LMHeadModel:
+    """A shallower copy of the teacher: its embeddings, final norm and the chosen blocks, in order.
+
+    Why: a student trained from scratch on two CPU cores learns little in minutes (the teacher's forward pass
+    dominates each step), while one initialised from the teacher's own blocks (DistilBERT's recipe) starts
+    as a working language model and only needs a short distillation to re-knit the dropped layers. It keeps the
+    teacher's width, so it is a faster scorer only in depth, and a second model that shares the tokenizer
+    (what Binoculars needs) at once.
+    """
+    config = teacher.model.config
+    chosen = list(layers)
+    if not chosen or len(set(chosen)) != len(chosen) or any(not 0 <= i < config.n_layer for i in chosen):
+        raise GeneratorError(f"--keep-layers must name distinct teacher blocks in 0..{config.n_layer - 1}, "
+                             f"got {chosen}", hint="for example --keep-layers 0,2,5")
+    if len(chosen) >= config.n_layer:
+        raise GeneratorError(f"keeping {len(chosen)} of {config.n_layer} blocks is not a smaller student",
+                             hint="keep fewer blocks")
+    student = GPT2LMHeadModel(GPT2Config(**{**config.to_dict(), "n_layer": len(chosen), "resid_pdrop": 0.0,
+                                            "embd_pdrop": 0.0, "attn_pdrop": 0.0}))
+    source = teacher.model.state_dict()
+    state = {}
+    for name in student.state_dict():
+        if name.startswith("transformer.h."):
+            index, rest = name.removeprefix("transformer.h.").split(".", 1)
+            state[name] = source[f"transformer.h.{chosen[int(index)]}.{rest}"]
+        else:
+            state[name] = source[name]
+    student.load_state_dict({name: value.float() for name, value in state.items()})
+    return student
+
+
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, *,
                       temperature: float, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(total loss, plain LM loss) for one batch; logits are ``(tokens, vocab)``."""
@@ -61,8 +93,14 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Preset, *,
                   max_minutes: float | None = None, max_steps: int | None = None, temperature: float = 2.0,
                   alpha: float = 0.5, seed: int = 0, device: torch.device | None = None,
-                  on_progress: Callable[[TrainingProgress], None] | None = None) -> BootstrapResult:
-    """Distil ``teacher`` (a float ``LoadedModel``) into a preset-sized student; returns its directory and card."""
+                  on_progress: Callable[[TrainingProgress], None] | None = None,
+                  keep_layers: Sequence[int] | None = None,
+                  learning_rate: float | None = None) -> BootstrapResult:
+    """Distil ``teacher`` (a float ``LoadedModel``) into a preset-sized student; returns its directory and card.
+
+    ``keep_layers``: initialise the student from these teacher blocks (``student_from_layers``); the preset then
+    sets only the schedule and data sizes, and the learning rate defaults to a tenth of the preset's (fine-tuning
+    a working model, not training one)."""
     if teacher.quantized:
         raise GeneratorError("the teacher must be a float model", hint="unset PROVENANCE_QUANTIZE")
     if not 0.0 <= alpha <= 1.0 or temperature <= 0:
@@ -96,7 +134,15 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         heldout_ids = train_ids[-(block * 2 + 1):]
 
     teacher_model = teacher.model.eval()
-    model = build_student(teacher, preset).to(device)
+    if keep_layers:
+        model = student_from_layers(teacher, keep_layers).to(device)
+        preset = dataclasses.replace(preset, learning_rate=learning_rate or preset.learning_rate / 10,
+                                     n_layer=len(keep_layers), n_embd=int(teacher.model.config.n_embd),
+                                     n_head=int(teacher.model.config.n_head))
+    else:
+        model = build_student(teacher, preset).to(device)
+        if learning_rate:
+            preset = dataclasses.replace(preset, learning_rate=learning_rate)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -154,6 +200,7 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
     card = {
         "architecture": "GPT2LMHeadModel",
         "method": "distillation",
+        "initialised_from_teacher_layers": list(keep_layers) if keep_layers else None,
         "preset": {**preset.as_dict(), "context_length": block, "batch_size": batch_size},
         "teacher": {"name": teacher.name, "weights_sha256": teacher.weights_sha256, "parameters": teacher.parameters,
                     "heldout_perplexity": round(teacher_eval["perplexity"], 3)},

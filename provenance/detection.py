@@ -63,9 +63,13 @@ class DetectionService:
         """Loaded on first use; a service that trains (or was built to train) never falls back to a bundle's
         recorded scorer, because the bundle it writes must match the configured model."""
         if self._lm is not None:
-            from detect.perplexity import PerplexityScorer
+            # build_scorer quantizes in place, and the caller's model also generates: score with a private
+            # copy, so the demo uses the same default (int8 on CPU) scorer as every scan worker.
+            import copy
 
-            return PerplexityScorer(self._lm, batch_tokens=self.settings.detect_batch_tokens)
+            clone = copy.copy(self._lm)
+            clone.model = copy.deepcopy(self._lm.model)
+            return self._build_scorer(clone, for_training=self.for_training)
         spec = self.scorer_spec(for_training=self.for_training)
         return self._build_scorer(load_configured_model(self.settings, spec), for_training=self.for_training)
 
@@ -137,14 +141,25 @@ class DetectionService:
 
     def train(self, name: str, data: PreparedData, *, target_fpr: float | None = None, seed: int = 0,
               progress: Callable[[int], None] | None = None,
-              stage: Callable[[str], None] | None = None) -> Bundle:
+              stage: Callable[[str], None] | None = None, sampled_from: str | None = None,
+              sampled_per_setting: int = 150, sampled_tokens: int = 160) -> Bundle:
+        """``sampled_from``: a model that writes pure and nucleus continuations of the data's human prefixes into
+        the training set (``detect.training.with_sampled_text``); recorded in the card."""
         from detect.bundle import save_bundle
-        from detect.training import train_bundle
+        from detect.training import train_bundle, with_sampled_text
 
         self.for_training = True  # before the scorer loads: train with the configured model, not a bundle's
+        sampled_text = None
+        if sampled_from:
+            if stage:
+                stage(f"writing sampled text with {sampled_from}")
+            writer = load_configured_model(self.settings.model_copy(update={"quantize": "none", "adapter": None}),
+                                           sampled_from)
+            data, sampled_text = with_sampled_text(data, writer, per_setting=sampled_per_setting,
+                                                   new_tokens=sampled_tokens, seed=seed)
         bundle = train_bundle(name, self.scorer, data, cache=self.cache,
                               target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
-                              progress=progress, stage=stage)
+                              progress=progress, stage=stage, sampled_text=sampled_text)
         save_bundle(bundle, bundle_dir(self.settings, name))
         from provenance.home import remember_model
 

@@ -33,6 +33,24 @@ def test_train_writes_a_bundle_with_its_card(capsys, clean_env: Path, micro_mode
     assert json.loads((clean_env / "detectors" / "quick" / "card.json").read_text()) == card
 
 
+def test_train_can_add_sampled_text_from_another_model_and_records_it(capsys, clean_env: Path,
+                                                                       micro_model_dir: Path, detect_data_file: Path,
+                                                                       monkeypatch) -> None:
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    code, out, err = run_cli(capsys, "detect", "train", str(detect_data_file), "--out", "sampled", "--max-texts",
+                             "120", "--sampled-from", str(micro_model_dir), "--sampled-per-setting", "4",
+                             "--sampled-tokens", "40", "--json")
+    assert code == 0, err
+    (card,) = json_lines(out)
+    record = card["training"]["sampled_text"]
+    assert record["per_setting"] == 4 and set(record["settings"]) == {"pure", "nucleus"}
+    assert record["weights_sha256"] and record["new_tokens"] == 40
+    assert card["data"]["generators"]["sampled-pure"] == 4 and card["data"]["generators"]["sampled-nucleus"] == 4
+    code, _, err = run_cli(capsys, "detect", "train", str(detect_data_file), "--out", "too-many", "--max-texts",
+                           "120", "--sampled-from", str(micro_model_dir), "--sampled-per-setting", "500")
+    assert code == 2 and "distinct prefixes" in err and "hint:" in err
+
+
 def test_score_uses_the_bundles_scorer_when_no_model_is_set(capsys, trained_env: Path, micro_model_dir: Path,
                                                             monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PROVENANCE_MODEL")

@@ -178,3 +178,15 @@ def test_auto_quantization_is_int8_on_cpu_and_follows_the_bundle(micro_model_dir
     assert DetectionService(Settings())._quantize(for_training=True) == "auto"
     monkeypatch.setenv("PROVENANCE_SCORER_QUANTIZE", "int8")
     assert DetectionService(Settings())._quantize() == "int8"
+
+
+def test_a_service_given_a_model_scores_with_a_private_int8_copy(micro_model_dir: Path, clean_env: Path) -> None:
+    """The demo hands its generation model to the service: scoring must use the default int8 path without
+    quantizing the model the demo goes on generating with."""
+    from provenance.detection import DetectionService
+    from provenance.settings import Settings
+
+    lm = load_model(str(micro_model_dir), ModelRequest(device="cpu", offline=True))
+    scorer = DetectionService(Settings(), lm=lm, for_training=True).scorer
+    assert "|q=int8|" in scorer.identity
+    assert not lm.quantized and scorer.lm is not lm and scorer.lm.model is not lm.model

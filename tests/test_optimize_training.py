@@ -62,6 +62,36 @@ def test_distill_writes_a_loadable_student_with_a_card(micro_model, synthetic_co
     assert student.parameters < micro_model.parameters
 
 
+def test_a_student_kept_from_teacher_blocks_starts_as_those_blocks(micro_model, synthetic_corpus: Path,
+                                                                     tmp_path: Path) -> None:
+    from generator.distill import student_from_layers
+
+    student = student_from_layers(micro_model, [1])
+    assert student.config.n_layer == 1 and student.config.n_embd == micro_model.model.config.n_embd
+    assert torch.equal(student.transformer.h[0].attn.c_attn.weight,
+                       micro_model.model.transformer.h[1].attn.c_attn.weight.float())
+    assert torch.equal(student.lm_head.weight, student.transformer.wte.weight)  # still tied
+    with pytest.raises(GeneratorError, match="distinct teacher blocks"):
+        student_from_layers(micro_model, [0, 0])
+    with pytest.raises(GeneratorError, match="not a smaller student"):
+        student_from_layers(micro_model, [0, 1])
+    result = distill_model(micro_model, synthetic_corpus, tmp_path / "kept", get_preset("micro"), max_steps=3,
+                           keep_layers=[1])
+    card = json.loads((result.output_dir / "model_card.json").read_text())
+    assert card["initialised_from_teacher_layers"] == [1] and card["preset"]["n_layer"] == 1
+    assert card["preset"]["learning_rate"] == pytest.approx(get_preset("micro").learning_rate / 10)
+    assert load_model(str(result.output_dir), ModelRequest(device="cpu", offline=True)).vocab_size == \
+        micro_model.vocab_size
+
+
+def test_distill_cli_refuses_unreadable_keep_layers(capsys, clean_env: Path, micro_model_dir: Path,
+                                                    synthetic_corpus: Path) -> None:
+    code, _, err = run_cli(capsys, "model", "distill", "--teacher", str(micro_model_dir), "--corpus",
+                           str(synthetic_corpus), "--keep-layers", "first,last", "--max-steps", "1")
+    assert_clean_failure(code, err)
+    assert code == 2 and "--keep-layers" in err and "hint:" in err
+
+
 def test_distill_cli_refuses_a_student_not_smaller_than_the_teacher(capsys, clean_env: Path, micro_model_dir: Path,
                                                                     synthetic_corpus: Path) -> None:
     code, _, err = run_cli(capsys, "model", "distill", "--teacher", str(micro_model_dir), "--corpus",

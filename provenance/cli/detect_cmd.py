@@ -42,6 +42,12 @@ def train(
     max_texts: int | None = typer.Option(None, "--max-texts", min=20,
                                          help="Train on a stratified sample of this many texts (quick bundles)."),
     seed: int = typer.Option(0, "--seed"),
+    sampled_from: str | None = typer.Option(None, "--sampled-from", help="Add pure and nucleus continuations of "
+                                            "the human prefixes written by this model (not the scorer)."),
+    sampled_per_setting: int = typer.Option(150, "--sampled-per-setting", min=1,
+                                            help="Prefixes continued per sampling setting."),
+    sampled_tokens: int = typer.Option(160, "--sampled-tokens", min=16, max=1024,
+                                       help="New tokens per sampled continuation."),
     as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
 ) -> None:
     """Train the classifier + calibrated ensemble with group cross-validation and save a bundle."""
@@ -58,6 +64,7 @@ def train(
             out, prepared, target_fpr=target_fpr, seed=seed,
             progress=lambda tokens: progress.advance(task, tokens),
             stage=lambda message: progress.update(task, description=message[:60]),
+            sampled_from=sampled_from, sampled_per_setting=sampled_per_setting, sampled_tokens=sampled_tokens,
         )
     card = bundle.card
     if as_json:

@@ -108,6 +108,10 @@ def distill(
     alpha: float = typer.Option(0.5, "--alpha", help="Weight of the KL term (1 - alpha: the LM loss)."),
     seed: int = typer.Option(0, "--seed", help="Seed for initialisation and data order."),
     out: Path | None = typer.Option(None, "--out", help="Output directory (default: <home>/models/distilled)."),
+    keep_layers: str | None = typer.Option(None, "--keep-layers", help="Start from these teacher blocks, e.g. "
+                                           "0,2,5 (the teacher's width; minutes of CPU give a working model)."),
+    learning_rate: float | None = typer.Option(None, "--learning-rate", help="Override the preset's (default "
+                                               "with --keep-layers: a tenth of it)."),
     as_json: bool = typer.Option(False, "--json", help="Print the model card as one JSON object."),
 ) -> None:
     """Train a smaller GPT-2 student on a teacher's soft targets (a faster detection scorer)."""
@@ -119,6 +123,13 @@ def distill(
         raise CliError(f"--max-minutes must be positive, got {max_minutes}", hint="for example --max-minutes 15")
     if max_steps is not None and max_steps <= 0:
         raise CliError(f"--max-steps must be positive, got {max_steps}", hint="omit it to train for the budget")
+    try:
+        layers = [int(part) for part in keep_layers.split(",")] if keep_layers else None
+    except ValueError:
+        raise CliError(f"--keep-layers takes comma-separated block numbers, got {keep_layers!r}",
+                       hint="for example --keep-layers 0,2,5") from None
+    if learning_rate is not None and learning_rate <= 0:
+        raise CliError(f"--learning-rate must be positive, got {learning_rate}", hint="for example 3e-4")
     teacher_lm = load_configured_model(settings.model_copy(update={"quantize": "none", "adapter": None}), teacher)
     output_dir = (out or settings.models_dir / "distilled").expanduser().resolve()
     progress = _training_progress(transient=as_json)
@@ -126,7 +137,8 @@ def distill(
         task_id = progress.add_task("distill", total=100, phase="starting", loss="-", speed="-", step=0)
         result = distill_model(teacher_lm, corpus, output_dir, chosen, max_minutes=max_minutes,
                                max_steps=max_steps, temperature=temperature, alpha=alpha, seed=seed,
-                               on_progress=_progress_reporter(progress, task_id))
+                               on_progress=_progress_reporter(progress, task_id), keep_layers=layers,
+                               learning_rate=learning_rate)
     card = {**result.card, "output_dir": str(result.output_dir)}
     if as_json:
         emit_json(card)
