@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from provenance.store.models import Document, JobItem, ReviewDecision, ScanJob, Verdict
@@ -51,7 +51,9 @@ def review_labels(session: Session, *, since: datetime | None = None, job_id: st
     if since is not None:
         conditions.append(ReviewDecision.created_at >= since)
     if job_id is not None:
-        conditions.append(Verdict.document_id.in_(select(JobItem.document_id).where(JobItem.job_id == job_id)))
+        # the job's documents (its input records) and verdicts its workers wrote
+        conditions.append(or_(Verdict.job_id == job_id,
+                              Verdict.document_id.in_(select(JobItem.document_id).where(JobItem.job_id == job_id))))
     rows = session.execute(
         select(ReviewDecision.id, ReviewDecision.reviewer, ReviewDecision.decision, ReviewDecision.created_at,
                Verdict.document_id, Verdict.bundle_version, Verdict.job_id)
