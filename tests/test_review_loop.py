@@ -345,7 +345,8 @@ def test_rescore_with_a_new_bundle_keeps_the_old_verdicts(capsys, loop_env: Path
         job = session.get(ScanJob, job_id)
         assert job.status == "done" and job.bundle_version.startswith("v2:")
         assert job.inputs["previous_bundle_versions"] == [old_version]
-        counts = dict(session.execute(select(Verdict.bundle_version, func.count()).group_by(Verdict.bundle_version)))
+        counts = dict(session.execute(select(Verdict.bundle_version, func.count())
+                                      .group_by(Verdict.bundle_version)).all())
         assert counts == {old_version: 6, job.bundle_version: 6}
         assert session.scalar(select(func.count()).select_from(ReviewDecision)) == 0
     code, out, err = run_cli(capsys, "verdicts", "export", "--job", job_id)
