@@ -121,9 +121,11 @@ class Simulation:
             problems = self.gate(active, candidate, chosen[held])
             if not problems:
                 active = candidate
+            tried = test_figures(candidate, test_items, test_y)
             curve.append({"labels": len(labelled), "promoted": not problems, "why_not": problems,
                           "train_seconds": round(time.perf_counter() - started, 1),
-                          **test_figures(active, test_items, test_y)})
+                          **test_figures(active, test_items, test_y),
+                          "candidate": {key: tried[key] for key in ("auroc", "uncertain_share", "fpr_at_threshold")}})
         return curve
 
 
@@ -140,13 +142,19 @@ def plot(path: Path, curves: dict[str, list[dict[str, Any]]], left_out: str) -> 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
     for ordering, curve in curves.items():
         x = [point["labels"] for point in curve]
-        left.plot(x, [point["auroc"] for point in curve], marker="o", label=ordering)
-        right.plot(x, [point["uncertain_share"] for point in curve], marker="o", label=ordering)
+        line = left.plot(x, [point["auroc"] for point in curve], marker="o", label=f"{ordering} (active)")[0]
+        right.plot(x, [point["uncertain_share"] for point in curve], marker="o", label=f"{ordering} (active)",
+                   color=line.get_color())
+        tried = [(point["labels"], point["candidate"]) for point in curve if "candidate" in point]
+        left.plot([n for n, _ in tried], [c["auroc"] for _, c in tried], linestyle="--", color=line.get_color(),
+                  alpha=0.6, label=f"{ordering} (each round's candidate)")
+        right.plot([n for n, _ in tried], [c["uncertain_share"] for _, c in tried], linestyle="--",
+                   color=line.get_color(), alpha=0.6, label=f"{ordering} (each round's candidate)")
     left.set_title(f"AUROC on the {left_out} test half")
     right.set_title(f"share of uncertain verdicts ({left_out} test half)")
     for axis in (left, right):
         axis.set_xlabel("reviewer labels spent")
-        axis.legend()
+        axis.legend(fontsize=7)
         axis.grid(alpha=0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
