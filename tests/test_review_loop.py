@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from provenance import review
+from provenance.errors import ProvenanceError
 from provenance.settings import Settings, get_settings
 from provenance.store import Document, ReviewDecision, ScanJob, Verdict, ensure_schema, session_scope
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
@@ -338,9 +339,14 @@ def test_rescore_with_a_new_bundle_keeps_the_old_verdicts(capsys, loop_env: Path
     (loop_env / "detectors" / "v2" / "card.json").write_text(json.dumps(card))
     (loop_env / "detectors" / "active.json").write_text(json.dumps({"active": "v2", "history": []}))
     settings = _settings()
-    staged = rescore(settings, job_id)
-    assert staged["to_score"] == 6 and staged["previous_bundle_version"] == old_version
+    code, out, err = run_cli(capsys, "scan", "--resume", job_id, "--rescore", "--json")
+    assert code == 0, err
+    (pending,) = json_lines(out)
+    assert pending["status"] == "running" and pending["bundle_version"].startswith("v2:")
+    assert pending["chunks_total"] == 2 and pending["already_scored"] == 0
     run_chunks()
+    with pytest.raises(ProvenanceError, match="already judged"):
+        rescore(settings, job_id)
     with session_scope(settings.resolved_database_url) as session:
         job = session.get(ScanJob, job_id)
         assert job.status == "done" and job.bundle_version.startswith("v2:")
@@ -351,6 +357,6 @@ def test_rescore_with_a_new_bundle_keeps_the_old_verdicts(capsys, loop_env: Path
         assert session.scalar(select(func.count()).select_from(ReviewDecision)) == 0
     code, out, err = run_cli(capsys, "verdicts", "export", "--job", job_id)
     assert code == 0, err
-    assert {r["bundle_version"] for r in json_lines(out)} == {staged["bundle_version"]}
+    assert {r["bundle_version"] for r in json_lines(out)} == {pending["bundle_version"]}
     code, _, err = run_cli(capsys, "scan", "--rescore")
     assert_clean_failure(code, err)
