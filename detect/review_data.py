@@ -4,8 +4,9 @@ Reviewed documents come from the team's own domain, the one the shipped bundle n
 valuable labels there are and the easiest to leak: a reviewed text, or an edited copy of it, must never sit in
 the validation fold that judges a model trained on it. Groups therefore join the prompt groups of
 ``detect.data.assign_groups`` with MinHash near-duplicates (``generator.stamping.minhash``, the ledger's own
-fingerprint), and a fixed share of reviewed groups is held back from training so the candidate and the active
-bundle are compared on labels neither was trained on.
+fingerprint), and about a quarter of the reviewed groups (by a hash of their text, so the choice never changes as
+reviews accumulate) is held back from training so the candidate and the active bundle are compared on labels
+neither was trained on.
 
 The comparison has two parts (both recorded in the new bundle's card):
 * held-back reviewed items: AUROC of the active bundle and of the candidate, with bootstrap intervals;
@@ -18,7 +19,6 @@ its left-out AUROC is not below the lower end of the active recipe's 95% interva
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -118,22 +118,22 @@ def near_duplicate_groups(rows: Sequence[LabelledText], focus: Sequence[int] | r
 
 
 def held_back_mask(rows: Sequence[LabelledText], is_reviewed: np.ndarray, share: float = HOLD_BACK_SHARE) -> np.ndarray:
-    """A fixed share of reviewed *groups* per label, chosen by a hash of their texts (stable from one retrain
-    to the next, so an item held back once stays held back and the comparison stays honest)."""
-    by_label: dict[int, dict[int, str]] = defaultdict(dict)
+    """Reviewed *groups* whose text hash falls below ``share`` are held back (at least one group per label when a
+    label has two or more). The test depends on the group's own texts only, so a group held back once stays held
+    back as reviews accumulate: an item the active bundle was trained on never becomes a comparison item."""
+    by_label: dict[int, dict[int, float]] = defaultdict(dict)
     for i in np.flatnonzero(is_reviewed):
         row = rows[i]
-        key = hashlib.sha256(row.text.encode("utf-8", "surrogatepass")).hexdigest()
-        by_label[row.label][row.group] = min(key, by_label[row.label].get(row.group, key))
+        draw = int(hashlib.sha256(row.text.encode("utf-8", "surrogatepass")).hexdigest()[:12], 16) / 16 ** 12
+        by_label[row.label][row.group] = min(draw, by_label[row.label].get(row.group, draw))
     chosen: set[int] = set()
     for groups in by_label.values():
-        if len(groups) < 2:
-            continue
-        count = max(1, math.floor(share * len(groups)))
-        chosen.update(sorted(groups, key=groups.get)[:count])
-    mask = np.array([bool(is_reviewed[i]) and rows[i].group in chosen for i in range(len(rows))])
+        below = {group for group, draw in groups.items() if draw < share}
+        if not below and len(groups) >= 2:
+            below = {min(groups, key=groups.get)}
+        chosen.update(below)
     # a group that holds reviewed items is held back whole, base rows of it included
-    return mask | np.array([row.group in chosen for row in rows])
+    return np.array([row.group in chosen for row in rows])
 
 
 def judged_metrics(ensemble: TrainedEnsemble, items: Sequence[ScoredText], labels: np.ndarray,
