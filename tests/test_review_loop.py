@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from provenance import review
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings, get_settings
-from provenance.store import Document, ReviewDecision, ScanJob, Verdict, ensure_schema, session_scope
+from provenance.store import AuditLog, Document, ReviewDecision, ScanJob, Verdict, ensure_schema, session_scope
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
 
 
@@ -233,6 +233,9 @@ def test_promote_refuses_worse_accepts_as_good_and_rolls_back(capsys, loop_env: 
     code, out, err = run_cli(capsys, "detect", "promote", "PREVIOUS", "--json")
     assert code == 0, err
     assert json_lines(out)[0]["kind"] == "rollback" and bundle_dir(_settings()).name == "default"
+    with session_scope(_settings().resolved_database_url) as session:
+        actions = session.execute(select(AuditLog.action, AuditLog.subject_id).order_by(AuditLog.id)).all()
+        assert [tuple(row) for row in actions] == [("detect.promote", "better"), ("detect.rollback", "default")]
 
     code, _, err = run_cli(capsys, "detect", "promote", "missing")
     assert_clean_failure(code, err)

@@ -250,6 +250,7 @@ def promote(
 
     settings = load_settings()
     entry = promote_bundle(settings, name)
+    _audit_promotion(settings, entry)
     if as_json:
         emit_json(entry)
     stderr.print(f"active detector bundle: [bold]{entry['name']}[/] (was {entry['previous']}); new scans use it, "
@@ -257,3 +258,16 @@ def promote(
     if pinned(settings):
         stderr.print(f"[yellow]PROVENANCE_DETECTOR_BUNDLE={settings.detector_bundle} is set and still wins[/]: "
                      "unset it to follow promotions")
+
+
+def _audit_promotion(settings: Any, entry: dict[str, Any]) -> None:
+    """Promotions and rollbacks change every later verdict: they go into the append-only audit log too."""
+    import getpass
+
+    from provenance.store import ensure_schema, session_scope
+    from provenance.store.audit import audit
+
+    ensure_schema(settings.resolved_database_url)
+    with session_scope(settings.resolved_database_url) as session:
+        audit(session, actor=f"cli:{getpass.getuser()}", action=f"detect.{entry['kind']}", subject_type="bundle",
+              subject_id=entry["name"], details={key: entry.get(key) for key in ("previous", "before", "after")})
