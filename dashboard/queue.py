@@ -19,6 +19,9 @@ def _filters() -> review.QueueFilters:
         with context.session() as db:
             jobs = review.job_ids(db)
         status = st.radio("Queue", [review.STATUS_OPEN, review.STATUS_ESCALATED], horizontal=True, key="f-status")
+        ordering = st.radio("Order", list(review.ORDERINGS), horizontal=True, key="f-order",
+                            help="priority: most urgent first; uncertainty: what the model is least sure of first "
+                                 "(with a random share), the labels a retrain learns most from")
         job = st.selectbox("Job", ["(all)", *jobs], key="f-job")
         verdicts = st.multiselect("Verdict", list(review.VERDICTS), key="f-verdict")
         low, high = st.slider("P(machine) range", 0.0, 1.0, (0.0, 1.0), step=0.01, key="f-score")
@@ -26,7 +29,7 @@ def _filters() -> review.QueueFilters:
         misuse = st.checkbox("Misuse flagged only", key="f-misuse")
     filters = review.QueueFilters(job_id=None if job == "(all)" else job, verdicts=tuple(verdicts), p_min=low,
                                   p_max=high, entity_type=None if entity == "(any)" else entity,
-                                  misuse_only=misuse, status=status).validated()
+                                  misuse_only=misuse, status=status, ordering=ordering).validated()
     if st.session_state.get("queue-filters") != filters:
         st.session_state["queue-filters"] = filters
         st.session_state["queue-cursors"] = [None]

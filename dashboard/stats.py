@@ -22,7 +22,8 @@ def _aggregates(url: str) -> dict[str, Any]:
         return {"counts": review.review_counts(db), "distribution": review.verdict_distribution(db),
                 "p_hist": review.score_histogram(db, "p_machine"),
                 "z_hist": review.score_histogram(db, "watermark_z", bins=28, low=-4.0, high=10.0),
-                "over_time": review.decisions_over_time(db), "agreement": review.agreement(db)}
+                "over_time": review.decisions_over_time(db), "agreement": review.agreement(db),
+                "retrain": review.retrain_labels(db)}
 
 
 def render() -> None:
@@ -49,6 +50,7 @@ def render() -> None:
             st.bar_chart(series, height=240, stack=True)
         else:
             st.caption("No decisions in the last 30 days.")
+    _learning(data["retrain"], review.last_promotion(context.load_settings()))
     agreement = data["agreement"]
     st.markdown("**Reviewer agreement with the model**")
     rate = agreement["agreement"]
@@ -59,3 +61,27 @@ def render() -> None:
         for row in agreement["table"]:
             pivot.setdefault(row["reviewer"], {})[row["model"]] = row["count"]
         st.bar_chart(pivot, height=240, stack=True, x_label="model verdict", y_label="decisions")
+
+
+def _learning(labels: dict[str, Any], promotion: dict[str, Any] | None) -> None:
+    """What the next retrain would learn from, and what the last promotion changed."""
+    st.markdown("**Learning from reviews**")
+    left, middle, right = st.columns(3)
+    left.metric("Labels for the next retrain", f"{labels['text_kept']:,}",
+                help=f"{labels['machine']} machine / {labels['human']} human decisions; "
+                     f"{labels['redacted_only']} with redacted text only; {labels['disagreements']} disagreements "
+                     "left out")
+    if promotion is None:
+        middle.caption("No bundle promoted yet: provenance detect retrain --from-reviews --out NAME, then "
+                       "provenance detect promote NAME.")
+        return
+    middle.metric("Active bundle", promotion["name"], help=f"{promotion['kind']} at {promotion['at']}, "
+                  f"previously {promotion.get('previous')}")
+    before, after = promotion.get("before") or {}, promotion.get("after") or {}
+    if before.get("reviewed_auroc") is not None and after.get("reviewed_auroc") is not None:
+        right.metric("Held-back reviewed AUROC", f"{after['reviewed_auroc']:.3f}",
+                     delta=f"{after['reviewed_auroc'] - before['reviewed_auroc']:+.3f} vs before")
+    rows = [{"base domain left out": domain, "AUROC before": before.get("base_left_out_auroc", {}).get(domain),
+             "AUROC after": value} for domain, value in (after.get("base_left_out_auroc") or {}).items()]
+    if rows:
+        st.dataframe(rows, hide_index=True)

@@ -26,8 +26,12 @@ SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 
 def bundle_dir(settings: Settings, name: str | None = None, *, kind: str = "bundle") -> Path:
-    """A bundle name (under <home>/detectors) or an explicit directory path (detector and toxicity bundles)."""
-    name = settings.detector_bundle if name is None else name
+    """A bundle name (under <home>/detectors) or an explicit directory path (detector and toxicity bundles).
+    No name: the active detector bundle (the last one promoted, unless the setting pins one)."""
+    if name is None:
+        from provenance.promotion import active_bundle_name
+
+        name = active_bundle_name(settings)
     if "/" in name or name.startswith("."):
         return Path(name).expanduser().resolve()
     if not name or not set(name) <= SAFE_NAME_CHARS:

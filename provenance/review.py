@@ -41,6 +41,8 @@ ENTITY_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "LOCATION", "CREDIT_C
                 "US_SSN", "URL", "DATE_TIME")
 STATUS_OPEN, STATUS_DECIDED, STATUS_ESCALATED = "open", "decided", "escalated"
 DEFAULT_PAGE_SIZE = 50
+ORDERINGS = ("priority", "uncertainty")
+UNCERTAINTY_RANDOM_SHARE = 0.2  # of items handed out in uncertainty order, this share is drawn at random instead
 MAX_REVIEWER_LENGTH = 128
 
 
@@ -61,6 +63,7 @@ class QueueFilters:
     entity_type: str | None = None
     misuse_only: bool = False
     status: str = STATUS_OPEN
+    ordering: str = "priority"  # or "uncertainty": P(machine) closest to 0.5 first (what the model is least sure of)
 
     def validated(self) -> QueueFilters:
         """Reject nonsense early with a message (a reviewer typo must never become a traceback)."""
@@ -69,6 +72,8 @@ class QueueFilters:
             raise ReviewError(f"unknown verdict filter {unknown[0]!r}", hint="use: " + ", ".join(VERDICTS))
         if not (0.0 <= self.p_min <= self.p_max <= 1.0):
             raise ReviewError(f"score range {self.p_min}..{self.p_max} is not within 0..1 (low <= high)")
+        if self.ordering not in ORDERINGS:
+            raise ReviewError(f"unknown queue ordering {self.ordering!r}", hint="use: " + ", ".join(ORDERINGS))
         if self.status not in (STATUS_OPEN, STATUS_ESCALATED):
             raise ReviewError(f"unknown queue status {self.status!r}", hint="use open or escalated")
         if self.entity_type is not None and not self.entity_type.replace("_", "").isalnum():
@@ -112,7 +117,14 @@ def _queue_conditions(filters: QueueFilters) -> list[Any]:
         conditions.append(Verdict.pii_types.like(f"%,{escape_like(filters.entity_type)},%", escape="\\"))
     if filters.misuse_only:
         conditions.append(Verdict.misuse.is_(True))
+    if filters.ordering == "uncertainty":
+        conditions.append(Verdict.p_machine.is_not(None))  # an abstained text has no boundary to be close to
     return conditions
+
+
+def _doubt() -> Any:
+    """Distance of P(machine) from 0.5, where the calibrated model is least sure (smaller = ask first)."""
+    return func.abs(Verdict.p_machine - 0.5)
 
 
 def queue_page(session: Session, filters: QueueFilters | None = None, *, limit: int = DEFAULT_PAGE_SIZE,
@@ -122,23 +134,30 @@ def queue_page(session: Session, filters: QueueFilters | None = None, *, limit: 
     filters = (filters or QueueFilters()).validated()
     now = now or utcnow()
     conditions = _queue_conditions(filters)
+    uncertainty = filters.ordering == "uncertainty"
     if after is not None:
-        priority, last_id = after
-        conditions.append(or_(Verdict.review_priority < priority,
-                              and_(Verdict.review_priority == priority, Verdict.id < last_id)))
+        key, last_id = after
+        if uncertainty:
+            conditions.append(or_(_doubt() > key, and_(_doubt() == key, Verdict.id > last_id)))
+        else:
+            conditions.append(or_(Verdict.review_priority < key,
+                                  and_(Verdict.review_priority == key, Verdict.id < last_id)))
     lease = select(ReviewLease.reviewer).where(ReviewLease.verdict_id == Verdict.id,
                                                ReviewLease.expires_at > now).scalar_subquery()
+    # needs_review leads the priority ORDER BY so SQLite and PostgreSQL walk ix_verdicts_review backwards
+    order = (_doubt().asc(), Verdict.id.asc()) if uncertainty else \
+        (Verdict.needs_review.desc(), Verdict.review_priority.desc(), Verdict.id.desc())
     statement = (select(Verdict.id, Verdict.review_priority, Verdict.verdict, Verdict.p_machine, Verdict.margin,
                         Verdict.pii_types, Verdict.watermarked, Verdict.ledger_manifest_id, Verdict.misuse,
                         Verdict.job_id, Verdict.created_at, lease.label("taken_by"))
-                 .where(*conditions)
-                 # needs_review leads the ORDER BY so SQLite and PostgreSQL walk ix_verdicts_review backwards
-                 .order_by(Verdict.needs_review.desc(), Verdict.review_priority.desc(), Verdict.id.desc())
-                 .limit(limit + 1))
+                 .where(*conditions).order_by(*order).limit(limit + 1))
     rows = [QueueRow(*row) for row in session.execute(statement)]
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = (rows[-1].review_priority, rows[-1].id) if more and rows else None
+    last = rows[-1] if rows else None
+    cursor = None
+    if more and last is not None:
+        cursor = (abs(last.p_machine - 0.5), last.id) if uncertainty else (last.review_priority, last.id)
     return QueuePage(rows, cursor)
 
 
@@ -239,12 +258,30 @@ def release(session: Session, verdict_id: int, reviewer: str) -> None:
 
 
 def claim_next(session: Session, reviewer: str, lease_seconds: float, filters: QueueFilters | None = None,
-               *, now: datetime | None = None, skip: Sequence[int] = (), attempts: int = 5) -> ClaimResult | None:
-    """Claim the most urgent free item matching ``filters``; None when the queue is empty."""
+               *, now: datetime | None = None, skip: Sequence[int] = (), attempts: int = 5,
+               rng: random.Random | None = None) -> ClaimResult | None:
+    """Claim the most urgent free item matching ``filters``; None when the queue is empty.
+
+    In ``uncertainty`` order a share (``UNCERTAINTY_RANDOM_SHARE``) of the items handed out is drawn at random
+    from the matching queue instead, so the labels also cover what the model is sure of (a retrain on doubtful
+    items only would learn a skewed picture of the domain)."""
     reviewer = _clean_reviewer(reviewer)
     now = now or utcnow()
+    filters = (filters or QueueFilters()).validated()
     # Housekeeping that is also this transaction's first write (see ``claim``): expired leases are free anyway.
     session.execute(delete(ReviewLease).where(ReviewLease.expires_at <= now))
+    if filters.ordering == "uncertainty" and (rng or random).random() < UNCERTAINTY_RANDOM_SHARE:
+        taken = select(ReviewLease.verdict_id).where(ReviewLease.verdict_id == Verdict.id,
+                                                     ReviewLease.expires_at > now,
+                                                     ReviewLease.reviewer != reviewer).exists()
+        candidates = session.scalars(select(Verdict.id).where(*_queue_conditions(filters), ~taken)
+                                     .order_by(func.random()).limit(20))
+        for verdict_id in candidates:
+            if verdict_id in skip:
+                continue
+            result = claim(session, verdict_id, reviewer, lease_seconds, now=now)
+            if result.ok:
+                return result
     cursor = None
     for _ in range(attempts):
         page = queue_page(session, filters, limit=20, after=cursor, now=now)
@@ -428,6 +465,21 @@ def agreement(session: Session) -> dict[str, Any]:
     agree = sum(r["count"] for r in sided if r["model"] == r["reviewer"])
     return {"table": table, "decisions": sum(r["count"] for r in table), "sided": total,
             "agreement": (agree / total) if total else None}
+
+
+def retrain_labels(session: Session) -> dict[str, Any]:
+    """How many labels the next ``detect retrain --from-reviews`` would use (machine/human decisions on documents
+    whose raw text was kept; disagreements left out), with the counts it would refuse or leave out."""
+    from provenance.reviews import review_labels
+
+    return review_labels(session).summary()
+
+
+def last_promotion(settings: Any) -> dict[str, Any] | None:
+    """The last ``detect promote`` (or rollback): which bundle, from which, and the before/after numbers."""
+    from provenance.promotion import last_promotion as last
+
+    return last(settings)
 
 
 def review_counts(session: Session) -> dict[str, int]:

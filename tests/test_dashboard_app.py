@@ -174,3 +174,33 @@ def test_a_decision_that_lost_a_race_is_a_message(store: str) -> None:
     assert any("already been decided" in e.value for e in at.error)
     with session_scope(store) as db:
         assert [d.decision for d in db.scalars(select(ReviewDecision))] == ["human"]
+
+
+def test_stats_show_retrain_labels_and_the_last_promotion(store: str, clean_env: Path) -> None:
+    import json
+
+    with session_scope(store) as db:
+        item = review.claim_next(db, "alice", 60).verdict_id
+        review.decide(db, item, "alice", "machine")
+    (clean_env / "detectors").mkdir(parents=True, exist_ok=True)
+    (clean_env / "detectors" / "active.json").write_text(json.dumps({"active": "v2", "history": [
+        {"kind": "promote", "name": "v2", "previous": "default", "at": "2026-11-30T05:00:00Z",
+         "before": {"reviewed_auroc": 0.70, "base_left_out_auroc": {"news": 0.81}},
+         "after": {"reviewed_auroc": 0.78, "base_left_out_auroc": {"news": 0.82}}}]}))
+    at = signed_in()
+    at.switch_page("views/stats.py")
+    at.run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Labels for the next retrain"] == "0"  # the seeded texts were not kept: redacted only
+    assert metrics["Active bundle"] == "v2" and metrics["Held-back reviewed AUROC"] == "0.780"
+
+
+def test_queue_can_be_ordered_by_uncertainty(store: str) -> None:
+    at = signed_in()
+    at.radio(key="f-order").set_value("uncertainty")
+    at.run()
+    assert not at.exception and not at.error
+    with session_scope(store) as db:
+        first = review.queue_page(db, review.QueueFilters(ordering="uncertainty"), limit=1).rows[0].id
+    assert at.dataframe[0].value["item"].iloc[0] == first

@@ -51,6 +51,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str, str]] = {
                "Manage API keys for the verification API (keys are shown once, stored hashed)."),
     "reviewer": ("reviewer_cmd", "reviewer_app", "group",
                  "Reviewer accounts for the dashboard (passwords stored as Argon2id hashes)."),
+    "reviews": ("reviews_cmd", "app", "group", "Reviewer decisions as labelled detection data: export them."),
     "jobs": ("scan_cmd", "jobs_app", "group", "Scan jobs: list them, show one."),
     "verdicts": ("scan_cmd", "verdicts_app", "group", "Stored verdicts: export them."),
     "db": ("scan_cmd", "db_app", "group", "The platform's database: migrations."),

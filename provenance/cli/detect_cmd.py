@@ -15,7 +15,7 @@ from detect.training import prepare
 from generator.errors import GeneratorError
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import chunked, open_input
-from provenance.cli.output import emit_json, stderr
+from provenance.cli.output import CliError, emit_json, stderr
 from provenance.cli.watermark_cmd import build_detector
 from provenance.detection import DetectionService, verdict_record
 from provenance.errors import ProvenanceError
@@ -150,3 +150,131 @@ def score(
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
+
+
+def _reviewed_rows(settings: Any, skip_redacted: bool) -> list:
+    """Reviewed documents as labelled rows; refuses redacted-only ones unless told to leave them out."""
+    from detect.review_data import check_reviewed, reviewed_rows
+    from provenance.reviews import review_labels
+    from provenance.store import ensure_schema, session_scope
+
+    ensure_schema(settings.resolved_database_url)
+    with session_scope(settings.resolved_database_url) as session:
+        labels = review_labels(session)
+    redacted = len(labels.records) - len(labels.trainable)
+    if redacted and not skip_redacted:
+        raise CliError(f"{redacted} reviewed document(s) have only their redacted text: the store did not keep the "
+                       "raw text, and placeholders would teach the detector the wrong statistics",
+                       hint="scan with PROVENANCE_STORE_RAW_TEXT=1 before reviewing, or pass --skip-redacted to "
+                            "leave those documents out")
+    if labels.disagreements:
+        stderr.print(f"[yellow]{len(labels.disagreements)} document(s) where reviewers disagree are left out[/] "
+                     "(see provenance reviews export)")
+    rows = reviewed_rows(labels.trainable)
+    check_reviewed(rows)
+    return rows
+
+
+def _print_comparison(card: dict[str, Any]) -> None:
+    comparison = card["retrain"]["comparison"]
+    reviewed = comparison["reviewed_held_back"]
+    for side in ("active", "candidate"):
+        row = reviewed[side]
+        stderr.print(f"held-back reviewed items ({reviewed['n']}), {side}: AUROC {row.get('auroc', 'n/a')} "
+                     f"{row.get('auroc_ci95', '')} uncertain share {row.get('uncertain_share', 'n/a')}",
+                     highlight=False)
+    lodo = comparison["base_leave_one_domain_out"]
+    for domain, row in (lodo.get("candidate") or {}).items():
+        before = (lodo.get("active") or {}).get(domain) or {}
+        stderr.print(f"base domain {domain} left out: AUROC active {before.get('auroc', 'n/a')} "
+                     f"{before.get('auroc_ci95', '')}, candidate {row.get('auroc', 'n/a')}", highlight=False)
+
+
+@app.command("retrain")
+def retrain(
+    out: str = typer.Option(..., "--out", help="Name (or directory) of the new bundle; never the active one."),
+    from_reviews: bool = typer.Option(False, "--from-reviews", help="Add the reviewers' machine/human decisions."),
+    base: list[Path] = typer.Option(None, "--base", help="Base labelled JSONL files (default: the base files the "
+                                    "active bundle's own retrain recorded)."),
+    skip_redacted: bool = typer.Option(False, "--skip-redacted", help="Leave out reviewed documents whose raw text "
+                                       "was not kept (default: refuse)."),
+    target_fpr: float | None = typer.Option(None, "--target-fpr", min=0.0001, max=0.5),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print the new bundle's card as JSON."),
+) -> None:
+    """Train a new bundle version on base data plus reviewed items and compare it with the active bundle."""
+    from detect.bundle import load_bundle, save_bundle
+    from detect.retrain import retrain_bundle
+    from provenance.detection import bundle_dir
+    from provenance.promotion import active_bundle_name
+    from provenance.signals.detection import bundle_version
+
+    if not from_reviews:
+        raise CliError("nothing to retrain from", hint="pass --from-reviews (reviewer decisions are the new labels)")
+    settings = load_settings()
+    active_name = active_bundle_name(settings)
+    if bundle_dir(settings, out) == bundle_dir(settings, active_name):
+        raise CliError(f"--out {out} is the active bundle", hint="choose a new name; promote it once it is better")
+    if not (bundle_dir(settings, active_name) / "card.json").is_file():
+        raise CliError(f"no active detector bundle ({active_name}) to compare with",
+                       hint="train one first: provenance detect train DATA.jsonl --out default")
+    rows = _reviewed_rows(settings, skip_redacted)
+    active = load_bundle(bundle_dir(settings, active_name))
+    paths = [Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])]
+    if not paths:
+        raise CliError("no base data", hint="pass --base DATA.jsonl... (the labelled files the bundle was trained on)")
+    prepared = prepare(paths)
+    service = DetectionService(settings, for_training=True)
+    active.check_scorer(service.identity)  # a bundle for another scorer cannot be compared (or retrained) here
+    with token_progress() as progress:
+        task = progress.add_task("scoring", total=None)
+        bundle = retrain_bundle(out, service.scorer, prepared, rows, active,
+                                active_version=bundle_version(settings, active_name),
+                                base_paths=[str(p.resolve()) for p in paths], cache=service.cache,
+                                target_fpr=target_fpr or settings.detect_target_fpr, seed=seed,
+                                progress=lambda tokens: progress.advance(task, tokens),
+                                stage=lambda message: progress.update(task, description=message[:60]))
+    save_bundle(bundle, bundle_dir(settings, out))
+    if as_json:
+        emit_json(bundle.card)
+    _print_comparison(bundle.card)
+    comparison = bundle.card["retrain"]["comparison"]
+    if comparison["promotable"]:
+        stderr.print(f"saved bundle [bold]{out}[/]: at least as good as {active_name}; make it active with "
+                     f"provenance detect promote {out}")
+    else:
+        stderr.print(f"saved bundle [bold]{out}[/], [yellow]not promotable[/]: " + "; ".join(comparison["problems"]))
+
+
+@app.command("promote")
+def promote(
+    name: str = typer.Argument(..., help="Bundle name to make active, or PREVIOUS to roll back."),
+    as_json: bool = typer.Option(False, "--json", help="Print the promotion record as JSON."),
+) -> None:
+    """Make a retrained bundle active when its recorded comparison shows it is at least as good."""
+    from provenance.promotion import pinned
+    from provenance.promotion import promote as promote_bundle
+
+    settings = load_settings()
+    entry = promote_bundle(settings, name)
+    _audit_promotion(settings, entry)
+    if as_json:
+        emit_json(entry)
+    stderr.print(f"active detector bundle: [bold]{entry['name']}[/] (was {entry['previous']}); new scans use it, "
+                 "and provenance scan --resume JOB --rescore re-judges a job with it")
+    if pinned(settings):
+        stderr.print(f"[yellow]PROVENANCE_DETECTOR_BUNDLE={settings.detector_bundle} is set and still wins[/]: "
+                     "unset it to follow promotions")
+
+
+def _audit_promotion(settings: Any, entry: dict[str, Any]) -> None:
+    """Promotions and rollbacks change every later verdict: they go into the append-only audit log too."""
+    import getpass
+
+    from provenance.store import ensure_schema, session_scope
+    from provenance.store.audit import audit
+
+    ensure_schema(settings.resolved_database_url)
+    with session_scope(settings.resolved_database_url) as session:
+        audit(session, actor=f"cli:{getpass.getuser()}", action=f"detect.{entry['kind']}", subject_type="bundle",
+              subject_id=entry["name"], details={key: entry.get(key) for key in ("previous", "before", "after")})

@@ -98,6 +98,8 @@ def scan(
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes --wait starts when the "
                                 "embedded broker has no worker."),
     resume_job: str | None = typer.Option(None, "--resume", help="Continue an interrupted submission."),
+    rescore: bool = typer.Option(False, "--rescore", help="With --resume JOB: judge the finished job again with the "
+                                 "active detector bundle (the old verdicts are kept)."),
     as_json: bool = typer.Option(False, "--json", help="Print the job summary as one JSON object."),
     tenant: str = typer.Option("default", "--tenant", help="The tenant that owns the job and its verdicts "
                                "(one that has an API key, or default)."),
@@ -112,6 +114,8 @@ def scan(
         raise CliError("nothing to scan", hint="pass files or directories, or --resume JOB")
     if paths and resume_job:
         raise CliError("pass either paths or --resume JOB, not both", hint="--resume reads the job's own inputs")
+    if rescore and not resume_job:
+        raise CliError("--rescore needs --resume JOB", hint="provenance scan --resume JOB --rescore")
     started: list[str] = []
     with _progress() as progress:
         task = progress.add_task("records submitted", total=None, rate="")
@@ -121,7 +125,10 @@ def scan(
             progress.update(task, rate=_rate(progress.tasks[task]))
 
         try:
-            if resume_job:
+            if resume_job and rescore:
+                _rescore(settings, resume_job, quiet=as_json)
+                job_id = resume_job
+            elif resume_job:
                 started.append(resume_job)
                 resume(settings, resume_job, progress=advance)
                 job_id = resume_job
@@ -140,6 +147,19 @@ def scan(
         _print_summary(summary)
         if not wait:
             stdout.print(f"submitted; follow it with provenance jobs show {job_id}")
+
+
+def _rescore(settings: Settings, job_id: str, *, quiet: bool) -> None:
+    from provenance.pipeline.rescore import rescore
+    from provenance.pipeline.submission import send_chunk
+
+    staged = rescore(settings, job_id)
+    for chunk_id in staged["chunk_ids"]:
+        send_chunk(settings, chunk_id)
+    if not quiet:
+        stderr.print(f"job {job_id}: {staged['to_score']:,} document(s) to judge with {staged['bundle_version']} "
+                     f"({staged['already_judged']:,} already judged by it); the verdicts of "
+                     f"{staged['previous_bundle_version']} are kept", highlight=False)
 
 
 def worker(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from provenance.errors import ProvenanceError
+from provenance.reviews import latest_decisions
 from provenance.settings import Settings
 from provenance.store import Document, JobItem, ScanJob, Verdict, session_scope
 
@@ -17,10 +18,11 @@ PAGE = 1000
 PII_KEYS = ("type", "start", "end", "original_start", "original_end", "operator")
 CSV_COLUMNS = ("document_id", "source_id", "p_machine", "verdict", "watermark_z_score", "watermark_p_value",
                "watermarked", "watermark_key_id", "pii_count", "pii_types", "p_toxic", "misuse", "content_hash",
-               "bundle_version", "ledger_manifest_id")
+               "bundle_version", "ledger_manifest_id", "decision")
 
 
-def verdict_record(verdict: Verdict, document: Document, source_id: str | None) -> dict[str, Any]:
+def verdict_record(verdict: Verdict, document: Document, source_id: str | None,
+                   decision: str | None = None) -> dict[str, Any]:
     wm = verdict.watermark or {}
     return {
         "document_id": document.id,
@@ -39,6 +41,7 @@ def verdict_record(verdict: Verdict, document: Document, source_id: str | None) 
         "bundle_version": verdict.bundle_version,
         "ledger_manifest_id": verdict.ledger_manifest_id,
         "verdict_id": verdict.id,
+        "decision": decision,  # the document's latest review decision, if any
     }
 
 
@@ -75,6 +78,7 @@ def iter_verdicts(settings: Settings, job_id: str | None = None) -> Iterator[dic
                     .where(Verdict.id > last).order_by(Verdict.id).limit(PAGE)).all()
             if not rows:
                 return
+            decisions = latest_decisions(session, [document.id for _key, _verdict, document, _source in rows])
             for _key, verdict, document, source_id in rows:
-                yield verdict_record(verdict, document, source_id)
+                yield verdict_record(verdict, document, source_id, decisions.get(document.id))
             last = rows[-1][0]

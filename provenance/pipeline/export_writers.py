@@ -33,7 +33,7 @@ def parquet_schema() -> Any:
                                     ("original_start", pa.int64()), ("original_end", pa.int64()),
                                     ("operator", pa.string())]))),
         ("content_hash", pa.string()), ("bundle_version", pa.string()), ("ledger_manifest_id", pa.string()),
-        ("verdict_id", pa.int64()),
+        ("verdict_id", pa.int64()), ("decision", pa.string()),
     ])
 
 

@@ -1,0 +1,140 @@
+"""Which detector bundle is active, and the promotions that made it so (``provenance detect promote``).
+
+``<home>/detectors/active.json`` names the active bundle and keeps every promotion and rollback, so
+``promote PREVIOUS`` knows where to go back to and the dashboard can show the last before/after numbers. An
+explicit ``PROVENANCE_DETECTOR_BUNDLE`` still wins (a deployment that pins its bundle keeps it pinned).
+
+A bundle is promoted only when its card (written by ``detect retrain --from-reviews``) holds a comparison with
+the bundle active *now* that found no problem; otherwise promotion is refused with the numbers. This module
+reads JSON only (no scikit-learn, no database), so the dashboard and the light CLI paths can use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from provenance.errors import ProvenanceError
+from provenance.settings import Settings
+
+ACTIVE_FILE = "active.json"
+PREVIOUS = "PREVIOUS"
+
+
+class PromotionError(ProvenanceError):
+    """A promotion that must not happen (worse, stale comparison, another scorer): nothing was changed."""
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.detectors_dir / ACTIVE_FILE
+
+
+def read_state(settings: Settings) -> dict[str, Any]:
+    try:
+        state = json.loads(state_path(settings).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {"active": None, "history": []}
+    return state if isinstance(state, dict) else {"active": None, "history": []}
+
+
+def _write_state(settings: Settings, state: dict[str, Any]) -> None:
+    path = state_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=".active.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(state, out, indent=2, default=str)
+        out.write("\n")
+    os.replace(staging, path)
+
+
+def pinned(settings: Settings) -> bool:
+    """True when the bundle is set explicitly (environment or TOML), which overrides promotions."""
+    return "detector_bundle" in settings.model_fields_set
+
+
+def active_bundle_name(settings: Settings) -> str:
+    if pinned(settings):
+        return settings.detector_bundle
+    return str(read_state(settings).get("active") or settings.detector_bundle)
+
+
+def last_promotion(settings: Settings) -> dict[str, Any] | None:
+    history = read_state(settings).get("history") or []
+    return history[-1] if history else None
+
+
+def _card(settings: Settings, name: str) -> dict[str, Any]:
+    from provenance.detection import bundle_dir, read_bundle_card
+
+    card = read_bundle_card(bundle_dir(settings, name))
+    if card is None:
+        raise PromotionError(f"no detector bundle {name!r} at {bundle_dir(settings, name)}",
+                             hint="train one with provenance detect retrain --from-reviews --out NAME")
+    return card
+
+
+def _same_scorer(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    keys = ("weights_sha256", "tokenizer_fingerprint", "statistics")
+    return all((first.get("scorer") or {}).get(k) == (second.get("scorer") or {}).get(k) for k in keys)
+
+
+def _figures(comparison: dict[str, Any], side: str) -> dict[str, Any]:
+    """The numbers a promotion is judged on, for one side (active or candidate)."""
+    reviewed = (comparison.get("reviewed_held_back") or {}).get(side) or {}
+    lodo = (comparison.get("base_leave_one_domain_out") or {}).get(side) or {}
+    return {"reviewed_auroc": reviewed.get("auroc"), "reviewed_uncertain_share": reviewed.get("uncertain_share"),
+            "base_left_out_auroc": {domain: row.get("auroc") for domain, row in lodo.items()}}
+
+
+def promote(settings: Settings, name: str) -> dict[str, Any]:
+    """Make ``name`` active when its recorded comparison allows it (``PREVIOUS``: roll back). Returns the
+    history entry written."""
+    from provenance.signals.detection import NO_BUNDLE, bundle_version
+
+    state = read_state(settings)
+    current = active_bundle_name(settings)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if name == PREVIOUS:
+        history = state.get("history") or []
+        if not history or not history[-1].get("previous"):
+            raise PromotionError("no earlier bundle to roll back to",
+                                 hint="provenance detect promote NAME makes a bundle active")
+        target = history[-1]["previous"]
+        _card(settings, target)
+        entry = {"kind": "rollback", "name": target, "previous": current, "at": now}
+    else:
+        if name == current:
+            raise PromotionError(f"bundle {name!r} is already active", hint="nothing to do")
+        card = _card(settings, name)
+        active_version = bundle_version(settings, current)
+        entry = {"kind": "promote", "name": name, "previous": current, "at": now}
+        if active_version != NO_BUNDLE:
+            active_card = _card(settings, current)
+            if not _same_scorer(card, active_card):
+                raise PromotionError(
+                    f"bundle {name!r} was trained for scorer {(card.get('scorer') or {}).get('name')}, the active "
+                    f"bundle {current!r} for {(active_card.get('scorer') or {}).get('name')}: nothing promoted",
+                    hint="retrain with the active bundle's scorer (PROVENANCE_MODEL / PROVENANCE_SCORER_MODEL)")
+            comparison = (card.get("retrain") or {}).get("comparison")
+            if not comparison:
+                raise PromotionError(f"bundle {name!r} records no comparison with the active bundle: nothing promoted",
+                                     hint="train it with provenance detect retrain --from-reviews --out NAME")
+            if comparison.get("active_version") != active_version:
+                raise PromotionError(f"bundle {name!r} was compared with {comparison.get('active_version')}, but the "
+                                     f"active bundle is now {active_version}: nothing promoted",
+                                     hint="retrain against the active bundle: provenance detect retrain "
+                                          "--from-reviews --out NAME")
+            problems = comparison.get("problems") or []
+            if problems or not comparison.get("promotable"):
+                raise PromotionError(f"bundle {name!r} is worse than the active bundle {current!r}: "
+                                     + "; ".join(problems) + ". Nothing promoted",
+                                     hint="review more items (queue ordering uncertainty) and retrain")
+            entry.update(before=_figures(comparison, "active"), after=_figures(comparison, "candidate"))
+    state["active"] = entry["name"]
+    state.setdefault("history", []).append(entry)
+    _write_state(settings, state)
+    return entry
