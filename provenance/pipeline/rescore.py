@@ -16,10 +16,10 @@ from sqlalchemy import delete, select
 
 from generator.stamping import text_sha256
 from provenance.errors import ProvenanceError
-from provenance.pipeline.bulk_insert import bulk_insert
 from provenance.pipeline.document_scoring import NO_BUNDLE, bundle_version
+from provenance.pipeline.submission import stage_chunks
 from provenance.settings import Settings
-from provenance.store import Chunk, Document, JobItem, ScanJob, StagedText, Verdict, ensure_schema, session_scope
+from provenance.store import Chunk, Document, JobItem, ScanJob, Verdict, ensure_schema, session_scope
 
 
 def _texts_from_inputs(settings: Settings, inputs: dict[str, Any], wanted: dict[str, int]) -> dict[int, str]:
@@ -81,18 +81,11 @@ def rescore(settings: Settings, job_id: str) -> dict[str, Any]:
     with session_scope(url) as session:
         job = session.get(ScanJob, job_id, with_for_update=True)
         session.execute(delete(Chunk).where(Chunk.job_id == job_id, Chunk.status == "done"))
-        chunks = [Chunk(job_id=job_id, size=len(staged[i:i + size]), status="queued")
-                  for i in range(0, len(staged), size)]
-        session.add_all(chunks)
-        session.flush()
-        chunk_ids = [chunk.id for chunk in chunks]
-        if staged:
-            bulk_insert(session, StagedText.__table__, ("chunk_id", "document_id", "text"),
-                        [(chunk_ids[i // size], doc, text) for i, (doc, text) in enumerate(staged)])
+        chunks = stage_chunks(session, job_id, staged, size)
         history = [*inputs.get("previous_bundle_versions", []), previous]
         job.inputs = {**inputs, "previous_bundle_versions": history}
         job.bundle_version = version
         job.chunks_total, job.chunks_done, job.new_verdicts, job.reused = len(chunks), 0, 0, len(judged)
         job.status, job.finished_at = ("running", None) if chunks else ("done", job.finished_at)
     return {"job_id": job_id, "bundle_version": version, "previous_bundle_version": previous,
-            "to_score": len(staged), "already_judged": len(judged), "chunk_ids": chunk_ids}
+            "to_score": len(staged), "already_judged": len(judged), "chunk_ids": [chunk.id for chunk in chunks]}

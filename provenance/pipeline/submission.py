@@ -48,6 +48,19 @@ _JUDGED = select(Verdict.document_id).where(Verdict.document_id.in_(bindparam("i
                                             Verdict.bundle_version == bindparam("version"))
 
 
+
+def stage_chunks(session: Session, job_id: str, staged: Sequence[tuple[int, str]], size: int) -> list[Chunk]:
+    """Queue ``(document_id, text)`` pairs as chunks of ``size`` for the workers (submission and rescoring)."""
+    chunks = [Chunk(job_id=job_id, size=len(staged[i:i + size]), status="queued")
+              for i in range(0, len(staged), size)]
+    session.add_all(chunks)
+    session.flush()
+    chunk_ids = [chunk.id for chunk in chunks]
+    if staged:
+        bulk_insert(session, StagedText.__table__, ("chunk_id", "document_id", "text"),
+                    [(chunk_ids[i // size], doc_id, text) for i, (doc_id, text) in enumerate(staged)])
+    return chunks
+
 def _bind_value(session: Session, column: Any, value: Any) -> Any:
     """``value`` as the driver gets it for ``column`` (SQLite stores datetimes as SQLAlchemy-formatted text)."""
     processor = column.type.bind_processor(session.get_bind().dialect)
@@ -135,15 +148,7 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
             else:
                 staged.append((doc_id, record.text))
         bulk_insert(session, JobItem.__table__, ITEM_COLUMNS, items)
-        size = settings.scan_chunk_size
-        chunks = [Chunk(job_id=job_id, size=len(staged[i:i + size]), status="queued")
-                  for i in range(0, len(staged), size)]
-        session.add_all(chunks)
-        session.flush()
-        chunk_ids = [chunk.id for chunk in chunks]
-        if staged:
-            bulk_insert(session, StagedText.__table__, ("chunk_id", "document_id", "text"),
-                        [(chunk_ids[i // size], doc_id, text) for i, (doc_id, text) in enumerate(staged)])
+        chunks = stage_chunks(session, job_id, staged, settings.scan_chunk_size)
         job.total += len(batch)
         job.quarantined += counts["quarantined"]
         job.duplicates += counts["duplicates"]
@@ -154,7 +159,7 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
             job.inputs = {**job.inputs, "cursor": {**batch[-1].cursor, "seq": batch[-1].seq + 1}}
         if job.status == "queued":
             job.status, job.started_at = "running", job.started_at or now
-        return chunk_ids
+        return [chunk.id for chunk in chunks]
 
 
 def _pending_chunks(settings: Settings, job_id: str) -> int:
