@@ -103,6 +103,9 @@ def main() -> None:
     parser.add_argument("--max-texts", type=int, default=None)
     parser.add_argument("--target-fpr", type=float, default=0.01)
     parser.add_argument("--stacker", choices=STACKERS, default="logit")
+    parser.add_argument("--baseline-stacker", choices=STACKERS, default=None,
+                        help="also compute the hold-out tables with this stacker on the same texts, same run")
+    parser.add_argument("--no-memorisation", action="store_true", help="skip the corpus-paragraph check")
     parser.add_argument("--only-cached", action="store_true",
                         help="use only texts whose statistics are already cached (a subset scored earlier)")
     parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
@@ -139,7 +142,13 @@ def main() -> None:
         for name, scores in cv.oof_scores.items()}
     lodo = holdout_table(items, labels, groups, domains, target_fpr=args.target_fpr, stacker=args.stacker)
     logo = holdout_table(items, labels, groups, generators, target_fpr=args.target_fpr, stacker=args.stacker)
-    memorisation = (memorisation_check(scorer, cv.ensemble, cache, args.corpus, args.corpus_paragraphs,
+    baseline = {}
+    if args.baseline_stacker:
+        for name, column in (("leave_one_domain_out", domains), ("leave_one_generator_out", generators)):
+            baseline[name] = summarise(holdout_table(items, labels, groups, column, target_fpr=args.target_fpr,
+                                                     stacker=args.baseline_stacker))
+    memorisation = ({"skipped": True} if args.no_memorisation else
+                    memorisation_check(scorer, cv.ensemble, cache, args.corpus, args.corpus_paragraphs,
                                        settings.home) if args.corpus.is_dir() else {"error": "no corpus"})
     report = {
         "benchmark": "detect_quality",
@@ -156,6 +165,8 @@ def main() -> None:
         "leave_one_generator_out_summary": summarise(logo),
         "leave_one_domain_out": lodo,
         "leave_one_generator_out": logo,
+        "baseline_stacker": args.baseline_stacker,
+        "baseline_summaries": baseline,
         "memorisation": memorisation,
         "anchors": ANCHORS,
     }

@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from detect.perplexity import PerplexityScorer, PerplexityStats
 
 
@@ -33,6 +35,12 @@ class StatisticsCache:
             "CREATE TABLE IF NOT EXISTS stats (scorer TEXT, text_sha256 TEXT, stats TEXT, "
             "PRIMARY KEY (scorer, text_sha256))"
         )
+        # Pooled hidden states (the probe's input), float16 bytes: a separate table, so caches written before
+        # the probe existed keep their statistics and only the states are computed again when needed.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS states (scorer TEXT, text_sha256 TEXT, state BLOB, "
+            "PRIMARY KEY (scorer, text_sha256))"
+        )
 
     def get_many(self, scorer: str, keys: Sequence[str]) -> dict[str, PerplexityStats]:
         found: dict[str, PerplexityStats] = {}
@@ -47,6 +55,26 @@ class StatisticsCache:
             for key, payload in rows:
                 found[key] = PerplexityStats(**json.loads(payload))
         return found
+
+    def get_states(self, scorer: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start: start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT text_sha256, state FROM states WHERE scorer = ? AND text_sha256 IN ({marks})",
+                [scorer, *chunk],
+            )
+            for key, blob in rows:
+                found[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+        return found
+
+    def put_states(self, scorer: str, items: dict[str, np.ndarray]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO states VALUES (?, ?, ?)",
+                                 [(scorer, key, np.asarray(state, dtype=np.float16).tobytes())
+                                  for key, state in items.items()])
 
     def put_many(self, scorer: str, items: dict[str, PerplexityStats]) -> None:
         with self._db:
@@ -63,20 +91,39 @@ def cached_statistics(scorer: PerplexityScorer, texts: Sequence[str], cache: Sta
                       progress: Callable[[int], None] | None = None,
                       chunk_size: int = 256) -> list[PerplexityStats]:
     """Statistics for ``texts``: cached ones read back, the rest computed in chunks and stored."""
+    return cached_statistics_and_states(scorer, texts, cache, progress, chunk_size, states=False)[0]
+
+
+def cached_statistics_and_states(scorer: PerplexityScorer, texts: Sequence[str], cache: StatisticsCache | None,
+                                 progress: Callable[[int], None] | None = None, chunk_size: int = 256, *,
+                                 states: bool = True) -> tuple[list[PerplexityStats], np.ndarray | None]:
+    """Statistics (and, with ``states``, pooled hidden states) for ``texts``, computing only what is missing."""
     if cache is None:
-        return scorer.statistics(texts, progress)
+        stats, pooled = scorer.statistics_and_states(texts, progress)
+        return stats, pooled if states else None
     identity = scorer.identity
     keys = [text_key(text) for text in texts]
     known = cache.get_many(identity, keys)
+    known_states = cache.get_states(identity, keys) if states else {}
     first_index: dict[str, int] = {}
     for i, key in enumerate(keys):
-        if key not in known:
+        if key not in known or (states and key not in known_states):
             first_index.setdefault(key, i)  # a text repeated in the batch is scored once
     missing = list(first_index.values())
     for start in range(0, len(missing), chunk_size):
         indices = missing[start: start + chunk_size]
-        stats = scorer.statistics([texts[i] for i in indices], progress)
+        stats, pooled = scorer.statistics_and_states([texts[i] for i in indices], progress)
         fresh = {keys[i]: value for i, value in zip(indices, stats, strict=True)}
         cache.put_many(identity, fresh)
         known.update(fresh)
-    return [known[key] for key in keys]
+        fresh_states = {keys[i]: pooled[row] for row, i in enumerate(indices)}
+        cache.put_states(identity, fresh_states)
+        known_states.update(fresh_states)
+    if not states:
+        return [known[key] for key in keys], None
+    width = max((state.size for state in known_states.values()), default=0)
+    matrix = np.full((len(keys), width), np.nan, dtype=np.float32)
+    for row, key in enumerate(keys):
+        if known_states[key].size == width:
+            matrix[row] = known_states[key]
+    return [known[key] for key in keys], matrix

@@ -9,7 +9,7 @@ and its margin is a well-behaved input for the stacker).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -32,6 +32,7 @@ class ScoredText:
 
     text: str
     stats: PerplexityStats
+    state: np.ndarray | None = field(default=None, compare=False)  # pooled hidden state (``detect.probe``)
 
 
 def perplexity_matrix(items: Sequence[ScoredText]) -> np.ndarray:

@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 from detect.classifier import ScoredText, build_classifier, classifier_margin
 from detect.perplexity import MACHINE_DIRECTION
+from detect.probe import build_probe, probe_margin
 
 ZERO_SHOT_DETECTORS = ("fast_detectgpt", "log_likelihood", "log_rank", "lrr", "entropy", "gltr_top10",
                        "burstiness", "log_likelihood_std", "surprise_excess", "certain_share")
@@ -49,7 +50,9 @@ EXTENDED_INPUTS = ("fast_detectgpt", "log_likelihood", "log_rank", "lrr", "log_l
                    "log_likelihood_q10", "log_likelihood_q50", "log_likelihood_q90", "burstiness", "classifier")
 # "trees" is not monotone in any input, so text *less* typical for the scorer than human text (pure samples
 # of another model) could score machine too, given training data that shows it.
-STACKERS = ("logit", "extended", "trees")
+# "probe" adds the hidden-state probe's out-of-fold margin (``detect.probe``) to the shipped inputs.
+PROBE_INPUTS = (*STACK_INPUTS[:-1], "probe", "classifier")
+STACKERS = ("logit", "extended", "trees", "probe")
 MIN_DOMAIN_HUMANS = 100
 
 
@@ -97,14 +100,46 @@ class Verdict:
 
 
 def stack_matrix(items: Sequence[ScoredText], classifier_margins: np.ndarray,
-                 inputs: Sequence[str] = STACK_INPUTS) -> np.ndarray:
-    """Signed statistics named by ``inputs`` (the last input is always the classifier margin)."""
-    rows = [[getattr(item.stats, name) * MACHINE_DIRECTION[name] for name in inputs[:-1]]
-            for item in items]
-    matrix = np.hstack([np.asarray(rows, dtype=np.float64).reshape(len(items), len(inputs) - 1),
-                        np.asarray(classifier_margins, dtype=np.float64).reshape(-1, 1)])
+                 inputs: Sequence[str] = STACK_INPUTS, probe_margins: np.ndarray | None = None) -> np.ndarray:
+    """One column per name in ``inputs``: signed statistics, "classifier" (its margin), "probe" (its margin)."""
+    margins = {"classifier": np.asarray(classifier_margins, dtype=np.float64).reshape(-1),
+               "probe": (np.full(len(items), np.nan) if probe_margins is None
+                         else np.asarray(probe_margins, dtype=np.float64).reshape(-1))}
+    columns = [margins[name] if name in margins
+               else np.array([getattr(item.stats, name) * MACHINE_DIRECTION[name] for item in items], dtype=np.float64)
+               for name in inputs]
+    matrix = np.column_stack(columns) if items else np.zeros((0, len(inputs)))
     matrix[~np.isfinite(matrix)] = np.nan
     return matrix
+
+
+def state_matrix(items: Sequence[ScoredText]) -> np.ndarray:
+    """Pooled hidden states as rows (NaN rows where an item has none, e.g. scored before the probe existed)."""
+    width = max((item.state.size for item in items if item.state is not None), default=0)
+    matrix = np.full((len(items), width), np.nan)
+    for row, item in enumerate(items):
+        if item.state is not None and item.state.size == width:
+            matrix[row] = item.state
+    return matrix
+
+
+def fit_probe(states: np.ndarray, labels: np.ndarray, seed: int) -> Any:
+    """The probe on the rows that have a state (None when they cannot teach it both classes)."""
+    has = np.isfinite(states).all(axis=1) if states.size else np.zeros(len(labels), dtype=bool)
+    if len(np.unique(labels[has])) < 2:
+        return None
+    return build_probe(seed=seed).fit(states[has], labels[has])
+
+
+def apply_probe(probe: Any, states: np.ndarray) -> np.ndarray:
+    """Probe margins, NaN where there is no probe or no state (the stacker imputes the median)."""
+    margins = np.full(len(states), np.nan)
+    if probe is None or not states.size:
+        return margins
+    has = np.isfinite(states).all(axis=1)
+    if has.any():
+        margins[has] = probe_margin(probe, states[has])
+    return margins
 
 
 def balanced_weights(labels: np.ndarray) -> np.ndarray:
@@ -158,7 +193,7 @@ def _stacker(seed: int, kind: str = "logit") -> Any:
 def stack_inputs_for(kind: str) -> tuple[str, ...]:
     if kind not in STACKERS:
         raise ValueError(f"unknown stacker {kind!r}; use one of {', '.join(STACKERS)}")
-    return STACK_INPUTS if kind == "logit" else EXTENDED_INPUTS
+    return {"logit": STACK_INPUTS, "probe": PROBE_INPUTS}.get(kind, EXTENDED_INPUTS)
 
 
 def _calibrated(seed: int, kind: str = "logit") -> CalibratedClassifierCV:
@@ -208,13 +243,18 @@ class TrainedEnsemble:
     abstain: AbstainPolicy
     stack_inputs: tuple[str, ...] = STACK_INPUTS
     stacker: str = "logit"
+    probe: Any = None  # the hidden-state probe, when "probe" is a stack input
 
     def detector_scores(self, items: Sequence[ScoredText]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         margins = classifier_margin(self.classifier, items) if items else np.zeros(0)
         scores = {name: np.array([getattr(item.stats, name) * MACHINE_DIRECTION[name] for item in items])
                   for name in ZERO_SHOT_DETECTORS}
         scores["classifier"] = margins
-        return scores, stack_matrix(items, margins, self.stack_inputs)
+        probe = None
+        if self.probe is not None:
+            probe = apply_probe(self.probe, state_matrix(items))
+            scores["probe"] = probe
+        return scores, stack_matrix(items, margins, self.stack_inputs, probe)
 
     def probabilities(self, items: Sequence[ScoredText]) -> np.ndarray:
         if not items:
@@ -290,7 +330,8 @@ def out_of_fold_margins(items: Sequence[ScoredText], labels: np.ndarray, folds, 
 
 def cross_domain_probabilities(items: Sequence[ScoredText], labels: np.ndarray, domains: np.ndarray,
                                margins: np.ndarray, matrix: np.ndarray, weights: np.ndarray, C: float, seed: int,
-                               progress=None, stacker: str = "logit") -> np.ndarray | None:
+                               progress=None, stacker: str = "logit",
+                               states: np.ndarray | None = None) -> np.ndarray | None:
     """P(machine) for each domain's texts from models that never saw that domain (None with one domain).
 
     A new domain shifts every statistic (encyclopaedic prose is more predictable than news), so a threshold
@@ -310,8 +351,11 @@ def cross_domain_probabilities(items: Sequence[ScoredText], labels: np.ndarray, 
         if progress is not None:
             progress(f"threshold check: models without domain {domain}")
         classifier = build_classifier(C=C, seed=seed).fit([items[i] for i in train], labels[train])
+        probe = None
+        if states is not None:
+            probe = apply_probe(fit_probe(states[train], labels[train], seed), states[test])
         test_matrix = stack_matrix([items[i] for i in test], classifier_margin(classifier, [items[i] for i in test]),
-                                   stack_inputs_for(stacker))
+                                   stack_inputs_for(stacker), probe)
         model = _calibrated(seed, stacker).fit(matrix[train], labels[train], sample_weight=weights[train])
         shifted[test] = model.predict_proba(test_matrix)[:, 1]
     return shifted
@@ -328,7 +372,13 @@ def train_ensemble(items: Sequence[ScoredText], labels: np.ndarray, groups: np.n
     folds = group_folds(np.asarray(groups), labels, n_splits, seed)
     margins = out_of_fold_margins(items, labels, folds, C, seed, progress)
     covered = np.isfinite(margins)
-    matrix = stack_matrix(items, margins, inputs)
+    states = state_matrix(items) if "probe" in inputs else None
+    probe_oof = None
+    if states is not None:
+        probe_oof = np.full(len(items), np.nan)
+        for train, test in folds:
+            probe_oof[test] = apply_probe(fit_probe(states[train], labels[train], seed), states[test])
+    matrix = stack_matrix(items, margins, inputs, probe_oof)
     weights = balanced_weights(labels)
     oof_p = np.full(len(items), np.nan)
     for train, test in folds:
@@ -339,7 +389,7 @@ def train_ensemble(items: Sequence[ScoredText], labels: np.ndarray, groups: np.n
     domains = np.asarray(domains)
     thresholds = choose_thresholds(oof_p[mask], labels[mask], domains[mask], target_fpr)
     shifted = cross_domain_probabilities(items, labels, domains, margins, matrix, weights, C, seed, progress,
-                                         stacker)
+                                         stacker, states)
     if shifted is not None:
         known = np.isfinite(shifted)
         across = choose_thresholds(shifted[known], labels[known], domains[known], target_fpr)
@@ -349,9 +399,12 @@ def train_ensemble(items: Sequence[ScoredText], labels: np.ndarray, groups: np.n
         progress("final fit on all training data")
     classifier = build_classifier(C=C, seed=seed).fit(list(items), labels)
     calibrated = _calibrated(seed, stacker).fit(matrix[covered], labels[covered], sample_weight=weights[covered])
-    ensemble = TrainedEnsemble(classifier, calibrated, thresholds, abstain or AbstainPolicy(), inputs, stacker)
+    probe = fit_probe(states, labels, seed) if states is not None else None
+    ensemble = TrainedEnsemble(classifier, calibrated, thresholds, abstain or AbstainPolicy(), inputs, stacker, probe)
     oof = {name: np.array([getattr(item.stats, name) * MACHINE_DIRECTION[name] for item in items])
            for name in ZERO_SHOT_DETECTORS}
     oof["classifier"] = margins
+    if probe_oof is not None:
+        oof["probe"] = probe_oof
     oof["ensemble"] = oof_p
     return TrainingResult(ensemble, oof, labels, np.asarray(domains), len(folds))

@@ -68,6 +68,7 @@ class TokenScores:
     variance: np.ndarray
     char_starts: np.ndarray
     truncated: bool
+    pooled: np.ndarray | None = None  # mean last hidden state over the scored positions (the probe's input)
 
 
 @dataclass(frozen=True)
@@ -265,11 +266,12 @@ class PerplexityScorer:
                                         positions_targets[i: i + self.head_chunk])
                  for i in range(0, positions_targets.numel(), self.head_chunk)]
         ll, rank, entropy, variance = (torch.cat([part[k] for part in parts]).cpu().numpy() for k in range(4))
+        states = positions_hidden.float().cpu().numpy()
         results, offset = [], 0
         for seg in batch:
             count = len(seg.ids) - 1 - seg.first_scored
             sl = slice(offset, offset + count)
-            results.append((ll[sl], rank[sl], entropy[sl], variance[sl]))
+            results.append((ll[sl], rank[sl], entropy[sl], variance[sl], states[sl].sum(axis=0)))
             offset += count
         return results
 
@@ -306,13 +308,25 @@ class PerplexityScorer:
         for i, (_, starts, truncated) in enumerate(encoded):
             arrays = [piece for _, piece in sorted(pieces[i], key=lambda item: item[0])]
             ll, rank, entropy, variance = (np.concatenate([a[k] for a in arrays]) for k in range(4))
-            results.append(TokenScores(ll, rank, entropy, variance, np.asarray(starts[: ll.size]), truncated))
+            pooled = sum(a[4] for a in arrays) / max(ll.size, 1) if ll.size else None
+            results.append(TokenScores(ll, rank, entropy, variance, np.asarray(starts[: ll.size]), truncated,
+                                       pooled))
         return results
 
     def statistics(self, texts: Sequence[str],
                    progress: Callable[[int], None] | None = None) -> list[PerplexityStats]:
-        return [aggregate(scores, text) for scores, text in zip(self.token_scores(texts, progress), texts,
-                                                                   strict=True)]
+        return self.statistics_and_states(texts, progress)[0]
+
+    def statistics_and_states(self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+                              ) -> tuple[list[PerplexityStats], np.ndarray]:
+        """Statistics and the ``(n, hidden width)`` mean-pooled states (NaN rows for texts with no token)."""
+        scores = self.token_scores(texts, progress)
+        width = int(getattr(self.lm.model.config, "n_embd", 0) or 0)
+        states = np.full((len(texts), width), np.nan, dtype=np.float32)
+        for i, item in enumerate(scores):
+            if item.pooled is not None and item.pooled.size == width:
+                states[i] = item.pooled
+        return [aggregate(item, text) for item, text in zip(scores, texts, strict=True)], states
 
 
 class PerplexityDetector:

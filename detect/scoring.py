@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from detect.bundle import Bundle
-from detect.cache import StatisticsCache, cached_statistics
+from detect.cache import StatisticsCache, cached_statistics_and_states
 from detect.classifier import ScoredText
 from detect.ensemble import Verdict
 from detect.memorisation import MemorisationGuard
@@ -38,9 +38,11 @@ def judge_texts(scorer: PerplexityScorer, bundle: Bundle, texts: Sequence[str], 
     without one, only the model-free signal (long runs of near-certain tokens) is applied."""
     bounded = [bounded_text(text, scorer.max_text_tokens) for text in texts]
     normalised = [text for text, _ in bounded]
-    stats = cached_statistics(scorer, normalised, cache, progress)
+    needs_states = getattr(bundle.ensemble, "probe", None) is not None
+    stats, states = cached_statistics_and_states(scorer, normalised, cache, progress, states=needs_states)
     stats = [_mark_cut(stat, cut) for stat, (_, cut) in zip(stats, bounded, strict=True)]
-    items = [ScoredText(text, stat) for text, stat in zip(normalised, stats, strict=True)]
+    items = [ScoredText(text, stat, None if states is None else states[i])
+             for i, (text, stat) in enumerate(zip(normalised, stats, strict=True))]
     guard = guard or MemorisationGuard()
     return [guard.apply(verdict, item.text, item.stats.certain_run)
             for verdict, item in zip(bundle.ensemble.judge(items), items, strict=True)]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from detect.bundle import Bundle, ScorerIdentity, build_card, short_text_hash
-from detect.cache import StatisticsCache, cached_statistics
+from detect.cache import StatisticsCache, cached_statistics_and_states
 from detect.classifier import ScoredText
 from detect.data import LabelledText, RejectedRow, assign_groups, fingerprint, read_labelled
 from detect.ensemble import AbstainPolicy, TrainingResult, train_ensemble
@@ -142,8 +142,8 @@ def with_sampled_text(data: PreparedData, lm, *, per_setting: int, new_tokens: i
 def score_rows(scorer: PerplexityScorer, rows: Sequence[LabelledText], cache: StatisticsCache | None,
                progress: Callable[[int], None] | None = None) -> list[ScoredText]:
     texts = [row.text for row in rows]
-    stats = cached_statistics(scorer, texts, cache, progress)
-    return [ScoredText(text, stat) for text, stat in zip(texts, stats, strict=True)]
+    stats, states = cached_statistics_and_states(scorer, texts, cache, progress)
+    return [ScoredText(text, stat, state) for text, stat, state in zip(texts, stats, states, strict=True)]
 
 
 def cv_metrics(result: TrainingResult) -> dict[str, Any]:

@@ -153,3 +153,39 @@ def test_thresholds_also_hold_across_domains(scorer: PerplexityScorer, detect_da
     assert shifted is not None and np.isfinite(shifted).all()
     across = ensemble_module.train_ensemble(*args, n_splits=3).ensemble.thresholds
     assert across.machine >= in_domain.machine and across.human <= in_domain.human
+
+
+def test_states_are_cached_beside_the_statistics_and_do_not_depend_on_batching(scorer: PerplexityScorer,
+                                                                                tmp_path: Path) -> None:
+    from detect.cache import StatisticsCache, cached_statistics, cached_statistics_and_states
+
+    texts = ["The harbour master counted the barrels on the quay twice before noon.",
+             "Gulls circled the masts while the crew carried sacks of grain ashore for the market."]
+    _, together = scorer.statistics_and_states(texts)
+    alone = np.vstack([scorer.statistics_and_states([text])[1] for text in texts])
+    assert together.shape == (2, scorer.lm.model.config.n_embd)
+    np.testing.assert_allclose(together, alone, rtol=1e-3, atol=1e-4)
+    cache = StatisticsCache(tmp_path / "stats.sqlite")
+    cached_statistics(scorer, texts[:1], cache)  # statistics only: the states are stored too, for free
+    stats, states = cached_statistics_and_states(scorer, texts, cache)
+    np.testing.assert_allclose(states, together, rtol=1e-2, atol=1e-2)  # stored as float16
+    assert [s.tokens for s in stats] == [s.tokens for s in scorer.statistics(texts)]
+
+
+def test_the_probe_stacker_trains_a_probe_and_tolerates_texts_without_a_state(scorer: PerplexityScorer,
+                                                                              detect_data_file: Path) -> None:
+    from detect.ensemble import PROBE_INPUTS, train_ensemble
+
+    data = prepare([detect_data_file])
+    stats, states = scorer.statistics_and_states([row.text for row in data.rows])
+    items = [ScoredText(row.text, stat, state) for row, stat, state in zip(data.rows, stats, states, strict=True)]
+    result = train_ensemble(items, data.labels, data.groups, data.domains, n_splits=3, stacker="probe")
+    ensemble = result.ensemble
+    assert ensemble.probe is not None and ensemble.stack_inputs == PROBE_INPUTS
+    assert np.isfinite(result.oof_scores["probe"]).mean() > 0.9
+    scores, _ = ensemble.detector_scores(items[:5])
+    assert np.isfinite(scores["probe"]).all()
+    stateless = [ScoredText(item.text, item.stats) for item in items[:5]]
+    p = ensemble.probabilities(stateless)  # scored before states existed: the probe column is imputed
+    assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    assert train_ensemble(items, data.labels, data.groups, data.domains, n_splits=3).ensemble.probe is None
