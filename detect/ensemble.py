@@ -53,6 +53,7 @@ EXTENDED_INPUTS = ("fast_detectgpt", "log_likelihood", "log_rank", "lrr", "log_l
 # "probe" adds the hidden-state probe's out-of-fold margin (``detect.probe``) to the shipped inputs.
 PROBE_INPUTS = (*STACK_INPUTS[:-1], "probe", "classifier")
 STACKERS = ("logit", "extended", "trees", "probe")
+DEFAULT_STACKER = "logit"  # what `provenance detect train` and the demo use (chosen on left-out splits)
 MIN_DOMAIN_HUMANS = 100
 
 

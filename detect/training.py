@@ -20,7 +20,7 @@ from detect.bundle import Bundle, ScorerIdentity, build_card, short_text_hash
 from detect.cache import StatisticsCache, cached_statistics_and_states
 from detect.classifier import ScoredText
 from detect.data import LabelledText, RejectedRow, assign_groups, fingerprint, read_labelled
-from detect.ensemble import AbstainPolicy, TrainingResult, train_ensemble
+from detect.ensemble import DEFAULT_STACKER, AbstainPolicy, TrainingResult, train_ensemble
 from detect.errors import DetectionError
 from detect.metrics import metrics_with_ci
 from detect.perplexity import PerplexityScorer
@@ -158,7 +158,8 @@ def cv_metrics(result: TrainingResult) -> dict[str, Any]:
 def train_bundle(name: str, scorer: PerplexityScorer, data: PreparedData, *, cache: StatisticsCache | None,
                  target_fpr: float = 0.01, seed: int = 0, abstain: AbstainPolicy | None = None,
                  progress: Callable[[int], None] | None = None,
-                 stage: Callable[[str], None] | None = None, sampled_text: dict | None = None) -> Bundle:
+                 stage: Callable[[str], None] | None = None, sampled_text: dict | None = None,
+                 stacker: str = DEFAULT_STACKER) -> Bundle:
     """Score, train and describe a bundle (not yet saved; see ``detect.bundle.save_bundle``).
 
     ``sampled_text``: the record of ``with_sampled_text`` when ``data`` includes platform-written text."""
@@ -176,7 +177,7 @@ def train_bundle(name: str, scorer: PerplexityScorer, data: PreparedData, *, cac
     if stage:
         stage("training classifier, stacker and calibration (group cross-validation)")
     result = train_ensemble(items, labels, groups, domains, target_fpr=target_fpr, seed=seed, abstain=policy,
-                            progress=stage)
+                            progress=stage, stacker=stacker)
     identity = ScorerIdentity.of(scorer)
     card = build_card(name, identity, result.ensemble, data={**data.summary(), "texts_used": len(keep)},
                       metrics={"cross_validated": cv_metrics(result), "folds": result.folds},

@@ -146,7 +146,7 @@ class DetectionService:
     def train(self, name: str, data: PreparedData, *, target_fpr: float | None = None, seed: int = 0,
               progress: Callable[[int], None] | None = None,
               stage: Callable[[str], None] | None = None, sampled_from: str | None = None,
-              sampled_per_setting: int = 150, sampled_tokens: int = 160) -> Bundle:
+              sampled_per_setting: int = 150, sampled_tokens: int = 160, stacker: str | None = None) -> Bundle:
         """``sampled_from``: a model that writes pure and nucleus continuations of the data's human prefixes into
         the training set (``detect.training.with_sampled_text``); recorded in the card."""
         from detect.bundle import save_bundle
@@ -163,7 +163,8 @@ class DetectionService:
                                                    new_tokens=sampled_tokens, seed=seed)
         bundle = train_bundle(name, self.scorer, data, cache=self.cache,
                               target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
-                              progress=progress, stage=stage, sampled_text=sampled_text)
+                              progress=progress, stage=stage, sampled_text=sampled_text,
+                              **({"stacker": stacker} if stacker else {}))
         save_bundle(bundle, bundle_dir(self.settings, name))
         from provenance.home import remember_model
 

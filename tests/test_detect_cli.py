@@ -51,6 +51,25 @@ def test_train_can_add_sampled_text_from_another_model_and_records_it(capsys, cl
     assert code == 2 and "distinct prefixes" in err and "hint:" in err
 
 
+def test_train_with_the_probe_stacker_records_it_and_scores(capsys, clean_env: Path, micro_model_dir: Path,
+                                                            detect_data_file: Path, monkeypatch,
+                                                            tmp_path: Path) -> None:
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    code, out, err = run_cli(capsys, "detect", "train", str(detect_data_file), "--out", "probed", "--max-texts",
+                             "120", "--stacker", "probe", "--json")
+    assert code == 0, err
+    (card,) = json_lines(out)
+    assert card["training"]["stacker"] == "probe" and "probe" in card["training"]["stack_inputs"]
+    texts = tmp_path / "in.jsonl"
+    texts.write_text(json.dumps({"id": 1, "text": " ".join(["The harbour master counted every barrel."] * 6)}) + "\n")
+    code, out, err = run_cli(capsys, "detect", "score", str(texts), "--bundle", "probed", "--json")
+    assert code == 0, err
+    (record,) = json_lines(out)
+    assert {"id", "p_machine", "verdict", "detectors"} <= record.keys() and "probe" in record["detectors"]
+    code, _, err = run_cli(capsys, "detect", "train", str(detect_data_file), "--out", "x", "--stacker", "forest")
+    assert code == 2 and "unknown --stacker" in err and "hint:" in err
+
+
 def test_score_uses_the_bundles_scorer_when_no_model_is_set(capsys, trained_env: Path, micro_model_dir: Path,
                                                             monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PROVENANCE_MODEL")

@@ -48,10 +48,16 @@ def train(
                                             help="Prefixes continued per sampling setting."),
     sampled_tokens: int = typer.Option(160, "--sampled-tokens", min=16, max=1024,
                                        help="New tokens per sampled continuation."),
+    stacker: str | None = typer.Option(None, "--stacker", help="logit, probe (adds the hidden-state probe), "
+                                       "extended or trees; default: the one chosen on left-out splits."),
     as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
 ) -> None:
     """Train the classifier + calibrated ensemble with group cross-validation and save a bundle."""
     settings = load_settings()
+    from detect.ensemble import STACKERS
+
+    if stacker is not None and stacker not in STACKERS:
+        raise CliError(f"unknown --stacker {stacker!r}", hint="use one of: " + ", ".join(STACKERS))
     prepared = prepare(data, max_texts=max_texts, seed=seed)
     for rejected in prepared.rejected[:5]:
         stderr.print(f"[yellow]skipped[/] {rejected.source}: {rejected.reason}")
@@ -65,6 +71,7 @@ def train(
             progress=lambda tokens: progress.advance(task, tokens),
             stage=lambda message: progress.update(task, description=message[:60]),
             sampled_from=sampled_from, sampled_per_setting=sampled_per_setting, sampled_tokens=sampled_tokens,
+            stacker=stacker,
         )
     card = bundle.card
     if as_json:
