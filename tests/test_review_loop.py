@@ -464,6 +464,8 @@ def test_the_review_loop_runs_on_a_demo_made_home(capsys, clean_env: Path, micro
     assert f"detector bundle '{active}' reused" in flat, flat[where:where + 400]
     assert f"detectors/{active}" in flat.replace(" ", "")  # Rich folds a long path
     assert "trained:" not in flat
+    out_name = "reviewed-2"  # the next free name: never the active bundle, never an earlier candidate
+    assert f"--seed 7 --out {out_name}" in flat and f"provenance detect promote {out_name}" in flat
     with session_scope(_settings().resolved_database_url) as session:
         per_document = session.execute(select(Verdict.document_id, func.count(ReviewDecision.id))
                                        .join(ReviewDecision, ReviewDecision.verdict_id == Verdict.id)

@@ -116,7 +116,7 @@ def demo(
     stdout.print(f"sign in as reviewer '{name}' with password {shown}  (your own account: provenance reviewer add "
                  "NAME)", highlight=False)
     if seeded is not None and seeded.total:
-        print_review_loop(seeded, name, detect_data, detect_max_texts, seed)
+        print_review_loop(settings, seeded, name, detect_data, detect_max_texts, seed)
     timer.report(startup_s)
 
 

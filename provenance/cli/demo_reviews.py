@@ -73,10 +73,23 @@ def seed_decisions(settings: Settings, job_id: str, examples: Sequence[Example],
     return result
 
 
-def print_review_loop(seeded: Seeded, reviewer: str, detect_data: Sequence[Path], max_texts: int,
-                      seed: int) -> None:
+def loop_bundle_name(settings: Settings) -> str:
+    """``reviewed``, or ``reviewed-2``, ``-3``... when that bundle exists (after a promotion it is the active one,
+    which a retrain must never overwrite)."""
+    from provenance.detection import bundle_dir
+
+    name, n = LOOP_BUNDLE, 1
+    while bundle_dir(settings, name).exists():
+        n += 1
+        name = f"{LOOP_BUNDLE}-{n}"
+    return name
+
+
+def print_review_loop(settings: Settings, seeded: Seeded, reviewer: str, detect_data: Sequence[Path],
+                      max_texts: int, seed: int) -> None:
     """What was seeded, and the loop's three commands on the demo's data, in the demo's hint style."""
     new = seeded.new
+    out = loop_bundle_name(settings)
     stdout.print(f"\nreview decisions: {new['machine'] + new['human']} seeded as reviewer '{reviewer}' "
                  f"({new['machine']} machine, {new['human']} human: the held-out labelled examples' own labels; "
                  f"their raw text kept for retraining), {seeded.earlier} decided earlier", highlight=False)
@@ -85,5 +98,5 @@ def print_review_loop(seeded: Seeded, reviewer: str, detect_data: Sequence[Path]
                  "only when at least as good):", highlight=False)
     stdout.print("  provenance reviews export --format jsonl --output reviewed.jsonl", highlight=False)
     stdout.print(f"  provenance detect retrain --from-reviews {base} --max-texts {max_texts} --seed {seed} "
-                 f"--out {LOOP_BUNDLE}", highlight=False)
-    stdout.print(f"  provenance detect promote {LOOP_BUNDLE}", highlight=False)
+                 f"--out {out}", highlight=False)
+    stdout.print(f"  provenance detect promote {out}", highlight=False)
