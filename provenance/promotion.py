@@ -5,8 +5,12 @@
 explicit ``PROVENANCE_DETECTOR_BUNDLE`` still wins (a deployment that pins its bundle keeps it pinned).
 
 A bundle is promoted only when its card (written by ``detect retrain --from-reviews``) holds a comparison with
-the bundle active *now* that found no problem; otherwise promotion is refused with the numbers. This module
-reads JSON only (no scikit-learn, no database), so the dashboard and the light CLI paths can use it.
+the bundle active *now* that found no problem; otherwise promotion is refused with the numbers. Reading the
+state needs JSON only (no scikit-learn, no database), so the dashboard and the light CLI paths can use it.
+
+A promotion (or rollback) and its audit row are one step: the audit row is written and flushed first, then
+``active.json`` is replaced, then the transaction commits; a database failure leaves ``active.json`` as it was,
+and a failure after the file was replaced puts the old file back. No promotion happens unaudited.
 """
 
 from __future__ import annotations
@@ -90,9 +94,9 @@ def _figures(comparison: dict[str, Any], side: str) -> dict[str, Any]:
             "base_left_out_auroc": {domain: row.get("auroc") for domain, row in lodo.items()}}
 
 
-def promote(settings: Settings, name: str) -> dict[str, Any]:
-    """Make ``name`` active when its recorded comparison allows it (``PREVIOUS``: roll back). Returns the
-    history entry written."""
+def promote(settings: Settings, name: str, *, actor: str = "cli") -> dict[str, Any]:
+    """Make ``name`` active when its recorded comparison allows it (``PREVIOUS``: roll back), audited as
+    ``actor``. Returns the history entry written."""
     from provenance.signals.detection import NO_BUNDLE, bundle_version
 
     state = read_state(settings)
@@ -136,5 +140,45 @@ def promote(settings: Settings, name: str) -> dict[str, Any]:
             entry.update(before=_figures(comparison, "active"), after=_figures(comparison, "candidate"))
     state["active"] = entry["name"]
     state.setdefault("history", []).append(entry)
-    _write_state(settings, state)
+    _audited_write(settings, state, entry, actor)
     return entry
+
+
+def _audited_write(settings: Settings, state: dict[str, Any], entry: dict[str, Any], actor: str) -> None:
+    """The audit row first (flushed, so a database failure surfaces before anything changes), then the state
+    file, then the commit; the old state file comes back if anything after its replacement fails."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from provenance.store import ensure_schema, session_scope
+    from provenance.store.audit import audit
+
+    path = state_path(settings)
+    before = path.read_bytes() if path.is_file() else None
+    replaced = False
+    try:
+        ensure_schema(settings.resolved_database_url)
+        with session_scope(settings.resolved_database_url) as session:
+            audit(session, actor=actor, action=f"detect.{entry['kind']}", subject_type="bundle",
+                  subject_id=entry["name"], details={key: entry.get(key) for key in ("previous", "before", "after")})
+            session.flush()
+            _write_state(settings, state)
+            replaced = True
+    except BaseException as exc:
+        if replaced:
+            if before is None:
+                path.unlink(missing_ok=True)
+            else:
+                _restore(path, before)
+        if isinstance(exc, SQLAlchemyError):
+            done = "rolled back" if entry["kind"] == "rollback" else "promoted"
+            raise PromotionError(f"could not write the audit row ({exc.__class__.__name__}: "
+                                 f"{str(exc).splitlines()[0]}): nothing {done}",
+                                 hint="check the database (PROVENANCE_DATABASE_URL) and try again") from None
+        raise
+
+
+def _restore(path: Path, content: bytes) -> None:
+    handle, staging = tempfile.mkstemp(prefix=".active.", dir=path.parent)
+    with os.fdopen(handle, "wb") as out:
+        out.write(content)
+    os.replace(staging, path)

@@ -360,3 +360,116 @@ def test_rescore_with_a_new_bundle_keeps_the_old_verdicts(capsys, loop_env: Path
     assert {r["bundle_version"] for r in json_lines(out)} == {pending["bundle_version"]}
     code, _, err = run_cli(capsys, "scan", "--rescore")
     assert_clean_failure(code, err)
+
+
+# ------------------------------------------------------------------------------ audited promotion (one step)
+def test_a_promotion_whose_audit_row_fails_changes_nothing(capsys, loop_env: Path, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from provenance.detection import bundle_dir
+
+    _candidate(loop_env, "better", (0.80, 0.80), (0.9, 0.85, 0.86))
+
+    def broken_audit(*args, **kwargs):
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("database is locked"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr("provenance.store.audit.audit", broken_audit)
+        code, _, err = run_cli(capsys, "detect", "promote", "better")
+    assert_clean_failure(code, err)
+    assert "audit row" in err and "nothing promoted" in err
+    assert not (loop_env / "detectors" / "active.json").exists()
+    assert bundle_dir(_settings()).name == "default"
+
+    code, _, err = run_cli(capsys, "detect", "promote", "better")
+    assert code == 0, err
+
+    def broken_write(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("provenance.promotion._write_state", broken_write)
+        code, _, err = run_cli(capsys, "detect", "promote", "PREVIOUS")
+    assert code != 0 and "Traceback" not in err
+    assert json.loads((loop_env / "detectors" / "active.json").read_text())["active"] == "better"
+    with session_scope(_settings().resolved_database_url) as session:
+        actions = session.execute(select(AuditLog.action).order_by(AuditLog.id)).scalars().all()
+    assert actions == ["detect.promote"]  # the failed rollback left no audit row
+
+
+# ---------------------------------------------------------------------------- the loop on the demo's data
+def _demo(capsys, detect_data_file: Path) -> tuple[str, str]:
+    code, out, err = run_cli(capsys, "demo", "--max-new-tokens", "24", "--detect-data", str(detect_data_file),
+                             "--detect-max-texts", "120")
+    assert code == 0, err
+    return " ".join(out.split()), err  # Rich wraps long lines at spaces
+
+
+def test_the_review_loop_runs_on_a_demo_made_home(capsys, clean_env: Path, micro_model_dir: Path,
+                                                  detect_data_file: Path, monkeypatch) -> None:
+    """`provenance demo` seeds decisions on its held-out labelled examples (their true labels, their raw text
+    kept) and prints the loop; reviews export -> detect retrain --from-reviews -> detect promote then runs on
+    that home exactly as printed, ending promoted or refused with the numbers, nothing half-done either way; a
+    second demo run follows the active bundle and decides nothing twice."""
+    from provenance.detection import bundle_dir
+
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    flat, _ = _demo(capsys, detect_data_file)
+    assert "review decisions: 12 seeded as reviewer 'demo' (6 machine, 6 human" in flat
+    retrain_line = (f"provenance detect retrain --from-reviews --base {detect_data_file} --max-texts 120 --seed 7 "
+                    "--out reviewed")
+    assert retrain_line in flat and "provenance detect promote reviewed" in flat
+    assert "provenance reviews export --format jsonl --output reviewed.jsonl" in flat
+
+    code, _, err = run_cli(capsys, "reviews", "export", "--format", "jsonl", "--output", "reviewed.jsonl")
+    assert code == 0, err
+    records = _labelled(clean_env.parent / "reviewed.jsonl")
+    assert len(records) == 12 and all(r["text_kept"] and r["reviewer"] == "demo" for r in records)
+    truth = {}
+    for row in _labelled(detect_data_file):
+        truth[" ".join(row["text"].split())] = row["label"]
+    assert all(truth[" ".join(r["text"].split())] == r["label"] for r in records)  # the examples' true labels
+    with session_scope(_settings().resolved_database_url) as session:
+        kept = session.scalar(select(func.count()).select_from(Document).where(Document.raw_text.is_not(None)))
+    assert kept == 12  # raw text only for the seeded public examples (not the generations, not the PII samples)
+
+    code, out, err = run_cli(capsys, *retrain_line.split()[1:], "--json")
+    assert code == 0, err
+    (card,) = json_lines(out)
+    comparison = card["retrain"]["comparison"]
+    assert card["data"]["reviewed"] == 12 and comparison["reviewed_held_back"]["n"] >= 2
+    assert card["data"]["texts_used"] <= 120 + 12
+
+    code, out, err = run_cli(capsys, "detect", "promote", "reviewed", "--json")
+    state = clean_env / "detectors" / "active.json"
+    with session_scope(_settings().resolved_database_url) as session:
+        promotions = session.scalars(select(AuditLog.subject_id).where(AuditLog.action == "detect.promote")).all()
+    if comparison["promotable"]:
+        assert code == 0, err
+        assert json.loads(state.read_text())["active"] == "reviewed" and promotions == ["reviewed"]
+        active = "reviewed"
+    else:
+        assert_clean_failure(code, err)
+        assert "worse than the active bundle" in err and "AUROC" in err
+        assert not state.exists() and promotions == [] and bundle_dir(_settings()).name == "default"
+        # promotion was refused: make another bundle active by hand, so the demo's bundle check is still tested
+        shutil.copytree(clean_env / "detectors" / "default", clean_env / "detectors" / "v2")
+        card_path = clean_env / "detectors" / "v2" / "card.json"
+        card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "name": "v2"}))
+        state.write_text(json.dumps({"active": "v2", "history": []}))
+        active = "v2"
+
+    flat, _ = _demo(capsys, detect_data_file)  # the demo checks, and the scan uses, the active bundle
+    where = flat.find("detector bundle '")
+    assert f"detector bundle '{active}' reused" in flat, flat[where:where + 400]
+    assert f"detectors/{active}" in flat.replace(" ", "")  # Rich folds a long path
+    assert "trained:" not in flat
+    out_name = "reviewed-2"  # the next free name: never the active bundle, never an earlier candidate
+    assert f"--seed 7 --out {out_name}" in flat and f"provenance detect promote {out_name}" in flat
+    with session_scope(_settings().resolved_database_url) as session:
+        per_document = session.execute(select(Verdict.document_id, func.count(ReviewDecision.id))
+                                       .join(ReviewDecision, ReviewDecision.verdict_id == Verdict.id)
+                                       .group_by(Verdict.document_id)).all()
+        job = session.scalars(select(ScanJob).order_by(ScanJob.created_at.desc())).first()
+    assert all(count == 1 for _, count in per_document)  # a second run decides nothing twice
+    assert job.bundle_version.startswith(f"{active}:")

@@ -6,7 +6,9 @@ train the default detector bundle if there is none for this model (``--detect-da
 cross-validated quality printed); finally scan a small dump through a real Celery worker: the demo's own
 watermarked generations next to text the scorer and the bundle never saw (held-out corpus documents, held-out
 labelled human and machine rows), and print the verdict counts per kind, so a newcomer sees what the
-detector can and cannot do. Every phase is timed; a second run reuses the bundles and the score cache.
+detector can and cannot do. The held-out labelled rows, whose labels are known, become a handful of review
+decisions by the demo reviewer (their raw text kept), and the review loop's commands are printed (the demo
+itself never retrains). Every phase is timed; a second run reuses the bundles and the score cache.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from generator.devices import resolve_device
 from generator.stamping import verify_manifest
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.demo_heldout import Example, heldout_corpus_examples, heldout_labelled_examples
+from provenance.cli.demo_reviews import print_review_loop, seed_decisions
 from provenance.cli.demo_scan import demo_scan
 from provenance.cli.demo_timing import PhaseTimer, process_age_s
 from provenance.cli.model_cmd import run_bootstrap
@@ -98,16 +101,22 @@ def demo(
             if training_hashes is not None else []
     with timer.phase("scan (worker, generation)"):
         job_id = demo_scan(settings, loaded, corpus_examples + labelled, seed)
-    stdout.print(f"\nverdicts: provenance verdicts export --job {job_id} --format jsonl", highlight=False)
-    stdout.print("review them in the dashboard: make dashboard  (or: provenance dashboard --host 127.0.0.1 "
-                 "--port 8501, then open http://127.0.0.1:8501)", highlight=False)
     from provenance.reviewers import DEMO_PASSWORD_FILE, ensure_demo_reviewer
     from provenance.signing import keys_dir
 
     name, password = ensure_demo_reviewer(settings.resolved_database_url, settings.home)
+    seeded = None
+    if labelled:
+        with timer.phase("review decisions (seeded)"):
+            seeded = seed_decisions(settings, job_id, labelled, name)
+    stdout.print(f"\nverdicts: provenance verdicts export --job {job_id} --format jsonl", highlight=False)
+    stdout.print("review them in the dashboard: make dashboard  (or: provenance dashboard --host 127.0.0.1 "
+                 "--port 8501, then open http://127.0.0.1:8501)", highlight=False)
     shown = password if password is not None else f"(see {keys_dir(settings.home) / DEMO_PASSWORD_FILE})"
     stdout.print(f"sign in as reviewer '{name}' with password {shown}  (your own account: provenance reviewer add "
                  "NAME)", highlight=False)
+    if seeded is not None and seeded.total:
+        print_review_loop(settings, seeded, name, detect_data, detect_max_texts, seed)
     timer.report(startup_s)
 
 
@@ -185,11 +194,13 @@ def demo_detection(settings, loaded, files: list[Path], max_texts: int,
     from detect.training import prepare
     from provenance.cli.detect_cmd import token_progress
     from provenance.detection import DetectionService, bundle_dir
+    from provenance.promotion import active_bundle_name
 
-    directory = bundle_dir(settings)
+    name = active_bundle_name(settings)  # the bundle the scan's worker will use: the last one promoted, if any
+    directory = bundle_dir(settings, name)
     card = read_card(directory)
     if card is not None and card.get("scorer", {}).get("weights_sha256") == loaded.weights_sha256:
-        _print_bundle_quality(settings.detector_bundle, card, directory, reused=True)
+        _print_bundle_quality(name, card, directory, reused=True)
         return "reused", load_bundle(directory).training_hashes
     if not files:
         stderr.print("[yellow]no detector bundle for this model[/]: pass --detect-data DIR (labelled JSONL) "
@@ -200,10 +211,10 @@ def demo_detection(settings, loaded, files: list[Path], max_texts: int,
     service = DetectionService(settings, lm=loaded)
     with token_progress() as progress:
         task = progress.add_task("scoring", total=None)
-        bundle = service.train(settings.detector_bundle, prepared, seed=seed,
+        bundle = service.train(name, prepared, seed=seed,
                                progress=lambda tokens: progress.advance(task, tokens),
                                stage=lambda message: progress.update(task, description=message[:60]))
-    _print_bundle_quality(settings.detector_bundle, bundle.card, bundle.path, reused=False)
+    _print_bundle_quality(name, bundle.card, bundle.path, reused=False)
     return f"trained on {bundle.card['data']['texts_used']} texts", bundle.training_hashes
 
 

@@ -201,8 +201,13 @@ def _print_comparison(card: dict[str, Any]) -> None:
 def retrain(
     out: str = typer.Option(..., "--out", help="Name (or directory) of the new bundle; never the active one."),
     from_reviews: bool = typer.Option(False, "--from-reviews", help="Add the reviewers' machine/human decisions."),
-    base: list[Path] = typer.Option(None, "--base", help="Base labelled JSONL files (default: the base files the "
-                                    "active bundle's own retrain recorded)."),
+    base: list[Path] = typer.Option(None, "--base", help="Base labelled JSONL files or directories of them, the "
+                                    "flag repeated per path (default: the base files the active bundle's own "
+                                    "retrain recorded)."),
+    max_texts: int | None = typer.Option(None, "--max-texts", min=40,
+                                         help="Use a stratified sample of this many base texts (the one `detect "
+                                              "train --max-texts N --seed S` and the demo draw with the same N and "
+                                              "--seed; their statistics are cached)."),
     skip_redacted: bool = typer.Option(False, "--skip-redacted", help="Leave out reviewed documents whose raw text "
                                        "was not kept (default: refuse)."),
     target_fpr: float | None = typer.Option(None, "--target-fpr", min=0.0001, max=0.5),
@@ -227,10 +232,11 @@ def retrain(
                        hint="train one first: provenance detect train DATA.jsonl --out default")
     rows = _reviewed_rows(settings, skip_redacted)
     active = load_bundle(bundle_dir(settings, active_name))
-    paths = [Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])]
+    paths = _base_files([Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])])
     if not paths:
-        raise CliError("no base data", hint="pass --base DATA.jsonl... (the labelled files the bundle was trained on)")
-    prepared = prepare(paths)
+        raise CliError("no base data", hint="pass --base DATA.jsonl or --base DIR (the labelled data the bundle was "
+                                            "trained on)")
+    prepared = prepare(paths, max_texts=max_texts, seed=seed)
     service = DetectionService(settings, for_training=True)
     active.check_scorer(service.identity)  # a bundle for another scorer cannot be compared (or retrained) here
     with token_progress() as progress:
@@ -253,18 +259,34 @@ def retrain(
         stderr.print(f"saved bundle [bold]{out}[/], [yellow]not promotable[/]: " + "; ".join(comparison["problems"]))
 
 
+def _base_files(paths: list[Path]) -> list[Path]:
+    """Files as given; a directory stands for its ``*.jsonl`` files (as ``provenance demo --detect-data``)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.jsonl"))
+            if not found:
+                raise CliError(f"--base {path}: no .jsonl files in this directory",
+                               hint="pass labelled JSONL files or a directory holding them")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
 @app.command("promote")
 def promote(
     name: str = typer.Argument(..., help="Bundle name to make active, or PREVIOUS to roll back."),
     as_json: bool = typer.Option(False, "--json", help="Print the promotion record as JSON."),
 ) -> None:
     """Make a retrained bundle active when its recorded comparison shows it is at least as good."""
+    import getpass
+
     from provenance.promotion import pinned
     from provenance.promotion import promote as promote_bundle
 
     settings = load_settings()
-    entry = promote_bundle(settings, name)
-    _audit_promotion(settings, entry)
+    entry = promote_bundle(settings, name, actor=f"cli:{getpass.getuser()}")
     if as_json:
         emit_json(entry)
     stderr.print(f"active detector bundle: [bold]{entry['name']}[/] (was {entry['previous']}); new scans use it, "
@@ -272,16 +294,3 @@ def promote(
     if pinned(settings):
         stderr.print(f"[yellow]PROVENANCE_DETECTOR_BUNDLE={settings.detector_bundle} is set and still wins[/]: "
                      "unset it to follow promotions")
-
-
-def _audit_promotion(settings: Any, entry: dict[str, Any]) -> None:
-    """Promotions and rollbacks change every later verdict: they go into the append-only audit log too."""
-    import getpass
-
-    from provenance.store import ensure_schema, session_scope
-    from provenance.store.audit import audit
-
-    ensure_schema(settings.resolved_database_url)
-    with session_scope(settings.resolved_database_url) as session:
-        audit(session, actor=f"cli:{getpass.getuser()}", action=f"detect.{entry['kind']}", subject_type="bundle",
-              subject_id=entry["name"], details={key: entry.get(key) for key in ("previous", "before", "after")})
