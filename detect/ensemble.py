@@ -53,7 +53,10 @@ EXTENDED_INPUTS = ("fast_detectgpt", "log_likelihood", "log_rank", "lrr", "log_l
 # "probe" adds the hidden-state probe's out-of-fold margin (``detect.probe``) to the shipped inputs.
 PROBE_INPUTS = (*STACK_INPUTS[:-1], "probe", "classifier")
 STACKERS = ("logit", "extended", "trees", "probe")
-DEFAULT_STACKER = "logit"  # what `provenance detect train` and the demo use (chosen on left-out splits)
+# What `provenance detect train` and the demo use, chosen on the left-out splits of bench/detect_quality.py
+# (1,128 texts, same run): the probe input raised mean left-out AUROC from 0.801 to 0.817, won 5 of 7 splits and
+# put the ensemble above the best single statistic on all 7 (README, Measured numbers).
+DEFAULT_STACKER = "probe"
 MIN_DOMAIN_HUMANS = 100
 
 

@@ -52,8 +52,9 @@ def retrain_bundle(name: str, scorer: PerplexityScorer, base: PreparedData, revi
                              hint="pass more base data with --base")
     if stage:
         stage(f"training the candidate on {len(train)} texts")
+    stacker = getattr(active.ensemble, "stacker", "logit")  # the active bundle's recipe, so only the data changes
     result = train_ensemble([items[i] for i in train], labels[train], groups[train], domains[train],
-                            target_fpr=target_fpr, seed=seed, abstain=policy, progress=stage)
+                            target_fpr=target_fpr, seed=seed, abstain=policy, progress=stage, stacker=stacker)
     candidate = result.ensemble
     compare = np.flatnonzero(held & is_reviewed & judged)
     compare_items = [items[i] for i in compare]
@@ -65,13 +66,13 @@ def retrain_bundle(name: str, scorer: PerplexityScorer, base: PreparedData, revi
     if stage:
         stage("base data, leave-one-domain-out (with reviewed items)")
     lodo_candidate = leave_one_domain_out(items, labels, groups, domains, base_mask, extra, target_fpr=target_fpr,
-                                          seed=seed, stage=stage)
+                                          seed=seed, stage=stage, stacker=stacker)
     lodo_active = _active_lodo(active, base.summary()["fingerprint_sha256"])
     if lodo_active is None:
         if stage:
             stage("base data, leave-one-domain-out (active recipe)")
         lodo_active = leave_one_domain_out(items, labels, groups, domains, base_mask, np.zeros_like(extra),
-                                           target_fpr=target_fpr, seed=seed, stage=stage)
+                                           target_fpr=target_fpr, seed=seed, stage=stage, stacker=stacker)
     comparison: dict[str, Any] = {
         "active_version": active_version,
         "reviewed_held_back": reviewed_cmp,

@@ -153,7 +153,7 @@ def judged_metrics(ensemble: TrainedEnsemble, items: Sequence[ScoredText], label
 
 def leave_one_domain_out(items: Sequence[ScoredText], labels: np.ndarray, groups: np.ndarray, domains: np.ndarray,
                          base: np.ndarray, extra: np.ndarray, *, target_fpr: float, seed: int = 0,
-                         stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+                         stage: Callable[[str], None] | None = None, stacker: str = "logit") -> dict[str, Any]:
     """Per base domain: train on the other base domains (plus the ``extra`` rows), test on that domain.
 
     Rows sharing a group with the test domain never train; ``extra`` rows (reviewed items) only ever train.
@@ -173,7 +173,7 @@ def leave_one_domain_out(items: Sequence[ScoredText], labels: np.ndarray, groups
         if stage is not None:
             stage(f"left-out domain {domain}: train {len(train)}, test {len(test)}")
         result = train_ensemble([items[i] for i in train], labels[train], groups[train], domains[train],
-                                target_fpr=target_fpr, n_splits=3, seed=seed)
+                                target_fpr=target_fpr, n_splits=3, seed=seed, stacker=stacker)
         table[domain] = judged_metrics(result.ensemble, [items[i] for i in test], labels[test], seed)
     return table
 
