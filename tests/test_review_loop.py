@@ -285,8 +285,10 @@ def test_uncertainty_ordering_asks_about_the_closest_to_the_boundary_first(tmp_p
 
         first = review.claim_next(db, "alice", 60, filters, rng=Always(0.99))
         assert first is not None and first.verdict_id == rows[0].id
-        drawn = {review.claim_next(db, "bob", 60, filters, rng=Always(0.0)).verdict_id for _ in range(5)}
-        assert rows[0].id not in drawn and len(drawn) == 5  # random picks, never an item another reviewer holds
+        # Five reviewers, each drawing at random: never an item another reviewer holds, so five distinct items
+        # (one reviewer drawing twice may be handed back the item it already holds, which is a renewal).
+        drawn = {review.claim_next(db, f"bob{i}", 60, filters, rng=Always(0.0)).verdict_id for i in range(5)}
+        assert rows[0].id not in drawn and len(drawn) == 5
     with pytest.raises(review.ReviewError):
         review.QueueFilters(ordering="sideways").validated()
 
