@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,33 +43,22 @@ class StatisticsCache:
             "PRIMARY KEY (scorer, text_sha256))"
         )
 
-    def get_many(self, scorer: str, keys: Sequence[str]) -> dict[str, PerplexityStats]:
-        found: dict[str, PerplexityStats] = {}
+    def _select(self, query: str, scorer: str, keys: Sequence[str]) -> Iterator[tuple[str, Any]]:
+        """(key, value) rows of ``query`` (``... IN ({marks})``) for ``keys``, in chunks SQLite accepts."""
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):
             chunk = unique[start: start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT text_sha256, stats FROM stats WHERE scorer = ? AND text_sha256 IN ({marks})",
-                [scorer, *chunk],
-            )
-            for key, payload in rows:
-                found[key] = PerplexityStats(**json.loads(payload))
-        return found
+            yield from self._db.execute(query.format(marks=",".join("?" * len(chunk))), [scorer, *chunk])
+
+    def get_many(self, scorer: str, keys: Sequence[str]) -> dict[str, PerplexityStats]:
+        rows = self._select("SELECT text_sha256, stats FROM stats WHERE scorer = ? AND text_sha256 IN ({marks})",
+                            scorer, keys)
+        return {key: PerplexityStats(**json.loads(payload)) for key, payload in rows}
 
     def get_states(self, scorer: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start: start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT text_sha256, state FROM states WHERE scorer = ? AND text_sha256 IN ({marks})",
-                [scorer, *chunk],
-            )
-            for key, blob in rows:
-                found[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-        return found
+        rows = self._select("SELECT text_sha256, state FROM states WHERE scorer = ? AND text_sha256 IN ({marks})",
+                            scorer, keys)
+        return {key: np.frombuffer(blob, dtype=np.float16).astype(np.float32) for key, blob in rows}
 
     def put_states(self, scorer: str, items: dict[str, np.ndarray]) -> None:
         with self._db:
@@ -116,9 +106,10 @@ def cached_statistics_and_states(scorer: PerplexityScorer, texts: Sequence[str],
         fresh = {keys[i]: value for i, value in zip(indices, stats, strict=True)}
         cache.put_many(identity, fresh)
         known.update(fresh)
-        fresh_states = {keys[i]: pooled[row] for row, i in enumerate(indices)}
-        cache.put_states(identity, fresh_states)
-        known_states.update(fresh_states)
+        if states:  # written only when asked for: a scan with a probe-free bundle does no extra I/O
+            fresh_states = {keys[i]: pooled[row] for row, i in enumerate(indices)}
+            cache.put_states(identity, fresh_states)
+            known_states.update(fresh_states)
     if not states:
         return [known[key] for key in keys], None
     width = max((state.size for state in known_states.values()), default=0)

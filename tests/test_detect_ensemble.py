@@ -166,7 +166,7 @@ def test_states_are_cached_beside_the_statistics_and_do_not_depend_on_batching(s
     assert together.shape == (2, scorer.lm.model.config.n_embd)
     np.testing.assert_allclose(together, alone, rtol=1e-3, atol=1e-4)
     cache = StatisticsCache(tmp_path / "stats.sqlite")
-    cached_statistics(scorer, texts[:1], cache)  # statistics only: the states are stored too, for free
+    cached_statistics(scorer, texts[:1], cache)  # statistics only: its states are computed when first asked for
     stats, states = cached_statistics_and_states(scorer, texts, cache)
     np.testing.assert_allclose(states, together, rtol=1e-2, atol=1e-2)  # stored as float16
     assert [s.tokens for s in stats] == [s.tokens for s in scorer.statistics(texts)]
