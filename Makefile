@@ -19,7 +19,11 @@ endif
 endif
 DEMO_CORPUS := $(if $(wildcard $(SHARED_CORPUS)),--corpus $(SHARED_CORPUS),)
 SHARED_DETECT := $(SHARED)/data/detect
-DEMO_DETECT := $(if $(wildcard $(SHARED_DETECT)),--detect-data $(SHARED_DETECT),)
+# Real GPT-2 text (OpenAI's own samples) and WebText human passages. The short WebText passages are left out: they
+# are far shorter than every machine text there, and mixing them in unchanged teaches length (the data's README).
+SHARED_GPT2 := $(filter-out %short63.jsonl,$(wildcard $(SHARED)/data/gpt2-output/*.jsonl))
+DEMO_DETECT := $(if $(wildcard $(SHARED_DETECT)),--detect-data $(SHARED_DETECT),) \
+	$(foreach file,$(SHARED_GPT2),--detect-data $(file))
 SHARED_TOXICITY := $(SHARED)/data/toxicity
 DEMO_TOXICITY := $(if $(wildcard $(SHARED_TOXICITY)),--toxicity-data $(SHARED_TOXICITY),)
 

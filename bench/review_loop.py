@@ -27,7 +27,7 @@ import numpy as np
 from detect.cache import StatisticsCache, text_key
 from detect.classifier import ScoredText
 from detect.data import LabelledText
-from detect.ensemble import AbstainPolicy, TrainedEnsemble, train_ensemble
+from detect.ensemble import DEFAULT_STACKER, AbstainPolicy, TrainedEnsemble, train_ensemble
 from detect.metrics import point_metrics
 from detect.review_data import REVIEW_DOMAIN, held_back_mask, judged_metrics, promotion_checks, uncertainty_order
 from detect.training import prepare, score_rows
@@ -57,8 +57,8 @@ class Simulation:
     """The fixed parts of one run: base rows, the left-out pool and test half, the shipped ensemble."""
 
     def __init__(self, items: list[ScoredText], rows: list[LabelledText], left_out: str, target_fpr: float,
-                 seed: int) -> None:
-        self.items, self.rows, self.target_fpr, self.seed = items, rows, target_fpr, seed
+                 seed: int, stacker: str = DEFAULT_STACKER) -> None:
+        self.items, self.rows, self.target_fpr, self.seed, self.stacker = items, rows, target_fpr, seed, stacker
         self.labels = np.array([row.label for row in rows], dtype=np.int64)
         self.groups = np.array([row.group for row in rows])
         domains = np.array([row.domain for row in rows])
@@ -80,7 +80,7 @@ class Simulation:
     def train(self, labelled: np.ndarray) -> TrainedEnsemble:
         index = np.concatenate([self.base_train, labelled]).astype(np.int64)
         return train_ensemble(self.subset(index), self.labels[index], self.groups[index], self.domains[index],
-                              target_fpr=self.target_fpr, seed=self.seed).ensemble
+                              target_fpr=self.target_fpr, seed=self.seed, stacker=self.stacker).ensemble
 
     def gate(self, active: TrainedEnsemble, candidate: TrainedEnsemble, held: np.ndarray) -> list[str]:
         """``detect.review_data.promotion_checks`` with the held-out base part standing in for the base
@@ -165,7 +165,12 @@ def plot(path: Path, curves: dict[str, list[dict[str, Any]]], left_out: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=SHARED / "data" / "detect")
+    parser.add_argument("--data", type=Path, nargs="+",
+                        default=[SHARED / "data" / "detect", SHARED / "data" / "gpt2-output"],
+                        help="labelled JSONL files or folders (a folder's short-passage files are skipped, as the "
+                             "demo skips them)")
+    parser.add_argument("--max-texts", type=int, default=None, help="a stratified sample (the demo's sampler)")
+    parser.add_argument("--stacker", default=DEFAULT_STACKER, help="the recipe (default: the shipped one)")
     parser.add_argument("--left-out", default="squad")
     parser.add_argument("--labels", type=int, default=200)
     parser.add_argument("--per-round", type=int, default=25)
@@ -183,7 +188,10 @@ def main() -> None:
     scorer = build_scorer(lm, backend=settings.scorer_backend, quantize=settings.scorer_quantize,
                           batch_tokens=settings.detect_batch_tokens, cache_root=settings.home / "cache" / "onnx")
     cache = StatisticsCache(settings.home / "cache" / "perplexity-stats.sqlite")
-    rows = prepare(sorted(args.data.glob("*.jsonl")) if args.data.is_dir() else [args.data]).rows
+    files = [file for path in args.data
+             for file in ([f for f in sorted(path.glob("*.jsonl")) if "short" not in f.name] if path.is_dir()
+                          else [path])]
+    rows = prepare(files, max_texts=args.max_texts, seed=args.seed).rows
     if args.only_cached:
         known = cache.get_many(scorer.identity, [text_key(row.text) for row in rows])
         rows = [row for row in rows if text_key(row.text) in known]
@@ -192,7 +200,7 @@ def main() -> None:
     keep = [i for i, item in enumerate(items) if policy.reason(item) is None]
     items, rows = [items[i] for i in keep], [rows[i] for i in keep]
     started = time.perf_counter()
-    simulation = Simulation(items, rows, args.left_out, args.target_fpr, args.seed)
+    simulation = Simulation(items, rows, args.left_out, args.target_fpr, args.seed, args.stacker)
     curves = {ordering: simulation.run(ordering, args.labels, args.per_round) for ordering in ORDERINGS}
     out = args.out or settings.home / "bench"
     png = plot(out / "review_loop.png", curves, args.left_out)
@@ -202,7 +210,8 @@ def main() -> None:
     split = {"left_out": args.left_out, "pool": len(simulation.pool), "test_half": len(simulation.test),
              "test_human": int((simulation.labels[simulation.test] == 0).sum()),
              "base_train": len(simulation.base_train), "base_test": len(simulation.base_test),
-             "only_cached": args.only_cached, "scorer": scorer.identity}
+             "only_cached": args.only_cached, "scorer": scorer.identity, "stacker": args.stacker,
+             "data": [str(path) for path in args.data]}
     result = {
         "split": split, "curves": curves, "png": str(png), "seconds": round(time.perf_counter() - started, 1),
         "goals": {

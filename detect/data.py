@@ -4,6 +4,12 @@ Rows that share a prompt must never sit on both sides of a train/test split, or 
 prompt. ``pair`` ids are only unique within a file, and the same source passage can appear in several
 files (one per generator), so rows are grouped by connected components of "same file and pair" or
 "same opening words".
+
+A row without ``domain`` takes its file name's prefix (``xsum_gpt2-xl.jsonl`` -> ``xsum``), which names a domain
+when the files sharing that prefix hold both labels. Where a folder's files are split by *label or model*
+instead (``human_webtext.jsonl`` beside ``gpt2-xl_pure.jsonl``), a prefix holds one label only and names no
+domain: every undomained row of that folder then takes the folder's name, so one kind of text is one domain
+(the per-domain false-positive checks of ``detect.ensemble`` depend on it).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from detect.errors import DetectionError
@@ -52,6 +58,8 @@ def read_labelled(paths: Sequence[Path]) -> tuple[list[LabelledText], list[Rejec
     """Read labelled JSONL files; bad lines are returned as rejections with a reason, never raised."""
     rows: list[LabelledText] = []
     rejected: list[RejectedRow] = []
+    named_domain: set[int] = set()  # rows whose domain came from the file name
+    folders: list[Path] = []
     for path in paths:
         if not path.is_file():
             raise DetectionError(f"training data file not found: {path}", hint="pass labelled JSONL files")
@@ -73,6 +81,8 @@ def read_labelled(paths: Sequence[Path]) -> tuple[list[LabelledText], list[Rejec
                     rejected.append(RejectedRow(source, f"label must be human/machine or 0/1, got "
                                                         f"{record.get('label')!r}"))
                     continue
+                if not record.get("domain"):
+                    named_domain.add(len(rows))
                 rows.append(LabelledText(
                     text=record["text"], label=label,
                     domain=str(record.get("domain") or path.stem.split("_")[0] or "unknown"),
@@ -80,7 +90,18 @@ def read_labelled(paths: Sequence[Path]) -> tuple[list[LabelledText], list[Rejec
                     source=source,
                     pair=f"{path.name}#{record['pair']}" if record.get("pair") is not None else "",
                 ))
-    return rows, rejected
+                folders.append(path.resolve().parent)
+    return _folder_domains(rows, named_domain, folders), rejected
+
+
+def _folder_domains(rows: list[LabelledText], named: set[int], folders: list[Path]) -> list[LabelledText]:
+    """Name-derived domains, replaced by the folder's name where a prefix holds one label (module docstring)."""
+    labels_by_prefix: dict[tuple[Path, str], set[int]] = {}
+    for i in named:
+        labels_by_prefix.setdefault((folders[i], rows[i].domain), set()).add(rows[i].label)
+    by_label = {folder for (folder, _), labels in labels_by_prefix.items() if len(labels) < 2}
+    return [replace(row, domain=folders[i].name or row.domain) if i in named and folders[i] in by_label else row
+            for i, row in enumerate(rows)]
 
 
 def assign_groups(rows: Sequence[LabelledText]) -> list[LabelledText]:

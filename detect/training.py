@@ -7,6 +7,7 @@ counted twice in training or in the cross-validated metrics. ``max_texts`` sampl
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from detect.bundle import Bundle, ScorerIdentity, build_card, short_text_hash
 from detect.cache import StatisticsCache, cached_statistics_and_states
 from detect.classifier import ScoredText
 from detect.data import LabelledText, RejectedRow, assign_groups, fingerprint, read_labelled
-from detect.ensemble import DEFAULT_STACKER, AbstainPolicy, TrainingResult, train_ensemble
+from detect.ensemble import DEFAULT_STACKER, MIN_DOMAIN_HUMANS, AbstainPolicy, TrainingResult, train_ensemble
 from detect.errors import DetectionError
 from detect.metrics import metrics_with_ci
 from detect.perplexity import PerplexityScorer
@@ -63,7 +64,30 @@ class PreparedData:
         }
 
 
-def prepare(paths: Sequence[Path], *, max_texts: int | None = None, seed: int = 0) -> PreparedData:
+# Long training texts are cut to a length drawn between these bounds (characters, at a word boundary; issue 25):
+# scoring a 5,000-character web page costs five short ones, and a bundle that saw every machine text at full
+# length and every human text short (or the reverse) learns length. Texts at or under CUT_ABOVE_CHARS are kept.
+CUT_ABOVE_CHARS = 2000
+CUT_TO_MIN_CHARS = 400
+
+
+def cut_length(text: str, *, above: int = CUT_ABOVE_CHARS, least: int = CUT_TO_MIN_CHARS) -> str:
+    """``text`` cut at a word boundary to a length in [least, above], fixed by the text's hash (so a text is cut
+    the same way in every run and process), or unchanged when it is not longer than ``above``."""
+    if len(text) <= above:
+        return text
+    digest = int(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8], 16)
+    piece = text[: least + digest % (above - least + 1)]
+    space = piece.rfind(" ")
+    return piece[:space] if space > least // 2 else piece
+
+
+def prepare(paths: Sequence[Path], *, max_texts: int | None = None, seed: int = 0,
+            cut_above: int | None = CUT_ABOVE_CHARS) -> PreparedData:
+    """Read, normalise, de-duplicate, cut long texts (``cut_length``; None keeps them whole), group and sample.
+
+    ``max_texts`` keeps a stratified sample that still holds ``MIN_DOMAIN_HUMANS`` human texts per domain where
+    the data has them, so the per-domain false-positive checks run on the sample too."""
     raw, rejected = read_labelled(paths)
     seen: set[str] = set()
     rows: list[LabelledText] = []
@@ -74,6 +98,8 @@ def prepare(paths: Sequence[Path], *, max_texts: int | None = None, seed: int = 
             duplicates += 1
             continue
         seen.add(text)
+        if cut_above is not None:
+            text = cut_length(text, above=cut_above)
         rows.append(LabelledText(text, row.label, row.domain, row.generator, row.source, row.pair))
     rows = assign_groups(rows)
     if max_texts is not None and len(rows) > max_texts:
@@ -85,27 +111,43 @@ def prepare(paths: Sequence[Path], *, max_texts: int | None = None, seed: int = 
 
 
 def _stratified_sample(rows: list[LabelledText], limit: int, seed: int) -> list[LabelledText]:
-    """Whole groups, sampled round-robin across (domain, generator, label) strata."""
+    """Texts sampled round-robin across domains and their (generator, label) strata, after the human texts every domain
+    needs for its own false-positive check (``MIN_DOMAIN_HUMANS``, where the data has them).
+
+    Single texts, not whole prompt groups, are drawn: a group of the labelled data can hold a human passage and
+    five machine continuations of it, and whole groups used up the sample on the first domains. Groups stay
+    intact for cross-validation all the same (a subset of a group is still one group). Original order is kept."""
     strata: dict[tuple[str, str, int], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         strata[(row.domain, row.generator, row.label)].append(i)
     rng = random.Random(seed)
     for members in strata.values():
         rng.shuffle(members)
-    chosen_groups: set[int] = set()
-    chosen = 0
-    queues = [list(members) for _, members in sorted(strata.items())]
-    by_group: dict[int, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        by_group[row.group].append(i)
-    while chosen < limit and any(queues):
-        for queue in queues:
-            if queue and chosen < limit:
-                group = rows[queue.pop()].group
-                if group not in chosen_groups:
-                    chosen_groups.add(group)
-                    chosen += len(by_group[group])
-    return [row for row in rows if row.group in chosen_groups]
+    chosen: set[int] = set()
+    humans_by_domain: dict[str, list[int]] = defaultdict(list)
+    for (domain, _, label), members in sorted(strata.items()):
+        if label == 0:
+            humans_by_domain[domain].extend(members)
+    domains = sorted(humans_by_domain)
+    for domain in domains:
+        quota = min(MIN_DOMAIN_HUMANS, len(humans_by_domain[domain]), max(limit // (2 * len(domains)), 1))
+        chosen.update(humans_by_domain[domain][:quota])
+    # Round-robin over domains, and within a domain over its strata: a domain with five generator files and
+    # one with four get the same share, so no data set outweighs another by how finely it is split.
+    by_domain: dict[str, list[list[int]]] = defaultdict(list)
+    for (domain, _, _), members in sorted(strata.items()):
+        by_domain[domain].append([i for i in members if i not in chosen])
+    turn = dict.fromkeys(by_domain, 0)
+    while len(chosen) < limit and any(any(queues) for queues in by_domain.values()):
+        for domain, queues in by_domain.items():
+            for _ in range(len(queues)):
+                queue = queues[turn[domain] % len(queues)]
+                turn[domain] += 1
+                if queue:
+                    if len(chosen) < limit:
+                        chosen.add(queue.pop())
+                    break
+    return [row for i, row in enumerate(rows) if i in chosen]
 
 
 def with_sampled_text(data: PreparedData, lm, *, per_setting: int, new_tokens: int = 160,

@@ -39,6 +39,10 @@ from provenance.store.ledger import record_generations
 # The scan's held-out examples per kind: enough to see a pattern, few enough to score in seconds.
 CORPUS_EXAMPLES = 8
 LABELLED_EXAMPLES_PER_LABEL = 6
+# The demo's detector bundle: a stratified sample of the labelled data with MIN_DOMAIN_HUMANS human texts in each
+# of its three domains (news, Wikipedia questions, web pages with OpenAI's GPT-2 samples), so every per-domain
+# false-positive check runs (issue 25; 400 texts left one domain one human short and the check was skipped).
+DEMO_DETECT_TEXTS = 1000
 # The demo's toxicity bundle: a stratified sample per source (its cross-validated quality is printed);
 # `provenance detect train-toxicity` trains on everything.
 DEMO_TOXICITY_PER_SOURCE = 1000
@@ -59,7 +63,7 @@ def demo(
     detect_data: list[Path] = typer.Option([], "--detect-data",
                                            help="Labelled JSONL files or directories: train a detector bundle "
                                                 "from them when none exists."),
-    detect_max_texts: int = typer.Option(400, "--detect-max-texts", min=40,
+    detect_max_texts: int = typer.Option(DEMO_DETECT_TEXTS, "--detect-max-texts", min=40,
                                          help="Stratified sample size for the demo's bundle (speed on CPU; its "
                                               "cross-validated quality is printed). `provenance detect train` "
                                               "trains on more."),
