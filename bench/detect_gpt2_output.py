@@ -108,8 +108,8 @@ def judge_split(items: list[ScoredText], labels: np.ndarray, groups: np.ndarray,
            "fpr_at_threshold": figures.get("fpr_at_threshold"),
            "tpr_at_threshold": figures.get("tpr_at_threshold"),
            "uncertain_share": float(np.mean([v == "uncertain" for v in verdicts])),
-           "humans_called_human": float(np.mean([v == "human" for v, label in zip(verdicts, y) if label == 0])),
-           "machines_called_human": float(np.mean([v == "human" for v, label in zip(verdicts, y) if label == 1])),
+           "humans_called_human": float(np.mean([v == "human" for v, label in zip(verdicts, y, strict=True) if label == 0])),
+           "machines_called_human": float(np.mean([v == "human" for v, label in zip(verdicts, y, strict=True) if label == 1])),
            "seconds": time.perf_counter() - started}
     slices = sorted(set(generators[test][y == 1].tolist()))
     if len(slices) > 1:
