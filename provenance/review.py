@@ -536,8 +536,11 @@ def audit_actions(session: Session) -> list[str]:
 
 
 def audit_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """CSV text of ``audit_rows`` output (details as JSON), for the export button."""
+    """CSV text of ``audit_rows`` output (details as JSON), for the export button. Every text cell goes through
+    ``spreadsheet_safe``: actors and subjects include names typed by people who never signed in."""
     import json
+
+    from provenance.csv_safety import spreadsheet_safe
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -550,7 +553,7 @@ def audit_csv(rows: Sequence[dict[str, Any]]) -> str:
                 value = json.dumps(value, sort_keys=True, default=str)
             elif isinstance(value, datetime):
                 value = value.isoformat(sep=" ", timespec="seconds")
-            values.append("" if value is None else value)
+            values.append("" if value is None else spreadsheet_safe(value))
         writer.writerow(values)
     return buffer.getvalue()
 

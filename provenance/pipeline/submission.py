@@ -24,6 +24,7 @@ from generator.stamping import text_sha256
 from provenance.errors import ProvenanceError
 from provenance.pipeline.bulk_insert import bulk_insert
 from provenance.pipeline.document_scoring import bundle_version
+from provenance.pipeline.formats.common import shape_excerpt
 from provenance.pipeline.readers import InputRecord, ReaderOptions, RecordReader
 from provenance.pipeline.recovery import recover_job
 from provenance.settings import Settings
@@ -131,8 +132,9 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
         counts = {"quarantined": 0, "duplicates": 0, "documents": 0, "reused": 0}
         for record in batch:
             if record.text is None:
+                kept = record.excerpt if settings.store_raw_text else shape_excerpt(record.excerpt)
                 items.append((job_id, record.seq, record.source_id, "quarantined", None, record.reason,
-                              record.location[:1024], record.excerpt))
+                              record.location[:1024], kept))
                 counts["quarantined"] += 1
                 continue
             doc_id = documents[hashes[record.seq]]
