@@ -69,7 +69,9 @@ def render() -> None:
 @st.fragment
 def _queue_list(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
     """The list and its paging. A fragment: "Next page" reruns and redraws only this part, not the sidebar
-    or the open item (opening an item reruns the whole page)."""
+    or the open item (opening an item reruns the whole page). Each run checks the session first."""
+    if not context.fragment_session():
+        return
     cursors: list = st.session_state.setdefault("queue-cursors", [None])
     with context.session() as db:
         page = review.queue_page(db, filters, limit=PAGE_SIZE, after=cursors[-1])

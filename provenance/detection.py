@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # scikit-learn, joblib and torch load with the scorer or bund
     from detect.perplexity import PerplexityScorer
     from detect.training import PreparedData
 
+DETECTOR_KIND = "detector-bundle"  # the kind signed into a detector bundle's signature.json
 SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -124,8 +125,11 @@ class DetectionService:
     @cached_property
     def bundle(self) -> Bundle:
         from detect.bundle import load_bundle
+        from provenance.artifact_signing import verifier
 
-        bundle = load_bundle(bundle_dir(self.settings, self.bundle_name))
+        # The signature (this installation's key, every file) is checked before anything is unpickled.
+        bundle = load_bundle(bundle_dir(self.settings, self.bundle_name),
+                             verify=verifier(self.settings.home, DETECTOR_KIND))
         bundle.check_scorer(self.identity)
         return bundle
 
@@ -165,7 +169,9 @@ class DetectionService:
                               target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
                               progress=progress, stage=stage, sampled_text=sampled_text,
                               **({"stacker": stacker} if stacker else {}))
-        save_bundle(bundle, bundle_dir(self.settings, name))
+        from provenance.artifact_signing import sealer
+
+        save_bundle(bundle, bundle_dir(self.settings, name), seal=sealer(self.settings.home, DETECTOR_KIND))
         from provenance.home import remember_model
 
         remember_model(self.settings.home)

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from provenance.settings import Settings
+from tests.conftest import install_bundle
 
 ALL_SCOPES = "verify,generate,scan,admin"
 WATERMARK_KEYS = {"z_score", "p_value", "watermarked", "num_tokens_scored", "key_id"}
@@ -405,14 +406,13 @@ def test_scan_texts_then_read_the_job(api_client: TestClient, api_settings: Sett
 
 @pytest.mark.slow
 def test_detect_returns_the_ensemble_verdict(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path) -> None:
-    import shutil
 
     from provenance.api import create_app
     from provenance.apikeys import create_api_key
 
     settings = api_settings_for(tmp_path / "home", micro_model_dir)
     prepare_home(settings)
-    shutil.copytree(trained_bundle, settings.home / "detectors" / "default")
+    install_bundle(trained_bundle, settings.home)
     _key_id, key = create_api_key(settings.resolved_database_url, name="d", scopes="verify")
     with TestClient(create_app(settings)) as client:
         text = "The old captain walked toward the harbour before the storm. My sister remembered the long road."

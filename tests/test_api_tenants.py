@@ -269,3 +269,13 @@ def test_a_tenant_that_gave_no_record_id_sees_none(world: World) -> None:
     assert scanned.status_code == 202
     raw = world.client.get(f"/v1/verdicts/{verdict_id}", headers=world.headers["other"]).text
     assert "newsroom-private-id" not in raw
+
+
+def test_metrics_carry_no_tenant_data(world: World) -> None:
+    """/metrics is unauthenticated (scrapers): it counts by route template, never by tenant, key or record."""
+    _call(world, "get", "/v1/jobs/{job_id}", RULES[("get", "/v1/jobs/{job_id}")], "owner")
+    _call(world, "get", "/v1/manifests/{manifest_id}", RULES[("get", "/v1/manifests/{manifest_id}")], "other")
+    body = world.client.get("/metrics").text
+    assert "/v1/jobs/{job_id}" in body  # the template, not the id
+    for secret in (OWNER, OTHER, world.job_id, world.manifest_id, "tenant="):
+        assert secret not in body, secret

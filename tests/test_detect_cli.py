@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import install_bundle
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
 
 CONTRACT_KEYS = {"id", "p_machine", "verdict", "detectors"}
@@ -16,7 +16,7 @@ CONTRACT_KEYS = {"id", "p_machine", "verdict", "detectors"}
 @pytest.fixture
 def trained_env(clean_env: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch) -> Path:
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
-    shutil.copytree(trained_bundle, clean_env / "detectors" / "default")
+    install_bundle(trained_bundle, clean_env)
     return clean_env
 
 

