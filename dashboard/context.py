@@ -81,6 +81,13 @@ def reviewer() -> str | None:
     return account.name if account is not None else None
 
 
+def scope() -> str | None:
+    """The tenant whose rows the signed-in account sees (None: a platform-admin sees every tenant). Without an
+    account nothing is drawn anyway; "default" keeps a stray call from widening the view."""
+    account = st.session_state.get(ACCOUNT_KEY)
+    return getattr(account, "scope", "default") if account is not None else "default"
+
+
 def _end_session(reason: str) -> None:
     from provenance.reviewers import record_session_end
 

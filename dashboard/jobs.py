@@ -17,7 +17,7 @@ def _jobs_table() -> None:
     if not context.fragment_session(activity=False):
         return
     with context.session() as db:
-        rows = review.jobs(db)
+        rows = review.jobs(db, tenant=context.scope())
     if not rows:
         st.info("No scan jobs yet. Start one with the pipeline's scan command.")
         return

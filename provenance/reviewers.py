@@ -38,7 +38,8 @@ from provenance.store.engine import session_scope
 from provenance.store.models import LoginThrottle, Reviewer, utcnow
 from provenance.store.schema import ensure_schema
 
-ROLES = ("reviewer", "admin")
+ROLES = ("reviewer", "admin", "platform-admin")  # platform-admin: every tenant (CLI-created only)
+PLATFORM_ADMIN = "platform-admin"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 _NAME_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
@@ -53,6 +54,12 @@ class Account:
     name: str
     role: str
     signed_in_at: datetime
+    tenant: str = "default"
+
+    @property
+    def scope(self) -> str | None:
+        """The tenant whose rows this account sees; None (every tenant) for a platform-admin."""
+        return None if self.role == PLATFORM_ADMIN else self.tenant
 
 
 @dataclass(frozen=True)
@@ -90,9 +97,9 @@ def _public(row: Reviewer) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
-    return {"name": row.name, "role": row.role, "status": "disabled" if row.disabled_at else "active",
-            "created_at": iso(row.created_at), "password_changed_at": iso(row.password_changed_at),
-            "disabled_at": iso(row.disabled_at)}
+    return {"name": row.name, "role": row.role, "tenant": row.tenant,
+            "status": "disabled" if row.disabled_at else "active", "created_at": iso(row.created_at),
+            "password_changed_at": iso(row.password_changed_at), "disabled_at": iso(row.disabled_at)}
 
 
 def _get(session: Session, name: str) -> Reviewer:
@@ -102,8 +109,13 @@ def _get(session: Session, name: str) -> Reviewer:
     return row
 
 
-def add_reviewer(url: str, name: str, password: str, *, role: str = "reviewer", actor: str = "cli") -> dict[str, Any]:
-    """Create an account (audited). Names are unique; the password is stored only as an Argon2id hash."""
+def add_reviewer(url: str, name: str, password: str, *, role: str = "reviewer", actor: str = "cli",
+                 tenant: str | None = None) -> dict[str, Any]:
+    """Create an account of ``tenant`` (default ``default``; it must exist, as for API keys), audited. Names are
+    unique; the password is stored only as an Argon2id hash. Accounts are made on the command line only, so
+    only the machine's operator can make a platform-admin."""
+    from provenance.tenants import require_tenant
+
     name = _check_name(name)
     if role not in ROLES:
         raise ProvenanceError(f"unknown role {role!r}", hint="roles are: " + ", ".join(ROLES))
@@ -113,10 +125,11 @@ def add_reviewer(url: str, name: str, password: str, *, role: str = "reviewer", 
         if session.scalars(select(Reviewer.id).where(Reviewer.name == name)).first() is not None:
             raise ProvenanceError(f"reviewer {name!r} already exists",
                                   hint=f"change its password with provenance reviewer passwd {name}")
-        row = Reviewer(name=name, password_hash=digest, role=role)
+        tenant = require_tenant(session, tenant)
+        row = Reviewer(name=name, password_hash=digest, role=role, tenant=tenant)
         session.add(row)
         audit(session, actor=actor, action="reviewer.add", subject_type="reviewer", subject_id=name,
-              details={"role": role})
+              details={"role": role, "tenant": tenant})
         session.flush()
         return _public(row)
 
@@ -202,7 +215,7 @@ def authenticate(url: str, name: str, password: str, *, client: str = "unknown",
                 row.password_hash = _HASHER.hash(password)
             audit(session, actor=row.name, action="reviewer.signin", subject_type="reviewer", subject_id=row.name,
                   details={"client": client})
-            return SignInResult(Account(row.name, row.role, now), "signed in")
+            return SignInResult(Account(row.name, row.role, now, row.tenant), "signed in")
         audit(session, actor="signin:unauthenticated", action="reviewer.signin_failed", subject_type="reviewer",
               subject_id=given or None,
               details={"client": client, "failures": claim.failures, "retry_after_seconds": claim.wait,
@@ -222,7 +235,8 @@ def session_still_valid(url: str, account: Account) -> bool:
     with session_scope(url) as session:
         row = session.scalars(select(Reviewer).where(Reviewer.name == account.name)).first()
         return (row is not None and row.disabled_at is None
-                and row.password_changed_at <= account.signed_in_at)
+                and row.password_changed_at <= account.signed_in_at
+                and row.role == account.role and row.tenant == account.tenant)
 
 
 def record_session_end(url: str, name: str, reason: str) -> None:
