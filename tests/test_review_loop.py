@@ -152,6 +152,11 @@ def test_retrain_refuses_bad_input_and_promotes_nothing(capsys, loop_env: Path, 
     code, _, err = run_cli(capsys, "detect", "retrain", "--from-reviews", "--base", base, "--out", "next",
                            "--skip-redacted")
     assert_clean_failure(code, err)
+    assert "does not match its signature" in err  # a hand-edited card is refused before anything is loaded
+    resign_bundle(loop_env, card_path.parent)  # a signed bundle that really was trained for another scorer
+    code, _, err = run_cli(capsys, "detect", "retrain", "--from-reviews", "--base", base, "--out", "next",
+                           "--skip-redacted")
+    assert_clean_failure(code, err)
     assert "trained for scorer" in err
     assert not (loop_env / "detectors" / "next").exists()
     assert not (loop_env / "detectors" / "active.json").exists()
