@@ -117,9 +117,18 @@ def _signed_payload(home: Path, document: Any, what: str) -> dict[str, Any]:
     return payload
 
 
-def verify_directory(home: Path, directory: Path, kind: str) -> dict[str, Any]:
+def verify_directory(home: Path, directory: Path, kind: str, *, hint: str | None = None) -> dict[str, Any]:
     """Refuse ``directory`` unless its signature is this installation's, for ``kind``, over exactly the files
-    it holds now. Called before anything in it is unpickled."""
+    it holds now. Called before anything in it is unpickled. ``hint`` replaces the import hint (caches)."""
+    try:
+        return _verify_directory(home, directory, kind)
+    except ArtifactSignatureError as exc:
+        if hint is None:
+            raise
+        raise ArtifactSignatureError(str(exc), hint=f"{hint}: {directory}") from None
+
+
+def _verify_directory(home: Path, directory: Path, kind: str) -> dict[str, Any]:
     signature_path = directory / SIGNATURE_FILE
     try:
         document = json.loads(signature_path.read_text(encoding="utf-8"))
@@ -162,6 +171,6 @@ def sealer(home: Path, kind: str) -> Callable[[Path], None]:
     return lambda staging: sign_directory(home, staging, kind) and None
 
 
-def verifier(home: Path, kind: str) -> Callable[[Path], None]:
+def verifier(home: Path, kind: str, *, hint: str | None = None) -> Callable[[Path], None]:
     """For ``detect``'s ``load_*(..., verify=)``: called before anything is unpickled."""
-    return lambda directory: verify_directory(home, directory, kind) and None
+    return lambda directory: verify_directory(home, directory, kind, hint=hint) and None

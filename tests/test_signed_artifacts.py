@@ -164,3 +164,21 @@ def test_promotion_recomputes_the_comparison_and_signs_its_state(home: Path, tmp
         read_state(settings)
     write_state(settings, {"active": "better", "history": []})
     assert read_state(settings) == {"active": "better", "history": []}
+
+
+def test_the_onnx_export_cache_is_signed_and_checked_before_it_runs(home: Path, micro_model_dir: Path) -> None:
+    from detect.onnx_scorer import EXPORT_CARD, ONNX_FILE
+
+    settings = Settings(home=home, model=str(micro_model_dir), scorer_backend="onnx", scorer_quantize="none",
+                        device="cpu", hub_offline=True)
+    assert DetectionService(settings).scorer is not None  # exported on first use, signed before it appeared
+    (export,) = (home / "cache" / "onnx").iterdir()
+    assert (export / "signature.json").is_file()
+    graph = export / ONNX_FILE
+    graph.write_bytes(graph.read_bytes() + b"\0")  # another graph, and its export card rewritten to match
+    card = json.loads((export / EXPORT_CARD).read_text())
+    card["onnx_sha256"] = _sha(graph)
+    (export / EXPORT_CARD).write_text(json.dumps(card))
+    with pytest.raises(ArtifactSignatureError, match=ONNX_FILE) as refused:
+        _ = DetectionService(settings).scorer
+    assert "re-export" in (refused.value.hint or "")
