@@ -167,10 +167,17 @@ def verify_document(home: Path, document: Any, what: str) -> dict[str, Any]:
 
 
 def sealer(home: Path, kind: str) -> Callable[[Path], None]:
-    """For ``detect``'s ``save_*(..., seal=)``: sign the staging directory before it is swapped in."""
-    return lambda staging: sign_directory(home, staging, kind) and None
+    """For ``detect``'s ``save_*(..., seal=)``: sign the staging directory before it is swapped in (``detect``
+    is a library and never imports ``provenance``, so the key stays on this side)."""
+    def seal(staging: Path) -> None:
+        sign_directory(home, staging, kind)
+
+    return seal
 
 
 def verifier(home: Path, kind: str, *, hint: str | None = None) -> Callable[[Path], None]:
-    """For ``detect``'s ``load_*(..., verify=)``: called before anything is unpickled."""
-    return lambda directory: verify_directory(home, directory, kind, hint=hint) and None
+    """For ``detect``'s ``load_*(..., verify=)``: called before anything is unpickled; raises to refuse."""
+    def verify(directory: Path) -> None:
+        verify_directory(home, directory, kind, hint=hint)
+
+    return verify
