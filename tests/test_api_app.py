@@ -318,7 +318,9 @@ def test_verdict_lookup_reads_the_store(api_client: TestClient, api_settings: Se
         document = Document(content_hash="ab" * 32, source_id="doc-1", num_chars=10, redacted_text="Hi <PERSON_1>")
         session.add_all([document, ScanJob(id="lookupjob", bundle_version="b1", inputs={})])
         session.flush()
-        session.add(JobItem(job_id="lookupjob", seq=0, outcome="document", document_id=document.id))
+        # The record id a reader sees is its own job item's (as the pipeline writes it), not the document's.
+        session.add(JobItem(job_id="lookupjob", seq=0, source_id="doc-1", outcome="document",
+                            document_id=document.id))
         verdict = Verdict(document_id=document.id, bundle_version="b1", verdict="human", p_machine=0.1,
                           detectors={"ll": -3.0}, reasons=[], pii=[], pii_count=1, watermark={})
         session.add(verdict)
