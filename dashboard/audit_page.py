@@ -24,7 +24,8 @@ def render() -> None:
         until = datetime.combine(days[-1], time.min) + timedelta(days=1)
     with context.session() as db:
         rows = review.audit_rows(db, actor=actor, action=None if action == "(all)" else action,
-                                 subject_id=subject, since=since, until=until, limit=5000)
+                                 subject_id=subject, since=since, until=until, limit=5000,
+                                 tenant=context.scope())
     st.caption(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'} (newest first, at most 5,000)")
     st.download_button("Export CSV", review.audit_csv(rows), file_name="audit.csv", mime="text/csv",
                        key="audit-csv")

@@ -81,6 +81,13 @@ def reviewer() -> str | None:
     return account.name if account is not None else None
 
 
+def scope() -> str | None:
+    """The tenant whose rows the signed-in account sees (None: a platform-admin sees every tenant). Without an
+    account nothing is drawn anyway; "default" keeps a stray call from widening the view."""
+    account = st.session_state.get(ACCOUNT_KEY)
+    return getattr(account, "scope", "default") if account is not None else "default"
+
+
 def _end_session(reason: str) -> None:
     from provenance.reviewers import record_session_end
 
@@ -91,8 +98,9 @@ def _end_session(reason: str) -> None:
         record_session_end(database_url(), account.name, reason)
 
 
-def _session_expired(settings: Settings, account: Any) -> str | None:
-    """Why an open session must end now (idle, too old, account disabled or password changed), or None."""
+def _session_expired(settings: Settings, account: Any, *, touch: bool = True) -> str | None:
+    """Why an open session must end now (idle, too old, account disabled or password changed), or None.
+    ``touch``: this run is the reviewer's action (not a timer refresh), so the idle clock restarts."""
     from provenance.reviewers import now_utc, session_still_valid
 
     now = now_utc()
@@ -103,8 +111,26 @@ def _session_expired(settings: Settings, account: Any) -> str | None:
         return "session_expired"
     if not session_still_valid(database_url(), account):
         return "session_revoked"
-    st.session_state[LAST_SEEN_KEY] = now
+    if touch:
+        st.session_state[LAST_SEEN_KEY] = now
     return None
+
+
+def fragment_session(*, activity: bool = True) -> bool:
+    """The session check for ``st.fragment`` bodies. A fragment rerun (a timer refresh, a click inside it)
+    runs only the fragment, not ``app.py``'s sign-in check, so without this a page left open would go on
+    showing fresh data after its session ended, its account was disabled or its password changed.
+    ``activity=False`` for timer refreshes: they check the session but do not keep it alive. Returns False
+    (after ending the session and saying so) when the fragment must not draw anything."""
+    account = st.session_state.get(ACCOUNT_KEY)
+    ended = "session_missing" if account is None else _session_expired(load_settings(), account, touch=activity)
+    if ended is None:
+        return True
+    if account is not None:
+        _end_session(ended)
+    st.warning("Your session ended (idle too long, signed out, or the account changed): reload the page and "
+               "sign in again.")
+    return False
 
 
 def sign_in(settings: Settings) -> str | None:

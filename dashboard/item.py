@@ -23,7 +23,7 @@ DECISION_BUTTONS = (("machine", "Machine-generated"), ("human", "Human"), ("misu
 def open_item(settings: Settings, name: str | None, verdict_id: int) -> None:
     """Claim ``verdict_id`` and show it, or say who holds it."""
     with context.session() as db:
-        result = review.claim(db, verdict_id, name or "", settings.review_lease_seconds)
+        result = review.claim(db, verdict_id, name or "", settings.review_lease_seconds, tenant=context.scope())
     if result.ok:
         st.session_state["item_id"] = verdict_id
         st.rerun()
@@ -50,7 +50,7 @@ def _decide(settings: Settings, name: str, verdict_id: int, decision: str, filte
     note = str(st.session_state.get(f"note-{verdict_id}") or "")
     try:
         with context.session() as db:
-            review.decide(db, verdict_id, name, decision, note)
+            review.decide(db, verdict_id, name, decision, note, tenant=context.scope())
         st.session_state["flash"] = f"Recorded '{decision}' for item {verdict_id}."
         _claim_next(settings, name, filters, skip=(verdict_id,))
     except ProvenanceError as exc:
@@ -112,9 +112,10 @@ def _manifest_panel(settings: Settings, detail: review.ItemDetail, matches: list
 def render(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
     verdict_id = int(st.session_state["item_id"])
     with context.session() as db:
-        lease = review.claim(db, verdict_id, name or "", settings.review_lease_seconds)  # renew our claim
-        detail = review.item_detail(db, verdict_id) if lease.ok else None
-        matches = review.ledger_matches(db, settings, detail.text) if detail and detail.text else []
+        scope = context.scope()
+        lease = review.claim(db, verdict_id, name or "", settings.review_lease_seconds, tenant=scope)  # renew
+        detail = review.item_detail(db, verdict_id, tenant=scope) if lease.ok else None
+        matches = review.ledger_matches(db, settings, detail.text, tenant=scope) if detail and detail.text else []
         bodies = review.manifest_bodies(db, [m["manifest_id"] for m in matches])
     if not lease.ok or detail is None:
         st.warning(lease.message)

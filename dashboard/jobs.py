@@ -12,9 +12,12 @@ REFRESH_SECONDS = 5
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def _jobs_table() -> None:
-    """Only this fragment reruns on the timer, so the rest of the page (and the sidebar) stays still."""
+    """Only this fragment reruns on the timer, so the rest of the page (and the sidebar) stays still. Each
+    timer run checks the session first (without counting as the reviewer's activity)."""
+    if not context.fragment_session(activity=False):
+        return
     with context.session() as db:
-        rows = review.jobs(db)
+        rows = review.jobs(db, tenant=context.scope())
     if not rows:
         st.info("No scan jobs yet. Start one with the pipeline's scan command.")
         return

@@ -17,7 +17,7 @@ def _filters() -> review.QueueFilters:
     with st.sidebar:
         st.subheader("Filters")
         with context.session() as db:
-            jobs = review.job_ids(db)
+            jobs = review.job_ids(db, tenant=context.scope())
         status = st.radio("Queue", [review.STATUS_OPEN, review.STATUS_ESCALATED], horizontal=True, key="f-status")
         ordering = st.radio("Order", list(review.ORDERINGS), horizontal=True, key="f-order",
                             help="priority: most urgent first; uncertainty: what the model is least sure of first "
@@ -29,7 +29,8 @@ def _filters() -> review.QueueFilters:
         misuse = st.checkbox("Misuse flagged only", key="f-misuse")
     filters = review.QueueFilters(job_id=None if job == "(all)" else job, verdicts=tuple(verdicts), p_min=low,
                                   p_max=high, entity_type=None if entity == "(any)" else entity,
-                                  misuse_only=misuse, status=status, ordering=ordering).validated()
+                                  misuse_only=misuse, status=status, ordering=ordering,
+                                  tenant=context.scope()).validated()
     if st.session_state.get("queue-filters") != filters:
         st.session_state["queue-filters"] = filters
         st.session_state["queue-cursors"] = [None]
@@ -69,7 +70,9 @@ def render() -> None:
 @st.fragment
 def _queue_list(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
     """The list and its paging. A fragment: "Next page" reruns and redraws only this part, not the sidebar
-    or the open item (opening an item reruns the whole page)."""
+    or the open item (opening an item reruns the whole page). Each run checks the session first."""
+    if not context.fragment_session():
+        return
     cursors: list = st.session_state.setdefault("queue-cursors", [None])
     with context.session() as db:
         page = review.queue_page(db, filters, limit=PAGE_SIZE, after=cursors[-1])

@@ -17,17 +17,20 @@ CACHE_SECONDS = 30
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner="Aggregating verdicts...")
-def _aggregates(url: str) -> dict[str, Any]:
+def _aggregates(url: str, tenant: str | None) -> dict[str, Any]:
+    """Cached per database *and tenant*: one tenant's figures are never served to another's reviewer."""
     with context.session() as db:
-        return {"counts": review.review_counts(db), "distribution": review.verdict_distribution(db),
-                "p_hist": review.score_histogram(db, "p_machine"),
-                "z_hist": review.score_histogram(db, "watermark_z", bins=28, low=-4.0, high=10.0),
-                "over_time": review.decisions_over_time(db), "agreement": review.agreement(db),
+        return {"counts": review.review_counts(db, tenant=tenant),
+                "distribution": review.verdict_distribution(db, tenant=tenant),
+                "p_hist": review.score_histogram(db, "p_machine", tenant=tenant),
+                "z_hist": review.score_histogram(db, "watermark_z", bins=28, low=-4.0, high=10.0, tenant=tenant),
+                "over_time": review.decisions_over_time(db, tenant=tenant),
+                "agreement": review.agreement(db, tenant=tenant),
                 "retrain": review.retrain_labels(db)}
 
 
 def render() -> None:
-    data = _aggregates(context.database_url())
+    data = _aggregates(context.database_url(), context.scope())
     counts = data["counts"]
     columns = st.columns(4)
     for column, (label, key) in zip(columns, (("Verdicts", "verdicts"), ("Open in queue", "open"),

@@ -120,12 +120,16 @@ def write_directory_atomically(directory: Path, write: Callable[[Path], None]) -
     return directory
 
 
-def save_bundle(bundle: Bundle, directory: Path) -> Path:
+def save_bundle(bundle: Bundle, directory: Path, *, seal: Callable[[Path], None] | None = None) -> Path:
+    """``seal`` (the application's signer) runs on the complete staging directory before it is swapped in, so
+    a bundle is never visible unsealed."""
     def write(staging: Path) -> None:
         joblib.dump(bundle.ensemble, staging / ENSEMBLE_FILE, compress=3)
         bundle.card["ensemble_sha256"] = file_sha256(staging / ENSEMBLE_FILE)
         (staging / CARD_FILE).write_text(json.dumps(bundle.card, indent=2, default=str) + "\n", encoding="utf-8")
         (staging / TRAINING_HASHES_FILE).write_text("".join(f"{h}\n" for h in sorted(bundle.training_hashes)))
+        if seal is not None:
+            seal(staging)
 
     bundle.path = write_directory_atomically(directory, write)
     return directory
@@ -153,7 +157,8 @@ def read_card(directory: Path) -> dict[str, Any] | None:
         return None
 
 
-def load_bundle(directory: Path) -> Bundle:
+def load_bundle(directory: Path, *, verify: Callable[[Path], None] | None = None) -> Bundle:
+    """``verify`` (the application's signature check) runs before anything is unpickled and raises to refuse."""
     card_path, model_path = directory / CARD_FILE, directory / ENSEMBLE_FILE
     if not card_path.is_file() or not model_path.is_file():
         raise DetectionError(
@@ -168,6 +173,8 @@ def load_bundle(directory: Path) -> Bundle:
     if card.get("format") != BUNDLE_FORMAT:
         raise DetectionError(f"detector bundle {directory} has format {card.get('format')}, "
                              f"this version reads {BUNDLE_FORMAT}", hint="retrain the bundle")
+    if verify is not None:
+        verify(directory)
     verify_file_hash(model_path, card.get("ensemble_sha256"), "ensemble_sha256")
     try:
         ensemble = joblib.load(model_path)

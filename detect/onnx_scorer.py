@@ -29,6 +29,7 @@ import math
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -150,8 +151,10 @@ def _expected_card(lm: Any, precision: str, onnx_sha256: str) -> ExportCard:
                       onnx_sha256, OPSET, torch.__version__, onnxruntime.__version__)
 
 
-def export_model(lm: Any, directory: Path, precision: str = "fp32") -> ExportCard:
-    """Export ``lm``'s hidden-state graph (optionally int8-quantized) into ``directory``, atomically."""
+def export_model(lm: Any, directory: Path, precision: str = "fp32", *,
+                 seal: Callable[[Path], None] | None = None) -> ExportCard:
+    """Export ``lm``'s hidden-state graph (optionally int8-quantized) into ``directory``, atomically. ``seal``
+    (the application's signer) runs on the complete staging folder before it is renamed into place."""
     if precision not in PRECISIONS:
         raise OnnxExportError(f"unknown ONNX precision {precision!r}", hint="use fp32 or int8")
     if lm.quantized:
@@ -180,6 +183,8 @@ def export_model(lm: Any, directory: Path, precision: str = "fp32") -> ExportCar
             fp32_path.unlink()
         card = _expected_card(lm, precision, _file_sha256(staging / ONNX_FILE))
         (staging / EXPORT_CARD).write_text(json.dumps(asdict(card), indent=2) + "\n", encoding="utf-8")
+        if seal is not None:
+            seal(staging)
         if directory.exists():
             shutil.rmtree(directory)
         staging.rename(directory)
@@ -214,11 +219,15 @@ def verify_export(directory: Path, lm: Any, precision: str) -> ExportCard:
     return ExportCard(**{key: recorded[key] for key in ExportCard.__dataclass_fields__})
 
 
-def ensure_export(cache_root: Path, lm: Any, precision: str = "fp32") -> Path:
-    """The verified export folder for ``lm``, exporting on first use (minutes for big models, once)."""
+def ensure_export(cache_root: Path, lm: Any, precision: str = "fp32", *,
+                  seal: Callable[[Path], None] | None = None, verify: Callable[[Path], None] | None = None) -> Path:
+    """The verified export folder for ``lm``, exporting on first use (minutes for big models, once).
+    ``seal``/``verify``: the application's signer and signature check (run before the graph is loaded)."""
     directory = export_dir(cache_root, lm, precision)
     if not (directory / EXPORT_CARD).is_file():
-        export_model(lm, directory, precision)
+        export_model(lm, directory, precision, seal=seal)
+    if verify is not None:
+        verify(directory)
     verify_export(directory, lm, precision)
     return directory
 
@@ -308,7 +317,8 @@ class OnnxPerplexityScorer(PerplexityScorer):
 
 
 def build_scorer(lm: Any, *, backend: str = "torch", quantize: str = "none", batch_tokens: int = 8192,
-                 cache_root: Path | None = None) -> PerplexityScorer:
+                 cache_root: Path | None = None, seal: Callable[[Path], None] | None = None,
+                 verify: Callable[[Path], None] | None = None) -> PerplexityScorer:
     """The scorer the settings ask for: torch (fp32, or int8: quantizes ``lm`` in place) or ONNX Runtime.
 
     ``quantize="auto"`` (the default setting) is int8 on CPU, where dynamic int8 scores ~2.6x faster at the
@@ -333,5 +343,6 @@ def build_scorer(lm: Any, *, backend: str = "torch", quantize: str = "none", bat
     if cache_root is None:
         raise DetectionError("the onnx scorer backend needs a cache directory for its export",
                              hint="set PROVENANCE_HOME")
-    return OnnxPerplexityScorer(lm, ensure_export(cache_root, lm, precision), precision=precision,
+    return OnnxPerplexityScorer(lm, ensure_export(cache_root, lm, precision, seal=seal, verify=verify),
+                                precision=precision,
                                 batch_tokens=batch_tokens)

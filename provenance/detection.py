@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # scikit-learn, joblib and torch load with the scorer or bund
     from detect.perplexity import PerplexityScorer
     from detect.training import PreparedData
 
+ONNX_KIND = "onnx-export"  # the kind signed into an ONNX export cache folder
+DETECTOR_KIND = "detector-bundle"  # the kind signed into a detector bundle's signature.json
 SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -80,10 +82,15 @@ class DetectionService:
     def _build_scorer(self, lm: Any, *, for_training: bool = False) -> PerplexityScorer:
         """torch or ONNX Runtime, fp32 or int8, as PROVENANCE_SCORER_BACKEND / _SCORER_QUANTIZE say."""
         from detect.onnx_scorer import build_scorer
+        from provenance.artifact_signing import sealer, verifier
 
+        # The ONNX export cache is signed like bundles: a graph swapped in the cache is never run.
         return build_scorer(lm, backend=self.settings.scorer_backend, quantize=self._quantize(for_training),
                             batch_tokens=self.settings.detect_batch_tokens,
-                            cache_root=self.settings.home / "cache" / "onnx")
+                            cache_root=self.settings.home / "cache" / "onnx",
+                            seal=sealer(self.settings.home, ONNX_KIND),
+                            verify=verifier(self.settings.home, ONNX_KIND,
+                                            hint="delete the folder to re-export it from the current model"))
 
     def _quantize(self, for_training: bool = False) -> str:
         """PROVENANCE_SCORER_QUANTIZE; ``auto`` follows the bundle's recorded precision when a bundle exists
@@ -124,8 +131,11 @@ class DetectionService:
     @cached_property
     def bundle(self) -> Bundle:
         from detect.bundle import load_bundle
+        from provenance.artifact_signing import verifier
 
-        bundle = load_bundle(bundle_dir(self.settings, self.bundle_name))
+        # The signature (this installation's key, every file) is checked before anything is unpickled.
+        bundle = load_bundle(bundle_dir(self.settings, self.bundle_name),
+                             verify=verifier(self.settings.home, DETECTOR_KIND))
         bundle.check_scorer(self.identity)
         return bundle
 
@@ -165,7 +175,9 @@ class DetectionService:
                               target_fpr=target_fpr or self.settings.detect_target_fpr, seed=seed,
                               progress=progress, stage=stage, sampled_text=sampled_text,
                               **({"stacker": stacker} if stacker else {}))
-        save_bundle(bundle, bundle_dir(self.settings, name))
+        from provenance.artifact_signing import sealer
+
+        save_bundle(bundle, bundle_dir(self.settings, name), seal=sealer(self.settings.home, DETECTOR_KIND))
         from provenance.home import remember_model
 
         remember_model(self.settings.home)

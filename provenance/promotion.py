@@ -5,7 +5,10 @@
 explicit ``PROVENANCE_DETECTOR_BUNDLE`` still wins (a deployment that pins its bundle keeps it pinned).
 
 A bundle is promoted only when its card (written by ``detect retrain --from-reviews``) holds a comparison with
-the bundle active *now* that found no problem; otherwise promotion is refused with the numbers. Reading the
+the bundle active *now* that finds no problem when the promotion rule is applied again here (the card's own
+``promotable`` is not trusted), and both bundles' signatures verify (``provenance.artifact_signing``);
+otherwise promotion is refused with the numbers. ``active.json`` is signed too, and a state file this
+installation did not sign is refused. Reading the
 state needs JSON only (no scikit-learn, no database), so the dashboard and the light CLI paths can use it.
 
 A promotion (or rollback) and its audit row are one step: the audit row is written and flushed first, then
@@ -26,6 +29,8 @@ from provenance.errors import ProvenanceError
 from provenance.settings import Settings
 
 ACTIVE_FILE = "active.json"
+STATE_HINT = ("promotions are recorded by provenance detect promote; a state file from an older version (or an "
+              "edited one) is not trusted: remove it and promote again")
 PREVIOUS = "PREVIOUS"
 
 
@@ -38,21 +43,44 @@ def state_path(settings: Settings) -> Path:
 
 
 def read_state(settings: Settings) -> dict[str, Any]:
+    """The promotion state; refused (PromotionError) when the file exists but is not signed by this
+    installation: which bundle is active is decided by an audited promotion, not by whoever can write a file."""
+    path = state_path(settings)
     try:
-        state = json.loads(state_path(settings).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return {"active": None, "history": []}
-    return state if isinstance(state, dict) else {"active": None, "history": []}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PromotionError(f"{path} is unreadable: {exc}", hint=STATE_HINT) from None
+    if not isinstance(state, dict):
+        raise PromotionError(f"{path} is not a promotion state", hint=STATE_HINT)
+    from provenance.artifact_signing import ArtifactSignatureError, verify_document
+
+    body = {"active": state.get("active"), "history": state.get("history") or []}
+    try:
+        verify_document(settings.home, {"payload": body, "signature": state.get("signature")}, str(path))
+    except ArtifactSignatureError as exc:
+        raise PromotionError(str(exc), hint=STATE_HINT) from None
+    return body
 
 
-def _write_state(settings: Settings, state: dict[str, Any]) -> None:
+def write_state(settings: Settings, state: dict[str, Any]) -> None:
+    """Write the state signed with this installation's key (``signature`` over ``active`` and ``history``)."""
+    from provenance.artifact_signing import sign_document
+
+    body = json.loads(json.dumps({"active": state.get("active"), "history": state.get("history") or []},
+                                 default=str))
+    signed = sign_document(settings.home, body)
     path = state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=".active.", dir=path.parent)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(state, out, indent=2, default=str)
+        json.dump({**body, "signature": signed["signature"]}, out, indent=2)
         out.write("\n")
     os.replace(staging, path)
+
+
+_write_state = write_state  # the name the audited write (and its failure test) use
 
 
 def pinned(settings: Settings) -> bool:
@@ -72,12 +100,20 @@ def last_promotion(settings: Settings) -> dict[str, Any] | None:
 
 
 def _card(settings: Settings, name: str) -> dict[str, Any]:
-    from provenance.detection import bundle_dir, read_bundle_card
+    """The bundle's card, read only after the bundle's signature (every file, the card included) verifies:
+    a comparison written into a card by hand is never believed."""
+    from provenance.artifact_signing import ArtifactSignatureError, verify_directory
+    from provenance.detection import DETECTOR_KIND, bundle_dir, read_bundle_card
 
-    card = read_bundle_card(bundle_dir(settings, name))
+    directory = bundle_dir(settings, name)
+    card = read_bundle_card(directory)
     if card is None:
-        raise PromotionError(f"no detector bundle {name!r} at {bundle_dir(settings, name)}",
+        raise PromotionError(f"no detector bundle {name!r} at {directory}",
                              hint="train one with provenance detect retrain --from-reviews --out NAME")
+    try:
+        verify_directory(settings.home, directory, DETECTOR_KIND)
+    except ArtifactSignatureError as exc:
+        raise PromotionError(f"{exc}: nothing promoted", hint=exc.hint) from None
     return card
 
 
@@ -132,8 +168,11 @@ def promote(settings: Settings, name: str, *, actor: str = "cli") -> dict[str, A
                                      f"active bundle is now {active_version}: nothing promoted",
                                      hint="retrain against the active bundle: provenance detect retrain "
                                           "--from-reviews --out NAME")
-            problems = comparison.get("problems") or []
-            if problems or not comparison.get("promotable"):
+            # Recomputed from the recorded figures: the card's own "promotable"/"problems" are not trusted.
+            from detect.review_data import promotion_checks
+
+            problems = promotion_checks(comparison)
+            if problems:
                 raise PromotionError(f"bundle {name!r} is worse than the active bundle {current!r}: "
                                      + "; ".join(problems) + ". Nothing promoted",
                                      hint="review more items (queue ordering uncertainty) and retrain")

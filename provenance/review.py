@@ -18,7 +18,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, and_, case, cast, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,8 +42,10 @@ from provenance.store.audit import audit
 from provenance.store.models import (
     AuditLog,
     Document,
+    JobItem,
     Manifest,
     ReviewDecision,
+    Reviewer,
     ReviewLease,
     ScanJob,
     Verdict,
@@ -64,6 +81,7 @@ class QueueFilters:
     misuse_only: bool = False
     status: str = STATUS_OPEN
     ordering: str = "priority"  # or "uncertainty": P(machine) closest to 0.5 first (what the model is least sure of)
+    tenant: str | None = None  # the signed-in account's tenant (None: a platform-admin, every tenant)
 
     def validated(self) -> QueueFilters:
         """Reject nonsense early with a message (a reviewer typo must never become a traceback)."""
@@ -103,6 +121,22 @@ class QueuePage:
     next_cursor: tuple[float, int] | None  # (priority, id) of the last row when more rows follow
 
 
+def tenant_scope(tenant: str | None) -> Any:
+    """Verdicts a tenant's reviewer may see: the scoring job is the tenant's, or one of the tenant's jobs holds
+    the document (documents are shared by content). ``None`` (a platform-admin): every verdict."""
+    if tenant is None:
+        return true()
+    scored_by = select(ScanJob.id).where(ScanJob.id == Verdict.job_id, ScanJob.tenant == tenant).exists()
+    holds = (select(JobItem.id).join(ScanJob, ScanJob.id == JobItem.job_id)
+             .where(JobItem.document_id == Verdict.document_id, ScanJob.tenant == tenant).exists())
+    return or_(scored_by, holds)
+
+
+def visible(session: Session, verdict_id: int, tenant: str | None) -> bool:
+    """Whether ``verdict_id`` exists and is in ``tenant``'s scope (another tenant's item reads as missing)."""
+    return session.scalar(select(Verdict.id).where(Verdict.id == verdict_id, tenant_scope(tenant))) is not None
+
+
 def _queue_conditions(filters: QueueFilters) -> list[Any]:
     status = Verdict.review_status.is_(None) if filters.status == STATUS_OPEN else \
         Verdict.review_status == STATUS_ESCALATED
@@ -119,6 +153,8 @@ def _queue_conditions(filters: QueueFilters) -> list[Any]:
         conditions.append(Verdict.misuse.is_(True))
     if filters.ordering == "uncertainty":
         conditions.append(Verdict.p_machine.is_not(None))  # an abstained text has no boundary to be close to
+    if filters.tenant is not None:
+        conditions.append(tenant_scope(filters.tenant))
     return conditions
 
 
@@ -168,9 +204,12 @@ def queue_count(session: Session, filters: QueueFilters | None = None, *, cap: i
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
-def job_ids(session: Session, limit: int = 200) -> list[str]:
-    """Jobs to filter by, newest first."""
-    return list(session.scalars(select(ScanJob.id).order_by(ScanJob.created_at.desc()).limit(limit)))
+def job_ids(session: Session, limit: int = 200, *, tenant: str | None = None) -> list[str]:
+    """Jobs to filter by, newest first (``tenant``'s only, unless None)."""
+    query = select(ScanJob.id).order_by(ScanJob.created_at.desc()).limit(limit)
+    if tenant is not None:
+        query = query.where(ScanJob.tenant == tenant)
+    return list(session.scalars(query))
 
 
 # ----------------------------------------------------------------------------------------------- leases
@@ -230,12 +269,15 @@ def _upsert_lease(session: Session, verdict_id: int, reviewer: str, expires: dat
 
 
 def claim(session: Session, verdict_id: int, reviewer: str, lease_seconds: float,
-          now: datetime | None = None) -> ClaimResult:
-    """Claim an item for ``lease_seconds`` (renewing our own claim). Losers get "taken by X".
+          now: datetime | None = None, *, tenant: str | None = None) -> ClaimResult:
+    """Claim an item for ``lease_seconds`` (renewing our own claim). Losers get "taken by X". An item outside
+    ``tenant``'s scope answers exactly like a missing one.
 
     The write comes first (see ``_upsert_lease``); the reads after it only report the outcome."""
     reviewer = _clean_reviewer(reviewer)
     now = now or utcnow()
+    if tenant is not None and not visible(session, verdict_id, tenant):
+        return ClaimResult(False, verdict_id, None, None, f"item {verdict_id} does not exist")
     _upsert_lease(session, verdict_id, reviewer, now + timedelta(seconds=lease_seconds), now)
     status = session.execute(select(Verdict.review_status).where(Verdict.id == verdict_id)).first()
     if status is None or status[0] == STATUS_DECIDED:
@@ -279,7 +321,7 @@ def claim_next(session: Session, reviewer: str, lease_seconds: float, filters: Q
         for verdict_id in candidates:
             if verdict_id in skip:
                 continue
-            result = claim(session, verdict_id, reviewer, lease_seconds, now=now)
+            result = claim(session, verdict_id, reviewer, lease_seconds, now=now, tenant=filters.tenant)
             if result.ok:
                 return result
     cursor = None
@@ -288,7 +330,7 @@ def claim_next(session: Session, reviewer: str, lease_seconds: float, filters: Q
         for row in page.rows:
             if row.id in skip or (row.taken_by and row.taken_by != reviewer):
                 continue
-            result = claim(session, row.id, reviewer, lease_seconds, now=now)
+            result = claim(session, row.id, reviewer, lease_seconds, now=now, tenant=filters.tenant)
             if result.ok:
                 return result
         if page.next_cursor is None:
@@ -299,7 +341,7 @@ def claim_next(session: Session, reviewer: str, lease_seconds: float, filters: Q
 
 # -------------------------------------------------------------------------------------------- decisions
 def decide(session: Session, verdict_id: int, reviewer: str, decision: str, note: str | None = None,
-           *, now: datetime | None = None) -> ReviewDecision:
+           *, now: datetime | None = None, tenant: str | None = None) -> ReviewDecision:
     """Record a decision, its audit row and the lease release in the caller's transaction.
 
     Refused (ReviewError) when another reviewer holds an unexpired lease or the item was already decided, so
@@ -307,6 +349,8 @@ def decide(session: Session, verdict_id: int, reviewer: str, decision: str, note
     reviewer = _clean_reviewer(reviewer)
     if decision not in DECISIONS:
         raise ReviewError(f"unknown decision {decision!r}", hint="use: " + ", ".join(DECISIONS))
+    if tenant is not None and not visible(session, verdict_id, tenant):
+        raise ReviewError(f"item {verdict_id} does not exist")
     now = now or utcnow()
     note = (note or "").strip() or None
     new_status = STATUS_ESCALATED if decision == "escalate" else STATUS_DECIDED
@@ -354,29 +398,43 @@ class ItemDetail:
     decisions: list[ReviewDecision] = field(default_factory=list)
 
 
-def item_detail(session: Session, verdict_id: int) -> ItemDetail | None:
-    """Everything the item view shows that lives in the database (the ledger lookup is separate)."""
+def item_detail(session: Session, verdict_id: int, *, tenant: str | None = None) -> ItemDetail | None:
+    """Everything the item view shows that lives in the database (the ledger lookup is separate). For a
+    tenant's reviewer: None outside its scope, its own record id, and the ledger manifest only when it is in
+    the tenant's own ledger (``provenance.tenant_view``, the API's rules)."""
     found = session.execute(select(Verdict, Document).join(Document, Document.id == Verdict.document_id)
-                            .where(Verdict.id == verdict_id)).first()
+                            .where(Verdict.id == verdict_id, tenant_scope(tenant))).first()
     if found is None:
         return None
     verdict, document = found
+    source_id = document.source_id
+    manifest_id = verdict.ledger_manifest_id
+    if tenant is not None:
+        from provenance.tenant_view import own_manifest_id, own_source_id
+
+        source_id = own_source_id(session, tenant, document.id, verdict.job_id)
+        manifest_id = own_manifest_id(session, tenant, verdict)
     manifest = None
-    if verdict.ledger_manifest_id:
-        row = session.get(Manifest, verdict.ledger_manifest_id)
+    if manifest_id:
+        row = session.get(Manifest, manifest_id)
         manifest = dict(row.body) if row is not None else None
     decisions = list(session.scalars(select(ReviewDecision).where(ReviewDecision.verdict_id == verdict_id)
                                      .order_by(ReviewDecision.created_at)))
-    return ItemDetail(verdict, document.redacted_text or "", document.source_id, document.content_hash, manifest,
-                      decisions)
+    return ItemDetail(verdict, document.redacted_text or "", source_id, document.content_hash, manifest, decisions)
 
 
-def ledger_matches(session: Session, settings: Any, text: str) -> list[dict[str, Any]]:
+def ledger_matches(session: Session, settings: Any, text: str, *, tenant: str | None = None) -> list[dict[str, Any]]:
     """Near-duplicate and containment manifests of a stored text, by the provenance signal's lookup (the
-    same one the scan pipeline and the API use): ``manifest_id``, ``kind``, ``similarity``."""
+    same one the scan pipeline and the API use): ``manifest_id``, ``kind``, ``similarity``. With ``tenant``
+    only that tenant's ledger is searched (as ``/v1/verify`` does for a key)."""
     from provenance.signals import build_signal
+    from provenance.signals.provenance import lookup_many
 
-    record = build_signal("provenance", settings).score([text], connection=session.connection())[0].record
+    signal = build_signal("provenance", settings)
+    if tenant is None:
+        record = signal.score([text], connection=session.connection())[0].record
+    else:
+        record = lookup_many(session.connection(), signal.public_key, [text], tenant=tenant)[0]
     matches = [{"manifest_id": d["manifest_id"], "kind": "near_duplicate", "similarity": d["similarity"]}
                for d in record.get("near_duplicates") or []]
     matches += [{"manifest_id": c["manifest_id"], "kind": "containment", "similarity": c["similarity"]}
@@ -408,10 +466,14 @@ def manifest_bodies(session: Session, ids: Sequence[str]) -> dict[str, dict[str,
 
 
 # ------------------------------------------------------------------------------------------------- jobs
-def jobs(session: Session, limit: int = 100) -> list[dict[str, Any]]:
-    """Scan jobs newest first, with a 0..1 progress figure (chunks done of chunks total)."""
+def jobs(session: Session, limit: int = 100, *, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Scan jobs newest first, with a 0..1 progress figure (chunks done of chunks total); ``tenant``'s only,
+    unless None."""
     out = []
-    for job in session.scalars(select(ScanJob).order_by(ScanJob.created_at.desc()).limit(limit)):
+    query = select(ScanJob).order_by(ScanJob.created_at.desc()).limit(limit)
+    if tenant is not None:
+        query = query.where(ScanJob.tenant == tenant)
+    for job in session.scalars(query):
         progress = (job.chunks_done / job.chunks_total) if job.chunks_total else (1.0 if job.status == "done" else 0.0)
         end = job.finished_at or utcnow()
         out.append({"job": job.id, "status": job.status, "progress": min(1.0, progress), "records": job.total,
@@ -424,28 +486,32 @@ def jobs(session: Session, limit: int = 100) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------------ stats
-def verdict_distribution(session: Session) -> dict[str, int]:
+def verdict_distribution(session: Session, *, tenant: str | None = None) -> dict[str, int]:
     """Verdicts per label (one GROUP BY on the indexed column)."""
-    return {v: int(n) for v, n in session.execute(select(Verdict.verdict, func.count()).group_by(Verdict.verdict))}
+    return {v: int(n) for v, n in session.execute(select(Verdict.verdict, func.count()).where(tenant_scope(tenant))
+                                                   .group_by(Verdict.verdict))}
 
 
 def score_histogram(session: Session, column: str = "p_machine", bins: int = 20, low: float = 0.0,
-                    high: float = 1.0) -> list[tuple[float, int]]:
+                    high: float = 1.0, *, tenant: str | None = None) -> list[tuple[float, int]]:
     """(bin start, count) computed by the database; values outside [low, high] fall in the edge bins."""
     target = {"p_machine": Verdict.p_machine, "watermark_z": Verdict.watermark_z, "p_toxic": Verdict.p_toxic}[column]
     width = (high - low) / bins
     raw = cast(func.floor((target - low) / width), Integer)
     index = case((raw < 0, 0), (raw >= bins, bins - 1), else_=raw)
-    counts = dict(session.execute(select(index, func.count()).where(target.is_not(None)).group_by(index)).all())
+    counts = dict(session.execute(select(index, func.count()).where(target.is_not(None), tenant_scope(tenant))
+                                  .group_by(index)).all())
     return [(round(low + i * width, 6), int(counts.get(i, 0))) for i in range(bins)]
 
 
-def decisions_over_time(session: Session, days: int = 30, now: datetime | None = None) -> list[tuple[str, str, int]]:
+def decisions_over_time(session: Session, days: int = 30, now: datetime | None = None, *,
+                        tenant: str | None = None) -> list[tuple[str, str, int]]:
     """(day, decision, count) for the last ``days`` days. Days are bucketed in Python because truncating a
     timestamp to a date is dialect-specific; decisions are human-paced, so the window holds few rows."""
     since = (now or utcnow()) - timedelta(days=days)
     rows = session.execute(select(ReviewDecision.created_at, ReviewDecision.decision)
-                           .where(ReviewDecision.created_at >= since))
+                           .join(Verdict, Verdict.id == ReviewDecision.verdict_id)
+                           .where(ReviewDecision.created_at >= since, tenant_scope(tenant)))
     counts: dict[tuple[str, str], int] = {}
     for created, decision in rows:
         key = (created.date().isoformat(), decision)
@@ -453,11 +519,11 @@ def decisions_over_time(session: Session, days: int = 30, now: datetime | None =
     return sorted((day, decision, n) for (day, decision), n in counts.items())
 
 
-def agreement(session: Session) -> dict[str, Any]:
+def agreement(session: Session, *, tenant: str | None = None) -> dict[str, Any]:
     """How often reviewers agree with the model: a (model verdict x decision) table and the agreement rate
     over decisions that take a side (machine or human)."""
     rows = session.execute(select(Verdict.verdict, ReviewDecision.decision, func.count())
-                           .join(Verdict, Verdict.id == ReviewDecision.verdict_id)
+                           .join(Verdict, Verdict.id == ReviewDecision.verdict_id).where(tenant_scope(tenant))
                            .group_by(Verdict.verdict, ReviewDecision.decision)).all()
     table = [{"model": v, "reviewer": d, "count": int(n)} for v, d, n in rows]
     sided = [r for r in table if r["reviewer"] in ("machine", "human") and r["model"] in ("machine", "human")]
@@ -482,13 +548,13 @@ def last_promotion(settings: Any) -> dict[str, Any] | None:
     return last(settings)
 
 
-def review_counts(session: Session) -> dict[str, int]:
+def review_counts(session: Session, *, tenant: str | None = None) -> dict[str, int]:
     """All verdicts, open queue, escalated and decided, in one scan instead of four counts."""
     needs = Verdict.needs_review.is_(True)
     row = session.execute(select(
         func.count(), func.sum(case((needs & Verdict.review_status.is_(None), 1), else_=0)),
         func.sum(case((Verdict.review_status == STATUS_ESCALATED, 1), else_=0)),
-        func.sum(case((Verdict.review_status == STATUS_DECIDED, 1), else_=0)))).one()
+        func.sum(case((Verdict.review_status == STATUS_DECIDED, 1), else_=0))).where(tenant_scope(tenant))).one()
     return {"verdicts": int(row[0] or 0), "open": int(row[1] or 0), "escalated": int(row[2] or 0),
             "decided": int(row[3] or 0)}
 
@@ -499,9 +565,13 @@ AUDIT_COLUMNS = ("id", "at", "actor", "action", "subject_type", "subject_id", "d
 
 def audit_rows(session: Session, *, actor: str | None = None, action: str | None = None,
                subject_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-               limit: int = 1000) -> list[dict[str, Any]]:
-    """Audit history newest first; review decisions carry their decision and note."""
+               limit: int = 1000, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Audit history newest first; review decisions carry their decision and note. For a tenant's reviewer
+    (``tenant`` set): only rows whose actor is one of that tenant's accounts (the audit log has no tenant
+    column; platform rows, API rows and unauthenticated sign-in attempts are the platform-admin's)."""
     conditions = []
+    if tenant is not None:
+        conditions.append(AuditLog.actor.in_(select(Reviewer.name).where(Reviewer.tenant == tenant)))
     if actor:
         conditions.append(AuditLog.actor == actor)
     if action:
@@ -536,8 +606,11 @@ def audit_actions(session: Session) -> list[str]:
 
 
 def audit_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """CSV text of ``audit_rows`` output (details as JSON), for the export button."""
+    """CSV text of ``audit_rows`` output (details as JSON), for the export button. Every text cell goes through
+    ``spreadsheet_safe``: actors and subjects include names typed by people who never signed in."""
     import json
+
+    from provenance.csv_safety import spreadsheet_safe
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -550,7 +623,7 @@ def audit_csv(rows: Sequence[dict[str, Any]]) -> str:
                 value = json.dumps(value, sort_keys=True, default=str)
             elif isinstance(value, datetime):
                 value = value.isoformat(sep=" ", timespec="seconds")
-            values.append("" if value is None else value)
+            values.append("" if value is None else spreadsheet_safe(value))
         writer.writerow(values)
     return buffer.getvalue()
 

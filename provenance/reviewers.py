@@ -5,7 +5,9 @@ in, never under a typed name. Repeated failures are slowed per account *and* per
 cycling accounts from one address, or many addresses against one account, both meet the back-off), and the
 back-off lives in the database so reloading the page or another dashboard process does not reset it. After
 ``FREE_FAILURES`` failures each further attempt must wait 2, 4, 8, ... seconds (capped at ``MAX_DELAY``), so
-ten wrong passwords in a row cost more than four minutes of forced waiting.
+ten wrong passwords in a row cost more than four minutes of forced waiting. Each attempt claims its failure
+before the password is checked (``provenance.signin_throttle``), so attempts sent in parallel are throttled
+exactly like attempts sent one after another.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +25,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provenance.errors import ProvenanceError
+from provenance.signin_throttle import (  # noqa: F401 - the back-off constants are re-exported from here
+    FAILURE_MEMORY,
+    FREE_FAILURES,
+    MAX_DELAY,
+    claim_attempt,
+    clear,
+    delay_after,
+)
 from provenance.store.audit import audit
 from provenance.store.engine import session_scope
 from provenance.store.models import LoginThrottle, Reviewer, utcnow
 from provenance.store.schema import ensure_schema
 
-ROLES = ("reviewer", "admin")
+ROLES = ("reviewer", "admin", "platform-admin")  # platform-admin: every tenant (CLI-created only)
+PLATFORM_ADMIN = "platform-admin"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
-FREE_FAILURES = 2  # typos happen: the first two failures cost nothing
-MAX_DELAY = timedelta(minutes=15)
-FAILURE_MEMORY = timedelta(hours=1)  # failures older than this are forgotten
 _NAME_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 _HASHER = PasswordHasher()  # Argon2id with the library's (RFC 9106 low-memory) defaults
 _DUMMY_HASH = _HASHER.hash("not a password anyone has")  # verified against for unknown names: same timing
@@ -46,6 +54,12 @@ class Account:
     name: str
     role: str
     signed_in_at: datetime
+    tenant: str = "default"
+
+    @property
+    def scope(self) -> str | None:
+        """The tenant whose rows this account sees; None (every tenant) for a platform-admin."""
+        return None if self.role == PLATFORM_ADMIN else self.tenant
 
 
 @dataclass(frozen=True)
@@ -83,9 +97,9 @@ def _public(row: Reviewer) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
-    return {"name": row.name, "role": row.role, "status": "disabled" if row.disabled_at else "active",
-            "created_at": iso(row.created_at), "password_changed_at": iso(row.password_changed_at),
-            "disabled_at": iso(row.disabled_at)}
+    return {"name": row.name, "role": row.role, "tenant": row.tenant,
+            "status": "disabled" if row.disabled_at else "active", "created_at": iso(row.created_at),
+            "password_changed_at": iso(row.password_changed_at), "disabled_at": iso(row.disabled_at)}
 
 
 def _get(session: Session, name: str) -> Reviewer:
@@ -95,8 +109,13 @@ def _get(session: Session, name: str) -> Reviewer:
     return row
 
 
-def add_reviewer(url: str, name: str, password: str, *, role: str = "reviewer", actor: str = "cli") -> dict[str, Any]:
-    """Create an account (audited). Names are unique; the password is stored only as an Argon2id hash."""
+def add_reviewer(url: str, name: str, password: str, *, role: str = "reviewer", actor: str = "cli",
+                 tenant: str | None = None) -> dict[str, Any]:
+    """Create an account of ``tenant`` (default ``default``; it must exist, as for API keys), audited. Names are
+    unique; the password is stored only as an Argon2id hash. Accounts are made on the command line only, so
+    only the machine's operator can make a platform-admin."""
+    from provenance.tenants import require_tenant
+
     name = _check_name(name)
     if role not in ROLES:
         raise ProvenanceError(f"unknown role {role!r}", hint="roles are: " + ", ".join(ROLES))
@@ -106,10 +125,11 @@ def add_reviewer(url: str, name: str, password: str, *, role: str = "reviewer", 
         if session.scalars(select(Reviewer.id).where(Reviewer.name == name)).first() is not None:
             raise ProvenanceError(f"reviewer {name!r} already exists",
                                   hint=f"change its password with provenance reviewer passwd {name}")
-        row = Reviewer(name=name, password_hash=digest, role=role)
+        tenant = require_tenant(session, tenant)
+        row = Reviewer(name=name, password_hash=digest, role=role, tenant=tenant)
         session.add(row)
         audit(session, actor=actor, action="reviewer.add", subject_type="reviewer", subject_id=name,
-              details={"role": role})
+              details={"role": role, "tenant": tenant})
         session.flush()
         return _public(row)
 
@@ -141,7 +161,7 @@ def set_password(url: str, name: str, password: str, *, actor: str = "cli") -> d
         row = _get(session, name)
         row.password_hash = digest
         row.password_changed_at = utcnow()
-        session.execute(LoginThrottle.__table__.delete().where(LoginThrottle.key == f"account:{name}"))
+        session.execute(LoginThrottle.__table__.delete().where(LoginThrottle.key == throttle_key(name)))
         audit(session, actor=actor, action="reviewer.passwd", subject_type="reviewer", subject_id=name)
         return _public(row)
 
@@ -153,74 +173,61 @@ def has_accounts(url: str) -> bool:
         return session.scalar(select(Reviewer.id).where(Reviewer.disabled_at.is_(None)).limit(1)) is not None
 
 
-def delay_after(failures: int) -> timedelta:
-    """The wait imposed after ``failures`` consecutive failures: 0 for the first FREE_FAILURES, then doubling."""
-    if failures <= FREE_FAILURES:
-        return timedelta(0)
-    return min(timedelta(seconds=2 ** (failures - FREE_FAILURES)), MAX_DELAY)
-
-
-def _throttle_rows(session: Session, keys: list[str], now: datetime) -> list[LoginThrottle]:
-    rows = []
-    for key in keys:
-        query = select(LoginThrottle).where(LoginThrottle.key == key)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = session.scalars(query).first()
-        if row is None:
-            row = LoginThrottle(key=key, failures=0)
-            session.add(row)
-        elif row.last_failure_at is not None and now - row.last_failure_at > FAILURE_MEMORY:
-            row.failures, row.blocked_until = 0, None
-        rows.append(row)
-    return rows
+def _verify(password_hash: str | None, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def authenticate(url: str, name: str, password: str, *, client: str = "unknown",
                  now: datetime | None = None) -> SignInResult:
     """Check a sign-in. Every outcome is audited; the answer never says whether the name exists.
 
-    While the account or the client is inside its back-off window, the password is not even checked (so
-    guessing during the wait gains nothing) and the refusal says how long to wait."""
+    The attempt first claims a failure for its account and its client in one locked transaction
+    (``signin_throttle.claim_attempt``); inside a back-off window it is refused there and the password is not
+    even checked (so guessing during the wait, or many guesses sent at once, gain nothing). The password is
+    checked after that transaction commits, and only a right one clears the counts."""
     now = now or utcnow()
     given = (name or "").strip()[:128]
     client = (client or "unknown")[:64]
+    keys = [throttle_key(given), f"client:{client}"]
     ensure_schema(url)
-    with session_scope(url) as session:
-        rows = _throttle_rows(session, [f"account:{given.lower()}", f"client:{client}"], now)
-        blocked = [row.blocked_until for row in rows if row.blocked_until is not None and row.blocked_until > now]
-        if blocked:
-            wait = (max(blocked) - now).total_seconds()
+    with session_scope(url, immediate=True) as session:
+        claim = claim_attempt(session, keys, now)
+        if not claim.allowed:
             audit(session, actor="signin:unauthenticated", action="reviewer.signin_throttled",
                   subject_type="reviewer", subject_id=given or None,
-                  details={"client": client, "retry_after_seconds": round(wait, 1)})
-            return SignInResult(None, f"Too many failed sign-ins: wait {wait:.0f} s and try again.", wait)
+                  details={"client": client, "retry_after_seconds": round(claim.wait, 1)})
+            return SignInResult(None, f"Too many failed sign-ins: wait {claim.wait:.0f} s and try again.",
+                                claim.wait)
+    with session_scope(url) as session:
         row = session.scalars(select(Reviewer).where(Reviewer.name == given)).first() if given else None
-        ok = False
-        try:
-            ok = _HASHER.verify(row.password_hash if row is not None else _DUMMY_HASH, password or "")
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            ok = False
-        if ok and row is not None and row.disabled_at is None:
-            for throttle in rows:
-                throttle.failures, throttle.blocked_until = 0, None
+        stored_hash = row.password_hash if row is not None else None
+        changed_at = row.password_changed_at if row is not None else None
+    ok = _verify(stored_hash, password)  # outside any transaction: no lock is held for Argon2's ~100 ms
+    with session_scope(url) as session:
+        row = session.scalars(select(Reviewer).where(Reviewer.name == given)).first() if given else None
+        if (ok and row is not None and row.disabled_at is None
+                and row.password_changed_at == changed_at):  # not replaced while we checked
+            clear(session, keys)
             if _HASHER.check_needs_rehash(row.password_hash):
                 row.password_hash = _HASHER.hash(password)
             audit(session, actor=row.name, action="reviewer.signin", subject_type="reviewer", subject_id=row.name,
                   details={"client": client})
-            return SignInResult(Account(row.name, row.role, now), "signed in")
-        for throttle in rows:
-            throttle.failures += 1
-            throttle.last_failure_at = now
-            wait = delay_after(throttle.failures)
-            throttle.blocked_until = now + wait if wait else None
-        wait = max((delay_after(throttle.failures) for throttle in rows), default=timedelta(0)).total_seconds()
+            return SignInResult(Account(row.name, row.role, now, row.tenant), "signed in")
         audit(session, actor="signin:unauthenticated", action="reviewer.signin_failed", subject_type="reviewer",
               subject_id=given or None,
-              details={"client": client, "failures": max(t.failures for t in rows), "retry_after_seconds": wait,
+              details={"client": client, "failures": claim.failures, "retry_after_seconds": claim.wait,
                        "disabled": bool(ok and row is not None and row.disabled_at is not None)})
-        message = "Wrong name or password." + (f" Wait {wait:.0f} s before the next attempt." if wait else "")
-        return SignInResult(None, message, wait)
+        after = f" Wait {claim.wait:.0f} s before the next attempt." if claim.wait else ""
+        message = "Wrong name or password." + after
+        return SignInResult(None, message, claim.wait)
+
+
+def throttle_key(name: str) -> str:
+    """The back-off counter of an account name (case-folded: ``Alice`` and ``alice`` share one)."""
+    return f"account:{name.strip().lower()}"
 
 
 def session_still_valid(url: str, account: Account) -> bool:
@@ -228,7 +235,8 @@ def session_still_valid(url: str, account: Account) -> bool:
     with session_scope(url) as session:
         row = session.scalars(select(Reviewer).where(Reviewer.name == account.name)).first()
         return (row is not None and row.disabled_at is None
-                and row.password_changed_at <= account.signed_in_at)
+                and row.password_changed_at <= account.signed_in_at
+                and row.role == account.role and row.tenant == account.tenant)
 
 
 def record_session_end(url: str, name: str, reason: str) -> None:

@@ -12,6 +12,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -244,14 +245,40 @@ class Settings(BaseSettings):
         return view
 
 
+SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pass", "pwd", "secret", "token", "access_token", "api_key",
+                               "apikey", "auth", "sentinel_password", "ssl_password", "ssl_keyfile_password",
+                               "sslpassword", "aws_secret_access_key", "secret_key"})
+
+
 def mask_url_password(url: str) -> str:
-    """Hide the password part of ``scheme://user:password@host`` URLs."""
+    """Hide the secrets of a connection URL: the password of ``scheme://user:password@host`` and the value of any
+    query parameter named like a secret (``redis://h/0?password=...``, ``?sslpassword=``, ``?token=``).
+
+    The URL is not re-encoded (what is not secret reads exactly as configured), and an ``@`` inside the query is
+    not mistaken for the end of the credentials."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return url
-    credentials, _, host = rest.rpartition("@")
-    user, has_password, _ = credentials.partition(":")
-    return f"{scheme}://{user}:***@{host}" if has_password else url
+    before_query = rest.split("?", 1)[0].split("#", 1)[0]
+    at = before_query.rfind("@")
+    netloc_end = min((i for i in (rest.find(c, at + 1) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:netloc_end], rest[netloc_end:]
+    if at >= 0:
+        credentials, host = netloc[:at], netloc[at + 1:]
+        user, has_password, _ = credentials.partition(":")
+        if has_password:
+            netloc = f"{user}:***@{host}"
+    path, has_query, query = tail.partition("?")
+    if has_query:
+        query, has_fragment, fragment = query.partition("#")
+        pairs = []
+        for pair in query.split("&"):
+            key, has_value, _ = pair.partition("=")
+            if has_value and unquote_plus(key).strip().lower() in SECRET_QUERY_KEYS:
+                pair = f"{key}=***"
+            pairs.append(pair)
+        tail = f"{path}?{'&'.join(pairs)}{has_fragment}{fragment}"
+    return f"{scheme}://{netloc}{tail}"
 
 
 def load_settings(**overrides: Any) -> Settings:

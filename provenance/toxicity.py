@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # generator imports torch: scoring-only users (CLI, workers) 
 
 DEFAULT_DEMO_PER_SOURCE = 3000  # `make demo`: a stratified sample per source keeps training under a minute
 SCORE_BATCH = 512
+TOXICITY_KIND = "toxicity-bundle"  # the kind signed into a toxicity bundle's signature.json
 
 
 def toxicity_bundle_dir(settings: Settings, name: str | None = None) -> Path:
@@ -61,7 +62,9 @@ class ToxicityService:
 
     @cached_property
     def bundle(self) -> ToxicityBundle:
-        return load_toxicity_bundle(self.directory)
+        from provenance.artifact_signing import verifier
+
+        return load_toxicity_bundle(self.directory, verify=verifier(self.settings.home, TOXICITY_KIND))
 
     @property
     def version(self) -> str | None:
@@ -115,7 +118,10 @@ def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, na
     bundle = train_toxicity_bundle(data, name=Path(bundle_name).name, seed=seed, folds=folds,
                                    target_fpr=target_fpr or settings.toxicity_target_fpr,
                                    block_fpr=settings.toxicity_block_fpr, stage=say)
-    return save_toxicity_bundle(bundle, toxicity_bundle_dir(settings, bundle_name))
+    from provenance.artifact_signing import sealer
+
+    return save_toxicity_bundle(bundle, toxicity_bundle_dir(settings, bundle_name),
+                                seal=sealer(settings.home, TOXICITY_KIND))
 
 
 # --- Generation side: score every output; withhold (or regenerate) toxic ones, never silently. -------------

@@ -130,4 +130,33 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory, micro_model_dir: Pa
     return home / "detectors" / "default"
 
 
+def install_bundle(source: Path, home: Path, name: str = "default", kind: str = "detector-bundle") -> Path:
+    """Copy a bundle trained in another test home into ``home`` and sign it with ``home``'s key: the test
+    set-up equivalent of ``provenance detect import-bundle`` (bundles load only when this installation signed
+    them)."""
+    import shutil
+
+    from provenance.artifact_signing import sign_directory
+
+    target = home / "detectors" / name
+    shutil.copytree(source, target)
+    sign_directory(home, target, kind)
+    return target
+
+
+def write_signed_state(home: Path, state: dict) -> None:
+    """``<home>/detectors/active.json`` as ``provenance detect promote`` writes it (signed with home's key)."""
+    from provenance.promotion import write_state
+    from provenance.settings import Settings
+
+    write_state(Settings(home=home), state)
+
+
+def resign_bundle(home: Path, directory: Path, kind: str = "detector-bundle") -> None:
+    """Sign a bundle a test edited by hand (its card), as if this installation had written it."""
+    from provenance.artifact_signing import sign_directory
+
+    sign_directory(home, directory, kind)
+
+
 from tests.services import postgres_server, postgres_url, redis_server  # noqa: E402,F401 - shared fixtures

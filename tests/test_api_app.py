@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from provenance.settings import Settings
+from tests.conftest import install_bundle
 
 ALL_SCOPES = "verify,generate,scan,admin"
 WATERMARK_KEYS = {"z_score", "p_value", "watermarked", "num_tokens_scored", "key_id"}
@@ -317,7 +318,9 @@ def test_verdict_lookup_reads_the_store(api_client: TestClient, api_settings: Se
         document = Document(content_hash="ab" * 32, source_id="doc-1", num_chars=10, redacted_text="Hi <PERSON_1>")
         session.add_all([document, ScanJob(id="lookupjob", bundle_version="b1", inputs={})])
         session.flush()
-        session.add(JobItem(job_id="lookupjob", seq=0, outcome="document", document_id=document.id))
+        # The record id a reader sees is its own job item's (as the pipeline writes it), not the document's.
+        session.add(JobItem(job_id="lookupjob", seq=0, source_id="doc-1", outcome="document",
+                            document_id=document.id))
         verdict = Verdict(document_id=document.id, bundle_version="b1", verdict="human", p_machine=0.1,
                           detectors={"ll": -3.0}, reasons=[], pii=[], pii_count=1, watermark={})
         session.add(verdict)
@@ -405,14 +408,13 @@ def test_scan_texts_then_read_the_job(api_client: TestClient, api_settings: Sett
 
 @pytest.mark.slow
 def test_detect_returns_the_ensemble_verdict(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path) -> None:
-    import shutil
 
     from provenance.api import create_app
     from provenance.apikeys import create_api_key
 
     settings = api_settings_for(tmp_path / "home", micro_model_dir)
     prepare_home(settings)
-    shutil.copytree(trained_bundle, settings.home / "detectors" / "default")
+    install_bundle(trained_bundle, settings.home)
     _key_id, key = create_api_key(settings.resolved_database_url, name="d", scopes="verify")
     with TestClient(create_app(settings)) as client:
         text = "The old captain walked toward the harbour before the storm. My sister remembered the long road."

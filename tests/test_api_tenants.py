@@ -196,3 +196,86 @@ def test_scans_and_generations_are_owned_by_the_keys_tenant(world: World) -> Non
         assert session.get(ScanJob, world.job_id).tenant == OWNER
         assert session.get(Manifest, world.manifest_id).tenant == OWNER
         assert session.get(Document, session.get(Verdict, world.verdict_id).document_id) is not None
+
+
+# --- same text, two tenants: response bodies -----------------------------------------------------------------
+
+
+def _scan_one(world: World, caller: str, record_id: str, text: str) -> tuple[str, int]:
+    """Scan one record as ``caller``; returns (job id, document id)."""
+    scanned = world.client.post("/v1/scan", headers=world.headers[caller],
+                                json={"records": [{"id": record_id, "text": text}]})
+    assert scanned.status_code == 202, scanned.text
+    job_id = scanned.json()["job_id"]
+    with session_scope(world.settings.resolved_database_url) as session:
+        return job_id, session.scalars(select(JobItem.document_id).where(JobItem.job_id == job_id)).one()
+
+
+def test_same_text_two_tenants_reveals_nothing_of_the_other(world: World) -> None:
+    """The newsroom generates a text (its ledger holds the manifest) and scans it under its own record id; the
+    pipeline (played here) matched it against the whole ledger and so did not flag it for review. The partner
+    scans the very same text: its bodies carry its own record id, no ledger match, and the review flag its own
+    ledger gives (watermarked, no match: needs review): 0 bytes of the newsroom's ids or ledger."""
+    generated = generate_text(world.client, world.headers["owner"], seed=11)
+    text, manifest_id = generated["text"], generated["manifest"]["id"]
+    owner_job, document_id = _scan_one(world, "owner", "newsroom-wire-0042", text)
+    with session_scope(world.settings.resolved_database_url) as session:
+        verdict = Verdict(document_id=document_id, bundle_version="b1", job_id=owner_job, verdict="machine",
+                          p_machine=0.93, margin=0.4, detectors={}, reasons=[], pii=[], watermarked=True,
+                          watermark={"watermarked": True, "z_score": 9.1,
+                                     "provenance": {"manifest_id": manifest_id, "kind": "exact"}},
+                          ledger_manifest_id=manifest_id, needs_review=False, review_priority=0.0)
+        session.add(verdict)
+        session.flush()
+        verdict_id = verdict.id
+    other_job, other_document = _scan_one(world, "other", "partner-7", text)
+    assert other_document == document_id  # stored once by content: the shared case
+
+    own = world.client.get(f"/v1/verdicts/{verdict_id}", headers=world.headers["owner"])
+    assert own.status_code == 200
+    assert own.json()["document"]["source_id"] == "newsroom-wire-0042"
+    assert own.json()["ledger_manifest_id"] == manifest_id and own.json()["needs_review"] is False
+    assert own.json()["job_id"] == owner_job
+
+    other = world.client.get(f"/v1/verdicts/{verdict_id}", headers=world.headers["other"])
+    assert other.status_code == 200
+    body = other.json()
+    assert body["tenant"] == OTHER and body["document"]["source_id"] == "partner-7"
+    assert body["ledger_manifest_id"] is None and "provenance" not in body["watermark"]
+    assert body["needs_review"] is True  # what the partner's own ledger says: a watermark nobody explains
+    assert body["job_id"] is None
+    other_bodies = [other.text,
+                    world.client.get(f"/v1/jobs/{other_job}", headers=world.headers["other"]).text,
+                    world.client.post("/v1/verify", headers=world.headers["other"], json={"text": text}).text]
+    for secret in ("newsroom-wire-0042", manifest_id, owner_job, OWNER):
+        assert all(secret not in raw for raw in other_bodies), secret
+
+    # And the other way round: the partner's record id never reaches the newsroom.
+    again = world.client.get(f"/v1/verdicts/{verdict_id}", headers=world.headers["owner"]).text
+    assert "partner-7" not in again and other_job not in again
+
+
+def test_a_tenant_that_gave_no_record_id_sees_none(world: World) -> None:
+    """The first submitter's id is never a fallback: a tenant that sent a bare text sees its own index."""
+    text = "A plain paragraph both tenants happen to hold, about a harbour at dawn."
+    owner_job, document_id = _scan_one(world, "owner", "newsroom-private-id", text)
+    with session_scope(world.settings.resolved_database_url) as session:
+        verdict = Verdict(document_id=document_id, bundle_version="b1", job_id=owner_job, verdict="human",
+                          p_machine=0.1, detectors={}, reasons=[], pii=[], watermark={})
+        session.add(verdict)
+        session.flush()
+        verdict_id = verdict.id
+    scanned = world.client.post("/v1/scan", headers=world.headers["other"], json={"texts": [text]})
+    assert scanned.status_code == 202
+    raw = world.client.get(f"/v1/verdicts/{verdict_id}", headers=world.headers["other"]).text
+    assert "newsroom-private-id" not in raw
+
+
+def test_metrics_carry_no_tenant_data(world: World) -> None:
+    """/metrics is unauthenticated (scrapers): it counts by route template, never by tenant, key or record."""
+    _call(world, "get", "/v1/jobs/{job_id}", RULES[("get", "/v1/jobs/{job_id}")], "owner")
+    _call(world, "get", "/v1/manifests/{manifest_id}", RULES[("get", "/v1/manifests/{manifest_id}")], "other")
+    body = world.client.get("/metrics").text
+    assert "/v1/jobs/{job_id}" in body  # the template, not the id
+    for secret in (OWNER, OTHER, world.job_id, world.manifest_id, "tenant="):
+        assert secret not in body, secret

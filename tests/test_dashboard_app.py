@@ -177,16 +177,17 @@ def test_a_decision_that_lost_a_race_is_a_message(store: str) -> None:
 
 
 def test_stats_show_retrain_labels_and_the_last_promotion(store: str, clean_env: Path) -> None:
-    import json
 
     with session_scope(store) as db:
         item = review.claim_next(db, "alice", 60).verdict_id
         review.decide(db, item, "alice", "machine")
     (clean_env / "detectors").mkdir(parents=True, exist_ok=True)
-    (clean_env / "detectors" / "active.json").write_text(json.dumps({"active": "v2", "history": [
+    from tests.conftest import write_signed_state
+
+    write_signed_state(clean_env, {"active": "v2", "history": [
         {"kind": "promote", "name": "v2", "previous": "default", "at": "2026-11-30T05:00:00Z",
          "before": {"reviewed_auroc": 0.70, "base_left_out_auroc": {"news": 0.81}},
-         "after": {"reviewed_auroc": 0.78, "base_left_out_auroc": {"news": 0.82}}}]}))
+         "after": {"reviewed_auroc": 0.78, "base_left_out_auroc": {"news": 0.82}}}]})
     at = signed_in()
     at.switch_page("views/stats.py")
     at.run()
@@ -204,3 +205,43 @@ def test_queue_can_be_ordered_by_uncertainty(store: str) -> None:
     with session_scope(store) as db:
         first = review.queue_page(db, review.QueueFilters(ordering="uncertainty"), limit=1).rows[0].id
     assert at.dataframe[0].value["item"].iloc[0] == first
+
+
+def _jobs_fragment() -> None:
+    """The jobs page's body alone: what a fragment timer rerun executes (app.py's sign-in check does not run)."""
+    from dashboard import jobs
+
+    jobs.render()
+
+
+def test_fragment_reruns_check_the_session_too(store: str) -> None:
+    from datetime import timedelta
+
+    from dashboard.context import ACCOUNT_KEY, LAST_SEEN_KEY
+    from provenance.reviewers import authenticate, now_utc
+
+    at = AppTest.from_function(_jobs_fragment, default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.dataframe and any("session ended" in w.value for w in at.warning)
+
+    account = authenticate(store, "bob", PASSWORD).account
+    at = AppTest.from_function(_jobs_fragment, default_timeout=TIMEOUT)
+    at.session_state[ACCOUNT_KEY] = account
+    seen = now_utc() - timedelta(minutes=1)
+    at.session_state[LAST_SEEN_KEY] = seen
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.session_state[LAST_SEEN_KEY] == seen  # a timer refresh is not the reviewer's activity
+
+    disable_reviewer(store, "bob")
+    at.run()
+    assert not at.dataframe and any("session ended" in w.value for w in at.warning)
+    assert ACCOUNT_KEY not in at.session_state
+    with session_scope(store) as db:
+        ended = db.scalars(select(AuditLog.action).where(AuditLog.actor == "bob")).all()
+    assert "reviewer.session_revoked" in ended
+
+    idle = AppTest.from_function(_jobs_fragment, default_timeout=TIMEOUT)
+    idle.session_state[ACCOUNT_KEY] = authenticate(store, "alice", PASSWORD).account
+    idle.session_state[LAST_SEEN_KEY] = now_utc() - timedelta(hours=2)
+    idle.run()
+    assert any("session ended" in w.value for w in idle.warning) and ACCOUNT_KEY not in idle.session_state

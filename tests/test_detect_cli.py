@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import install_bundle, resign_bundle
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
 
 CONTRACT_KEYS = {"id", "p_machine", "verdict", "detectors"}
@@ -16,7 +16,7 @@ CONTRACT_KEYS = {"id", "p_machine", "verdict", "detectors"}
 @pytest.fixture
 def trained_env(clean_env: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch) -> Path:
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
-    shutil.copytree(trained_bundle, clean_env / "detectors" / "default")
+    install_bundle(trained_bundle, clean_env)
     return clean_env
 
 
@@ -127,6 +127,10 @@ def test_score_without_bundle_or_with_another_scorer_fails_cleanly(capsys, train
     card = json.loads(card_path.read_text())
     card["scorer"]["weights_sha256"] = "0" * 64
     card_path.write_text(json.dumps(card))
+    code, _, err = run_cli(capsys, "detect", "score", str(path))
+    assert_clean_failure(code, err)
+    assert "does not match its signature" in err and "card.json" in err  # an edited card is refused first
+    resign_bundle(trained_env, card_path.parent)  # a signed bundle that really was trained for another scorer
     code, _, err = run_cli(capsys, "detect", "score", str(path))
     assert_clean_failure(code, err)
     assert "trained for scorer" in err and "hint:" in err

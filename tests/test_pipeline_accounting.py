@@ -7,7 +7,6 @@ twice, to play a re-delivery); tests/test_pipeline_workers.py runs the same path
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,14 @@ from provenance.pipeline.export import iter_verdicts
 from provenance.pipeline.jobs import job_summary
 from provenance.settings import Settings
 from provenance.store import Chunk, JobItem, StagedText, Verdict, session_scope, upgrade, utcnow
-from tests.conftest import synthetic_paragraphs
+from tests.conftest import install_bundle, synthetic_paragraphs
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path, micro_model_dir: Path, trained_bundle: Path,
              monkeypatch: pytest.MonkeyPatch) -> Settings:
     home = tmp_path / "home"
-    shutil.copytree(trained_bundle, home / "detectors" / "default")
+    install_bundle(trained_bundle, home)
     url = f"sqlite:///{home / 'db.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     upgrade(url)
     monkeypatch.setenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from sqlalchemy import func, select
 from provenance.pipeline.jobs import job_summary
 from provenance.settings import Settings
 from provenance.store import JobItem, ScanJob, StagedText, Verdict, WorkerHeartbeat, session_scope
-from tests.conftest import synthetic_paragraphs
+from tests.conftest import install_bundle, synthetic_paragraphs
 
 CONTRACT_KEYS = {"job_id", "status", "total", "scored", "quarantined", "duplicates"}
 JOB_TIMEOUT = 300
@@ -30,7 +29,7 @@ JOB_TIMEOUT = 300
 @pytest.fixture
 def pipeline_home(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path) -> Path:
     home = tmp_path / "home"
-    shutil.copytree(trained_bundle, home / "detectors" / "default")
+    install_bundle(trained_bundle, home)
     return home
 
 

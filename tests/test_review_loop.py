@@ -19,6 +19,7 @@ from provenance import review
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings, get_settings
 from provenance.store import AuditLog, Document, ReviewDecision, ScanJob, Verdict, ensure_schema, session_scope
+from tests.conftest import install_bundle, resign_bundle, write_signed_state
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
 
 
@@ -105,7 +106,7 @@ def test_reviews_export_labels_notes_and_disagreements(capsys, clean_env: Path) 
 @pytest.fixture
 def loop_env(clean_env: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch) -> Path:
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
-    shutil.copytree(trained_bundle, clean_env / "detectors" / "default")
+    install_bundle(trained_bundle, clean_env)
     settings = _settings()
     ensure_schema(settings.resolved_database_url)
     return clean_env
@@ -148,6 +149,11 @@ def test_retrain_refuses_bad_input_and_promotes_nothing(capsys, loop_env: Path, 
     card = json.loads(card_path.read_text())
     card["scorer"]["weights_sha256"] = "0" * 64
     card_path.write_text(json.dumps(card))
+    code, _, err = run_cli(capsys, "detect", "retrain", "--from-reviews", "--base", base, "--out", "next",
+                           "--skip-redacted")
+    assert_clean_failure(code, err)
+    assert "does not match its signature" in err  # a hand-edited card is refused before anything is loaded
+    resign_bundle(loop_env, card_path.parent)  # a signed bundle that really was trained for another scorer
     code, _, err = run_cli(capsys, "detect", "retrain", "--from-reviews", "--base", base, "--out", "next",
                            "--skip-redacted")
     assert_clean_failure(code, err)
@@ -203,6 +209,7 @@ def _candidate(home: Path, name: str, reviewed: tuple[float, float], left_out: t
     card["name"] = name
     card["retrain"] = {"comparison": comparison}
     (target / "card.json").write_text(json.dumps(card))
+    resign_bundle(home, target)
 
 
 def test_promote_refuses_worse_accepts_as_good_and_rolls_back(capsys, loop_env: Path) -> None:
@@ -339,7 +346,8 @@ def test_rescore_with_a_new_bundle_keeps_the_old_verdicts(capsys, loop_env: Path
     card = json.loads((loop_env / "detectors" / "v2" / "card.json").read_text())
     card["name"] = "v2"
     (loop_env / "detectors" / "v2" / "card.json").write_text(json.dumps(card))
-    (loop_env / "detectors" / "active.json").write_text(json.dumps({"active": "v2", "history": []}))
+    resign_bundle(loop_env, loop_env / "detectors" / "v2")
+    write_signed_state(loop_env, {"active": "v2", "history": []})
     settings = _settings()
     code, out, err = run_cli(capsys, "scan", "--resume", job_id, "--rescore", "--json")
     assert code == 0, err
@@ -458,7 +466,8 @@ def test_the_review_loop_runs_on_a_demo_made_home(capsys, clean_env: Path, micro
         shutil.copytree(clean_env / "detectors" / "default", clean_env / "detectors" / "v2")
         card_path = clean_env / "detectors" / "v2" / "card.json"
         card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "name": "v2"}))
-        state.write_text(json.dumps({"active": "v2", "history": []}))
+        resign_bundle(clean_env, card_path.parent)
+        write_signed_state(clean_env, {"active": "v2", "history": []})
         active = "v2"
 
     flat, _ = _demo(capsys, detect_data_file)  # the demo checks, and the scan uses, the active bundle

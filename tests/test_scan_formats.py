@@ -8,7 +8,6 @@ pipeline on SQLite with the real scorer, the same verdicts and quarantine counts
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from provenance.pipeline.readers import ReaderOptions, RecordReader
 from provenance.settings import Settings
 from provenance.store import ScanJob, session_scope, upgrade
 from tests import scan_dumps
-from tests.conftest import synthetic_paragraphs
+from tests.conftest import install_bundle, synthetic_paragraphs
 from tests.test_pipeline_workers import pipeline_env
 
 NESTED = ReaderOptions(text_field="post.body")
@@ -165,7 +164,7 @@ def test_resume_does_not_parse_what_was_committed(tmp_path: Path, monkeypatch: p
 @pytest.fixture
 def settings(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     home = tmp_path / "home"
-    shutil.copytree(trained_bundle, home / "detectors" / "default")
+    install_bundle(trained_bundle, home)
     url = f"sqlite:///{home / 'db.sqlite'}"
     upgrade(url)
     monkeypatch.setenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
@@ -295,5 +294,5 @@ def test_cli_scans_bad_and_good_files_and_exports_every_format(pipeline_home: Pa
 @pytest.fixture
 def pipeline_home(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path) -> Path:
     home = tmp_path / "home"
-    shutil.copytree(trained_bundle, home / "detectors" / "default")
+    install_bundle(trained_bundle, home)
     return home

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import install_bundle
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
 from tests.test_toxicity_model import toxicity_bundle_path, toxicity_data_file  # noqa: F401 - fixtures
 
@@ -16,7 +16,7 @@ CONTRACT_KEYS = {"id", "p_toxic", "toxic", "categories", "blocked"}
 
 @pytest.fixture
 def toxicity_env(clean_env: Path, toxicity_bundle_path: Path) -> Path:  # noqa: F811
-    shutil.copytree(toxicity_bundle_path, clean_env / "detectors" / "toxicity")
+    install_bundle(toxicity_bundle_path, clean_env, "toxicity", "toxicity-bundle")
     return clean_env
 
 

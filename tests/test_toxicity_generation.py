@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from generator import SamplingConfig
 from provenance.settings import Settings
 from provenance.stamped_generation import generate_stamped
 from provenance.toxicity import _NOTICES_SHOWN, ToxicityService
+from tests.conftest import install_bundle as install_signed
 from tests.test_cli import json_lines, run_cli
 from tests.test_toxicity_model import toxicity_bundle_path, toxicity_data_file  # noqa: F401 - fixtures
 
@@ -25,7 +25,9 @@ def install_bundle(home: Path, source: Path, name: str, threshold: float, block:
     bundle.model.threshold = threshold
     bundle.model.block_threshold = threshold if block is None else block
     bundle.model.benign_scores = None
-    save_toxicity_bundle(bundle, home / "detectors" / name)
+    from provenance.artifact_signing import sealer
+
+    save_toxicity_bundle(bundle, home / "detectors" / name, seal=sealer(home, "toxicity-bundle"))
 
 
 def test_without_a_bundle_generation_proceeds_with_one_notice(clean_env: Path, micro_model) -> None:
@@ -91,7 +93,7 @@ def test_flagged_but_not_blocked_outputs_are_released(clean_env: Path, micro_mod
 
 def test_block_fpr_setting_recomputes_the_blocking_threshold(clean_env: Path,
                                                              toxicity_bundle_path: Path) -> None:  # noqa: F811
-    shutil.copytree(toxicity_bundle_path, clean_env / "detectors" / "toxicity")
+    install_signed(toxicity_bundle_path, clean_env, "toxicity", "toxicity-bundle")
     strict = ToxicityService(Settings(home=clean_env, toxicity_block_fpr=0.001))
     loose = ToxicityService(Settings(home=clean_env, toxicity_block_fpr=0.2))
     trained = ToxicityService(Settings(home=clean_env))

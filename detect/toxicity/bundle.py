@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,13 +72,17 @@ def build_card(name: str, data_summary: dict[str, Any], details: dict[str, Any])
     }
 
 
-def save_toxicity_bundle(bundle: ToxicityBundle, directory: Path) -> Path:
-    """Write atomically (staging directory + rename); fills in the card's ``model_sha256``."""
+def save_toxicity_bundle(bundle: ToxicityBundle, directory: Path, *,
+                         seal: Callable[[Path], None] | None = None) -> Path:
+    """Write atomically (staging directory + rename); fills in the card's ``model_sha256``. ``seal`` (the
+    application's signer) runs on the complete staging directory before it is swapped in."""
     def write(staging: Path) -> None:
         joblib.dump(bundle.model, staging / MODEL_FILE, compress=3)
         bundle.card["model_sha256"] = hashlib.sha256((staging / MODEL_FILE).read_bytes()).hexdigest()
         (staging / CARD_FILE).write_text(json.dumps(bundle.card, indent=2, default=str) + "\n", encoding="utf-8")
         (staging / TRAINING_HASHES_FILE).write_text("".join(f"{h}\n" for h in sorted(bundle.training_hashes)))
+        if seal is not None:
+            seal(staging)
 
     write_directory_atomically(directory, write)
     bundle.path = directory
@@ -95,7 +100,8 @@ def read_toxicity_card(directory: Path) -> dict[str, Any] | None:
     return card
 
 
-def load_toxicity_bundle(directory: Path) -> ToxicityBundle:
+def load_toxicity_bundle(directory: Path, *, verify: Callable[[Path], None] | None = None) -> ToxicityBundle:
+    """``verify`` (the application's signature check) runs before anything is unpickled and raises to refuse."""
     card_path, model_path = directory / CARD_FILE, directory / MODEL_FILE
     if not card_path.is_file() or not model_path.is_file():
         raise DetectionError(f"no toxicity bundle at {directory}",
@@ -112,6 +118,8 @@ def load_toxicity_bundle(directory: Path) -> ToxicityBundle:
     if card.get("format") != TOXICITY_FORMAT:
         raise DetectionError(f"toxicity bundle {directory} has format {card.get('format')}, "
                              f"this version reads {TOXICITY_FORMAT}", hint="retrain the bundle")
+    if verify is not None:
+        verify(directory)
     verify_file_hash(model_path, card.get("model_sha256"), "model_sha256")
     try:
         model = joblib.load(model_path)

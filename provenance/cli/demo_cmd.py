@@ -161,8 +161,16 @@ def demo_toxicity(settings, toxicity_data: list[Path]) -> str:
     Returns how the phase went, for the timing table."""
     from provenance.toxicity import ToxicityService, train_default_toxicity
 
-    if ToxicityService(settings).available:
-        return "reused"
+    service = ToxicityService(settings)
+    if service.available:
+        from provenance.artifact_signing import ArtifactSignatureError, verify_directory
+        from provenance.toxicity import TOXICITY_KIND
+
+        try:
+            verify_directory(settings.home, service.directory, TOXICITY_KIND)
+            return "reused"
+        except ArtifactSignatureError as exc:  # e.g. a bundle from before bundles were signed
+            stderr.print(f"[yellow]not using the existing toxicity bundle[/]: {exc}", highlight=False)
     if not toxicity_data:
         stderr.print("[yellow]no toxicity bundle[/]: pass --toxicity-data DIR to train one; generation and scans "
                      "run without the toxicity screen")
@@ -204,8 +212,16 @@ def demo_detection(settings, loaded, files: list[Path], max_texts: int,
     directory = bundle_dir(settings, name)
     card = read_card(directory)
     if card is not None and card.get("scorer", {}).get("weights_sha256") == loaded.weights_sha256:
-        _print_bundle_quality(name, card, directory, reused=True)
-        return "reused", load_bundle(directory).training_hashes
+        from provenance.artifact_signing import ArtifactSignatureError, verifier
+        from provenance.detection import DETECTOR_KIND
+
+        try:
+            hashes = load_bundle(directory, verify=verifier(settings.home, DETECTOR_KIND)).training_hashes
+        except ArtifactSignatureError as exc:  # e.g. a bundle from before bundles were signed: train a new one
+            stderr.print(f"[yellow]not using the existing bundle[/]: {exc}", highlight=False)
+        else:
+            _print_bundle_quality(name, card, directory, reused=True)
+            return "reused", hashes
     if not files:
         stderr.print("[yellow]no detector bundle for this model[/]: pass --detect-data DIR (labelled JSONL) "
                      "to train one; the scan runs without machine-text verdicts")

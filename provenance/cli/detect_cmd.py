@@ -231,7 +231,10 @@ def retrain(
         raise CliError(f"no active detector bundle ({active_name}) to compare with",
                        hint="train one first: provenance detect train DATA.jsonl --out default")
     rows = _reviewed_rows(settings, skip_redacted)
-    active = load_bundle(bundle_dir(settings, active_name))
+    from provenance.artifact_signing import sealer, verifier
+    from provenance.detection import DETECTOR_KIND
+
+    active = load_bundle(bundle_dir(settings, active_name), verify=verifier(settings.home, DETECTOR_KIND))
     paths = _base_files([Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])])
     if not paths:
         raise CliError("no base data", hint="pass --base DATA.jsonl or --base DIR (the labelled data the bundle was "
@@ -247,7 +250,7 @@ def retrain(
                                 target_fpr=target_fpr or settings.detect_target_fpr, seed=seed,
                                 progress=lambda tokens: progress.advance(task, tokens),
                                 stage=lambda message: progress.update(task, description=message[:60]))
-    save_bundle(bundle, bundle_dir(settings, out))
+    save_bundle(bundle, bundle_dir(settings, out), seal=sealer(settings.home, DETECTOR_KIND))
     if as_json:
         emit_json(bundle.card)
     _print_comparison(bundle.card)
@@ -272,6 +275,26 @@ def _base_files(paths: list[Path]) -> list[Path]:
         else:
             files.append(path)
     return files
+
+
+@app.command("import-bundle")
+def import_bundle_command(
+    source: Path = typer.Argument(..., help="A detector or toxicity bundle directory made by another installation."),
+    name: str = typer.Option(..., "--name", help="The name it gets under <home>/detectors (never overwritten)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was imported as JSON."),
+) -> None:
+    """Import a bundle made elsewhere: checked against its card, copied, signed with this installation's key, and
+    audited. Bundles are pickles (loading one runs code): import only bundles you trust."""
+    import getpass
+
+    from provenance.bundle_import import import_bundle
+
+    settings = load_settings()
+    record = import_bundle(settings, source, name, actor=f"cli:{getpass.getuser()}")
+    if as_json:
+        emit_json(record)
+    stderr.print(f"imported {record['kind']} [bold]{name}[/] from {record['source']} ({len(record['files'])} files, "
+                 "signed here, audited as detect.import_bundle)", highlight=False)
 
 
 @app.command("promote")

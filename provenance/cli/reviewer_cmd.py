@@ -48,14 +48,15 @@ def _read_password(name: str) -> str:
 @reviewer_app.command("add")
 def add(
     name: str = typer.Argument(..., help="The account name shown in decisions and the audit log."),
-    role: str = typer.Option("reviewer", "--role", help="reviewer | admin"),
+    role: str = typer.Option("reviewer", "--role", help="reviewer | admin | platform-admin (sees every tenant)"),
+    tenant: str = typer.Option("default", "--tenant", help="The tenant whose jobs and verdicts the account sees."),
     as_json: bool = typer.Option(False, "--json", help="Print the account as JSON."),
 ) -> None:
     """Create an account; the password is prompted for (or read from stdin)."""
     from provenance.reviewers import add_reviewer
 
     url = _database_url()
-    record = add_reviewer(url, name, _read_password(name), role=role, actor=_actor())
+    record = add_reviewer(url, name, _read_password(name), role=role, actor=_actor(), tenant=tenant)
     if as_json:
         emit_json(record)
     else:
@@ -74,10 +75,10 @@ def list_accounts(as_json: bool = typer.Option(False, "--json", help="One JSON o
             emit_json(record)
         return
     table = Table(title="Reviewer accounts")
-    for column in ("name", "role", "status", "created_at", "password_changed_at"):
+    for column in ("name", "role", "tenant", "status", "created_at", "password_changed_at"):
         table.add_column(column)
     for record in records:
-        table.add_row(record["name"], record["role"], record["status"], record["created_at"] or "",
+        table.add_row(record["name"], record["role"], record["tenant"], record["status"], record["created_at"] or "",
                       record["password_changed_at"] or "")
     stdout.print(table)
 

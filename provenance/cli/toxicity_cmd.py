@@ -98,7 +98,10 @@ def train(
                                        target_fpr=target_fpr or settings.toxicity_target_fpr,
                                        block_fpr=block_fpr or settings.toxicity_block_fpr,
                                        cross_source=cross_source, stage=lambda message: status.update(message))
-    save_toxicity_bundle(bundle, directory)
+    from provenance.artifact_signing import sealer
+    from provenance.toxicity import TOXICITY_KIND
+
+    save_toxicity_bundle(bundle, directory, seal=sealer(settings.home, TOXICITY_KIND))
     card = bundle.card
     if as_json:
         emit_json(card)

@@ -57,20 +57,29 @@ class DocumentResult:
         return self.verdict == "machine" and float(self.toxicity.get("p_toxic") or 0.0) >= 0.5
 
     def review(self, ledger_match: bool) -> tuple[bool, float]:
-        """(needs review, priority): misuse first, then unexplained watermarks, uncertain verdicts, close
-        machine calls and PII."""
-        priority = 0.0
-        if self.misuse:
-            priority += 4.0
-        if self.watermarked and not ledger_match:
-            priority += 3.0
-        if self.verdict == "uncertain":
-            priority += 2.0 + (1.0 - abs((self.p_machine or 0.5) - 0.5) * 2)
-        if self.verdict == "machine" and self.margin is not None and self.margin < LOW_MARGIN:
-            priority += 1.5
-        if self.pii:
-            priority += min(1.0, len(self.pii) / 5)
-        return priority > 0, round(priority, 4)
+        """(needs review, priority): see ``review_priority``."""
+        return review_priority(misuse=self.misuse, watermarked=self.watermarked, verdict=self.verdict,
+                               p_machine=self.p_machine, margin=self.margin, pii_count=len(self.pii),
+                               ledger_match=ledger_match)
+
+
+def review_priority(*, misuse: bool, watermarked: bool, verdict: str, p_machine: float | None,
+                    margin: float | None, pii_count: int, ledger_match: bool) -> tuple[bool, float]:
+    """(needs review, priority): misuse first, then unexplained watermarks, uncertain verdicts, close machine
+    calls and PII. A function of stored verdict columns, so a reader's view can be recomputed with *its own*
+    ledger (``ledger_match``) instead of the whole ledger's answer the pipeline stored."""
+    priority = 0.0
+    if misuse:
+        priority += 4.0
+    if watermarked and not ledger_match:
+        priority += 3.0
+    if verdict == "uncertain":
+        priority += 2.0 + (1.0 - abs((p_machine or 0.5) - 0.5) * 2)
+    if verdict == "machine" and margin is not None and margin < LOW_MARGIN:
+        priority += 1.5
+    if pii_count:
+        priority += min(1.0, pii_count / 5)
+    return priority > 0, round(priority, 4)
 
 
 class DocumentScorer:

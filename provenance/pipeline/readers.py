@@ -74,9 +74,11 @@ class RecordReader:
     def __init__(self, paths: Sequence[str | Path], options: ReaderOptions) -> None:
         if options.format not in FORMATS:
             raise ProvenanceError(f"unknown format {options.format!r}", hint=f"use one of {', '.join(FORMATS)}")
-        self.paths = [Path(p) for p in paths]
+        # A Path instance is kept as it is: the API passes ``scan_roots.PinnedPath`` objects, which read through
+        # descriptors checked at read time and are already validated (``exists()`` would open them all at once).
+        self.paths = [p if isinstance(p, Path) else Path(p) for p in paths]
         self.options = options
-        missing = [str(p) for p in self.paths if not p.exists()]
+        missing = [str(p) for p in self.paths if not hasattr(p, "release") and not p.exists()]
         if missing:
             raise ProvenanceError(f"input not found: {', '.join(missing)}",
                                   hint="pass JSONL, CSV, text, Parquet or WARC files (compressed or not), or "
@@ -91,7 +93,7 @@ class RecordReader:
             if start is not None and index < int(start["path"]):
                 continue
             resume = start if start is not None and index == int(start["path"]) else None
-            if path.is_dir():
+            if not hasattr(path, "release") and path.is_dir():  # a pinned path is always a file
                 raws = self._directory(path, resume)
             else:
                 if resume is not None and resume.get("at") is None:
@@ -101,6 +103,9 @@ class RecordReader:
                 yield InputRecord(seq, raw.source_id, raw.text, raw.reason, raw.location, raw.excerpt,
                                   {"path": index, "file": name, "at": raw.position})
                 seq += 1
+            release = getattr(path, "release", None)
+            if release is not None:  # a pinned file's descriptor is closed once it has been read
+                release()
 
     def _file(self, path: Path, name: str, position: dict[str, Any] | None,
               requested: str) -> Iterator[tuple[str, RawRecord]]:

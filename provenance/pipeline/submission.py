@@ -24,6 +24,7 @@ from generator.stamping import text_sha256
 from provenance.errors import ProvenanceError
 from provenance.pipeline.bulk_insert import bulk_insert
 from provenance.pipeline.document_scoring import bundle_version
+from provenance.pipeline.formats.common import shape_excerpt
 from provenance.pipeline.readers import InputRecord, ReaderOptions, RecordReader
 from provenance.pipeline.recovery import recover_job
 from provenance.settings import Settings
@@ -131,8 +132,9 @@ def _commit_batch(settings: Settings, job_id: str, batch: list[InputRecord]) -> 
         counts = {"quarantined": 0, "duplicates": 0, "documents": 0, "reused": 0}
         for record in batch:
             if record.text is None:
+                kept = record.excerpt if settings.store_raw_text else shape_excerpt(record.excerpt)
                 items.append((job_id, record.seq, record.source_id, "quarantined", None, record.reason,
-                              record.location[:1024], record.excerpt))
+                              record.location[:1024], kept))
                 counts["quarantined"] += 1
                 continue
             doc_id = documents[hashes[record.seq]]
@@ -275,15 +277,26 @@ def submit_records(settings: Settings, records: Iterable[dict[str, Any]], *, inp
     return job_id
 
 
-def reader_for(settings: Settings, inputs: dict[str, Any]) -> RecordReader:
+def reader_for(settings: Settings, inputs: dict[str, Any],
+               paths: Sequence[str | Path] | None = None) -> RecordReader:
+    """A reader of the job's inputs; ``paths`` (the caller's own path objects, e.g. the API's descriptor-pinned
+    files) replaces the recorded strings so that what is read is what was checked."""
     options = ReaderOptions(format=inputs.get("format", "auto"), text_field=inputs.get("text_field", "text"),
                             id_field=inputs.get("id_field", "id"), max_chars=settings.scan_max_chars)
-    return RecordReader(inputs["paths"], options)
+    return RecordReader(inputs["paths"] if paths is None else paths, options)
+
+
+def _recorded_path(path: str | Path) -> str:
+    """The path a job records: resolved, except a descriptor-pinned file (recorded as requested, not re-resolved
+    through whatever the name points at now)."""
+    if hasattr(path, "release"):
+        return str(path)
+    return str(Path(path).expanduser().resolve())
 
 
 def path_inputs(paths: Sequence[str | Path], *, format: str = "auto", text_field: str = "text",
                 id_field: str = "id", tenant: str | None = None) -> dict[str, Any]:
-    return {"kind": "paths", "paths": [str(Path(p).expanduser().resolve()) for p in paths], "format": format,
+    return {"kind": "paths", "paths": [_recorded_path(p) for p in paths], "format": format,
             "text_field": text_field, "id_field": id_field, "tenant": tenant}
 
 
@@ -293,7 +306,7 @@ def submit_paths(settings: Settings, paths: Sequence[str | Path], *, format: str
     """Scan files and directories for ``tenant`` (``default`` when None). ``on_job`` hears the job id as soon as
     it exists (for Ctrl-C messages)."""
     inputs = path_inputs(paths, format=format, text_field=text_field, id_field=id_field, tenant=tenant)
-    reader = reader_for(settings, inputs)  # validates paths and options before a job is recorded
+    reader = reader_for(settings, inputs, paths)  # validates paths and options before a job is recorded
     job_id = create_job(settings, inputs)
     if on_job is not None:
         on_job(job_id)

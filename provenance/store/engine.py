@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,7 +48,8 @@ def create_store_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's implicit transactions are off; BEGIN IMMEDIATE gives writers the lock up front.
+        # pysqlite begins a DEFERRED transaction before the first write; callers that read and then write a
+        # contended row ask session_scope(..., immediate=True) for BEGIN IMMEDIATE instead (see below).
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
@@ -68,10 +69,19 @@ def dispose_engines() -> None:
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
+def session_scope(url: str, *, immediate: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error.
+
+    ``immediate=True`` is for read-decide-write steps that must not interleave (the sign-in throttle): on
+    SQLite the transaction starts with ``BEGIN IMMEDIATE``, so the write lock is taken before the first read
+    and a second process waits (up to the busy timeout) instead of deciding on the same stale rows; a
+    DEFERRED transaction would let both read, and the later writer would fail with "database is locked".
+    Other databases ignore the flag: their callers lock the rows they read (``SELECT ... FOR UPDATE``)."""
     session = sessionmaker(get_engine(url), expire_on_commit=False)()
     try:
+        if immediate and session.get_bind().dialect.name == "sqlite":
+            # pysqlite sees the explicit BEGIN and issues no implicit one; commit()/rollback() end it.
+            session.execute(text("BEGIN IMMEDIATE"))
         yield session
         session.commit()
     except BaseException:

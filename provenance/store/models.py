@@ -282,8 +282,10 @@ class WorkerHeartbeat(Base):
 class Reviewer(Base):
     """A dashboard account: the audit log records this name, never a name typed at sign-in.
 
-    Only an Argon2id hash of the password is stored. ``role`` is reviewer or admin; a disabled account can no
-    longer sign in, and its sessions end at their next page load."""
+    Only an Argon2id hash of the password is stored. ``role`` is reviewer, admin or platform-admin; a disabled
+    account can no longer sign in, and its sessions end at their next page load. ``tenant``: whose rows the
+    account sees in the dashboard (a platform-admin sees every tenant's; migration 0003 gave earlier accounts
+    ``default``)."""
 
     __tablename__ = "reviewers"
 
@@ -291,6 +293,7 @@ class Reviewer(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default="reviewer")
+    tenant: Mapped[str] = tenant_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column()

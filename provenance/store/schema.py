@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,11 +40,29 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+_head_lock = threading.Lock()
+_head_cache: dict[tuple, str | None] = {}
+
+
 def _declared_head() -> str | None:
+    """The head revision read from the migration files, cached per set of files (name, size, mtime).
+
+    Serialised by a lock: CPython 3.11's ``ast.parse`` is not safe to run from several threads at once (it
+    raises "AST constructor recursion depth mismatch"), and the dashboard signs people in from many threads."""
+    paths = sorted((MIGRATIONS_DIR / "versions").glob("*.py"))
+    signature = tuple((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in paths)
+    with _head_lock:
+        if signature not in _head_cache:
+            _head_cache.clear()
+            _head_cache[signature] = _parse_head(paths)
+        return _head_cache[signature]
+
+
+def _parse_head(paths: list[Path]) -> str | None:
     """The head revision read from the migration files' ``revision``/``down_revision`` assignments without
     importing Alembic; None when that is not a single plain chain (Alembic then decides)."""
     revisions: dict[str, object] = {}
-    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+    for path in paths:
         values: dict[str, object] = {}
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             target = node.target if isinstance(node, ast.AnnAssign) else (

@@ -15,6 +15,7 @@ from provenance.api.errors import ApiError
 from provenance.api.schemas import ERROR_RESPONSES
 from provenance.apikeys import ApiKeyInfo
 from provenance.store.models import Document, JobItem, Manifest, ScanJob, Verdict
+from provenance.tenant_view import own_manifest_id, own_review, own_source_id
 
 TENANT_QUERY = Query(None, description="admin keys only: read this tenant's records (audited).")
 
@@ -62,26 +63,29 @@ async def get_verdict(verdict_id: int, request: Request, tenant: str | None = TE
             raise ApiError(404, f"no verdict {verdict_id}")
         document = session.get(Document, verdict.document_id)
         job_tenant = session.scalar(select(ScanJob.tenant).where(ScanJob.id == verdict.job_id))
-        # The scan matched the whole ledger; a match in another tenant's ledger is not this reader's to see.
-        manifest_id = verdict.ledger_manifest_id
+        own_job = verdict.job_id if job_tenant == owner else None
+        # The scan matched the whole ledger; a match in another tenant's ledger is not this reader's to see,
+        # and neither is what that match did to the review flags (recomputed with the reader's ledger).
+        manifest_id = own_manifest_id(session, owner, verdict)
         watermark = dict(verdict.watermark or {})
-        if manifest_id is not None and session.scalar(select(Manifest.tenant).where(Manifest.id == manifest_id)) \
-                != owner:
-            manifest_id = None
+        if manifest_id is None:
             watermark.pop("provenance", None)
+        needs_review, _priority = own_review(verdict, manifest_id is not None)
         record = {
             "id": verdict.id, "tenant": owner,
             # Documents are shared by content: the job that first scored it may be another tenant's.
-            "job_id": verdict.job_id if job_tenant == owner else None, "bundle_version": verdict.bundle_version,
+            "job_id": own_job, "bundle_version": verdict.bundle_version,
             "verdict": verdict.verdict, "p_machine": verdict.p_machine, "margin": verdict.margin,
             "detectors": verdict.detectors, "reasons": verdict.reasons, "num_tokens": verdict.num_tokens,
             "watermark": watermark, "watermarked": verdict.watermarked,
             "ledger_manifest_id": manifest_id, "pii": verdict.pii, "pii_count": verdict.pii_count,
             "toxicity": verdict.toxicity, "p_toxic": verdict.p_toxic, "misuse": verdict.misuse,
-            "needs_review": verdict.needs_review, "review_status": verdict.review_status,
+            "needs_review": needs_review, "review_status": verdict.review_status,
             "created_at": _iso(verdict.created_at),
             "document": None if document is None else {
-                "id": document.id, "content_hash": document.content_hash, "source_id": document.source_id,
+                "id": document.id, "content_hash": document.content_hash,
+                # The record id *this* tenant submitted (job_items), never the first submitter's.
+                "source_id": own_source_id(session, owner, document.id, own_job),
                 "num_chars": document.num_chars, "redacted_text": document.redacted_text},
         }
     return JSONResponse(finite(record))

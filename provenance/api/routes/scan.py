@@ -50,17 +50,21 @@ def _submit_path_in_background(submission: Any, settings: Any, body: ScanRequest
     thread; the request returns as soon as the job exists (or the path or options are refused)."""
     created: queue.Queue[tuple[str, Any]] = queue.Queue()
 
-    from provenance.scan_roots import allowed_scan_files
+    from provenance.scan_roots import open_scan_files
 
-    files = allowed_scan_files(body.path or "", settings.scan_roots, settings.home)  # before any job exists
+    # Checked before any job exists; the files are then read through descriptors opened beneath the roots'
+    # descriptors (never reopened by name), held until the submission ends.
+    files = open_scan_files(body.path or "", settings.scan_roots, settings.home)
 
     def run() -> None:
         try:
-            submission.submit_paths(settings, files, format=body.format, text_field=body.text_field,
+            submission.submit_paths(settings, files.paths, format=body.format, text_field=body.text_field,
                                     id_field=body.id_field, on_job=lambda job_id: created.put(("job", job_id)),
                                     tenant=tenant)
         except Exception as exc:  # before the job exists: the request reports it; after: the job records it
             created.put(("error", exc))
+        finally:
+            files.close()
 
     threading.Thread(target=run, name="scan-submission", daemon=True).start()
     kind, value = created.get()
@@ -99,9 +103,9 @@ async def scan(body: ScanRequest, request: Request, key: ApiKeyInfo = Depends(re
 
     try:
         job_id = await run_in_threadpool(call[0], *call[1:], **kwargs)
-    except ScanPathRefused as exc:
+    except ScanPathRefused as exc:  # one message for every path; the precise reason is for the audit row
         services.audit.record(actor=actor(key), action="scan.path_refused", subject_type="path",
-                              subject_id=None, details={"reason": str(exc)[:200]})
+                              subject_id=None, details={"reason": exc.reason[:200]})
         raise ApiError(403, f"{exc} ({exc.hint})" if exc.hint else str(exc)) from None
     except ProvenanceError as exc:
         raise ApiError(400, str(exc)) from None

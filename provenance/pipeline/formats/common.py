@@ -47,6 +47,18 @@ def excerpt(data: bytes | str) -> str:
     return text[:EXCERPT_CHARS]
 
 
+def shape_excerpt(excerpt_text: str | None) -> str | None:
+    """An excerpt with its content removed and its *shape* kept: every letter becomes ``x`` and every digit
+    ``9``; punctuation, quotes, brackets and whitespace stay. This is what a quarantine record keeps when the
+    store must not keep raw text (``PROVENANCE_STORE_RAW_TEXT`` off, the default): a malformed line is still
+    diagnosable (``{"text": "xxxx xx xxxxx,`` shows the missing quote), but no name, number or word of
+    somebody's document is stored."""
+    if excerpt_text is None:
+        return None
+    return "".join("9" if ch.isdigit() else "x" if ch.isalpha() else ch if ch.isprintable() or ch in "\t\n" else "?"
+                   for ch in excerpt_text)
+
+
 def check_text(text: str, options: ReaderOptions) -> str | None:
     """Why ``text`` cannot be scored (empty, oversize, not UTF-8), or None."""
     if not text.strip():
