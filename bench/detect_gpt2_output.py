@@ -102,14 +102,14 @@ def judge_split(items: list[ScoredText], labels: np.ndarray, groups: np.ndarray,
     test_items = [items[i] for i in test]
     y = labels[test]
     p = ensemble.probabilities(test_items)
-    verdicts = [v.verdict for v in ensemble.judge(test_items)]
+    verdicts = np.array([v.verdict for v in ensemble.judge(test_items)])
     figures = point_metrics(y, p, ensemble.thresholds.machine)
     row = {"auroc": figures["auroc"], "tpr_at_1pct_fpr": figures.get("tpr_at_1pct_fpr"),
            "fpr_at_threshold": figures.get("fpr_at_threshold"),
            "tpr_at_threshold": figures.get("tpr_at_threshold"),
-           "uncertain_share": float(np.mean([v == "uncertain" for v in verdicts])),
-           "humans_called_human": float(np.mean([v == "human" for v, label in zip(verdicts, y, strict=True) if label == 0])),
-           "machines_called_human": float(np.mean([v == "human" for v, label in zip(verdicts, y, strict=True) if label == 1])),
+           "uncertain_share": float(np.mean(verdicts == "uncertain")),
+           "humans_called_human": float(np.mean(verdicts[y == 0] == "human")),
+           "machines_called_human": float(np.mean(verdicts[y == 1] == "human")),
            "seconds": time.perf_counter() - started}
     slices = sorted(set(generators[test][y == 1].tolist()))
     if len(slices) > 1:
