@@ -51,6 +51,25 @@ def test_train_can_add_sampled_text_from_another_model_and_records_it(capsys, cl
     assert code == 2 and "distinct prefixes" in err and "hint:" in err
 
 
+def test_train_takes_a_directory_and_ships_the_two_sided_recipe(capsys, clean_env: Path, micro_model_dir: Path,
+                                                                 detect_data_file: Path, monkeypatch,
+                                                                 tmp_path: Path) -> None:
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    (folder / detect_data_file.name).write_bytes(detect_data_file.read_bytes())
+    code, out, err = run_cli(capsys, "detect", "train", str(folder), "--out", "from-dir", "--max-texts", "120",
+                             "--json")
+    assert code == 0, err
+    (card,) = json_lines(out)
+    assert card["training"]["stacker"] == "twosided-probe" and "probe" in card["training"]["stack_inputs"]
+    assert card["thresholds"]["target_fnr"] == 0.1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run_cli(capsys, "detect", "train", str(empty), "--out", "nothing")
+    assert code == 2 and "no .jsonl files" in err
+
+
 def test_train_with_the_probe_stacker_records_it_and_scores(capsys, clean_env: Path, micro_model_dir: Path,
                                                             detect_data_file: Path, monkeypatch,
                                                             tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ def token_progress() -> Progress:
 
 @app.command("train")
 def train(
-    data: list[Path] = typer.Argument(..., help="Labelled JSONL files: {text, label: human|machine, pair?, domain?}."),
+    data: list[Path] = typer.Argument(..., help="Labelled JSONL files or directories of them: {text, label: "
+                                      "human|machine, pair?, domain?, generator?}."),
     out: str = typer.Option(..., "--out", help="Bundle name (saved under <home>/detectors) or directory."),
     target_fpr: float | None = typer.Option(None, "--target-fpr", min=0.0001, max=0.5,
                                             help="False-positive rate the machine threshold promises."),
@@ -48,8 +49,8 @@ def train(
                                             help="Prefixes continued per sampling setting."),
     sampled_tokens: int = typer.Option(160, "--sampled-tokens", min=16, max=1024,
                                        help="New tokens per sampled continuation."),
-    stacker: str | None = typer.Option(None, "--stacker", help="logit, probe (adds the hidden-state probe), "
-                                       "extended or trees; default: the one chosen on left-out splits."),
+    stacker: str | None = typer.Option(None, "--stacker", help="twosided-probe, twosided, twosided-extended, logit, "
+                                       "probe, extended or trees; default: the one chosen on left-out splits."),
     as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
 ) -> None:
     """Train the classifier + calibrated ensemble with group cross-validation and save a bundle."""
@@ -58,7 +59,7 @@ def train(
 
     if stacker is not None and stacker not in STACKERS:
         raise CliError(f"unknown --stacker {stacker!r}", hint="use one of: " + ", ".join(STACKERS))
-    prepared = prepare(data, max_texts=max_texts, seed=seed)
+    prepared = prepare(_base_files(data), max_texts=max_texts, seed=seed)
     for rejected in prepared.rejected[:5]:
         stderr.print(f"[yellow]skipped[/] {rejected.source}: {rejected.reason}")
     if len(prepared.rejected) > 5:
@@ -269,7 +270,7 @@ def _base_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(path.glob("*.jsonl"))
             if not found:
-                raise CliError(f"--base {path}: no .jsonl files in this directory",
+                raise CliError(f"{path}: no .jsonl files in this directory",
                                hint="pass labelled JSONL files or a directory holding them")
             files.extend(found)
         else:
