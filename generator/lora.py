@@ -216,7 +216,7 @@ def _save_adapter(peft_model: Any, output_dir: Path, card: dict[str, Any], start
     if training_texts is not None:
         from detect.memorisation import write_model_index
 
-        write_model_index(staging, training_texts)
+        card["memorisation_index"] = write_model_index(staging, training_texts)  # its digest, checked on load
     card["wall_seconds"] = round(time.monotonic() - started, 1)
     (staging / ADAPTER_CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     if output_dir.exists():

@@ -246,7 +246,7 @@ def _save_atomically(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast,
     if training_texts is not None:
         from detect.memorisation import write_model_index
 
-        write_model_index(staging, training_texts)
+        card["memorisation_index"] = write_model_index(staging, training_texts)  # its digest, checked on load
     card["wall_seconds"] = round(time.monotonic() - started, 1)
     (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     (staging / "README.md").write_text(render_card_markdown(card))

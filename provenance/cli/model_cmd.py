@@ -1,4 +1,5 @@
-"""`provenance model info|bootstrap`: which model the platform uses, and training its own."""
+"""`provenance model info|bootstrap|distill|adapt|memorisation-index`: which model the platform uses, training its
+own, and the training-text index of a model it did not train."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from generator.bootstrap import BootstrapResult, Preset, TrainingProgress, get_p
 from generator.bootstrap.presets import PRESETS
 from generator.devices import resolve_device
 from provenance.cli.config_cmd import load_settings
+from provenance.cli.memorisation_cmd import memorisation_index
 from provenance.cli.output import CliError, emit_json, stderr, stdout
 from provenance.runtime import configure_torch, load_configured_model
 
 app = typer.Typer(help="Inspect, load and train models.", no_args_is_help=True)
+app.command("memorisation-index")(memorisation_index)
 
 
 @app.command("info")
