@@ -83,3 +83,16 @@ def ensure_index(home: Path, model_path: Path | None, weights_sha256: str | None
                                   "rule": "documents rebuilt as ../shared/models/README.md describes"},
                           created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     return IndexReport(target, card, "built", time.perf_counter() - started)
+
+
+def guard_index_digest(home: Path, scorer: dict[str, Any]) -> str | None:
+    """The SHA-256 its card records for the index that guards a bundle's scorer (``scorer``: the bundle card's
+    scorer entry), or None without one. Part of the bundle version, so documents judged before the index
+    existed (or with another index) are judged again rather than kept."""
+    from detect.ngram_index import read_index_card
+
+    location, weights = scorer.get("location"), scorer.get("weights_sha256")
+    model_path = Path(location) if location and Path(location).is_dir() else None
+    path = index_path_for(model_path, weights, home)
+    card = read_index_card(path) if path is not None else None
+    return None if card is None else card.get("index_sha256")

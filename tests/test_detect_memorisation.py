@@ -83,6 +83,15 @@ def test_coverage_sets_the_trained_on_words_aside() -> None:
     assert guard.coverage(SEEN[4]).remainder == "" and guard.coverage("too short") is None
 
 
+def test_an_isolated_shared_phrase_sets_nothing_aside() -> None:
+    """One shared 8-gram (a common phrase, or one of the filter's false hits) is not a quotation."""
+    phrase = "two gauges had been mounted beside a ventilation"  # 8 words of UNSEEN
+    guard = MemorisationGuard(build_index([f"Nothing else was indexed: {phrase}."]))
+    coverage = guard.coverage(UNSEEN)
+    assert coverage.overlap > 0 and coverage.covered == 0.0 and not coverage.triggered
+    assert coverage.remainder == UNSEEN
+
+
 def test_the_remainder_decides_a_text_with_a_quotation() -> None:
     guard = MemorisationGuard(build_index(SEEN))
     quoted = f"{UNSEEN} {' '.join(SEEN[2].split()[:30])}"  # 44 new words, then a 30-word quotation
