@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ from detect.ngram_index import (
     NGRAM,
     REBUILD_HINT,
     BloomIndex,
+    UncardedIndexError,
     build_index,
     load_verified,
     ngram_hashes,
@@ -141,12 +143,17 @@ class MemorisationGuard:
     @classmethod
     def for_scorer(cls, model_path: Path | None, weights_sha256: str | None, home: Path | None) -> MemorisationGuard:
         """The guard with the scorer's index, verified (``detect.ngram_index.load_verified``; a tampered or
-        saturated index raises ``DetectionError``), or the model-free guard when there is no index."""
+        saturated index raises ``DetectionError``), or the model-free guard when there is no index (or one
+        without a card, with a warning: see ``detect.ngram_index``)."""
         path = index_path_for(model_path, weights_sha256, home)
         if path is None:
             return cls(None)
         in_home = home is not None and bool(weights_sha256) and Path(path) == home_index_path(home, weights_sha256)
-        index, card = load_verified(path, weights_sha256 if in_home else None)
+        try:
+            index, card = load_verified(path, weights_sha256 if in_home else None)
+        except UncardedIndexError as exc:  # unverifiable, not contradicted: as if there were no index, loudly
+            warnings.warn(f"memorisation guard off: {exc} ({REBUILD_HINT})", UserWarning, stacklevel=2)
+            return cls(None)
         if not in_home:
             _check_model_card(Path(path), card)
         return cls(index)

@@ -14,8 +14,10 @@ makes every n-gram a "hit") would quietly move verdicts, so it is never read on 
   "seen" for most n-grams it never saw; it is refused.
 
 Refusing raises ``DetectionError`` naming the file, with the command that rebuilds it: the scan stops with an
-``error:``/``hint:`` pair instead of judging every text against an index it cannot trust, and a rebuilt index
-(seconds) restores it. Skipping the index silently would put memorised text back on the ``machine`` path.
+``error:``/``hint:`` pair instead of judging every text against an index that contradicts its card, and a
+rebuilt index (seconds) restores it; skipping such an index would put memorised text back on the ``machine``
+path unnoticed. An index with *no* card (``UncardedIndexError``: an older version wrote it) proves nothing
+either way and is no more dangerous than a missing index, so the guard skips it with a warning instead.
 """
 
 from __future__ import annotations
@@ -187,6 +189,12 @@ def build_index(texts: Iterable[str], expected_items: int | None = None) -> Bloo
 
 # --- the card beside an index, and the checks before it is used ------------------------------------------------
 
+class UncardedIndexError(DetectionError):
+    """An index without a card (written before cards existed, or its card deleted): it cannot be verified, so it
+    is not used. Unlike a file that contradicts its card, this is no worse than having no index (deleting the
+    index has the same effect), so the guard may fall back to the model-free signal with a warning."""
+
+
 def card_path(index_path: Path) -> Path:
     return Path(index_path).with_name(Path(index_path).name + ".json")
 
@@ -229,7 +237,7 @@ def load_verified(path: Path, weights_sha256: str | None = None) -> tuple[BloomI
     path = Path(path)
     card = read_index_card(path)
     if card is None:
-        raise DetectionError(f"memorisation index {path} has no readable card ({card_path(path).name}), so its "
+        raise UncardedIndexError(f"memorisation index {path} has no readable card ({card_path(path).name}), so its "
                              "digest cannot be checked before use", hint=REBUILD_HINT)
     actual = file_sha256(path)
     if actual != card.get("index_sha256"):

@@ -194,6 +194,16 @@ def test_a_verified_index_loads_and_a_changed_one_is_refused(tmp_path: Path) -> 
         load_verified(path)
 
 
+def test_an_index_without_a_card_is_not_used_and_says_so(tmp_path: Path) -> None:
+    """Written before cards existed: unverifiable, so the guard runs on the model-free signal, with a warning
+    (deleting the index would do the same; a file that contradicts its card is refused instead)."""
+    model = tmp_path / "model"
+    build_index(SEEN).save(model / INDEX_FILE)
+    with pytest.warns(UserWarning, match="memorisation guard off: .*no readable card"):
+        guard = MemorisationGuard.for_scorer(model, None, None)
+    assert guard.index is None
+
+
 def test_a_saturated_index_is_refused_even_with_a_matching_card(tmp_path: Path) -> None:
     index = build_index(SEEN)
     index.bits[:] = 0xFF  # every bit set: every 8-gram would be a hit

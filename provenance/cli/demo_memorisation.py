@@ -43,10 +43,11 @@ def demo_memorisation(settings: Any, loaded: Any, corpus: Path | None) -> str:
             report = ensure_index(settings.home, loaded.path, loaded.weights_sha256, corpus)
             path, card, how = report.path, report.card, report.how
     except (DetectionError, ProvenanceError) as exc:
-        stderr.print(f"[yellow]memorisation guard: index not usable[/] ({exc}); {getattr(exc, 'hint', '')}",
+        stderr.print(f"[yellow]memorisation guard: index not usable[/] ({exc}); {getattr(exc, 'hint', '')}; "
+                     "until then the guard runs on the model-free signal only (or refuses a contradicted index)",
                      highlight=False)
         return "refused"
     stdout.print(f"memorisation guard on: index {path} ({card.get('documents', 0):,} documents, "
-                 f"{card.get('items', 0):,} word 8-grams; {how}, SHA-256 {str(card.get('index_sha256'))[:12]} "
-                 "checked against its card)", highlight=False)
+                 f"{card.get('items', 0):,} word 8-grams; {how}; SHA-256 {str(card.get('index_sha256'))[:12]} "
+                 "on its card, verified before each use)", highlight=False)
     return how
