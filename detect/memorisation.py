@@ -68,7 +68,7 @@ __all__ = ["BITS_PER_ITEM", "HASHES", "INDEX_FILE", "MEMORISED_REASON", "MIN_NGR
 INDEX_FILE = "training-ngrams.bloom"
 MIN_HIT_RUN = 3  # consecutive indexed 8-grams (a 10-word shared passage) before words count as covered
 REMAINDER_SHARE = 0.2  # share of a text's words in indexed 8-grams from which the remainder is judged alone
-SEEN_FRACTION = 0.5  # share of covered words above which a text is reported as mostly trained-on
+SEEN_FRACTION = 0.5  # covered share from which a human remainder still gives `uncertain` (mostly trained-on)
 MEMORISED_REASON = "the scorer was trained on this text (quoted or public text)"
 SET_ASIDE_REASON = "a passage the scorer was trained on (quoted or public text) was set aside"
 CERTAIN_RUN_TOKENS = 24  # model-free signal: this many consecutive near-certain tokens (p >= 0.9) in a row

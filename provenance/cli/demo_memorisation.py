@@ -43,8 +43,7 @@ def demo_memorisation(settings: Any, loaded: Any, corpus: Path | None) -> str:
             report = ensure_index(settings.home, loaded.path, loaded.weights_sha256, corpus)
             path, card, how = report.path, report.card, report.how
     except (DetectionError, ProvenanceError) as exc:
-        stderr.print(f"[yellow]memorisation guard: index not usable[/] ({exc}); {getattr(exc, 'hint', '')}; "
-                     "until then the guard runs on the model-free signal only (or refuses a contradicted index)",
+        stderr.print(f"[yellow]memorisation guard: index not usable[/] ({exc}); {getattr(exc, 'hint', '')}",
                      highlight=False)
         return "refused"
     stdout.print(f"memorisation guard on: index {path} ({card.get('documents', 0):,} documents, "
