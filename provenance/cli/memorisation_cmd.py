@@ -44,6 +44,6 @@ def memorisation_index(
     if as_json:
         emit_json(summary)
         return
-    stderr.print(f"memorisation index {report.how}: {report.path} ({summary['documents']:,} documents, "
-                 f"{summary['ngrams']:,} 8-grams, {summary['seconds']}s); card {report.path.name}.json",
+    stderr.print(f"memorisation index {report.how}: {report.path} ({summary['documents'] or 0:,} documents, "
+                 f"{summary['ngrams'] or 0:,} 8-grams, {summary['seconds']}s); card {report.path.name}.json",
                  highlight=False)
