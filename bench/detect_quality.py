@@ -9,7 +9,7 @@ Protocol (issue 15): headline figures are leave-one-domain-out and leave-one-gen
 whether the ensemble beat the best single statistic *on that split*. The memorisation check judges
 ``--corpus-paragraphs`` paragraphs of the scorer's own training corpus and as many of its held-out documents
 (../shared/models/README.md: md5(document) % 100 == 0) three ways: no guard, the model-free signal only, and
-with the training-text index (``python -m detect.memorisation build``).
+with the training-text index (``provenance model memorisation-index --corpus DIR``).
 
     PROVENANCE_MODEL=../shared/models/gpt2-corpus-27m python bench/detect_quality.py [--max-texts N]
         [--stacker logit|trees] [--only-cached]

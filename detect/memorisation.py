@@ -1,29 +1,41 @@
-"""Memorisation guard: a compact index of the text a scorer was trained on, and the check against it.
+"""Memorisation guard: which words of a text the scorer was trained on, and what that does to the verdict.
 
 A perplexity detector calls text "machine" when the scorer finds it unusually predictable. Text the scorer
 was *trained on* (a public-domain novel, a Wikipedia article, a quoted constitution) is predictable for a
-different reason: the scorer memorised it. Calling it machine text is the famous failure of perplexity
-detectors, so text with long exact overlaps with the scorer's training text is never judged machine.
+different reason: the scorer memorised it. So the guard finds the words of a text that lie in word 8-grams of
+the scorer's training text (``detect.ngram_index``: a Bloom filter, checked against its card before use) and
+never lets them decide the verdict:
 
-The index is a Bloom filter of hashed word 8-grams (lower-cased word tokens: independent of the tokenizer,
-so one index serves a model and its distilled student). With ``bits_per_item`` = 10 and 7 hashes a random
-8-gram is a false hit about 1% of the time, and a text is "seen" only when a large share of its 8-grams hit,
-so false alarms on unseen text need many coincident false hits. It lives beside the model
-(``<model dir>/training-ngrams.bloom`` when the platform trained the model; for a model the platform did not
-train, ``<home>/models/memorisation/<weights sha256>.bloom`` built from a corpus with
-``python -m detect.memorisation build``).
+* When at least ``REMAINDER_SHARE`` of the words are covered, the covered spans are set aside and the *unseen
+  remainder* (the uncovered spans, joined) is judged by the same scorer and ensemble (``detect.scoring``). A
+  remainder long enough to judge decides the verdict and P(machine): a quotation inside machine text does not
+  clear it (``machine``, with the reason that a passage was set aside), and a quotation inside human writing
+  does not condemn it. The full-text P(machine) stays in ``detectors["p_machine_full_text"]``.
+  A remainder judged human yields ``human`` only while most of the text is unseen (covered share under
+  ``SEEN_FRACTION``), else ``uncertain``.
+* A remainder too short to judge (a fully memorised paragraph) leaves nothing to weigh: the verdict becomes
+  ``uncertain`` with ``MEMORISED_REASON`` and the covered share, so a reviewer sees it (and P(machine) stays
+  the full text's, which the reason says). The guard never turns a verdict ``human`` because the scorer knew
+  the text.
+* Below that share (or without an index) only the model-free signal applies: a run of ``certain_run``
+  near-certain tokens turns ``machine`` into ``uncertain``.
 
-``corpus_documents`` rebuilds the training documents of ``../shared/models/gpt2-corpus-27m`` exactly as
-its README says (and which of them were held out), so the index and the held-out evaluation agree.
+The index lives beside the model (``<model dir>/training-ngrams.bloom`` when the platform trained the model;
+for a model the platform did not train, ``<home>/models/memorisation/<weights sha256>.bloom``, built from a
+corpus by ``provenance model memorisation-index`` and by ``make demo``). ``corpus_documents`` rebuilds the
+training documents of ``../shared/models/gpt2-corpus-27m`` exactly as its README says (and which of them were
+held out), so the index and the held-out evaluation agree.
+
+This module builds nothing from settings: finding the configured model and the home is the application's job
+(``provenance.memorisation``), so ``detect`` never imports ``provenance``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import re
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,174 +43,208 @@ from typing import Any
 
 import numpy as np
 
+from detect.errors import DetectionError
+from detect.ngram_index import (
+    BITS_PER_ITEM,
+    HASHES,
+    MIN_NGRAMS,
+    NGRAM,
+    REBUILD_HINT,
+    BloomIndex,
+    UncardedIndexError,
+    build_index,
+    load_verified,
+    ngram_hashes,
+    save_with_card,
+    word_ngram_hashes,
+    word_spans,
+    words,
+)
+
+__all__ = ["BITS_PER_ITEM", "HASHES", "INDEX_FILE", "MEMORISED_REASON", "MIN_NGRAMS", "NGRAM", "BloomIndex",
+           "Coverage", "MemorisationGuard", "build_index", "corpus_documents", "corpus_paragraphs",
+           "home_index_path", "index_path_for", "ngram_hashes", "words", "write_model_index"]
+
 INDEX_FILE = "training-ngrams.bloom"
-NGRAM = 8
-HASHES = 7
-BITS_PER_ITEM = 10
-SEEN_FRACTION = 0.5  # share of a text's 8-grams found in the index above which it counts as trained-on
-MIN_NGRAMS = 8  # shorter texts are never called seen (too little evidence)
+MIN_HIT_RUN = 3  # consecutive indexed 8-grams (a 10-word shared passage) before words count as covered
+REMAINDER_SHARE = 0.2  # share of a text's words in indexed 8-grams from which the remainder is judged alone
+SEEN_FRACTION = 0.5  # covered share from which a human remainder still gives `uncertain` (mostly trained-on)
 MEMORISED_REASON = "the scorer was trained on this text (quoted or public text)"
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-
-
-def words(text: str) -> list[str]:
-    return [match.group(0).lower().replace("’", "'") for match in _WORD.finditer(text)]
-
-
-def _word_hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
-
-
-_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-64 prime: polynomial combination of word hashes
-
-
-def _mix(values: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: spreads every input bit over the output (the Bloom positions use all 64)."""
-    values = values ^ (values >> np.uint64(30))
-    values = values * np.uint64(0xBF58476D1CE4E5B9)
-    values = values ^ (values >> np.uint64(27))
-    values = values * np.uint64(0x94D049BB133111EB)
-    return values ^ (values >> np.uint64(31))
-
-
-def ngram_hashes(text: str, n: int = NGRAM, _cache: dict[str, int] | None = None) -> np.ndarray:
-    """64-bit hashes of the text's word n-grams: blake2b per word, combined polynomially (vectorised, so
-    indexing a 10M-word corpus takes seconds); stable across processes and platforms."""
-    tokens = words(text)
-    if len(tokens) < n:
-        return np.zeros(0, dtype=np.uint64)
-    cache = _cache if _cache is not None else {}
-    hashes = np.fromiter((cache[t] if t in cache else cache.setdefault(t, _word_hash(t)) for t in tokens),
-                         dtype=np.uint64, count=len(tokens))
-    count = len(tokens) - n + 1
-    combined = np.zeros(count, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(n):
-            combined = combined * _MULTIPLIER + hashes[k: k + count]
-        return _mix(combined)
-
-
-@dataclass
-class BloomIndex:
-    """A Bloom filter over 64-bit hashes (double hashing: h1 + i * h2 mod m)."""
-
-    bits: np.ndarray  # uint8, packed bits
-    size: int  # number of bits m
-    hashes: int = HASHES
-    items: int = 0
-    ngram: int = NGRAM
-
-    @classmethod
-    def empty(cls, expected_items: int, bits_per_item: int = BITS_PER_ITEM) -> BloomIndex:
-        size = max(int(expected_items * bits_per_item), 1024)
-        return cls(np.zeros((size + 7) // 8, dtype=np.uint8), size)
-
-    def _positions(self, values: np.ndarray) -> np.ndarray:
-        values = np.asarray(values, dtype=np.uint64)
-        h1 = values & np.uint64(0xFFFFFFFF)  # double hashing from the two halves of one 64-bit hash
-        h2 = (values >> np.uint64(32)) | np.uint64(1)
-        steps = np.arange(self.hashes, dtype=np.uint64)
-        return ((h1[:, None] + steps[None, :] * h2[:, None]) % np.uint64(self.size)).astype(np.int64)
-
-    def add(self, values: np.ndarray) -> None:
-        if len(values) == 0:
-            return
-        positions = self._positions(values).ravel()
-        np.bitwise_or.at(self.bits, positions >> 3, (1 << (positions & 7)).astype(np.uint8))
-        self.items += len(values)
-
-    def contains(self, values: np.ndarray) -> np.ndarray:
-        if len(values) == 0:
-            return np.zeros(0, dtype=bool)
-        positions = self._positions(values)
-        hit = (self.bits[positions >> 3] >> (positions & 7).astype(np.uint8)) & 1
-        return hit.all(axis=1)
-
-    def save(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        header = json.dumps({"format": 1, "size": self.size, "hashes": self.hashes, "items": self.items,
-                             "ngram": self.ngram,
-                             "hash": "blake2b-64 per lower-cased word, FNV polynomial over n words, splitmix64",
-                             }).encode()
-        staging = path.with_suffix(path.suffix + ".tmp")
-        with staging.open("wb") as handle:
-            handle.write(len(header).to_bytes(4, "little"))
-            handle.write(header)
-            handle.write(self.bits.tobytes())
-        staging.replace(path)
-        return path
-
-    @classmethod
-    def load(cls, path: Path) -> BloomIndex:
-        raw = path.read_bytes()
-        length = int.from_bytes(raw[:4], "little")
-        header = json.loads(raw[4: 4 + length])
-        bits = np.frombuffer(raw[4 + length:], dtype=np.uint8).copy()
-        return cls(bits, int(header["size"]), int(header["hashes"]), int(header["items"]), int(header["ngram"]))
-
-    def overlap(self, text: str) -> float | None:
-        """Share of the text's n-grams found in the index (None when the text has too few n-grams)."""
-        hashes = ngram_hashes(text, self.ngram)
-        if len(hashes) < MIN_NGRAMS:
-            return None
-        return float(self.contains(hashes).mean())
-
-
+SET_ASIDE_REASON = "a passage the scorer was trained on (quoted or public text) was set aside"
 CERTAIN_RUN_TOKENS = 24  # model-free signal: this many consecutive near-certain tokens (p >= 0.9) in a row
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Where a text meets the index: ``overlap`` = share of its 8-grams found, ``covered`` = share of its words
+    inside a found 8-gram that belongs to a run of ``MIN_HIT_RUN`` found 8-grams, ``remainder`` = the uncovered
+    spans joined by spaces (what the scorer never saw)."""
+
+    overlap: float
+    covered: float
+    remainder: str
+    remainder_words: int
+
+    @property
+    def triggered(self) -> bool:
+        return self.covered >= REMAINDER_SHARE
+
+
+def coverage_of(index: BloomIndex, text: str) -> Coverage | None:
+    """The text's coverage by the index (None when the text has fewer than ``MIN_NGRAMS`` 8-grams)."""
+    spans = word_spans(text)
+    tokens = [text[start:end].lower().replace("’", "'") for start, end in spans]
+    hashes = word_ngram_hashes(tokens, index.ngram)
+    if len(hashes) < MIN_NGRAMS:
+        return None
+    hits = index.contains(hashes)
+    # word w is covered when a kept hit n-gram starting at w-n+1 .. w contains it
+    kept = _in_long_runs(hits, MIN_HIT_RUN)
+    covered = np.convolve(kept.astype(np.int64), np.ones(index.ngram, dtype=np.int64))[: len(tokens)] > 0
+    pieces, i = [], 0
+    while i < len(tokens):
+        if covered[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(tokens) and not covered[j]:
+            j += 1
+        start = 0 if i == 0 else spans[i][0]
+        end = len(text) if j == len(tokens) else spans[j][0]
+        pieces.append(text[start:end].strip())
+        i = j
+    return Coverage(float(hits.mean()), float(covered.mean()), " ".join(p for p in pieces if p),
+                    int((~covered).sum()))
+
+
+def _in_long_runs(hits: np.ndarray, min_run: int) -> np.ndarray:
+    """``hits`` with runs of fewer than ``min_run`` consecutive hits cleared. An isolated hit is a common
+    8-word phrase or one of the filter's false hits (~0.8% of 8-grams at half fill): with 40-word texts one
+    such hit would cover 20% of the words. A shared passage of ``min_run + 7`` words or more is kept."""
+    kept = hits.copy()
+    start = None
+    for i, hit in enumerate([*hits.tolist(), False]):
+        if hit and start is None:
+            start = i
+        elif not hit and start is not None:
+            if i - start < min_run:
+                kept[start:i] = False
+            start = None
+    return kept
 
 
 @dataclass
 class MemorisationGuard:
-    """Keeps text the scorer was trained on from being called machine (see module docstring).
-
-    With an index: a text whose word 8-grams are at least ``SEEN_FRACTION`` in the index is trained-on
-    human text; its verdict becomes ``human``. Without one (or below that share) the model-free signal, a
-    run of ``certain_run`` near-certain tokens, turns a ``machine`` verdict into ``uncertain``: the scorer
-    may have memorised the text, so its predictability is no evidence of a machine author.
-    """
+    """Keeps text the scorer was trained on from deciding a verdict (see the module docstring)."""
 
     index: BloomIndex | None = None
     certain_run_tokens: int = CERTAIN_RUN_TOKENS
 
     @classmethod
     def for_scorer(cls, model_path: Path | None, weights_sha256: str | None, home: Path | None) -> MemorisationGuard:
+        """The guard with the scorer's index, verified (``detect.ngram_index.load_verified``; a tampered or
+        saturated index raises ``DetectionError``), or the model-free guard when there is no index (or one
+        without a card, with a warning: see ``detect.ngram_index``)."""
         path = index_path_for(model_path, weights_sha256, home)
-        return cls(BloomIndex.load(path) if path is not None else None)
+        if path is None:
+            return cls(None)
+        in_home = home is not None and bool(weights_sha256) and Path(path) == home_index_path(home, weights_sha256)
+        try:
+            index, card = load_verified(path, weights_sha256 if in_home else None)
+        except UncardedIndexError as exc:  # unverifiable, not contradicted: as if there were no index, loudly
+            warnings.warn(f"memorisation guard off: {exc} ({REBUILD_HINT})", UserWarning, stacklevel=2)
+            return cls(None)
+        if not in_home:
+            _check_model_card(Path(path), card)
+        return cls(index)
 
-    def apply(self, verdict: Any, text: str, certain_run: float) -> Any:
-        """The verdict, corrected in place when the text looks memorised (adds detectors and a reason)."""
+    def coverage(self, text: str) -> Coverage | None:
+        return None if self.index is None else coverage_of(self.index, text)
+
+    def apply(self, verdict: Any, text: str, certain_run: float, remainder: Any = None) -> Any:
+        """``decide`` with the text's coverage computed here (``remainder``: the verdict on its unseen part)."""
         if verdict.verdict == "abstain":
             return verdict
-        overlap = self.index.overlap(text) if self.index is not None else None
-        verdict.detectors["memorised_overlap"] = None if overlap is None else round(overlap, 6)
-        seen = overlap is not None and overlap >= SEEN_FRACTION
-        long_run = bool(np.isfinite(certain_run)) and certain_run >= self.certain_run_tokens
-        if seen:
-            verdict.verdict = "human"
-            verdict.reasons.insert(0, f"{MEMORISED_REASON}: {overlap:.0%} of its word 8-grams are in the "
-                                      "scorer's training-text index")
-        elif long_run and verdict.verdict == "machine":
+        return self.decide(verdict, self.coverage(text), certain_run, remainder)
+
+    def decide(self, verdict: Any, coverage: Coverage | None, certain_run: float, remainder: Any = None) -> Any:
+        """The verdict, corrected in place (detectors and a first reason added); ``remainder`` is the ensemble's
+        verdict on ``coverage.remainder`` (None when it was not scored)."""
+        if verdict.verdict == "abstain":
+            return verdict
+        if coverage is not None and coverage.triggered:
+            _set_aside(verdict, coverage, remainder)
+        elif (bool(np.isfinite(certain_run)) and certain_run >= self.certain_run_tokens
+              and verdict.verdict == "machine"):
             verdict.verdict = "uncertain"
             verdict.reasons.insert(0, f"{MEMORISED_REASON}: {int(certain_run)} near-certain tokens in a row, "
                                       "which memorised text shows and written or sampled text does not")
+        verdict.detectors["memorised_overlap"] = None if coverage is None else round(coverage.overlap, 6)
+        if coverage is not None:
+            verdict.detectors["memorised_share"] = round(coverage.covered, 6)
         return verdict
 
 
-def build_index(texts: Iterable[str], expected_items: int | None = None) -> BloomIndex:
-    """Index every word 8-gram of ``texts`` (pass an iterable twice-usable list for exact sizing)."""
+MODEL_CARDS = ("model_card.json", "adapter_card.json")  # the cards the platform's trainers write
+
+
+def _check_model_card(path: Path, card: dict[str, Any]) -> None:
+    """A platform-trained model's card records its index's digest too: both must agree (an index swapped
+    together with its sidecar card still disagrees with the model card written at training time)."""
+    for name in MODEL_CARDS:
+        try:
+            recorded = json.loads((path.parent / name).read_text(encoding="utf-8")).get("memorisation_index")
+        except (OSError, ValueError, AttributeError):
+            continue
+        expected = (recorded or {}).get("index_sha256") if isinstance(recorded, dict) else None
+        if expected and expected != card.get("index_sha256"):
+            raise DetectionError(f"memorisation index {path} is not the one {path.parent / name} records (SHA-256 "
+                                 f"{str(card.get('index_sha256'))[:16]}... vs {expected[:16]}...)",
+                                 hint=REBUILD_HINT)
+
+
+def _set_aside(verdict: Any, coverage: Coverage, remainder: Any) -> None:
+    """The verdict of a text whose covered share triggered the guard (see the module docstring): judged on its
+    unseen remainder, with P(machine) the remainder's when it was judged. ``machine`` when the remainder is
+    machine; ``human`` only when the remainder is human *and* most of the text is unseen (under
+    ``SEEN_FRACTION``: a quotation inside human writing); otherwise ``uncertain``, never ``human`` because the
+    scorer knew the text."""
+    full_p, full_label = verdict.p_machine, verdict.verdict
+    share = (f"{coverage.covered:.0%} of its words lie in word {NGRAM}-grams of the scorer's training-text index "
+             f"({coverage.overlap:.0%} of its {NGRAM}-grams)")
+    verdict.diagnostics["full_text"] = {"p_machine": full_p, "verdict": full_label}
+    verdict.diagnostics["remainder_words"] = coverage.remainder_words
+    judged = remainder is not None and remainder.verdict != "abstain"
+    if judged:
+        verdict.p_machine = remainder.p_machine
+        verdict.detectors = {**remainder.detectors, "p_machine_full_text": full_p}
+        label = remainder.verdict
+        if label == "human" and coverage.covered >= SEEN_FRACTION:
+            label = "uncertain"
+        verdict.verdict = label
+        if label == "machine":
+            first = (f"{SET_ASIDE_REASON} ({share}); the remaining {coverage.remainder_words} words, judged on "
+                     "their own, are machine text")
+        else:
+            first = (f"{MEMORISED_REASON}: {share}; that passage was set aside and the remaining "
+                     f"{coverage.remainder_words} words were judged {remainder.verdict} on their own")
+        verdict.reasons = [first, *remainder.reasons]
+        return
+    verdict.detectors["p_machine_full_text"] = full_p
+    why = remainder.reasons[0] if remainder is not None and remainder.reasons else "too few words"
+    verdict.verdict = "uncertain"
+    verdict.reasons.insert(0, f"{MEMORISED_REASON}: {share}; the rest cannot be judged on its own ({why}), so "
+                              f"the scores (P(machine)={full_p:.3f} for the whole text) say nothing about who "
+                              "wrote it")
+
+
+def write_model_index(model_dir: Path, texts: Iterable[str], **facts: Any) -> dict[str, Any]:
+    """Called by the platform's trainers (bootstrap, distill, adapt): index the text the model was trained on,
+    with its card beside it. Returns the card, which the trainer copies into its model card
+    (``memorisation_index``)."""
     texts = list(texts)
-    if expected_items is None:
-        expected_items = sum(max(len(words(text)) - NGRAM + 1, 0) for text in texts)
-    index = BloomIndex.empty(expected_items)
-    cache: dict[str, int] = {}
-    for text in texts:
-        index.add(ngram_hashes(text, _cache=cache))
-    return index
-
-
-def write_model_index(model_dir: Path, texts: Iterable[str]) -> Path:
-    """Called by the platform's trainers (bootstrap, distill, adapt): index the text the model was trained on."""
-    return build_index(texts).save(Path(model_dir) / INDEX_FILE)
+    return save_with_card(build_index(texts), Path(model_dir) / INDEX_FILE, documents=len(texts),
+                          source="the platform's trainer (its training text)", **facts)
 
 
 def index_path_for(model_path: Path | None, weights_sha256: str | None, home: Path | None) -> Path | None:
@@ -242,38 +288,12 @@ def corpus_paragraphs(corpus: Path, *, held_out: bool, count: int, seed: int = 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m detect.memorisation",
-        description="Build the memorisation index of a scorer's training text (see module docstring).")
-    sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="index a corpus for a model the platform did not train")
-    build.add_argument("--corpus", type=Path, required=True,
-                       help="directory of .txt files (documents rebuilt as the shared model's README says)")
-    build.add_argument("--model", default=None, help="the scorer (default: PROVENANCE_MODEL / settings)")
-    build.add_argument("--include-held-out", action="store_true",
-                       help="also index documents held out from training (default: trained-on only)")
-    args = parser.parse_args(argv)
-    if not args.corpus.is_dir():
-        print(f"error: corpus directory {args.corpus} not found", file=sys.stderr)
-        print("hint: pass --corpus DIR with the model's training .txt files", file=sys.stderr)
-        return 2
-    from provenance.runtime import load_configured_model
-    from provenance.settings import Settings
-
-    settings = Settings()
-    digest = load_configured_model(settings, args.model).weights_sha256
-    if digest is None:
-        print("error: the scorer has no local weights file to pin the index to", file=sys.stderr)
-        print("hint: pass --model DIR (a local checkpoint directory)", file=sys.stderr)
-        return 2
-    texts = [doc for doc, out in corpus_documents(args.corpus) if args.include_held_out or not out]
-    if not texts:
-        print(f"error: no documents under {args.corpus}", file=sys.stderr)
-        print("hint: the corpus directory needs .txt files", file=sys.stderr)
-        return 2
-    path = build_index(texts).save(home_index_path(settings.home, digest))
-    print(json.dumps({"index": str(path), "documents": len(texts), "weights_sha256": digest}))
-    return 0
+    """``python -m detect.memorisation``: moved. Building an index for a configured model needs the
+    application's settings, which this library must not import."""
+    print("error: `python -m detect.memorisation build` moved to the provenance CLI", file=sys.stderr)
+    print("hint: provenance model memorisation-index --corpus DIR [--model M] [--include-held-out]",
+          file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from detect.bundle import Bundle
 from detect.cache import StatisticsCache, cached_statistics_and_states
 from detect.classifier import ScoredText
 from detect.ensemble import Verdict
-from detect.memorisation import MemorisationGuard
+from detect.memorisation import Coverage, MemorisationGuard
 from detect.perplexity import PerplexityScorer, PerplexityStats
 from detect.text import normalize_for_detection
 
@@ -34,18 +34,47 @@ def judge_texts(scorer: PerplexityScorer, bundle: Bundle, texts: Sequence[str], 
                 guard: MemorisationGuard | None = None) -> list[Verdict]:
     """One verdict per text, in order (abstain with a reason where a text cannot be judged).
 
-    ``guard`` keeps text the scorer was trained on from a ``machine`` verdict (``detect.memorisation``);
-    without one, only the model-free signal (long runs of near-certain tokens) is applied."""
+    ``guard`` keeps text the scorer was trained on from deciding a verdict (``detect.memorisation``): where a
+    text's words are largely in the scorer's training-text index, its unseen remainder is scored here, in one
+    more batch, and judged by the same ensemble. Without an index only the model-free signal (long runs of
+    near-certain tokens) is applied."""
     bounded = [bounded_text(text, scorer.max_text_tokens) for text in texts]
     normalised = [text for text, _ in bounded]
     needs_states = getattr(bundle.ensemble, "probe", None) is not None
     stats, states = cached_statistics_and_states(scorer, normalised, cache, progress, states=needs_states)
     stats = [_mark_cut(stat, cut) for stat, (_, cut) in zip(stats, bounded, strict=True)]
-    items = [ScoredText(text, stat, None if states is None else states[i])
-             for i, (text, stat) in enumerate(zip(normalised, stats, strict=True))]
+    items = _items(normalised, stats, states)
     guard = guard or MemorisationGuard()
-    return [guard.apply(verdict, item.text, item.stats.certain_run)
-            for verdict, item in zip(bundle.ensemble.judge(items), items, strict=True)]
+    verdicts = bundle.ensemble.judge(items)
+    coverages = [guard.coverage(item.text) if verdict.verdict != "abstain" else None
+                 for verdict, item in zip(verdicts, items, strict=True)]
+    remainders = _judge_remainders(scorer, bundle, coverages, cache, needs_states)
+    return [guard.decide(verdict, coverage, item.stats.certain_run, remainders.get(i))
+            for i, (verdict, coverage, item) in enumerate(zip(verdicts, coverages, items, strict=True))]
+
+
+def _items(texts: Sequence[str], stats: Sequence[PerplexityStats], states) -> list[ScoredText]:
+    return [ScoredText(text, stat, None if states is None else states[i])
+            for i, (text, stat) in enumerate(zip(texts, stats, strict=True))]
+
+
+def _judge_remainders(scorer: PerplexityScorer, bundle: Bundle, coverages: Sequence[Coverage | None],
+                      cache: StatisticsCache | None, needs_states: bool) -> dict[int, Verdict]:
+    """The ensemble's verdict on the unseen remainder of each text the guard set a passage aside in (keyed by
+    position; a remainder under the abstain policy's word minimum is not scored). The model-free signal
+    applies to a remainder as to any text."""
+    policy = getattr(bundle.ensemble, "abstain", None)
+    min_words = getattr(policy, "min_words", 1)
+    wanted = {i: coverage.remainder for i, coverage in enumerate(coverages)
+              if coverage is not None and coverage.triggered and len(coverage.remainder.split()) >= min_words}
+    if not wanted:
+        return {}
+    texts = list(wanted.values())
+    stats, states = cached_statistics_and_states(scorer, texts, cache, None, states=needs_states)
+    items = _items(texts, stats, states)
+    plain = MemorisationGuard()
+    return {i: plain.apply(verdict, item.text, item.stats.certain_run)
+            for i, verdict, item in zip(wanted, bundle.ensemble.judge(items), items, strict=True)}
 
 
 def _mark_cut(stats: PerplexityStats, cut: bool) -> PerplexityStats:

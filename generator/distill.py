@@ -27,6 +27,7 @@ from generator.bootstrap.corpus import read_corpus
 from generator.bootstrap.presets import Preset
 from generator.bootstrap.trainer import (
     BootstrapResult,
+    IndexWriter,
     TrainingProgress,
     _encode,
     _lr_at,
@@ -95,7 +96,7 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
                   alpha: float = 0.5, seed: int = 0, device: torch.device | None = None,
                   on_progress: Callable[[TrainingProgress], None] | None = None,
                   keep_layers: Sequence[int] | None = None,
-                  learning_rate: float | None = None) -> BootstrapResult:
+                  learning_rate: float | None = None, index_writer: IndexWriter | None = None) -> BootstrapResult:
     """Distil ``teacher`` (a float ``LoadedModel``) into a preset-sized student; returns its directory and card.
 
     ``keep_layers``: initialise the student from these teacher blocks (``student_from_layers``); the preset then
@@ -227,7 +228,8 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         "torch": torch.__version__,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _save_atomically(model, tokenizer, Path(output_dir), card, started, training_texts=paragraphs)
+    _save_atomically(model, tokenizer, Path(output_dir), card, started, training_texts=paragraphs,
+                     index_writer=index_writer)
     readme = Path(output_dir) / "README.md"
     readme.write_text(readme.read_text().replace("# Bootstrap GPT-2 (trained by `provenance model bootstrap`)",
                                                  f"# Distilled GPT-2 (`provenance model distill`, teacher "

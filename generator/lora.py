@@ -118,8 +118,10 @@ def adapt_generator(lm: Any, corpus_dir: Path, output_dir: Path, *, rank: int = 
                     max_minutes: float = 10.0, max_steps: int | None = None, block: int | None = None,
                     batch_size: int = 8, learning_rate: float = 1e-3, eval_tokens: int = 32_768, seed: int = 0,
                     heldout_percent: int = 5,
-                    on_progress: Callable[[AdaptProgress], None] | None = None) -> AdaptResult:
-    """Fine-tune LoRA adapters of ``lm`` (a float ``LoadedModel``) on ``corpus_dir``; save only the adapter."""
+                    on_progress: Callable[[AdaptProgress], None] | None = None,
+                    index_writer: Callable[[Path, list[str]], dict[str, Any]] | None = None) -> AdaptResult:
+    """Fine-tune LoRA adapters of ``lm`` (a float ``LoadedModel``) on ``corpus_dir``; save only the adapter (and,
+    with ``index_writer``, the memorisation index of the adaptation text: see ``train_bootstrap_model``)."""
     from peft import LoraConfig, get_peft_model
 
     from generator.bootstrap.corpus import read_corpus
@@ -200,12 +202,14 @@ def adapt_generator(lm: Any, corpus_dir: Path, output_dir: Path, *, rank: int = 
         "seed": seed, "device": str(device), "torch_threads": torch.get_num_threads(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _save_adapter(peft_model, Path(output_dir), card, started, training_texts=corpus.train)
+    _save_adapter(peft_model, Path(output_dir), card, started, training_texts=corpus.train,
+                  index_writer=index_writer)
     return AdaptResult(Path(output_dir), card)
 
 
 def _save_adapter(peft_model: Any, output_dir: Path, card: dict[str, Any], started: float,
-                  training_texts: list[str] | None = None) -> None:
+                  training_texts: list[str] | None = None,
+                  index_writer: Callable[[Path, list[str]], dict[str, Any]] | None = None) -> None:
     """Adapter weights + config + card (+ the memorisation index of the adaptation text, see
     ``detect.memorisation``), written to a staging folder and renamed into place."""
     output_dir = output_dir.expanduser().resolve()
@@ -213,10 +217,8 @@ def _save_adapter(peft_model: Any, output_dir: Path, card: dict[str, Any], start
     staging = output_dir.with_name(output_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     peft_model.save_pretrained(str(staging))
-    if training_texts is not None:
-        from detect.memorisation import write_model_index
-
-        write_model_index(staging, training_texts)
+    if training_texts is not None and index_writer is not None:
+        card["memorisation_index"] = index_writer(staging, training_texts)  # its digest, checked on load
     card["wall_seconds"] = round(time.monotonic() - started, 1)
     (staging / ADAPTER_CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     if output_dir.exists():

@@ -142,7 +142,8 @@ class DetectionService:
     @cached_property
     def guard(self) -> Any:
         """A ``detect.memorisation.MemorisationGuard``: the scorer's training-text index (beside the model, or
-        built into the home), if there is one."""
+        built into the home by ``provenance model memorisation-index`` / ``make demo``), if there is one,
+        verified against its card first (a changed or saturated index raises ``DetectionError``, never used)."""
         from detect.memorisation import MemorisationGuard
 
         lm = self.scorer.lm

@@ -53,10 +53,12 @@ def synthetic_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def micro_model_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_corpus: Path) -> Path:
     """A real (tiny) GPT-2 checkpoint in Hugging Face format, trained for a fixed number of steps."""
+    from detect.memorisation import write_model_index
     from generator.bootstrap import get_preset, train_bootstrap_model
 
     out = tmp_path_factory.mktemp("models") / "micro"
-    train_bootstrap_model(synthetic_corpus, out, get_preset("micro"), max_steps=120, max_minutes=10, seed=0)
+    train_bootstrap_model(synthetic_corpus, out, get_preset("micro"), max_steps=120, max_minutes=10, seed=0,
+                          index_writer=write_model_index)  # as `provenance model bootstrap` does
     return out
 
 

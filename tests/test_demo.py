@@ -32,6 +32,7 @@ def test_demo_bootstraps_on_first_run_and_reuses_the_model_after(tmp_path: Path)
     assert "bootstrapping" in first.stderr
     assert (home / "models" / "bootstrap" / "model_card.json").is_file()
     assert "tok/s" in first.stdout and first.stdout.count("tokens") >= 4
+    assert "memorisation guard on" in first.stdout  # the bootstrapped model's own index, verified
     second = run_demo(home, corpus, tmp_path)
     assert second.returncode == 0, second.stderr
     assert "bootstrapping" not in second.stderr

@@ -136,6 +136,23 @@ def test_no_arrow_from_pipeline_api_or_dashboard_into_the_cli() -> None:
     assert offenders == []
 
 
+LAYERS = {"watermark": 0, "generator": 1, "detect": 2, "provenance": 3, "dashboard": 4}  # DESIGN.md, bottom up
+
+
+def test_no_import_points_up_a_layer_even_inside_a_function() -> None:
+    """watermark -> generator -> detect -> provenance -> dashboard: a library gets what it needs from above as an
+    argument (e.g. the trainers' ``index_writer``), never by importing it lazily."""
+    offenders = []
+    for package, layer in LAYERS.items():
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+                offenders += [f"{path.relative_to(ROOT)}: {name}" for name in names
+                              if LAYERS.get(name.split(".")[0], -1) > layer]
+    assert offenders == []
+
+
 def test_no_import_cycles() -> None:
     graph = _graph()
     index: dict[str, int] = {}

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +31,8 @@ from generator.errors import CorpusError
 from generator.perplexity import stream_perplexity
 
 CARD_FILE = "model_card.json"
+# Writes the memorisation index of a model's training text into a directory; returns the index's card.
+IndexWriter = Callable[[Path, list[str]], dict[str, Any]]
 
 
 @dataclass
@@ -105,8 +108,13 @@ def train_bootstrap_model(
     seed: int = 0,
     device: torch.device | None = None,
     on_progress: Callable[[TrainingProgress], None] | None = None,
+    index_writer: IndexWriter | None = None,
 ) -> BootstrapResult:
-    """Train on every ``.txt`` file under ``corpus_dir``; returns the saved directory and its model card."""
+    """Train on every ``.txt`` file under ``corpus_dir``; returns the saved directory and its model card.
+
+    ``index_writer`` (the application passes ``detect.memorisation.write_model_index``; this layer never imports
+    ``detect``) writes the index of the training text beside the model and returns its card, which goes into the
+    model card under ``memorisation_index``."""
     started = time.monotonic()
     budget_s = 60.0 * (max_minutes if max_minutes is not None else preset.default_minutes)
     if budget_s <= 0:
@@ -223,7 +231,8 @@ def train_bootstrap_model(
         "machine": platform.machine(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _save_atomically(model, tokenizer, output_dir, card, started, training_texts=train_paragraphs)
+    _save_atomically(model, tokenizer, output_dir, card, started, training_texts=train_paragraphs,
+                     index_writer=index_writer)
     return BootstrapResult(output_dir=output_dir, card=card)
 
 
@@ -234,19 +243,19 @@ def _lm_loss(model: GPT2LMHeadModel, batch: torch.Tensor) -> torch.Tensor:
 
 
 def _save_atomically(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, output_dir: Path,
-                     card: dict[str, object], started: float, training_texts: list[str] | None = None) -> None:
-    """Model, tokenizer and card, swapped into place at once; with ``training_texts`` also the memorisation
-    index (``detect.memorisation``), so the detector never calls text this model was trained on machine."""
+                     card: dict[str, object], started: float, training_texts: list[str] | None = None,
+                     index_writer: IndexWriter | None = None) -> None:
+    """Model, tokenizer and card, swapped into place at once; with ``index_writer`` also the memorisation index
+    of ``training_texts`` (``detect.memorisation``), so the detector never calls text this model was trained on
+    machine."""
     output_dir = Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = output_dir.with_name(output_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    if training_texts is not None:
-        from detect.memorisation import write_model_index
-
-        write_model_index(staging, training_texts)
+    if training_texts is not None and index_writer is not None:
+        card["memorisation_index"] = index_writer(staging, training_texts)  # its digest, checked on load
     card["wall_seconds"] = round(time.monotonic() - started, 1)
     (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     (staging / "README.md").write_text(render_card_markdown(card))

@@ -25,6 +25,7 @@ from generator.devices import resolve_device
 from generator.stamping import verify_manifest
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.demo_heldout import Example, heldout_corpus_examples, heldout_labelled_examples
+from provenance.cli.demo_memorisation import demo_memorisation
 from provenance.cli.demo_reviews import print_review_loop, seed_decisions
 from provenance.cli.demo_scan import demo_scan
 from provenance.cli.demo_timing import PhaseTimer, process_age_s
@@ -90,6 +91,8 @@ def demo(
             note["how"] = "bootstrapped"
     stderr.print(f"model: [bold]{loaded.name}[/] source={loaded.source} parameters={loaded.parameters:,} "
                  f"device={loaded.device} dtype={loaded.info()['dtype']}", highlight=False)
+    with timer.phase("memorisation index") as note:
+        note["how"] = demo_memorisation(settings, loaded, corpus)
     with timer.phase("toxicity bundle") as note:
         note["how"] = demo_toxicity(settings, toxicity_data)
     with timer.phase("held-out corpus documents"):

@@ -1,4 +1,5 @@
-"""`provenance model info|bootstrap`: which model the platform uses, and training its own."""
+"""`provenance model info|bootstrap|distill|adapt|memorisation-index`: which model the platform uses, training its
+own, and the training-text index of a model it did not train."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from detect.memorisation import write_model_index
 from generator.bootstrap import BootstrapResult, Preset, TrainingProgress, get_preset, train_bootstrap_model
 from generator.bootstrap.presets import PRESETS
 from generator.devices import resolve_device
 from provenance.cli.config_cmd import load_settings
+from provenance.cli.memorisation_cmd import memorisation_index
 from provenance.cli.output import CliError, emit_json, stderr, stdout
 from provenance.runtime import configure_torch, load_configured_model
 
 app = typer.Typer(help="Inspect, load and train models.", no_args_is_help=True)
+app.command("memorisation-index")(memorisation_index)
 
 
 @app.command("info")
@@ -58,7 +62,8 @@ def run_bootstrap(corpus: Path, output_dir: Path, preset: Preset, *, max_minutes
     with progress:
         task_id = progress.add_task("bootstrap", total=100, phase="starting", loss="-", speed="-", step=0)
         return train_bootstrap_model(corpus, output_dir, preset, max_minutes=max_minutes, max_steps=max_steps,
-                                     seed=seed, device=device, on_progress=_progress_reporter(progress, task_id))
+                                     seed=seed, device=device, on_progress=_progress_reporter(progress, task_id),
+                                     index_writer=write_model_index)
 
 
 @app.command("bootstrap")
@@ -138,7 +143,7 @@ def distill(
         result = distill_model(teacher_lm, corpus, output_dir, chosen, max_minutes=max_minutes,
                                max_steps=max_steps, temperature=temperature, alpha=alpha, seed=seed,
                                on_progress=_progress_reporter(progress, task_id), keep_layers=layers,
-                               learning_rate=learning_rate)
+                               learning_rate=learning_rate, index_writer=write_model_index)
     card = {**result.card, "output_dir": str(result.output_dir)}
     if as_json:
         emit_json(card)
@@ -179,7 +184,8 @@ def adapt(
                             step=update.step)
 
         result = adapt_generator(base, corpus, output_dir, rank=rank, max_minutes=max_minutes, max_steps=max_steps,
-                                 learning_rate=learning_rate, seed=seed, on_progress=report)
+                                 learning_rate=learning_rate, seed=seed, on_progress=report,
+                                 index_writer=write_model_index)
     card = {**result.card, "output_dir": str(result.output_dir)}
     if as_json:
         emit_json(card)

@@ -18,13 +18,18 @@ NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
 
 
 def bundle_version(settings: Settings, name: str | None = None) -> str:
-    """``name:card-digest`` of the configured detector bundle: verdicts are unique per document and version,
-    so retraining the bundle lets the same documents be judged again without touching old verdicts."""
+    """``name:card-digest`` of the configured detector bundle (and of the memorisation index guarding its scorer,
+    when there is one): verdicts are unique per document and version, so retraining the bundle or building the
+    index lets the same documents be judged again without touching old verdicts."""
     directory = bundle_dir(settings, name)
     card = read_bundle_card(directory)
     if card is None:
         return NO_BUNDLE
-    digest = hashlib.sha256(json.dumps(card, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    from provenance.memorisation import guard_index_digest
+
+    index = guard_index_digest(settings.home, card.get("scorer") or {})  # the guard changes verdicts too
+    payload = card if index is None else {**card, "memorisation_index_sha256": index}
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{directory.name}:{digest}"
 
 
