@@ -179,6 +179,21 @@ def test_windowed_adds_spans_and_batch_keeps_order(api_client: TestClient, make_
     assert batch["results"][1]["watermark"]["abstain"] in (True, False)
 
 
+def test_fpr_decides_at_the_chosen_rate_and_says_too_short(api_client: TestClient, make_key) -> None:
+    headers = make_key("verify")
+    generated = generate_text(api_client, make_key(), seed=5)["text"]
+    body = {"texts": [generated, "Only four words here"], "fpr": 1e-4, "provenance": False}
+    marked, short = (r["watermark"] for r in api_client.post("/v1/verify/batch", headers=headers, json=body).json()[
+        "results"])
+    assert marked["watermarked"] and marked["p_value"] < 1e-4 and marked["p_value_threshold"] == 1e-4
+    assert marked["scheme"] == "unigram" and marked["too_short"] is False and marked["num_tokens_scored"] >= 16
+    assert short["too_short"] is True and short["watermarked"] is False and short["min_tokens_required"] == 16
+    impossible = api_client.post("/v1/verify", headers=headers, json={"text": generated, "fpr": 1e-300}).json()
+    assert impossible["watermark"]["min_tokens_required"] == 499  # 0.25 ** 499 < 1e-300 <= 0.25 ** 498
+    for bad in (0, 1, -0.5, "often"):
+        assert api_client.post("/v1/verify", headers=headers, json={"text": "x", "fpr": bad}).status_code == 422
+
+
 def test_size_limits_answer_413(api_client: TestClient, make_key) -> None:
     headers = make_key("verify")
     too_long = api_client.post("/v1/verify", headers=headers, json={"text": "a" * 5001})
