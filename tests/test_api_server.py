@@ -75,7 +75,7 @@ def test_verify_and_generate_over_http(threaded_server: ThreadedServer, server_s
         assert generated.status_code == 200 and {"text", "manifest"} <= generated.json().keys()
         verified = client.post("/v1/verify", headers=headers, json={"text": generated.json()["text"]}).json()
         assert verified["watermark"]["watermarked"] is True
-        assert verified["watermark"]["scheme"] == "unigram" and verified["watermark"]["fpr"] is None
+        assert verified["watermark"]["scheme"] == "selfhash" and verified["watermark"]["fpr"] is None
         assert verified["provenance"]["manifest_id"] == generated.json()["manifest"]["id"]
         at_rate = client.post("/v1/verify", headers=headers, json={"text": generated.json()["text"], "fpr": 1e-3})
         mark = at_rate.json()["watermark"]
