@@ -1,4 +1,4 @@
-"""Cost of watermarking during generation: plain vs our processor (lefthash, selfhash) vs transformers' own
+"""Cost of watermarking during generation: plain vs our processor (unigram, lefthash, selfhash) vs transformers' own
 ``WatermarkLogitsProcessor`` (lefthash), same model, prompts, seed and length, batch 1 and 16.
 
 Every configuration runs in one process, interleaved repeat by repeat so slow drifts of a shared machine hit all
@@ -68,6 +68,8 @@ def bench_model(lm: LoadedModel, batches: list[int], max_new_tokens: int, repeat
     tokenizer = lm.tokenizer
     configs = {
         "plain": lambda: [],
+        "ours_unigram": lambda: [WatermarkLogitsProcessor(WatermarkKey.generate(tokenizer, scheme="unigram"),
+                                                          tokenizer)],
         "ours_lefthash": lambda: [WatermarkLogitsProcessor(WatermarkKey.generate(tokenizer, scheme="lefthash"),
                                                            tokenizer)],
         "ours_selfhash": lambda: [WatermarkLogitsProcessor(WatermarkKey.generate(tokenizer, scheme="selfhash"),
@@ -133,7 +135,7 @@ def main() -> None:
     for lm in models:
         results[lm.name] = {"parameters": lm.parameters, "vocab_size": lm.vocab_size, "dtype": str(lm.dtype),
                             **bench_model(lm, batches, args.max_new_tokens, args.repeats)}
-    watermarked = ("ours_lefthash", "ours_selfhash", "transformers_lefthash")
+    watermarked = ("ours_unigram", "ours_lefthash", "ours_selfhash", "transformers_lefthash")
     summary_ratios = {f"{name}|batch{b}|{config}": results[name][f"batch{b}"][config]["ratio_vs_plain"]
                       for name in results for b in batches for config in watermarked}
     processor_share = {

@@ -46,6 +46,23 @@ def token_evidence(watermark: dict[str, Any] | None, text: str) -> TokenEvidence
     return TokenEvidence(tokens=tokens, spans=spans, summary=summary)
 
 
+def watermark_summary(summary: dict[str, Any]) -> str:
+    """One line for the watermark panel: the verdict (``too short`` when the text could not reach the rate it
+    was decided at, so a reviewer does not read it as "not watermarked"), z, p, tokens scored of those
+    required, the scheme and the key. Verdicts stored before these fields existed show ``n/a``."""
+    z, p = summary.get("z_score"), summary.get("p_value")
+    verdict = "detected" if summary.get("watermarked") else "not detected"
+    if summary.get("too_short"):
+        verdict = "too short to decide"
+    scored = summary.get("num_tokens_scored", "n/a")
+    required = summary.get("min_tokens_required")
+    tokens = f"{scored} of {required} needed" if required is not None else f"{scored}"
+    rate = f" (FPR {summary['fpr']:g})" if summary.get("fpr") is not None else ""
+    return (f"{verdict}{rate} · z = {'n/a' if z is None else f'{z:.2f}'} · p = "
+            f"{'n/a' if p is None else f'{p:.2e}'} · tokens scored {tokens} · scheme "
+            f"{summary.get('scheme') or 'n/a'} · key {summary.get('key_id') or 'none'}")
+
+
 def stored_spans(watermark: dict[str, Any] | None) -> list[tuple[int, int, float]]:
     """Windowed spans from the stored detector contract, tolerating missing or malformed fields."""
     spans = []

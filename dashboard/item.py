@@ -75,11 +75,8 @@ def _watermark_panel(settings: Settings, verdict: Any, found: evidence.TokenEvid
     stored = verdict.watermark or {}
     st.markdown("**Watermark**")
     summary = found.summary or stored
-    z, p = summary.get("z_score"), summary.get("p_value")
     match = stored.get("provenance") if isinstance(stored.get("provenance"), dict) else None
-    st.write(f"{'detected' if summary.get('watermarked') else 'not detected'} · z = "
-             f"{'n/a' if z is None else f'{z:.2f}'} · p = {'n/a' if p is None else f'{p:.2e}'} · "
-             f"tokens scored {summary.get('num_tokens_scored', 'n/a')} · key {summary.get('key_id') or 'none'}")
+    st.write(evidence.watermark_summary(summary))
     if match:
         st.caption(f"ledger match: {match.get('kind')} of manifest {match.get('manifest_id')} "
                    f"(similarity {match.get('similarity')})")

@@ -18,6 +18,7 @@ from typing import Any
 from provenance.errors import ProvenanceError as CliError
 from provenance.signing import keys_dir, write_private_file
 from watermark import SCHEMES, WatermarkKey, WatermarkKeyMismatchError, tokenizer_fingerprint
+from watermark.schemes import DEFAULT_GAMMA, DEFAULT_SCHEME
 
 STATUSES = ("active", "verify", "revoked")
 
@@ -84,11 +85,13 @@ class KeyStore:
         usable.sort(key=lambda stored: (stored.status != "active", stored.created_at))
         return [stored.key for stored in usable]
 
-    def create(self, tokenizer: Any, *, scheme: str = "selfhash", gamma: float = 0.25, delta: float = 2.0,
-               activate: bool = True) -> StoredKey:
+    def create(self, tokenizer: Any, *, scheme: str = DEFAULT_SCHEME, gamma: float = DEFAULT_GAMMA,
+               delta: float | None = None, activate: bool = True) -> StoredKey:
+        """A new key (delta None: the scheme's default); it becomes the active one unless ``activate`` is off."""
         if scheme not in SCHEMES or scheme == "hf-lefthash":
             raise CliError(f"cannot create keys for scheme {scheme!r}",
-                           hint="use selfhash or lefthash (hf-lefthash is for verifying transformers' output)")
+                           hint="use unigram, lefthash or selfhash (hf-lefthash is for verifying transformers' "
+                                "output)")
         try:
             key = WatermarkKey.generate(tokenizer, scheme=scheme, gamma=gamma, delta=delta)
         except ValueError as exc:

@@ -75,7 +75,15 @@ def test_verify_and_generate_over_http(threaded_server: ThreadedServer, server_s
         assert generated.status_code == 200 and {"text", "manifest"} <= generated.json().keys()
         verified = client.post("/v1/verify", headers=headers, json={"text": generated.json()["text"]}).json()
         assert verified["watermark"]["watermarked"] is True
+        assert verified["watermark"]["scheme"] == "selfhash" and verified["watermark"]["fpr"] is None
         assert verified["provenance"]["manifest_id"] == generated.json()["manifest"]["id"]
+        at_rate = client.post("/v1/verify", headers=headers, json={"text": generated.json()["text"], "fpr": 1e-3})
+        mark = at_rate.json()["watermark"]
+        assert mark["fpr"] == 1e-3 and mark["watermarked"] is True and mark["too_short"] is False
+        assert mark["num_tokens_scored"] >= mark["min_tokens_required"]
+        short = client.post("/v1/verify", headers=headers, json={"text": "Too short", "fpr": 1e-3}).json()
+        assert short["watermark"]["too_short"] is True and short["watermark"]["watermarked"] is False
+        assert client.post("/v1/verify", headers=headers, json={"text": "x", "fpr": 0}).status_code == 422
         assert client.post("/v1/verify", json={"text": "x"}).status_code == 401
         assert client.get("/metrics").status_code == 200
 

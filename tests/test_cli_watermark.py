@@ -25,7 +25,8 @@ def test_first_generation_creates_the_keys(capsys, clean_env: Path, micro_model_
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
     row = generate_rows(capsys)[0]
     listed = json_lines(run_cli(capsys, "keys", "list", "--json")[1])
-    assert [(k["key_id"], k["status"], k["delta"]) for k in listed] == [(row["watermark"]["key_id"], "active", 2.0)]
+    assert [(k["key_id"], k["status"], k["scheme"], k["delta"]) for k in listed] == [
+        (row["watermark"]["key_id"], "active", "unigram", 3.0)]  # a new key's defaults
     assert (clean_env / "keys" / "signing_ed25519.pem").is_file()
 
 
@@ -45,7 +46,7 @@ def test_generate_watermarks_and_stamps_by_default(capsys, cli_env: Path, tmp_pa
     rows = generate_rows(capsys)
     for row in rows:
         assert set(row["watermark"]) == {"key_id", "scheme", "gamma", "delta"}
-        assert row["watermark"]["scheme"] == "selfhash"
+        assert row["watermark"]["scheme"] == "unigram"
         assert row["manifest"]["watermark"]["key_id"] == row["watermark"]["key_id"]
         assert row["manifest"]["signature"]["algorithm"] == "Ed25519"
     texts = tmp_path / "texts.jsonl"
@@ -164,3 +165,34 @@ def test_windowed_detection_reports_character_spans(capsys, cli_env: Path, tmp_p
     overlap = min(end, span["end"]) - max(start, span["start"])
     assert overlap > 0.5 * (span["end"] - span["start"])
     assert 0 < span["p_value"] < 1e-3
+
+
+def test_detect_at_a_chosen_false_positive_rate(capsys, cli_env: Path, tmp_path: Path) -> None:
+    rows = generate_rows(capsys)
+    source = tmp_path / "texts.jsonl"
+    lines = [{"id": "all", "text": " ".join(row["text"] for row in rows)}, {"id": "short", "text": "Three words only"}]
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, out, err = run_cli(capsys, "watermark", "detect", str(source), "--jsonl", "--fpr", "1e-3")
+    assert code == 0, err
+    marked, short = json_lines(out)
+    assert marked.keys() >= DETECT_KEYS and marked["watermarked"] and marked["p_value"] < 1e-3
+    assert marked["fpr"] == 1e-3 and marked["p_value_threshold"] == 1e-3 and marked["scheme"] == "unigram"
+    assert marked["too_short"] is False and marked["min_tokens_required"] == 16
+    assert short["too_short"] is True and short["watermarked"] is False and short["p_value"] is None
+    assert "too short" in short["reason"]
+    strict = tmp_path / "short.txt"
+    strict.write_text(" ".join(row["text"] for row in rows))
+    code, out, _ = run_cli(capsys, "watermark", "detect", str(strict), "--fpr", "1e-30")
+    assert code == 0 and "(needs 50 at fpr=1e-30)" in " ".join(out.split())
+    code, out, _ = run_cli(capsys, "watermark", "detect", str(strict), "--json")
+    default = json_lines(out)[0]
+    assert default["fpr"] is None and default["p_value_threshold"] < 4e-5
+
+
+@pytest.mark.parametrize("value", ["0", "1", "-0.1", "1.5", "nan"])
+def test_detect_rejects_a_bad_fpr(capsys, cli_env: Path, tmp_path: Path, value: str) -> None:
+    source = tmp_path / "input.txt"
+    source.write_text("some text")
+    code, _, err = run_cli(capsys, "watermark", "detect", str(source), "--fpr", value)
+    assert_clean_failure(code, err)
+    assert "--fpr" in err

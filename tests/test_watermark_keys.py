@@ -116,4 +116,4 @@ def test_hf_keys_need_vocab_size_and_are_detection_only(tokenizer):
 
 def test_generate_makes_fresh_keys(tokenizer):
     first, second = WatermarkKey.generate(tokenizer), WatermarkKey.generate(tokenizer)
-    assert first.key_id != second.key_id and first.scheme == "selfhash" and first.gamma == 0.25
+    assert first.key_id != second.key_id and first.scheme == "unigram" and first.gamma == 0.25

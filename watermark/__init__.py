@@ -1,12 +1,14 @@
-"""Green-list watermark (Kirchenbauer et al. 2023): keys, logits processor and model-free detector.
+"""Green-list watermark (Kirchenbauer et al. 2023; unigram: Zhao et al. 2023): keys, logits processor and
+model-free detector. Schemes: ``unigram`` (one fixed keyed list, the default for new keys), ``lefthash``,
+``selfhash`` and the detection-only ``hf-lefthash``; README "Watermark and manifests" has their trade-offs.
 
 Generation side: ``WatermarkLogitsProcessor(key, tokenizer)`` plugs into ``generator.generate`` (or any
 ``transformers`` ``generate``) and biases green tokens by ``delta``. Detection side: ``WatermarkDetector``
 needs only the tokenizer and the key(s); it runs on numpy and returns exact binomial p-values.
 
-    key = WatermarkKey.generate(tokenizer, scheme="selfhash")
+    key = WatermarkKey.generate(tokenizer)  # unigram, gamma 0.25, delta 3.0
     texts = generate(lm, prompts, logits_processors=[WatermarkLogitsProcessor(key, lm.tokenizer)])
-    WatermarkDetector(lm.tokenizer, [key]).detect(texts[0].text).p_value
+    WatermarkDetector(lm.tokenizer, [key]).at_fpr(1e-3).detect(texts[0].text).too_short
 
 ``import watermark`` does not import torch: the processor (the only torch user besides the hf-lefthash
 compatibility mode) is loaded on first access, so a detection service stays light.

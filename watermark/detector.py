@@ -7,6 +7,7 @@ keys. ``detect_ids_batch`` scores many documents in one pass, which is what a sc
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from watermark.prf import derive_material, green_bits
 from watermark.results import DetectionResult, KeyScore, Span, WindowedResult
 from watermark.schemes import SchemeSpec
 from watermark.scoring import BatchScores, score_batch
-from watermark.stats import binom_logsf, normal_sf, z_score
+from watermark.stats import binom_logsf, min_decidable_tokens, normal_sf, z_score
 from watermark.tokens import coerce_text, special_token_ids, tokenize
 from watermark.windows import WindowHit, refine, scan, window_sizes, windows_tested
 
@@ -85,8 +86,8 @@ class WatermarkDetector:
     """
 
     def __init__(self, tokenizer: Any, keys: WatermarkKey | Sequence[WatermarkKey], *, min_tokens: int = 16,
-                 z_threshold: float = 4.0, normalize: bool = True, ignore_repeated_ngrams: bool = True,
-                 max_chars: int = DEFAULT_MAX_CHARS) -> None:
+                 z_threshold: float = 4.0, fpr: float | None = None, normalize: bool = True,
+                 ignore_repeated_ngrams: bool = True, max_chars: int = DEFAULT_MAX_CHARS) -> None:
         key_list = [keys] if isinstance(keys, WatermarkKey) else list(keys)
         if not key_list:
             raise WatermarkError("a detector needs at least one key")
@@ -101,6 +102,7 @@ class WatermarkDetector:
         self.tokenizer = tokenizer
         self.min_tokens = int(min_tokens)
         self.z_threshold = float(z_threshold)
+        self.fpr: float | None = None
         self.p_threshold = normal_sf(self.z_threshold)
         self.normalize = normalize
         self.dedupe = ignore_repeated_ngrams
@@ -108,9 +110,38 @@ class WatermarkDetector:
         self.key_ids = list(unique)
         self._scorers = [_KeyScorer(key) for key in unique.values()]
         self._special = np.asarray(special_token_ids(tokenizer), dtype=np.int64)
+        if fpr is not None:
+            self._set_fpr(fpr)
+
+    def _set_fpr(self, fpr: float) -> None:
+        if not (isinstance(fpr, int | float) and math.isfinite(fpr) and 0.0 < fpr < 1.0):
+            raise WatermarkInputError(f"fpr must be a false-positive rate in (0, 1), e.g. 1e-3; got {fpr!r}")
+        self.fpr = float(fpr)
+        self.p_threshold = self.fpr  # the p-value is exact (binomial), so p < fpr has false-positive rate <= fpr
+
+    def at_fpr(self, fpr: float | None) -> WatermarkDetector:
+        """This detector deciding at an operator-chosen false-positive rate (a cheap copy sharing the keys and
+        tokenizer; ``None`` returns ``self``, i.e. the default rule z > ``z_threshold``)."""
+        if fpr is None:
+            return self
+        other = copy.copy(self)
+        other._set_fpr(fpr)
+        return other
+
+    def min_tokens_required(self, gamma: float | None = None, keys: int | None = None) -> int:
+        """Scored tokens a text needs before it can be decided at this detector's threshold.
+
+        The larger of ``min_tokens`` (the floor below which the detector never decides) and the fewest tokens
+        whose best possible outcome (every token green) would clear the threshold after the correction for
+        ``keys`` keys: below that even a perfectly watermarked text cannot reach the chosen false-positive
+        rate, so "not watermarked" would be a statement the test cannot make; the answer is ``too_short``."""
+        gamma = max(s.gamma for s in self._scorers) if gamma is None else gamma
+        keys = len(self._scorers) if keys is None else keys
+        return max(self.min_tokens, min_decidable_tokens(gamma, self.p_threshold / max(keys, 1)))
 
     def __repr__(self) -> str:
-        return f"WatermarkDetector(keys={self.key_ids}, min_tokens={self.min_tokens}, z_threshold={self.z_threshold})"
+        rule = f"fpr={self.fpr}" if self.fpr is not None else f"z_threshold={self.z_threshold}"
+        return f"WatermarkDetector(keys={self.key_ids}, min_tokens={self.min_tokens}, {rule})"
 
     # ----------------------------------------------------------------------------------------- preparation
     def _normalized(self, text: str) -> NormalizedText:
@@ -148,9 +179,10 @@ class WatermarkDetector:
     # ----------------------------------------------------------------------------------------- results
     def _key_scores(self, scored: np.ndarray, green: np.ndarray) -> list[KeyScore]:
         out = []
+        keys = len(self._scorers)
         for scorer, n, g in zip(self._scorers, scored, green, strict=True):
             n, g = int(n), int(g)
-            testable = n >= self.min_tokens
+            testable = n >= self.min_tokens_required(scorer.gamma, keys)
             out.append(KeyScore(
                 key_id=scorer.key_id, scheme=scorer.scheme, gamma=scorer.gamma, num_tokens_scored=n, num_green=g,
                 z_score=z_score(g, n, scorer.gamma) if testable else None,
@@ -161,8 +193,12 @@ class WatermarkDetector:
         if num_tokens == 0:
             return "no tokens to score (empty or whitespace-only text after normalisation)"
         most = max(score.num_tokens_scored for score in per_key)
-        return (f"only {most} token(s) could be scored after removing the prompt, special tokens, tokens without "
-                f"full context and repeated n-grams; at least {self.min_tokens} are needed for a reliable test")
+        rate = f"a false-positive rate of {self.fpr:g}" if self.fpr is not None else "a reliable test"
+        return (f"too short: only {most} token(s) could be scored after removing the prompt, special tokens, tokens "
+                f"without full context and repeated n-grams; at least {self._required()} are needed for {rate}")
+
+    def _required(self) -> int:
+        return min(self.min_tokens_required(s.gamma, len(self._scorers)) for s in self._scorers)
 
     def _result(self, doc: _Prepared, per_key_scores: list[BatchScores], index: int, details: bool) -> DetectionResult:
         start, end = (int(per_key_scores[0].doc_starts[index]), int(per_key_scores[0].doc_starts[index + 1]))
@@ -189,13 +225,15 @@ class WatermarkDetector:
             if doc.offsets is not None:
                 offsets = [(a, b) for a, b in doc.offsets.tolist()]
         chosen = per_key[best]
+        decision = {"fpr": self.fpr, "min_tokens_required": self._required(), "scheme": self._scorers[best].scheme}
         if not testable:
             return DetectionResult(
                 watermarked=False, abstain=True, reason=self._abstain_reason(num_tokens, per_key), p_value=None,
                 z_score=None, green_fraction=None, num_tokens=num_tokens,
                 num_tokens_scored=chosen.num_tokens_scored, num_green=chosen.num_green, key_id=None,
                 keys_tested=0, p_value_uncorrected=None, p_value_threshold=self.p_threshold,
-                correction="none (nothing tested)", per_key=per_key, green_mask=mask, token_offsets=offsets)
+                correction="none (nothing tested)", per_key=per_key, green_mask=mask, token_offsets=offsets,
+                too_short=True, **decision)
         raw = float(chosen.p_value)  # type: ignore[arg-type]
         corrected = min(1.0, raw * tests)
         return DetectionResult(
@@ -203,7 +241,7 @@ class WatermarkDetector:
             z_score=chosen.z_score, green_fraction=chosen.num_green / chosen.num_tokens_scored, num_tokens=num_tokens,
             num_tokens_scored=chosen.num_tokens_scored, num_green=chosen.num_green, key_id=chosen.key_id,
             keys_tested=tests, p_value_uncorrected=raw, p_value_threshold=self.p_threshold, correction=correction,
-            per_key=per_key, green_mask=mask, token_offsets=offsets)
+            per_key=per_key, green_mask=mask, token_offsets=offsets, too_short=False, **decision)
 
     # ----------------------------------------------------------------------------------------- public API
     def detect(self, text: str | bytes, *, prompt: str | None = None, details: bool = True) -> DetectionResult:

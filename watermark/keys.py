@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watermark.errors import WatermarkKeyMismatchError
-from watermark.schemes import get_scheme
+from watermark.schemes import DEFAULT_GAMMA, DEFAULT_SCHEME, default_delta, get_scheme
 
 KEY_FORMAT_VERSION = 1
 MIN_SECRET_BYTES = 16
@@ -97,9 +97,12 @@ class WatermarkKey:
         object.__setattr__(self, "delta", float(self.delta))
 
     @classmethod
-    def generate(cls, tokenizer: Any, *, scheme: str = "selfhash", gamma: float = 0.25,
-                 delta: float = 2.0) -> WatermarkKey:
-        """A fresh random key for ``tokenizer``."""
+    def generate(cls, tokenizer: Any, *, scheme: str = DEFAULT_SCHEME, gamma: float = DEFAULT_GAMMA,
+                 delta: float | None = None) -> WatermarkKey:
+        """A fresh random key for ``tokenizer``; ``delta`` None takes the scheme's default (3.0 for unigram, else
+        2.0). Constructing ``WatermarkKey`` directly keeps the old field defaults (selfhash, 2.0), so code that
+        rebuilds keys from explicit parameters is unchanged."""
+        delta = default_delta(scheme) if delta is None else delta
         return cls(secret=new_secret(), tokenizer_fingerprint=tokenizer_fingerprint(tokenizer), gamma=gamma,
                    delta=delta, scheme=scheme)
 

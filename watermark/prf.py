@@ -9,7 +9,8 @@ Definitions (all arithmetic mod 2**64, ``>>>`` a logical shift):
 - ``mix(x)``: the splitmix64 finaliser, a bijection with full avalanche.
 - token hashes: ``vocab(t) = mix(t ^ k_vocab)``, ``ctx(t) = mix(t ^ k_ctx)``, ``anchor(t) = mix(t ^ k_anchor)``,
   ``minh(t) = mix(t ^ k_min) >>> 1`` (63 bits, so a signed int64 minimum equals the unsigned one).
-- seed of a position: lefthash ``ctx(previous token)``; selfhash over the window ``(a, b, c, v)`` of three
+- seed of a position: unigram the constant ``k_ctx`` (one fixed list); lefthash ``ctx(previous token)``;
+  selfhash over the window ``(a, b, c, v)`` of three
   preceding tokens and the candidate ``v``: ``anchor(a) ^ min(minh(a), minh(b), minh(c), minh(v))``.
 - decision: ``x = seed ^ vocab(v)``; ``x *= P1; x ^= x >>> 31; x *= P2``; ``v`` is green iff ``x``, read as a signed
   int64, is below ``-2**63 + round(gamma * 2**64)``, i.e. ``x`` (unsigned) falls in the lowest gamma fraction
@@ -91,6 +92,8 @@ def seeds(material: KeyMaterial, ngrams: np.ndarray) -> np.ndarray:
     if material.spec.self_salted:
         minimum = keyed_hash(ngrams, material.k_min) >> np.uint64(1)
         return keyed_hash(ngrams[:, 0], material.k_anchor) ^ minimum.min(axis=1)
+    if material.spec.prefix_len == 0:  # unigram: the same seed everywhere, so one fixed green list
+        return np.full(len(ngrams), material.k_ctx, dtype=np.uint64)
     return keyed_hash(ngrams[:, -2], material.k_ctx)
 
 
@@ -102,6 +105,13 @@ def green_bits(material: KeyMaterial, ngrams: np.ndarray) -> np.ndarray:
     if len(ngrams) == 0:
         return np.zeros(0, dtype=bool)
     return decide(seeds(material, ngrams) ^ keyed_hash(ngrams[:, -1], material.k_vocab), material.threshold)
+
+
+def fixed_green_list(material: KeyMaterial, vocab_size: int) -> np.ndarray:
+    """``(vocab_size,)`` bool: the unigram scheme's one green list (the same after every context)."""
+    if material.spec.prefix_len != 0:
+        raise ValueError(f"scheme {material.spec.name!r} has no fixed green list (its lists depend on context)")
+    return green_bits(material, np.arange(vocab_size, dtype=np.int64)[:, None])
 
 
 def green_table(material: KeyMaterial, context: np.ndarray, vocab_size: int) -> np.ndarray:

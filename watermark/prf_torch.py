@@ -53,7 +53,13 @@ class VocabTables:
     def __init__(self, material: KeyMaterial, vocab_size: int, device: torch.device) -> None:
         ids = torch.arange(vocab_size, dtype=torch.int64, device=device)
         self.vocab = keyed_hash(ids, material.k_vocab)
-        if material.spec.self_salted:
+        self.fixed: torch.Tensor | None = None  # unigram: the one green list, decided once
+        if material.spec.prefix_len == 0:
+            self.minh = self.anchor = self.context = None
+            words = torch.bitwise_xor(self.vocab, to_signed64(material.k_ctx))
+            self.fixed = torch.empty(vocab_size, dtype=torch.bool, device=device)
+            decide_(words, material.threshold, torch.empty_like(words), self.fixed)
+        elif material.spec.self_salted:
             self.minh: torch.Tensor | None = logical_shift_right(keyed_hash(ids, material.k_min), 1)
             self.anchor: torch.Tensor | None = keyed_hash(ids, material.k_anchor)
             self.context: torch.Tensor | None = None
@@ -75,6 +81,9 @@ def green_mask(material: KeyMaterial, context: torch.Tensor, tables: VocabTables
     cache (2.5x faster at 16 x 50,257); GPUs take the whole matrix at once.
     """
     batch, vocab_size = context.shape[0], tables.vocab.shape[0]
+    if tables.fixed is not None:  # unigram: no per-row work at all
+        rows = tables.fixed.unsqueeze(0).expand(batch, vocab_size)
+        return rows & keyed.unsqueeze(1) if keyed is not None else rows.clone()
     threshold: int | torch.Tensor = material.threshold
     if keyed is not None:
         threshold = torch.where(keyed, material.threshold, NEVER).unsqueeze(1)

@@ -25,7 +25,9 @@ class DetectionResult:
 
     ``p_value`` is the best key's exact one-sided binomial p-value multiplied by the number of keys tested
     (Bonferroni): testing k keys gives k chances of a false alarm. ``watermarked`` compares it with the
-    threshold (the one-sided normal tail of ``z_threshold``, 3.17e-5 for z = 4).
+    threshold: the operator's ``fpr`` when one was chosen, else the one-sided normal tail of ``z_threshold``
+    (3.17e-5 for z = 4). ``too_short``: fewer scored tokens than ``min_tokens_required``, the fewest with which
+    the test could reach that threshold at all; such a text is neither watermarked nor "not watermarked".
     """
 
     watermarked: bool
@@ -45,6 +47,10 @@ class DetectionResult:
     per_key: list[KeyScore] = field(default_factory=list)
     green_mask: list[bool | None] | None = None  # per token: True/False if scored, None if not
     token_offsets: list[tuple[int, int]] | None = None  # per token: [start, end) in the caller's text
+    too_short: bool = False
+    min_tokens_required: int | None = None
+    fpr: float | None = None  # the operator-chosen false-positive rate (None: the z_threshold rule)
+    scheme: str | None = None  # scheme of the best-scoring key
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -74,3 +74,16 @@ def binom_pmf(k: int, n: int, p: float) -> float:
     if k < 0 or k > n:
         return 0.0
     return math.exp(_log_pmf(k, n, p))
+
+
+def min_decidable_tokens(gamma: float, alpha: float) -> int:
+    """Fewest scored tokens ``n`` for which some outcome is significant at ``alpha``: the best outcome (all ``n``
+    green) has p-value ``gamma ** n``, so ``n`` is the smallest integer with ``gamma ** n < alpha``."""
+    if not 0.0 < gamma < 1.0:
+        raise ValueError("gamma must be in (0, 1)")
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError("alpha must be in (0, 1]")
+    n = max(1, math.floor(math.log(alpha) / math.log(gamma)) + 1)
+    while n > 1 and gamma ** (n - 1) < alpha:  # guard the float division at exact powers
+        n -= 1
+    return n

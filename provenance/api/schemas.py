@@ -33,6 +33,9 @@ class VerifyRequest(Strict):
     windowed: bool = Field(False, description="Also search for watermarked spans (text mixed with human text).")
     detect: bool = Field(False, description="Also run the machine-text detection ensemble (loads the scorer LM).")
     provenance: bool = Field(True, description="Look the text up in the generation ledger (false: null).")
+    fpr: float | None = Field(None, gt=0, lt=1, description="Decide the watermark at this false-positive rate "
+                              "(e.g. 0.001) with the exact binomial test; null: the default rule (z > 4, "
+                              "p < 3.17e-5). Texts too short to reach it answer too_short.")
 
 
 class VerifyBatchRequest(Strict):
@@ -40,6 +43,9 @@ class VerifyBatchRequest(Strict):
     windowed: bool = False
     detect: bool = False
     provenance: bool = True
+    fpr: float | None = Field(None, gt=0, lt=1, description="Decide the watermark at this false-positive rate "
+                              "(e.g. 0.001) with the exact binomial test; null: the default rule (z > 4, "
+                              "p < 3.17e-5). Texts too short to reach it answer too_short.")
 
 
 class Span(BaseModel):
@@ -60,6 +66,13 @@ class WatermarkResult(BaseModel):
     keys_tested: int | None = None
     spans: list[Span] | None = None
     windowed_p_value: float | None = None
+    scheme: str | None = Field(None, description="Seeding scheme of the key that scored best (unigram, lefthash, "
+                               "selfhash, hf-lefthash).")
+    too_short: bool | None = Field(None, description="Fewer scored tokens than min_tokens_required: undecidable at "
+                                   "the chosen rate (neither watermarked nor not).")
+    min_tokens_required: int | None = None
+    fpr: float | None = Field(None, description="The false-positive rate decided at (null: the z > 4 rule).")
+    p_value_threshold: float | None = None
 
 
 class NearDuplicate(BaseModel):

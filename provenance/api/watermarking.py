@@ -31,5 +31,5 @@ class WatermarkService:
     def detector(self) -> Any:
         return self.signal.require()
 
-    def check(self, text: str, windowed: bool = False) -> dict[str, Any]:
-        return self.signal.check(text, windowed)
+    def check(self, text: str, windowed: bool = False, fpr: float | None = None) -> dict[str, Any]:
+        return self.signal.check(text, windowed, fpr)

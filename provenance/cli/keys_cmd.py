@@ -40,9 +40,12 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="One JSON objec
 
 @app.command("create")
 def create(
-    scheme: str = typer.Option("selfhash", "--scheme", help="selfhash (robust, default) or lefthash."),
+    scheme: str = typer.Option("unigram", "--scheme", help="unigram (default: survives edits and excerpts; its "
+                               "fixed list can be estimated from many samples), lefthash, or selfhash (resists "
+                               "that estimation, breaks under edits)."),
     gamma: float = typer.Option(0.25, "--gamma", help="Green-list fraction."),
-    delta: float = typer.Option(2.0, "--delta", help="Logit bias added to green tokens."),
+    delta: float | None = typer.Option(None, "--delta", help="Logit bias added to green tokens (default: 3.0 for "
+                                       "unigram, 2.0 otherwise)."),
     model: str | None = typer.Option(None, "--model", help="Model whose tokenizer the key is bound to."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

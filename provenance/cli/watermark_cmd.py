@@ -11,7 +11,7 @@ import typer
 
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import open_input
-from provenance.cli.output import emit_json, stdout
+from provenance.cli.output import CliError, emit_json, stdout
 from provenance.signals import build_signal
 from provenance.watermark_records import RESULT_KEYS, detect_record
 from watermark import WatermarkDetector
@@ -48,10 +48,16 @@ def detect(
     transformers_key: int | None = typer.Option(None, "--transformers-key", help="Also test transformers' "
                                                 "lefthash watermark with this hashing_key (e.g. 15485863)."),
     as_json: bool = typer.Option(False, "--json", help="JSON output (always JSON lines with --jsonl)."),
+    fpr: float | None = typer.Option(None, "--fpr", help="Decide at this false-positive rate (e.g. 1e-3) with the "
+                                     "exact binomial test; texts too short to reach it answer too_short. "
+                                     "Default: z > 4 (p < 3.17e-5)."),
 ) -> None:
     """Test text for the platform's watermark: exact binomial p-values, keys tested, optional spans."""
+    if fpr is not None and not (0.0 < fpr < 1.0):  # NaN fails too
+        raise CliError(f"--fpr must be a false-positive rate between 0 and 1 (exclusive), got {fpr}",
+                       hint="e.g. --fpr 1e-3 (one false alarm in a thousand human texts)")
     settings = load_settings()
-    detector = build_detector(settings, model, transformers_key)
+    detector = build_detector(settings, model, transformers_key).at_fpr(fpr)
     handle = open_input(source)
     try:
         if jsonl:
@@ -71,9 +77,14 @@ def detect(
         emit_json(record)
         return
     verdict = "[bold green]watermarked[/]" if record["watermarked"] else "not watermarked"
-    if record.get("abstain"):
+    if record.get("too_short"):
+        verdict = f"too_short ({record['reason']})"
+    elif record.get("abstain"):
         verdict = f"abstained ({record['reason']})"
+    rule = f"fpr={record['fpr']:g}" if record.get("fpr") is not None else "z>4"
     stdout.print(f"{verdict}: z={record['z_score']} p={record['p_value']} "
-                 f"green={record['green_fraction']} tokens={record['num_tokens_scored']} key={record['key_id']}")
+                 f"green={record['green_fraction']} tokens={record['num_tokens_scored']} "
+                 f"(needs {record.get('min_tokens_required')} at {rule}) scheme={record.get('scheme')} "
+                 f"key={record['key_id']}")
     for span in record.get("spans", []):
         stdout.print(f"  span [{span['start']}, {span['end']}) p={span['p_value']:.3g}")

@@ -147,14 +147,16 @@ class WatermarkSignal:
             return Availability(True)
         return Availability(False, NO_KEYS_REASON)
 
-    def check(self, text: str | bytes, windowed: bool = False) -> dict[str, Any]:
-        """One text's contract record. One text at a time per process: Hugging Face fast tokenizers may fail
+    def check(self, text: str | bytes, windowed: bool = False, fpr: float | None = None) -> dict[str, Any]:
+        """One text's contract record (decided at ``fpr`` when given, else by the default z > 4 rule).
+
+        One text at a time per process: Hugging Face fast tokenizers may fail
         ("Already borrowed") when two threads use one tokenizer at once, and the work holds the GIL anyway."""
         from provenance.watermark_records import detect_record
 
         detector = self.require()
         with self._check_lock:
-            return detect_record(detector, text, windowed)
+            return detect_record(detector, text, windowed, fpr)
 
     def score(self, texts: Sequence[str]) -> list[WatermarkResult]:
         detector = self.detector
@@ -164,7 +166,7 @@ class WatermarkSignal:
             return [self._one(detector, text) for text in texts]
 
     def _one(self, detector: Any, text: str) -> WatermarkResult:
-        from provenance.watermark_records import RESULT_KEYS, detect_record
+        from provenance.watermark_records import RESULT_KEYS, decision_fields, detect_record
         from watermark import WatermarkInputError
 
         if not self.evidence:
@@ -176,7 +178,8 @@ class WatermarkSignal:
                                     "reason": str(exc)})
         overall = windowed.overall  # exactly detect(text): the record is the non-windowed contract
         record: dict[str, Any] = {key: getattr(overall, key) for key in RESULT_KEYS}
-        record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested)
+        record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested,
+                      **decision_fields(overall))
         return WatermarkResult(record, compact_evidence(overall, windowed))
 
 

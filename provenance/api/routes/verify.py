@@ -46,11 +46,11 @@ def _ensemble(services: ApiServices, texts: list[str]) -> list[dict[str, Any]]:
 
 
 async def verify_texts(services: ApiServices, key: ApiKeyInfo, texts: list[str], *, windowed: bool,
-                       detect: bool, provenance: bool = True) -> list[dict[str, Any]]:
+                       detect: bool, provenance: bool = True, fpr: float | None = None) -> list[dict[str, Any]]:
     watermark = services.watermark
 
     def check() -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
-        marks = [finite(watermark.check(text, windowed)) for text in texts]
+        marks = [finite(watermark.check(text, windowed, fpr)) for text in texts]
         found = (lookup_many(services.engine, services.public_key, texts, tenant=key.tenant) if provenance
                  else [None] * len(texts))
         return marks, list(found)
@@ -86,7 +86,7 @@ async def verify(body: VerifyRequest, request: Request,
     services = services_of(request)
     check_text(services, body.text)
     results = await verify_texts(services, key, [body.text], windowed=body.windowed, detect=body.detect,
-                                 provenance=body.provenance)
+                                 provenance=body.provenance, fpr=body.fpr)
     return JSONResponse(results[0])
 
 
@@ -99,5 +99,5 @@ async def verify_batch(body: VerifyBatchRequest, request: Request,
     for index, text in enumerate(body.texts):
         check_text(services, text, f"texts[{index}]")
     results = await verify_texts(services, key, body.texts, windowed=body.windowed, detect=body.detect,
-                                 provenance=body.provenance)
+                                 provenance=body.provenance, fpr=body.fpr)
     return JSONResponse({"results": results})
