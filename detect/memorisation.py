@@ -36,7 +36,7 @@ import hashlib
 import json
 import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,16 +141,18 @@ class MemorisationGuard:
     certain_run_tokens: int = CERTAIN_RUN_TOKENS
 
     @classmethod
-    def for_scorer(cls, model_path: Path | None, weights_sha256: str | None, home: Path | None) -> MemorisationGuard:
-        """The guard with the scorer's index, verified (``detect.ngram_index.load_verified``; a tampered or
-        saturated index raises ``DetectionError``), or the model-free guard when there is no index (or one
-        without a card, with a warning: see ``detect.ngram_index``)."""
+    def for_scorer(cls, model_path: Path | None, weights_sha256: str | None, home: Path | None, *,
+                   verify: Callable[[Path], None] | None = None) -> MemorisationGuard:
+        """The guard with the scorer's index, verified (``detect.ngram_index.load_verified``, with ``verify``: the
+        application's signature check; a tampered, badly signed or saturated index raises ``DetectionError``), or
+        the model-free guard when there is no index (or one without a card or signature, with a warning: see
+        ``detect.ngram_index``)."""
         path = index_path_for(model_path, weights_sha256, home)
         if path is None:
             return cls(None)
         in_home = home is not None and bool(weights_sha256) and Path(path) == home_index_path(home, weights_sha256)
         try:
-            index, card = load_verified(path, weights_sha256 if in_home else None)
+            index, card = load_verified(path, weights_sha256 if in_home else None, verify=verify)
         except UncardedIndexError as exc:  # unverifiable, not contradicted: as if there were no index, loudly
             warnings.warn(f"memorisation guard off: {exc} ({REBUILD_HINT})", UserWarning, stacklevel=2)
             return cls(None)
@@ -238,12 +240,13 @@ def _set_aside(verdict: Any, coverage: Coverage, remainder: Any) -> None:
                               "wrote it")
 
 
-def write_model_index(model_dir: Path, texts: Iterable[str], **facts: Any) -> dict[str, Any]:
+def write_model_index(model_dir: Path, texts: Iterable[str], *, seal: Callable[[Path], None] | None = None,
+                      **facts: Any) -> dict[str, Any]:
     """Called by the platform's trainers (bootstrap, distill, adapt): index the text the model was trained on,
-    with its card beside it. Returns the card, which the trainer copies into its model card
-    (``memorisation_index``)."""
+    with its card beside it (signed by ``seal``: the CLI passes the platform key's signer). Returns the card,
+    which the trainer copies into its model card (``memorisation_index``)."""
     texts = list(texts)
-    return save_with_card(build_index(texts), Path(model_dir) / INDEX_FILE, documents=len(texts),
+    return save_with_card(build_index(texts), Path(model_dir) / INDEX_FILE, seal=seal, documents=len(texts),
                           source="the platform's trainer (its training text)", **facts)
 
 

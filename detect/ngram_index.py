@@ -7,8 +7,12 @@ makes every n-gram a "hit") would quietly move verdicts, so it is never read on 
 * **Card.** Whoever writes an index writes ``<index>.json`` beside it: the index file's SHA-256, its n-gram
   size, hash count, bit and item counts, and what it indexes (scorer weights SHA-256, corpus fingerprint,
   documents). ``load_verified`` recomputes the file's digest and refuses a file that differs from its card, a
-  file without a card, and a card for other weights. (Signing the card with the platform key is the security
-  issue's follow-up; the digest already catches a changed or corrupt file, the fill check a forged pair.)
+  file without a card, and a card for other weights.
+* **Signature.** Card and index sit side by side, so whoever can write one can rewrite both. The application
+  passes ``seal`` to ``save_with_card`` (it writes ``<index>.sig.json``: the platform key's signature over the
+  card's and the index file's SHA-256) and ``verify`` to ``load_verified``, which calls it before anything else
+  is trusted; a refused signature raises ``DetectionError``, a missing one ``UnsignedIndexError`` (policy in
+  ``provenance.artifact_signing.verify_index``). ``detect`` never imports ``provenance``, so the key stays there.
 * **Fill.** A Bloom filter of ``n`` items in ``m`` bits with ``k`` hashes has at most ``1 - exp(-k n / m)`` of
   its bits set (less when items repeat). An index fuller than that, or fuller than ``MAX_FILL`` at all, answers
   "seen" for most n-grams it never saw; it is refused.
@@ -26,7 +30,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,8 +199,18 @@ class UncardedIndexError(DetectionError):
     index has the same effect), so the guard may fall back to the model-free signal with a warning."""
 
 
+class UnsignedIndexError(UncardedIndexError):
+    """An index with a card but no signature (an older version wrote it, or its signature was deleted): like an
+    index without a card, unverifiable rather than contradicted, so the guard skips it with a warning."""
+
+
 def card_path(index_path: Path) -> Path:
     return Path(index_path).with_name(Path(index_path).name + ".json")
+
+
+def signature_path(index_path: Path) -> Path:
+    """``<index>.sig.json``: the application's signature over the index's and its card's digests."""
+    return Path(index_path).with_name(Path(index_path).name + ".sig.json")
 
 
 def file_sha256(path: Path) -> str:
@@ -207,9 +221,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_with_card(index: BloomIndex, path: Path, **facts: Any) -> dict[str, Any]:
+def save_with_card(index: BloomIndex, path: Path, *, seal: Callable[[Path], None] | None = None,
+                   **facts: Any) -> dict[str, Any]:
     """Write the index and its card (``facts``: weights_sha256, corpus, documents, ...); returns the card, which a
-    model card may copy (``memorisation_index``)."""
+    model card may copy (``memorisation_index``). ``seal`` (the application's signer) then signs both."""
     index.save(Path(path))
     card = {"format": CARD_FORMAT, "index_file": Path(path).name, "index_sha256": file_sha256(path),
             "ngram": index.ngram, "hashes": index.hashes, "size_bits": index.size, "items": index.items,
@@ -217,6 +232,8 @@ def save_with_card(index: BloomIndex, path: Path, **facts: Any) -> dict[str, Any
     staging = card_path(path).with_suffix(".json.tmp")
     staging.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     staging.replace(card_path(path))
+    if seal is not None:
+        seal(Path(path))
     return card
 
 
@@ -229,16 +246,20 @@ def read_index_card(path: Path) -> dict[str, Any] | None:
     return card if isinstance(card, dict) else None
 
 
-def load_verified(path: Path, weights_sha256: str | None = None) -> tuple[BloomIndex, dict[str, Any]]:
+def load_verified(path: Path, weights_sha256: str | None = None, *,
+                  verify: Callable[[Path], None] | None = None) -> tuple[BloomIndex, dict[str, Any]]:
     """The index and its card, after the checks in the module docstring (``DetectionError`` on any failure).
 
     ``weights_sha256``: the scorer the index will guard; a card recording other weights is refused (an index of
-    another model's training text would set the wrong passages aside)."""
+    another model's training text would set the wrong passages aside). ``verify``: the application's signature
+    check, called with the index path before the file is read; raises to refuse."""
     path = Path(path)
     card = read_index_card(path)
     if card is None:
         raise UncardedIndexError(f"memorisation index {path} has no readable card ({card_path(path).name}), so its "
                              "digest cannot be checked before use", hint=REBUILD_HINT)
+    if verify is not None:
+        verify(path)
     actual = file_sha256(path)
     if actual != card.get("index_sha256"):
         raise DetectionError(f"memorisation index {path} does not match its card: SHA-256 {actual[:16]}... but "

@@ -1,4 +1,5 @@
-"""Artifacts signed by this installation: detector and toxicity bundles (pickles) and the promotion state.
+"""Artifacts signed by this installation: detector and toxicity bundles (pickles), the promotion state, the
+ONNX export cache and the memorisation index (``sign_index``/``verify_index``, its own policy below).
 
 Why: a bundle's card records its pickle's SHA-256, but card and pickle sit in the same folder, so whoever can
 change one can change both; the hash stops corruption, not tampering, and unpickling runs code. Here every
@@ -179,5 +180,83 @@ def verifier(home: Path, kind: str, *, hint: str | None = None) -> Callable[[Pat
     """For ``detect``'s ``load_*(..., verify=)``: called before anything is unpickled; raises to refuse."""
     def verify(directory: Path) -> None:
         verify_directory(home, directory, kind, hint=hint)
+
+    return verify
+
+
+# --- the memorisation index (a file and its card, not a directory) --------------------------------------------
+
+INDEX_KIND = "memorisation-index"
+INDEX_HINT = ("rebuild it: provenance model memorisation-index --corpus DIR --rebuild (an index beside a model "
+              "the platform trained: retrain the model, or delete the index to run the guard model-free)")
+
+
+def sign_index(home: Path, index_path: Path) -> dict[str, Any]:
+    """Write ``<index>.sig.json``: this installation's signature over the index file's and its card's SHA-256."""
+    from detect.ngram_index import card_path, signature_path
+
+    index_path = Path(index_path)
+    payload = {"format": SIGNATURE_FORMAT, "kind": INDEX_KIND, "index_file": index_path.name,
+               "index_sha256": _sha256(index_path), "card_sha256": _sha256(card_path(index_path)),
+               "key_id": key_id(_key(home).public_key()),
+               "signed_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    target = signature_path(index_path)
+    staging = target.with_name(f".{target.name}.{os.getpid()}")
+    staging.write_text(json.dumps(sign_document(home, payload), indent=2) + "\n", encoding="utf-8")
+    os.replace(staging, target)
+    return payload
+
+
+def verify_index(home: Path, index_path: Path) -> dict[str, Any]:
+    """Refuse a memorisation index unless this installation signed exactly this index file and card.
+
+    Refusals raise ``detect``'s ``DetectionError`` naming the file (the guard's callers report those): another
+    key's signature, an altered signature, or an index or card changed since signing (even re-hashed so the two
+    agree). An index with a card but *no* signature raises ``UnsignedIndexError``, which the guard treats like an
+    index without a card: skipped with a warning, the guard falls back to the model-free signal. This departs
+    from the bundles' precedent (an unsigned bundle is refused) on purpose: a bundle is unpickled, so running an
+    unsigned one runs unknown code, whereas skipping an index only does what deleting it would, and indexes
+    written by older versions, or beside models trained outside this home, keep scans running.
+    """
+    from detect.errors import DetectionError
+    from detect.ngram_index import UnsignedIndexError, card_path, signature_path
+
+    index_path = Path(index_path)
+    where = signature_path(index_path)
+    try:
+        document = json.loads(where.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UnsignedIndexError(f"memorisation index {index_path} is not signed ({where.name} is missing: an "
+                                 "older version wrote it), so it is not used", hint=INDEX_HINT) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DetectionError(f"memorisation index {index_path}: signature {where} is unreadable ({exc})",
+                             hint=INDEX_HINT) from None
+    try:
+        payload = _signed_payload(home, document, f"memorisation index {index_path}")
+    except ArtifactSignatureError as exc:
+        raise DetectionError(str(exc), hint=INDEX_HINT) from None
+    changed = [name for name, path, field in (("index file", index_path, "index_sha256"),
+                                              ("card", card_path(index_path), "card_sha256"))
+               if not path.is_file() or _sha256(path) != payload.get(field)]
+    if payload.get("kind") != INDEX_KIND or payload.get("index_file") != index_path.name:
+        changed.append(f"signature for {payload.get('kind')} {payload.get('index_file')}")
+    if changed:
+        raise DetectionError(f"memorisation index {index_path} does not match its signature ({', '.join(changed)} "
+                             "changed after signing): it is not used", hint=INDEX_HINT)
+    return payload
+
+
+def index_sealer(home: Path) -> Callable[[Path], None]:
+    """For ``detect``'s ``save_with_card(..., seal=)`` / ``write_model_index(..., seal=)``."""
+    def seal(index_path: Path) -> None:
+        sign_index(home, index_path)
+
+    return seal
+
+
+def index_verifier(home: Path) -> Callable[[Path], None]:
+    """For ``detect``'s ``load_verified(..., verify=)`` / ``MemorisationGuard.for_scorer(..., verify=)``."""
+    def verify(index_path: Path) -> None:
+        verify_index(home, index_path)
 
     return verify

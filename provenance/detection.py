@@ -143,11 +143,14 @@ class DetectionService:
     def guard(self) -> Any:
         """A ``detect.memorisation.MemorisationGuard``: the scorer's training-text index (beside the model, or
         built into the home by ``provenance model memorisation-index`` / ``make demo``), if there is one,
-        verified against its card first (a changed or saturated index raises ``DetectionError``, never used)."""
+        verified against this installation's signature and its card first (a changed, badly signed or saturated
+        index raises ``DetectionError``, never used; an unsigned one is skipped with a warning)."""
         from detect.memorisation import MemorisationGuard
+        from provenance.artifact_signing import index_verifier
 
         lm = self.scorer.lm
-        return MemorisationGuard.for_scorer(lm.path, lm.weights_sha256, self.settings.home)
+        return MemorisationGuard.for_scorer(lm.path, lm.weights_sha256, self.settings.home,
+                                            verify=index_verifier(self.settings.home))
 
     def judge(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Verdict]:
         from detect.scoring import judge_texts

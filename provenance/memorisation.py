@@ -51,7 +51,8 @@ def ensure_index(home: Path, model_path: Path | None, weights_sha256: str | None
                  include_held_out: bool = False, rebuild: bool = False) -> IndexReport:
     """The scorer's verified index: the one beside a platform-trained model, else the home's when it verifies
     and records this corpus, else one built now from ``corpus``. An unverifiable home index is rebuilt (it is
-    ours to replace); an unverifiable index beside a model raises (the model's trainer owns it)."""
+    ours to replace, as is an unsigned one an older version wrote); an unverifiable index beside a model raises
+    (the model's trainer owns it). What it builds is signed with the platform key (``artifact_signing``)."""
     started = time.perf_counter()
     if not weights_sha256:
         raise ProvenanceError("the scorer has no local weights file to pin its memorisation index to",
@@ -60,15 +61,18 @@ def ensure_index(home: Path, model_path: Path | None, weights_sha256: str | None
     if not corpus.is_dir():
         raise ProvenanceError(f"corpus directory {corpus} not found",
                               hint="pass --corpus DIR with the model's training .txt files")
+    from provenance.artifact_signing import index_sealer, index_verifier
+
+    verify = index_verifier(home)  # this installation's signature over the index and its card, checked first
     fingerprint = corpus_fingerprint(corpus)
     existing = index_path_for(model_path, weights_sha256, home)
     target = home_index_path(home, weights_sha256)
     if existing is not None and existing != target:  # a platform-trained model's own index
-        _, card = load_verified(existing)
+        _, card = load_verified(existing, verify=verify)
         return IndexReport(existing, card, f"beside the model ({INDEX_FILE})", time.perf_counter() - started)
     if existing is not None and not rebuild:
         try:
-            _, card = load_verified(existing, weights_sha256)
+            _, card = load_verified(existing, weights_sha256, verify=verify)
         except DetectionError as exc:
             card = {"refused": str(exc)}
         wanted = {"fingerprint": fingerprint, "include_held_out": include_held_out}
@@ -77,7 +81,8 @@ def ensure_index(home: Path, model_path: Path | None, weights_sha256: str | None
     texts = [document for document, held_out in corpus_documents(corpus) if include_held_out or not held_out]
     if not texts:
         raise ProvenanceError(f"no documents under {corpus}", hint="the corpus directory needs .txt files")
-    card = save_with_card(build_index(texts), target, weights_sha256=weights_sha256, documents=len(texts),
+    card = save_with_card(build_index(texts), target, seal=index_sealer(home), weights_sha256=weights_sha256,
+                          documents=len(texts),
                           corpus={"path": str(corpus.resolve()), "fingerprint": fingerprint,
                                   "include_held_out": include_held_out,
                                   "rule": "documents rebuilt as ../shared/models/README.md describes"},

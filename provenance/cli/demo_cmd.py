@@ -85,7 +85,8 @@ def demo(
                 raise
             stderr.print(f"[yellow]no model available[/] ({exc}); bootstrapping one from {corpus}")
             result = run_bootstrap(corpus, settings.bootstrap_model_dir, get_preset("tiny"),
-                                   max_minutes=max_minutes, device=resolve_device(settings.device))
+                                   max_minutes=max_minutes, device=resolve_device(settings.device),
+                                   home=settings.home)
             stderr.print(f"bootstrapped: held-out perplexity {result.card['heldout_perplexity']}")
             loaded = load_configured_model(settings)
             note["how"] = "bootstrapped"

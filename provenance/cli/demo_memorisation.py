@@ -36,8 +36,9 @@ def demo_memorisation(settings: Any, loaded: Any, corpus: Path | None) -> str:
     try:
         if corpus is None:
             from detect.ngram_index import load_verified
+            from provenance.artifact_signing import index_verifier
 
-            _, card = load_verified(own)
+            _, card = load_verified(own, verify=index_verifier(settings.home))
             path, how = own, "found"
         else:
             report = ensure_index(settings.home, loaded.path, loaded.weights_sha256, corpus)
@@ -48,5 +49,5 @@ def demo_memorisation(settings: Any, loaded: Any, corpus: Path | None) -> str:
         return "refused"
     stdout.print(f"memorisation guard on: index {path} ({card.get('documents', 0):,} documents, "
                  f"{card.get('items', 0):,} word 8-grams; {how}; SHA-256 {str(card.get('index_sha256'))[:12]} "
-                 "on its card, verified before each use)", highlight=False)
+                 "on its card, signature verified before each use)", highlight=False)
     return how

@@ -3,7 +3,9 @@ own, and the training-text index of a model it did not train."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import typer
@@ -51,10 +53,21 @@ def _progress_reporter(progress: Progress, task_id: int):
     return report
 
 
+def signed_index_writer(home: Path) -> Callable[..., dict[str, Any]]:
+    """The trainers' ``index_writer``: ``write_model_index`` with the index signed by this installation's key."""
+    from functools import partial
+
+    from provenance.artifact_signing import index_sealer
+
+    return partial(write_model_index, seal=index_sealer(home))
+
+
 def run_bootstrap(corpus: Path, output_dir: Path, preset: Preset, *, max_minutes: float | None,
                   max_steps: int | None = None, seed: int = 0, device: torch.device | None = None,
-                  transient: bool = False) -> BootstrapResult:
-    """Train with a Rich progress bar (phase, loss, tokens/s) on stderr."""
+                  transient: bool = False, home: Path | None = None) -> BootstrapResult:
+    """Train with a Rich progress bar (phase, loss, tokens/s) on stderr; ``home`` (default: the configured one)
+    holds the key that signs the model's memorisation index."""
+    home = home if home is not None else load_settings().home
     progress = Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
                         TextColumn("step {task.fields[step]}  loss {task.fields[loss]}  "
                                    "{task.fields[speed]} tok/s"),
@@ -63,7 +76,7 @@ def run_bootstrap(corpus: Path, output_dir: Path, preset: Preset, *, max_minutes
         task_id = progress.add_task("bootstrap", total=100, phase="starting", loss="-", speed="-", step=0)
         return train_bootstrap_model(corpus, output_dir, preset, max_minutes=max_minutes, max_steps=max_steps,
                                      seed=seed, device=device, on_progress=_progress_reporter(progress, task_id),
-                                     index_writer=write_model_index)
+                                     index_writer=signed_index_writer(home))
 
 
 @app.command("bootstrap")
@@ -90,7 +103,7 @@ def bootstrap(
     output_dir = (out or settings.bootstrap_model_dir).expanduser().resolve()
     device = resolve_device(settings.device)
     result = run_bootstrap(corpus, output_dir, chosen, max_minutes=max_minutes, max_steps=max_steps, seed=seed,
-                           device=device, transient=as_json)
+                           device=device, transient=as_json, home=settings.home)
     card = {**result.card, "output_dir": str(result.output_dir)}
     if as_json:
         emit_json(card)
@@ -143,7 +156,7 @@ def distill(
         result = distill_model(teacher_lm, corpus, output_dir, chosen, max_minutes=max_minutes,
                                max_steps=max_steps, temperature=temperature, alpha=alpha, seed=seed,
                                on_progress=_progress_reporter(progress, task_id), keep_layers=layers,
-                               learning_rate=learning_rate, index_writer=write_model_index)
+                               learning_rate=learning_rate, index_writer=signed_index_writer(settings.home))
     card = {**result.card, "output_dir": str(result.output_dir)}
     if as_json:
         emit_json(card)
@@ -185,7 +198,7 @@ def adapt(
 
         result = adapt_generator(base, corpus, output_dir, rank=rank, max_minutes=max_minutes, max_steps=max_steps,
                                  learning_rate=learning_rate, seed=seed, on_progress=report,
-                                 index_writer=write_model_index)
+                                 index_writer=signed_index_writer(settings.home))
     card = {**result.card, "output_dir": str(result.output_dir)}
     if as_json:
         emit_json(card)
