@@ -26,7 +26,10 @@ from provenance.store.models import DEFAULT_TENANT, ApiKey, utcnow
 from provenance.store.schema import ensure_schema
 from provenance.tenants import check_tenant_name
 
-SCOPES = ("verify", "generate", "scan", "admin")
+# ``admin`` administers its own tenant; ``platform-admin`` (issue 27) also reads other tenants' records, each read
+# audited. Keys are created only from the CLI, so granting it takes shell access to the server.
+PLATFORM_ADMIN = "platform-admin"
+SCOPES = ("verify", "generate", "scan", "admin", PLATFORM_ADMIN)
 KEY_PREFIX = "pvk_"
 _KEY_SHAPE = re.compile(r"^pvk_[0-9a-f]{12}_[A-Za-z0-9_-]{20,128}$")
 
@@ -43,8 +46,10 @@ class ApiKeyInfo:
     tenant: str = DEFAULT_TENANT
 
     def allows(self, scope: str) -> bool:
-        """``admin`` implies every other scope."""
-        return scope in self.scopes or "admin" in self.scopes
+        """``admin`` implies every tenant scope; ``platform-admin`` implies ``admin`` too."""
+        if scope in self.scopes or PLATFORM_ADMIN in self.scopes:
+            return True
+        return scope != PLATFORM_ADMIN and "admin" in self.scopes
 
 
 def hash_key(key: str) -> str:

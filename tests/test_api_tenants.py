@@ -62,6 +62,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, micro_model_dir: Path) -> It
         "owner_scan_only": _key(settings, "scan", OWNER),
         "owner_admin": _key(settings, "admin", OWNER),
         "other_admin": _key(settings, "admin", OTHER),
+        "platform_admin": _key(settings, "platform-admin", OTHER),
     }
     app = create_app(settings)
     with TestClient(app) as client:
@@ -152,9 +153,10 @@ def test_authorisation_matrix(world: World) -> None:
                                            headers=world.headers["other"])
             assert missing.status_code == other.status_code == 404
             assert set(missing.json()) == set(other.json())
-            # An admin names the tenant explicitly: allowed, and audited.
-            named = _call(world, method, path, rule, "other_admin", tenant=OWNER)
+            # A platform admin names the tenant explicitly: allowed, and audited. A tenant's admin cannot.
+            named = _call(world, method, path, rule, "platform_admin", tenant=OWNER)
             assert named.status_code == 200 and named.json()["tenant"] == OWNER, path
+            assert _call(world, method, path, rule, "other_admin", tenant=OWNER).status_code == 403, path
             # A non-admin key naming another tenant is refused without disclosing anything.
             assert _call(world, method, path, rule, "other", tenant=OWNER).status_code == 403, path
             assert own.json()["tenant"] == OWNER

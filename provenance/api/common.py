@@ -9,7 +9,7 @@ from fastapi import Request
 
 from provenance.api.errors import ApiError
 from provenance.api.services import ApiServices
-from provenance.apikeys import ApiKeyInfo
+from provenance.apikeys import PLATFORM_ADMIN, ApiKeyInfo
 
 
 def services_of(request: Request) -> ApiServices:
@@ -21,13 +21,13 @@ def actor(key: ApiKeyInfo) -> str:
 
 
 def reading_tenant(services: ApiServices, key: ApiKeyInfo, tenant: str | None) -> str:
-    """Whose records a read may see: the key's own tenant, or with an ``admin`` key an explicitly named one
-    (that cross-tenant read is audited). A non-admin key naming another tenant is refused without saying
-    whether that tenant exists."""
+    """Whose records a read may see: the key's own tenant, or with a ``platform-admin`` key an explicitly named
+    one (that cross-tenant read is audited). A tenant's ``admin`` key administers its own tenant only. Any other
+    key naming another tenant is refused without saying whether that tenant exists."""
     if tenant is None or tenant == key.tenant:
         return key.tenant
-    if "admin" not in key.scopes:
-        raise ApiError(403, "reading another tenant's records needs the 'admin' scope")
+    if not key.allows(PLATFORM_ADMIN):
+        raise ApiError(403, "reading another tenant's records needs the 'platform-admin' scope")
     from sqlalchemy.orm import Session
 
     from provenance.errors import ProvenanceError

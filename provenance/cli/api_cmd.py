@@ -63,7 +63,9 @@ def serve(
 @apikey_app.command("create")
 def create(
     name: str = typer.Option(..., "--name", help="Who or what the key is for."),
-    scopes: str = typer.Option("verify", "--scopes", help="Comma-separated: verify, generate, scan, admin."),
+    scopes: str = typer.Option("verify", "--scopes",
+                               help="Comma-separated: verify, generate, scan, admin (its own tenant), "
+                                    "platform-admin (also reads other tenants, audited)."),
     requests_per_minute: int | None = typer.Option(None, "--requests-per-minute", help="Default: server setting."),
     tokens_per_minute: int | None = typer.Option(None, "--tokens-per-minute", help="Generated tokens per minute."),
     tenant: str = typer.Option("default", "--tenant", help="The tenant whose data the key reads and writes "

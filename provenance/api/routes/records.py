@@ -17,7 +17,7 @@ from provenance.apikeys import ApiKeyInfo
 from provenance.store.models import Document, JobItem, Manifest, ScanJob, Verdict
 from provenance.tenant_view import own_manifest_id, own_review, own_source_id
 
-TENANT_QUERY = Query(None, description="admin keys only: read this tenant's records (audited).")
+TENANT_QUERY = Query(None, description="platform-admin keys only: read this tenant's records (audited).")
 
 router = APIRouter(prefix="/v1", tags=["records"])
 

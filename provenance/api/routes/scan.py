@@ -116,7 +116,8 @@ async def scan(body: ScanRequest, request: Request, key: ApiKeyInfo = Depends(re
 
 @router.get("/jobs/{job_id}", response_model=JobResponse, responses=ERROR_RESPONSES, summary="A scan job's progress")
 async def job(job_id: str, request: Request,
-              tenant: str | None = Query(None, description="admin keys only: read this tenant's job (audited)."),
+              tenant: str | None = Query(None, description="platform-admin keys only: read this tenant's job "
+                                                           "(audited)."),
               key: ApiKeyInfo = Depends(require_scope("scan"))) -> JSONResponse:
     services = services_of(request)
     owner = reading_tenant(services, key, tenant)
