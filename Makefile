@@ -72,11 +72,15 @@ bench: $(STAMP)
 	$(PY) bench/watermark_generation.py
 	$(PY) bench/watermark_detection.py
 	$(PY) bench/watermark_quality.py
+	$(DEMO_ENV) $(PY) bench/watermark_attacks.py
 	$(PY) bench/pii_quality.py
 	$(PY) bench/pii_speed.py
 	$(PY) bench/pii_memory.py
 	$(DEMO_ENV) $(PY) bench/detect_speed.py
 	$(DEMO_ENV) $(PY) bench/detect_quality.py
+	$(DEMO_ENV) $(PY) bench/detect_gpt2_output.py
+	$(DEMO_ENV) $(PY) bench/detect_recipe_speed.py
+	$(DEMO_ENV) $(PY) bench/memorisation_guard.py --corpus $(SHARED_CORPUS)
 	$(DEMO_ENV) $(PY) bench/pipeline_throughput.py
 	$(DEMO_ENV) $(PY) bench/pipeline_reliability.py
 	$(PY) bench/optimize_scoring.py $(if $(wildcard $(SHARED_MODEL)/config.json),--model $(SHARED_MODEL),) \
