@@ -13,7 +13,6 @@ log-likelihood, overall and per generator slice, against the same test-half huma
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import time
@@ -25,13 +24,10 @@ import torch
 from sklearn.metrics import roc_auc_score
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from bench.detect_gpt2_output import in_test_half
 from detect.training import prepare
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def in_test_half(group: int) -> bool:
-    return int(hashlib.sha256(str(group).encode()).hexdigest(), 16) % 2 == 1
 
 
 def chunks_of(tokenizer, texts: list[str], length: int = 128) -> list[list[int]]:

@@ -60,8 +60,13 @@ def new_rows(folder: Path, per_generator: int, humans: int, seed: int) -> list[L
     return chosen
 
 
+def in_test_half(group: int) -> bool:
+    """The WebText half a prompt group falls in (shared with ``bench/detect_aligned_scorer.py``)."""
+    return int(hashlib.sha256(str(group).encode()).hexdigest(), 16) % 2 == 1
+
+
 def test_half(groups: np.ndarray) -> np.ndarray:
-    return np.array([int(hashlib.sha256(str(group).encode()).hexdigest(), 16) % 2 == 1 for group in groups])
+    return np.array([in_test_half(group) for group in groups])
 
 
 def splits(names: set[str], labels: np.ndarray, groups: np.ndarray, domains: np.ndarray,

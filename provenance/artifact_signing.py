@@ -30,6 +30,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from generator.hashing import file_sha256
 from provenance.errors import ProvenanceError
 
 SIGNATURE_FILE = "signature.json"
@@ -60,14 +61,6 @@ def canonical(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_digests(directory: Path) -> dict[str, str]:
     """SHA-256 of every file below ``directory`` (relative POSIX names), the signature file excepted. A symlink
     or special file is refused: what is signed must be the bytes that are read."""
@@ -85,7 +78,7 @@ def file_digests(directory: Path) -> dict[str, str]:
             if not stat.S_ISREG(os.lstat(path).st_mode):
                 raise ArtifactSignatureError(f"{path} is not a regular file inside a signed artifact",
                                              hint="artifacts hold regular files only")
-            digests[relative] = _sha256(path)
+            digests[relative] = file_sha256(path)
     return dict(sorted(digests.items()))
 
 
@@ -197,7 +190,7 @@ def sign_index(home: Path, index_path: Path) -> dict[str, Any]:
 
     index_path = Path(index_path)
     payload = {"format": SIGNATURE_FORMAT, "kind": INDEX_KIND, "index_file": index_path.name,
-               "index_sha256": _sha256(index_path), "card_sha256": _sha256(card_path(index_path)),
+               "index_sha256": file_sha256(index_path), "card_sha256": file_sha256(card_path(index_path)),
                "key_id": key_id(_key(home).public_key()),
                "signed_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     target = signature_path(index_path)
@@ -237,7 +230,7 @@ def verify_index(home: Path, index_path: Path) -> dict[str, Any]:
         raise DetectionError(str(exc), hint=INDEX_HINT) from None
     changed = [name for name, path, field in (("index file", index_path, "index_sha256"),
                                               ("card", card_path(index_path), "card_sha256"))
-               if not path.is_file() or _sha256(path) != payload.get(field)]
+               if not path.is_file() or file_sha256(path) != payload.get(field)]
     if payload.get("kind") != INDEX_KIND or payload.get("index_file") != index_path.name:
         changed.append(f"signature for {payload.get('kind')} {payload.get('index_file')}")
     if changed:
