@@ -95,6 +95,9 @@ def build_card(name: str, identity: ScorerIdentity, ensemble: TrainedEnsemble, *
         "features": {"dense": list(DENSE_FEATURES), "hashed_ngrams": ["char_wb 2-4", "word 1-2"],
                      "stack_inputs": list(ensemble.stack_inputs)},
         "thresholds": asdict(ensemble.thresholds),
+        "domain_thresholds": {name: asdict(t) for name, t in (ensemble.domain_thresholds or {}).items()},
+        "domain_router": None if ensemble.router is None else {
+            "domains": list(ensemble.router.domains), "confidence": ensemble.router.confidence},
         "abstain": asdict(ensemble.abstain),
         "probability": "P(machine) calibrated by cross-validated sigmoid scaling, equal prior odds",
         "data": data,

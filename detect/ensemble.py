@@ -12,6 +12,9 @@ Training (``train_ensemble``):
    must also hold on leave-one-domain-out predictions (models that never saw the domain), which is what
    a new domain looks like. The human threshold is the mirror image (at most the target rate of machine
    texts called human). Between them: ``uncertain``.
+4. those global thresholds answer for the hardest domain and for domains nobody trained on; a text the domain
+   router (``detect.domain_router``) confidently places in a training domain with enough labelled texts is
+   judged by that domain's own out-of-fold thresholds instead, so labels of a new domain narrow its band.
 
 Texts too short or not in the scorer's language are not judged: ``abstain`` with the reason.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from detect.classifier import ScoredText, build_classifier, classifier_margin
+from detect.domain_router import MIN_ROUTED_TEXTS, DomainRouter, fit_router
 from detect.perplexity import MACHINE_DIRECTION
 from detect.probe import build_probe, probe_margin
 
@@ -109,6 +113,7 @@ class Thresholds:
     human: float  # p_machine <= human -> "human"
     target_fpr: float
     target_fnr: float | None = None  # None: bundles from before issue 25, whose human side used target_fpr
+    domain: str | None = None  # set on a domain's own thresholds (``detect.domain_router``)
 
 
 @dataclass
@@ -119,6 +124,7 @@ class Verdict:
     reasons: list[str]
     watermark: dict[str, Any] | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    thresholds: Thresholds | None = None  # the thresholds that judged it: global, or its routed domain's
 
 
 def stack_matrix(items: Sequence[ScoredText], classifier_margins: np.ndarray,
@@ -318,6 +324,8 @@ class TrainedEnsemble:
     stack_inputs: tuple[str, ...] = STACK_INPUTS
     stacker: str = "logit"
     probe: Any = None  # the hidden-state probe, when "probe" is a stack input
+    router: DomainRouter | None = None  # None in bundles from before it, or with one routable domain
+    domain_thresholds: dict[str, Thresholds] | None = None
 
     def detector_scores(self, items: Sequence[ScoredText]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         margins = classifier_margin(self.classifier, items) if items else np.zeros(0)
@@ -349,34 +357,49 @@ class TrainedEnsemble:
             subset = [items[i] for i in judged]
             scores, matrix = self.detector_scores(subset)
             p = self.calibrated.predict_proba(matrix)[:, 1]
+            routes = self.routes(subset)
             for row, i in enumerate(judged):
                 detectors = {name: _finite(values[row]) for name, values in scores.items()}
-                verdicts[i] = self._verdict(float(p[row]), detectors, items[i])
+                verdicts[i] = self._verdict(float(p[row]), detectors, items[i], *routes[row])
         return [v for v in verdicts if v is not None]
 
-    def _verdict(self, p: float, detectors: dict[str, float | None], item: ScoredText) -> Verdict:
-        t = self.thresholds
+    def routes(self, items: Sequence[ScoredText]) -> list[tuple[Thresholds, float | None]]:
+        """The thresholds for each text (its routed domain's, else the global ones) and the router's confidence."""
+        router = getattr(self, "router", None)  # absent from bundles pickled before the router existed
+        own = getattr(self, "domain_thresholds", None) or {}
+        if router is None or not own:
+            return [(self.thresholds, None)] * len(items)
+        return [(own.get(domain, self.thresholds) if domain else self.thresholds, sure)
+                for domain, sure in router.route([item.text for item in items])]
+
+    def _verdict(self, p: float, detectors: dict[str, float | None], item: ScoredText, t: Thresholds,
+                 route_confidence: float | None = None) -> Verdict:
+        where = "calibration data" if t.domain is None else (
+            f"calibration texts of the '{t.domain}' domain, which this text resembles "
+            f"(router confidence {route_confidence:.2f})")
         if p >= t.machine:
             label = "machine"
             reasons = [f"P(machine)={p:.3f} >= {t.machine:.3f}, the threshold for "
-                       f"{t.target_fpr:.1%} false positives on calibration data"]
+                       f"{t.target_fpr:.1%} false positives on {where}"]
         elif p <= t.human:
             label = "human"
             miss_rate = t.target_fpr if t.target_fnr is None else t.target_fnr
             reasons = [f"P(machine)={p:.3f} <= {t.human:.3f}, the threshold below which at most "
-                       f"{miss_rate:.1%} of machine texts fall on calibration data"]
+                       f"{miss_rate:.1%} of machine texts fall on {where}"]
         else:
             label = "uncertain"
             reasons = [f"P(machine)={p:.3f} lies between the human ({t.human:.3f}) and machine "
-                       f"({t.machine:.3f}) thresholds"]
+                       f"({t.machine:.3f}) thresholds of {where}"]
         strongest = max(((name, value) for name, value in detectors.items() if value is not None),
                         key=lambda kv: abs(kv[1]), default=None)
         diagnostics = {"tokens": item.stats.tokens, "truncated": item.stats.truncated}
+        if t.domain is not None:
+            diagnostics["threshold_domain"] = t.domain
         if item.stats.truncated:
             reasons.append(f"long text: scored on its first {item.stats.tokens + 1} tokens")
         if strongest is not None:
             diagnostics["largest_score"] = strongest[0]
-        return Verdict(p, label, detectors, reasons, diagnostics=diagnostics)
+        return Verdict(p, label, detectors, reasons, diagnostics=diagnostics, thresholds=t)
 
 
 def _finite(value: float) -> float | None:
@@ -436,6 +459,31 @@ def cross_domain_probabilities(items: Sequence[ScoredText], labels: np.ndarray, 
     return shifted
 
 
+def routed_thresholds(items: Sequence[ScoredText], oof_p: np.ndarray, labels: np.ndarray, domains: np.ndarray,
+                      target_fpr: float, target_fnr: float | None, seed: int,
+                      progress=None) -> tuple[dict[str, Thresholds] | None, DomainRouter | None]:
+    """Each domain's own out-of-fold thresholds and the router that sends a text to them (``detect.domain_router``).
+
+    Only domains with MIN_ROUTED_TEXTS human and machine texts get their own; with few humans the 1% threshold is
+    simply the highest human score, so a small reviewed domain is judged conservatively."""
+    known = np.isfinite(oof_p)
+    own: dict[str, Thresholds] = {}
+    for domain in np.unique(domains):
+        in_domain = known & (domains == domain)
+        if min((in_domain & (labels == 0)).sum(), (in_domain & (labels == 1)).sum()) < MIN_ROUTED_TEXTS:
+            continue
+        chosen = choose_thresholds(oof_p[in_domain], labels[in_domain], domains[in_domain], target_fpr, target_fnr)
+        own[str(domain)] = replace(chosen, domain=str(domain))
+    if not own:
+        return None, None
+    if progress is not None:
+        progress("domain router")
+    router = fit_router([item.text for item in items], domains, sorted(own), seed=seed)
+    if router is None:
+        return None, None
+    return {name: own[name] for name in router.domains}, router
+
+
 def train_ensemble(items: Sequence[ScoredText], labels: np.ndarray, groups: np.ndarray, domains: np.ndarray, *,
                    target_fpr: float = 0.01, C: float = 1.0, n_splits: int = 5, seed: int = 0,
                    abstain: AbstainPolicy | None = None, progress=None, stacker: str = "logit",
@@ -477,7 +525,9 @@ def train_ensemble(items: Sequence[ScoredText], labels: np.ndarray, groups: np.n
     classifier = build_classifier(C=C, seed=seed).fit(list(items), labels)
     calibrated = _calibrated(seed, stacker).fit(matrix[covered], labels[covered], sample_weight=weights[covered])
     probe = fit_probe(states, labels, seed) if states is not None else None
-    ensemble = TrainedEnsemble(classifier, calibrated, thresholds, abstain or AbstainPolicy(), inputs, stacker, probe)
+    own, router = routed_thresholds(items, oof_p, labels, domains, target_fpr, target_fnr, seed, progress)
+    ensemble = TrainedEnsemble(classifier, calibrated, thresholds, abstain or AbstainPolicy(), inputs, stacker, probe,
+                               router, own)
     oof = {name: np.array([getattr(item.stats, name) * MACHINE_DIRECTION[name] for item in items])
            for name in ZERO_SHOT_DETECTORS}
     oof["classifier"] = margins

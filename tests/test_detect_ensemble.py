@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,14 @@ import pytest
 from detect.bundle import Bundle, ScorerIdentity, load_bundle, save_bundle
 from detect.classifier import ScoredText
 from detect.data import LabelledText, assign_groups, read_labelled
-from detect.ensemble import AbstainPolicy, choose_thresholds, threshold_at_fpr
+from detect.domain_router import fit_router
+from detect.ensemble import AbstainPolicy, Thresholds, choose_thresholds, threshold_at_fpr
 from detect.errors import BundleMismatchError, DetectionError
 from detect.evaluation import evaluate_items, holdout_table, roc_plot
 from detect.perplexity import PerplexityScorer, PerplexityStats
 from detect.scoring import judge_texts
 from detect.training import prepare, train_bundle
+from tests.test_detect_domain_router import KITCHEN, SKY, texts_from, three_registers
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +194,22 @@ def test_the_probe_stacker_trains_a_probe_and_tolerates_texts_without_a_state(sc
     p = ensemble.probabilities(stateless)  # scored before states existed: the probe column is imputed
     assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     assert train_ensemble(items, data.labels, data.groups, data.domains, n_splits=3).ensemble.probe is None
+
+
+def test_a_routed_text_is_judged_by_its_domains_thresholds(bundle: Bundle, scorer: PerplexityScorer) -> None:
+    texts, domains = three_registers(seed=3)
+    router = fit_router(texts, domains, ["kitchen"])
+    assert router is not None
+    glob = bundle.ensemble.thresholds
+    own = Thresholds(machine=2.0, human=-1.0, target_fpr=glob.target_fpr, target_fnr=glob.target_fnr,
+                     domain="kitchen")  # beyond every probability: nothing is decided by them
+    ensemble = replace(bundle.ensemble, router=router, domain_thresholds={"kitchen": own})
+    judged = [texts_from(KITCHEN, 1, 7)[0], texts_from(SKY, 1, 7)[0]]
+    items = [ScoredText(text, stat) for text, stat in zip(judged, scorer.statistics(judged), strict=True)]
+    kitchen, sky = ensemble.judge(items)
+    assert kitchen.thresholds == own and kitchen.verdict == "uncertain"
+    assert kitchen.diagnostics["threshold_domain"] == "kitchen"
+    assert "'kitchen' domain" in kitchen.reasons[0]
+    assert sky.thresholds == glob and "threshold_domain" not in sky.diagnostics
+    plain = replace(bundle.ensemble, router=None, domain_thresholds=None).judge(items)
+    assert [v.p_machine for v in plain] == [kitchen.p_machine, sky.p_machine]  # routing never moves P(machine)

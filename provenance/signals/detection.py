@@ -89,7 +89,8 @@ class DetectionSignal:
         for verdict in self.service.judge(texts):
             p_machine = None if verdict.p_machine is None else round(float(verdict.p_machine), 6)
             results.append(DetectionResult(
-                p_machine=p_machine, verdict=verdict.verdict, margin=_margin(verdict.p_machine, thresholds),
+                p_machine=p_machine, verdict=verdict.verdict,
+                margin=_margin(verdict.p_machine, verdict.thresholds or thresholds),  # its routed domain's, if any
                 detectors={k: None if v is None else round(float(v), 6) for k, v in verdict.detectors.items()},
                 reasons=list(verdict.reasons), num_tokens=verdict.diagnostics.get("tokens")))
         return results
