@@ -29,6 +29,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ import numpy as np
 from detect.classifier import ScoredText
 from detect.data import LabelledText
 from detect.ensemble import AbstainPolicy, train_ensemble
-from detect.metrics import point_metrics
+from detect.metrics import point_metrics, verdict_rates
 from detect.training import prepare, score_rows
 from provenance.detection import DetectionService
 from provenance.settings import Settings
@@ -107,15 +108,16 @@ def judge_split(items: list[ScoredText], labels: np.ndarray, groups: np.ndarray,
     test_items = [items[i] for i in test]
     y = labels[test]
     p = ensemble.probabilities(test_items)
-    verdicts = np.array([v.verdict for v in ensemble.judge(test_items)])
+    verdicts = [v.verdict for v in ensemble.judge(test_items)]
     figures = point_metrics(y, p, ensemble.thresholds.machine)
     row = {"auroc": figures["auroc"], "tpr_at_1pct_fpr": figures.get("tpr_at_1pct_fpr"),
            "fpr_at_threshold": figures.get("fpr_at_threshold"),
            "tpr_at_threshold": figures.get("tpr_at_threshold"),
-           "uncertain_share": float(np.mean(verdicts == "uncertain")),
-           "humans_called_human": float(np.mean(verdicts[y == 0] == "human")),
-           "machines_called_human": float(np.mean(verdicts[y == 1] == "human")),
+           **verdict_rates(y, verdicts),
            "seconds": time.perf_counter() - started}
+    # The same ensemble without its domain thresholds: what routing (detect.domain_router) changes, same texts.
+    plain = replace(ensemble, router=None, domain_thresholds=None)
+    row["global_thresholds_only"] = verdict_rates(y, [v.verdict for v in plain.judge(test_items)])
     slices = sorted(set(generators[test][y == 1].tolist()))
     if len(slices) > 1:
         for generator in slices:

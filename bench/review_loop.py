@@ -28,7 +28,7 @@ from detect.cache import StatisticsCache, text_key
 from detect.classifier import ScoredText
 from detect.data import LabelledText
 from detect.ensemble import DEFAULT_STACKER, AbstainPolicy, TrainedEnsemble, train_ensemble
-from detect.metrics import point_metrics
+from detect.metrics import point_metrics, verdict_rates
 from detect.review_data import REVIEW_DOMAIN, held_back_mask, judged_metrics, promotion_checks, uncertainty_order
 from detect.training import prepare, score_rows
 from provenance.settings import Settings
@@ -49,7 +49,7 @@ def test_figures(ensemble: TrainedEnsemble, items: list[ScoredText], labels: np.
     p = ensemble.probabilities(items)
     verdicts = ensemble.judge(items)
     figures = point_metrics(labels, p, ensemble.thresholds.machine)
-    figures["uncertain_share"] = sum(v.verdict == "uncertain" for v in verdicts) / len(verdicts)
+    figures.update(verdict_rates(labels, [v.verdict for v in verdicts]))
     return {key: round(float(value), 4) for key, value in figures.items()}
 
 

@@ -7,6 +7,7 @@ resample human and machine texts separately (stratified), so each replicate has 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,20 @@ def point_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float | Non
         result["fpr_at_threshold"] = float((scores[labels == 0] >= threshold).mean())
         result["tpr_at_threshold"] = float((scores[labels == 1] >= threshold).mean())
     return result
+
+
+def verdict_rates(labels: np.ndarray, verdicts: Sequence[str]) -> dict[str, float]:
+    """What users get: shares of each class per verdict. "fpr_at_threshold" reads one global threshold; a bundle
+    with domain thresholds (``detect.domain_router``) judges some texts by their domain's, which only verdicts show."""
+    labels, verdicts = np.asarray(labels), np.asarray(list(verdicts))
+    humans, machines = verdicts[labels == 0], verdicts[labels == 1]
+
+    def share(values: np.ndarray, verdict: str) -> float:
+        return float(np.mean(values == verdict)) if values.size else float("nan")
+
+    return {"humans_called_machine": share(humans, "machine"), "machines_called_machine": share(machines, "machine"),
+            "humans_called_human": share(humans, "human"), "machines_called_human": share(machines, "human"),
+            "uncertain_share": share(verdicts, "uncertain")}
 
 
 def metrics_with_ci(labels: np.ndarray, scores: np.ndarray, threshold: float | None = None, *,

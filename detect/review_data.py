@@ -29,7 +29,7 @@ from detect.classifier import ScoredText
 from detect.data import LabelledText, assign_groups
 from detect.ensemble import TrainedEnsemble, train_ensemble
 from detect.errors import DetectionError
-from detect.metrics import metrics_with_ci
+from detect.metrics import metrics_with_ci, verdict_rates
 from detect.text import normalize_for_detection
 
 REVIEW_DOMAIN = "reviewed"
@@ -147,7 +147,7 @@ def judged_metrics(ensemble: TrainedEnsemble, items: Sequence[ScoredText], label
     p = ensemble.probabilities([items[i] for i in keep])
     verdicts = ensemble.judge([items[i] for i in keep])
     result = metrics_with_ci(y, p, ensemble.thresholds.machine, replicates=REPLICATES, seed=seed)
-    result["uncertain_share"] = round(sum(v.verdict == "uncertain" for v in verdicts) / len(verdicts), 4)
+    result.update({key: round(value, 4) for key, value in verdict_rates(y, [v.verdict for v in verdicts]).items()})
     return result
 
 
