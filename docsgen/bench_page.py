@@ -41,6 +41,10 @@ def leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix or "value", value)]
 
 
+def _load(values: Any) -> str:
+    return ", ".join(str(value) for value in values) if isinstance(values, list) else str(values)
+
+
 def render_run(run: dict[str, Any], about: str) -> str:
     machine = run.get("machine", {})
     parts = [
@@ -48,13 +52,13 @@ def render_run(run: dict[str, Any], about: str) -> str:
         "",
         about,
         "",
-        table(["", ""], [
+        table(["run", ""], [
             ["command", code(run.get("command", ""))],
             ["date (UTC)", run.get("date", "")],
             ["machine", f"{machine.get('cpu', '')}, {machine.get('cpu_count', '')} logical CPUs, "
                         f"{machine.get('system', '')}, Python {machine.get('python', '')}"],
             ["load average (1, 5, 15 min) before / after",
-             f"{run.get('load_average_before')} / {run.get('load_average_after')}"],
+             f"{_load(run.get('load_average_before'))} / {_load(run.get('load_average_after'))}"],
             ["wall time", f"{run.get('wall_s')} s"],
         ]),
         "",

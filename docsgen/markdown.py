@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 
 
 def cell(value: Any) -> str:
-    """One table cell: no line breaks, and pipes escaped so a help text cannot split the row."""
-    text = "" if value is None else str(value)
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: no line breaks, and pipes escaped so a help text cannot split the row. Pipes inside code
+    spans stay as they are: Python-Markdown's tables do not split on them, and an escape would show."""
+    text = " ".join(("" if value is None else str(value)).split())
+    out, last = [], 0
+    for match in CODE_SPAN.finditer(text):
+        out += [text[last:match.start()].replace("|", "\\|"), match.group(0)]
+        last = match.end()
+    out.append(text[last:].replace("|", "\\|"))
+    return "".join(out)
 
 
 def code(value: Any) -> str:
