@@ -3,6 +3,7 @@ its parameters, body and responses, and every schema the routes use (the JSON re
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,9 @@ def schema_type(schema: dict[str, Any]) -> str:
         return f"[{name}](#{name.lower()})"
     for key in ("anyOf", "oneOf"):
         if key in schema:
-            return " \\| ".join(schema_type(option) for option in schema[key])
+            return " | ".join(schema_type(option) for option in schema[key])
     if "enum" in schema:
-        return " \\| ".join(f'"{value}"' if isinstance(value, str) else str(value) for value in schema["enum"])
+        return " | ".join(f'"{value}"' if isinstance(value, str) else str(value) for value in schema["enum"])
     if "const" in schema:
         return f'"{schema["const"]}"'
     kind = schema.get("type", "any")
@@ -102,9 +103,7 @@ def render_schema(name: str, schema: dict[str, Any]) -> str:
     required = set(schema.get("required", []))
     rows = []
     for prop, spec in properties.items():
-        default = code(spec["default"]) if "default" in spec and spec["default"] is not None else ""
-        if "default" in spec and spec["default"] is None:
-            default = code("null")
+        default = code(json.dumps(spec["default"])) if "default" in spec else ""
         rows.append([code(prop), schema_type(spec), "yes" if prop in required else "", default,
                      " ".join(filter(None, [spec.get("description", ""), _limits(spec)]))])
     parts += [table(["field", "type", "required", "default", "meaning"], rows), ""]
