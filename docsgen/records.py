@@ -50,6 +50,30 @@ def export_example() -> dict[str, Any]:
     return verdict_record(verdict, document, "row-1", decision="machine")
 
 
+def job_summary_example() -> dict[str, Any]:
+    """What `scan --json` (with --wait) and `jobs show --json` print: the summariser run on a throw-away store
+    holding one invented, finished job with no documents."""
+    import tempfile
+    from datetime import datetime
+    from pathlib import Path
+
+    from provenance.pipeline.jobs import summarise
+    from provenance.store import ScanJob, ensure_schema, session_scope
+
+    with tempfile.TemporaryDirectory(prefix="provenance-docs-") as folder:
+        url = f"sqlite:///{Path(folder) / 'example.sqlite'}"
+        ensure_schema(url)
+        with session_scope(url) as session:
+            job = ScanJob(id="3fd6d28521da", status="done", tenant="default", bundle_version="default:abc123",
+                          inputs={"kind": "paths", "paths": ["/data/dump.jsonl"], "format": "auto",
+                                  "text_field": "text", "id_field": "id"},
+                          total=0, submission_done=True, created_at=datetime(2026, 1, 2, 3, 4, 5),
+                          started_at=datetime(2026, 1, 2, 3, 4, 5), finished_at=datetime(2026, 1, 2, 3, 4, 6))
+            session.add(job)
+            session.flush()
+            return summarise(session, job, details=True)
+
+
 def export_columns() -> list[tuple[str, str]]:
     from provenance.pipeline.export_writers import parquet_schema
 
@@ -83,6 +107,14 @@ def render() -> str:
         "whole run: it gets `verdict: abstain` and an `error`:",
         "",
         json_block(bad),
+        "",
+        "## `provenance scan --json` and `provenance jobs show --json`",
+        "",
+        "One object per job, from `provenance.pipeline.jobs.summarise`. `scan` without `--wait` prints it when",
+        "submission is done, without `verdicts` and `inputs` (those come with `--wait` and `jobs show`); `status`",
+        "is `queued`, `running`, `done` or `failed`:",
+        "",
+        json_block(job_summary_example()),
         "",
         "## `provenance verdicts export`",
         "",

@@ -25,6 +25,8 @@ class SettingDoc:
 
 
 def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Literal:  # the allowed values, as a user types them
+        return " | ".join(str(value) for value in typing.get_args(annotation))
     text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
     for noise in ("typing.", "pathlib.", "pydantic.types.", "<class '", "'>"):
         text = text.replace(noise, "")

@@ -117,6 +117,10 @@ def test_record_shapes_come_from_the_writers(pages: dict[str, str]) -> None:
         assert f'"{key}"' in page
     for column in CSV_COLUMNS:
         assert f"`{column}`" in page
+    summary = records.job_summary_example()
+    assert {"job_id", "status", "total", "scored", "quarantined", "duplicates", "verdicts"} <= set(summary)
+    for key in summary:
+        assert f'"{key}"' in page
 
 
 def test_bench_record_keeps_what_the_bench_printed_and_the_page_shows_it(tmp_path: Path) -> None:
