@@ -30,11 +30,11 @@ DEMO_TOXICITY := $(if $(wildcard $(SHARED_TOXICITY)),--toxicity-data $(SHARED_TO
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo dashboard demo-bootstrap test test-slow lint bench clean
+.PHONY: install demo dashboard demo-bootstrap test test-slow lint bench docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,docs]"
 	@touch $(STAMP) $(RUNTIME_STAMP)
 
 # What the product needs to run (the demo and dashboard): no test/lint tools.
@@ -67,28 +67,40 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # Benchmarks print JSON; each compares against its baseline in the same run (see each script's docstring).
+# bench/record.py runs each one unchanged and keeps what it printed, with date, machine and load, in
+# bench/recorded/NAME.json: the docs' "Measured numbers" page is generated from those files.
+RECORD := $(PY) bench/record.py
 bench: $(STAMP)
-	$(DEMO_ENV) $(PY) bench/generation_speed.py $(if $(wildcard $(SHARED_CORPUS)),--eval-corpus $(SHARED_CORPUS),)
-	$(PY) bench/watermark_generation.py
-	$(PY) bench/watermark_detection.py
-	$(PY) bench/watermark_quality.py
-	$(DEMO_ENV) $(PY) bench/watermark_attacks.py
-	$(PY) bench/pii_quality.py
-	$(PY) bench/pii_speed.py
-	$(PY) bench/pii_memory.py
-	$(DEMO_ENV) $(PY) bench/detect_speed.py
-	$(DEMO_ENV) $(PY) bench/detect_quality.py
-	$(DEMO_ENV) $(PY) bench/detect_gpt2_output.py
-	$(DEMO_ENV) $(PY) bench/detect_recipe_speed.py
-	$(DEMO_ENV) $(PY) bench/memorisation_guard.py --corpus $(SHARED_CORPUS)
-	$(DEMO_ENV) $(PY) bench/pipeline_throughput.py
-	$(DEMO_ENV) $(PY) bench/pipeline_reliability.py
-	$(PY) bench/optimize_scoring.py $(if $(wildcard $(SHARED_MODEL)/config.json),--model $(SHARED_MODEL),) \
+	$(DEMO_ENV) $(RECORD) bench/generation_speed.py $(if $(wildcard $(SHARED_CORPUS)),--eval-corpus $(SHARED_CORPUS),)
+	$(RECORD) bench/watermark_generation.py
+	$(RECORD) bench/watermark_detection.py
+	$(RECORD) bench/watermark_quality.py
+	$(DEMO_ENV) $(RECORD) bench/watermark_attacks.py
+	$(RECORD) bench/pii_quality.py
+	$(RECORD) bench/pii_speed.py
+	$(RECORD) bench/pii_memory.py
+	$(DEMO_ENV) $(RECORD) bench/detect_speed.py
+	$(DEMO_ENV) $(RECORD) bench/detect_quality.py
+	$(DEMO_ENV) $(RECORD) bench/detect_gpt2_output.py
+	$(DEMO_ENV) $(RECORD) bench/detect_recipe_speed.py
+	$(DEMO_ENV) $(RECORD) bench/memorisation_guard.py --corpus $(SHARED_CORPUS)
+	$(DEMO_ENV) $(RECORD) bench/pipeline_throughput.py
+	$(DEMO_ENV) $(RECORD) bench/pipeline_reliability.py
+	$(RECORD) bench/optimize_scoring.py $(if $(wildcard $(SHARED_MODEL)/config.json),--model $(SHARED_MODEL),) \
 		$(if $(wildcard .provenance/models/distilled/config.json),--student .provenance/models/distilled,)
-	$(DEMO_ENV) $(PY) bench/api_verify.py
-	$(PY) bench/dashboard_queue.py
-	$(PY) bench/toxicity_quality.py
-	$(DEMO_ENV) $(PY) bench/toxicity_speed.py
+	$(DEMO_ENV) $(RECORD) bench/api_verify.py
+	$(RECORD) bench/dashboard_queue.py
+	$(RECORD) bench/toxicity_quality.py
+	$(DEMO_ENV) $(RECORD) bench/toxicity_speed.py
+
+# The documentation site, offline: reference pages are generated from the code at build time (docsgen/), strict
+# mode fails on a broken link or a missing page. Torch stays on one thread (the CLI walk imports every command).
+DOCS_ENV := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 PROVENANCE_TORCH_THREADS=1
+docs: $(STAMP)
+	$(DOCS_ENV) $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	$(DOCS_ENV) $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8001
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info site

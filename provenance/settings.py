@@ -35,7 +35,8 @@ def _config_file() -> Path | None:
 
 
 class Settings(BaseSettings):
-    """Platform settings; see README's configuration table for each field's meaning."""
+    """Platform settings. The docs' settings reference is generated from these fields (docsgen/), so each
+    ``description`` is what users read."""
 
     model_config = SettingsConfigDict(env_prefix="PROVENANCE_", extra="ignore")
 
