@@ -26,14 +26,13 @@ def found(analyzer, text: str) -> list[tuple[str, str]]:
     ("IBAN GB82WEST12345698765432 please.", ("IBAN_CODE", "GB82WEST12345698765432")),
     ("She lives at 221 Baker Street near the park.", ("ADDRESS", "221 Baker Street")),
     ("Ship it to Lindenstraat 41 please.", ("ADDRESS", "Lindenstraat 41")),
-    ("Send it to PO Box 4410 by Friday.", ("ADDRESS", "PO Box 4410")),
+    ("Send it to PO Box 7731 by Friday.", ("ADDRESS", "PO Box 7731")),
     ("ZIP: 90210", ("POSTAL_CODE", "90210")),
     ("The office postcode is SW1A 1AA.", ("POSTAL_CODE", "SW1A 1AA")),
     ("She was born on 5/17/1968 in a small town.", ("DATE_OF_BIRTH", "5/17/1968")),
     ("DOB: March 3, 1985", ("DATE_OF_BIRTH", "March 3, 1985")),
     ("My driver's license number is A1234567.", ("US_DRIVER_LICENSE", "A1234567")),
     ("His passport number is X12345678.", ("PASSPORT", "X12345678")),
-    ("I'd like to join accounts with ms. Varga", ("PERSON", "Varga")),
 ])
 def test_finds_builtin_and_added_entities(analyzer, text: str, expected: tuple[str, str]) -> None:
     assert expected in found(analyzer, text)
@@ -55,8 +54,9 @@ def test_phone_number_is_reported_once_with_one_type(analyzer) -> None:
 
 
 def test_results_never_overlap_and_are_sorted(analyzer) -> None:
-    text = ("Tiffany Kilfoyle\nNera Consulting\n74 106 Kate Edger Place, BINSTED, Vatican City\n"
-            "69 987 88 37 office\n001-825-741-0957x5184 fax\nborn 1/2/1980, card 4532015112830366")
+    # Invented values: a contact block with a name, firm, address lines, two phone lines, a birth date, a card.
+    text = ("Marguerite Oyelaran\nTallowmere Consulting\n58 12 Quillon Bend Crescent, ASHCOMBE, Portugal\n"
+            "31 442 07 19 office\n001-615-202-3381x4471 fax\nborn 1/2/1980, card 4532015112830366")
     entities = analyzer.analyze(text)
     assert entities == sorted(entities, key=lambda e: e.start)
     for left, right in zip(entities, entities[1:], strict=False):

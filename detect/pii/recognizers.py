@@ -22,7 +22,6 @@ Added (patterns + context words; nothing keyed to particular names or values):
   surname, or alone mid-sentence (``names``).
 - PHONE_NUMBER: international digit groupings Presidio's region-limited phone recognizer misses.
 - US_DRIVER_LICENSE and PASSPORT: alphanumeric IDs, only with context words (no bare-number guesses).
-- PERSON: the name after an honorific ("Dr. X"), which a small NER model often misses.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ STREET_WORD = rf"(?!(?:{STOP})\b)[^\W\d_][\w'’.-]*"
 STREET_SUFFIX = (r"(?:street|st|road|rd|avenue|ave|av|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|square|sq|"
                  r"terrace|ter|way|highway|hwy|parkway|pkwy|circle|cir|trail|trl|crescent|cres|close|row|walk|"
                  r"alley|plaza|route|rte|mews|grove|gardens|hill|park|quay|wharf|esplanade|promenade|green|gate|"
-                 r"str|ul|utca|u|útja|út|rkp|tér|körút)\.?")
+                 r"str|ul|utca|u|útja|út|tér|körút)\.?")
 STREET_PREFIX = (r"(?:rue|via|viale|calle|avenida|avda|avenue|av|piazza|plaza|platz|plac|pl|ulica|ul|strada|rua|"
                  r"travessa|largo|carrer|carretera|camino|paseo|praça|boulevard|bd|chemin|allée|quai|cours|"
                  r"route|odos|οδός|πλατεία|λεωφόρος|ulitsa|prospekt|ул|улица|проспект)\.?")
@@ -68,7 +67,7 @@ BLOCK_TAIL = rf"(?:(?:[ \t]*\n[ \t,]*\n?[ \t]*{_PART})|(?:[ \t]*,[ \t]*{_CAP_PAR
 CONTEXT_ADDRESS = ("address", "addresses", "live", "lives", "lived", "living", "located", "location", "reside",
                    "resides", "residence", "street", "ship", "shipping", "deliver", "delivery", "mail", "billing",
                    "return to", "visit", "office", "home", "house", "apartment", "moved", "move", "zip", "postal",
-                   "postcode", "corner", "station", "restaurant", "store", "shop")
+                   "postcode", "corner", "store", "shop")
 
 
 def _digits(value: str) -> str:
@@ -279,15 +278,6 @@ def id_recognizers(language: str) -> list[EntityRecognizer]:
     return [licence, passport]
 
 
-def person_recognizer(language: str) -> EntityRecognizer:
-    name = r"[^\W\d_][\w'’-]+(?-i:[ \t]+[A-ZÀ-ÖØ-Þ][\w'’-]+)?"  # a second word only when capitalised
-    return RegexRecognizer("HonorificNameRecognizer", "PERSON", [
-        rule(rf"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|sr|sra|srta)\.?[ \t]+({name})", 0.6,
-             group=1),
-        rule(rf"\bmy name is[ \t]+({name})", 0.6, group=1),
-    ], language=language)
-
-
 def deny_list_recognizers(terms: Iterable[str], language: str) -> list[EntityRecognizer]:
     """``TYPE:term`` entries report ``TYPE``; plain entries report ``DENY_LIST``. Whole-word, case-insensitive."""
     by_type: dict[str, list[str]] = {}
@@ -310,7 +300,7 @@ def custom_recognizers(language: str) -> list[EntityRecognizer]:
     from detect.pii.names import CensusNameRecognizer
 
     return [*address_recognizers(language), postal_code_recognizer(language), *date_recognizers(language),
-            phone_recognizer(language), *id_recognizers(language), person_recognizer(language),
+            phone_recognizer(language), *id_recognizers(language),
             age_recognizer(language), *card_recognizers(language), organization_recognizer(language),
             firm_name_recognizer(language), iban_context_recognizer(language),
             GazetteerRecognizer(language), CensusNameRecognizer(language)]
