@@ -53,6 +53,7 @@ FUSED_SUFFIX = (r"[^\W\d_]*(?:straat|strasse|straße|gasse|weg|laan|plein|gracht
                 r"allee|ring|damm|ufer|gata|gatan|gade|vej|vei|veien|vegen|väg|vägen|stræde|katu|tie|kuja|"
                 r"polku|utca|útja|ulica|ulice|cesta|iela|gatve|tänav|puistotie|torget|torv)")
 NUMBER = r"\d{1,5}[a-z]?(?:[/-]\d{1,4})?"
+_UPPER = r"[A-ZÀ-ÖØ-ÞΑ-ΩА-Я]"
 UNIT = r"(?:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building)\.?\s*(?:no\.?\s*)?#?\s*\d{1,5}[a-z]?"
 # One further part of an address block after a street: a unit, a place name (<= 4 words) with an optional
 # region code / postal code, or a postal code alone.
@@ -96,8 +97,13 @@ def plausible_phone(value: str) -> bool:
 
 def address_recognizers(language: str) -> list[EntityRecognizer]:
     street_suffixed = rf"\b(?:{NUMBER}[ \t]+)?{NUMBER}[ \t]+(?:{STREET_WORD}[ \t]+){{0,4}}{STREET_SUFFIX}(?!\w)"
-    street_prefixed = (rf"\b(?:(?:{NUMBER}[ \t]+)?{NUMBER}[ \t]+)?{STREET_PREFIX}[ \t]+(?:{STREET_WORD}[ \t]+){{0,3}}"
-                       rf"{STREET_WORD}(?:[ \t]+{NUMBER}\b)?")
+    # A prefix street with a house number before or after it; without one, only when both the prefix word and
+    # the last name word are capitalised ("Rue Saint Denis"), since "via", "route" and "plaza" are also
+    # ordinary words ("travelled via Lisbon").
+    street_prefixed = (rf"\b(?:(?:{NUMBER}[ \t]+)?{NUMBER}[ \t]+{STREET_PREFIX}[ \t]+(?:{STREET_WORD}[ \t]+){{0,3}}"
+                       rf"{STREET_WORD}(?:[ \t]+{NUMBER}\b)?|{STREET_PREFIX}[ \t]+(?:{STREET_WORD}[ \t]+){{0,3}}"
+                       rf"{STREET_WORD}[ \t]+{NUMBER}\b|(?-i:(?={_UPPER})){STREET_PREFIX}[ \t]+"
+                       rf"(?:{STREET_WORD}[ \t]+){{0,3}}(?-i:(?={_UPPER})){STREET_WORD})")
     fused = rf"\b(?:{NUMBER}[ \t]+)?(?:{STREET_WORD}[ \t]+){{0,2}}{FUSED_SUFFIX}[ \t]+{NUMBER}\b"
     named_numbered = rf"\b(?:{NUMBER}[ \t]+)?(?:{STREET_WORD}[ \t]+){{1,3}}\d{{1,5}}[a-z]?\b"
     # "Name Number" followed by a unit on the same or the next line ("Name 12" then "Apt. 3") is a street.
@@ -192,14 +198,16 @@ def age_recognizer(language: str) -> EntityRecognizer:
 
 
 def luhn_card(value: str) -> bool:
+    """Luhn-valid, 12-19 digits, a card-network first digit (1-6). 12 digits: Maestro cards are issued with
+    12 to 19 (ISO/IEC 7812 allows 8-19); Presidio's defaults report such runs as bank numbers."""
     digits = _digits(value)
-    return 13 <= len(digits) <= 19 and digits[0] in "123456" and luhn_valid(digits) and len(set(digits)) > 1
+    return 12 <= len(digits) <= 19 and digits[0] in "123456" and luhn_valid(digits) and len(set(digits)) > 1
 
 
 def card_recognizers(language: str) -> list[EntityRecognizer]:
-    grouped = (r"(?<![\w-])(?:\d{4}([ \t-])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ \t-])\d{6}\2\d{4,5}"
+    grouped = (r"(?<![\w-])(?:\d{4}([ \t-])\d{4}\1\d{4}(?:\1\d{1,7})?|\d{4}([ \t-])\d{6}\2\d{4,5}"
                r"|\d{4}([ \t-])\d{4}\3\d{5})(?![\w]|-\d)")
-    plain = r"(?<![\w-])\d{13,19}(?![\w]|-\d)"
+    plain = r"(?<![\w-])\d{12,19}(?![\w]|-\d)"
     mixed = r"(?<![\w-])\d{4}[ -]?\d{3,4}[ -]?\d{3,4}[ -]?\d{3,5}(?![\w]|-\d)"  # irregular separators
     strong = RegexRecognizer("CardNumberRecognizer", "CREDIT_CARD", [
         rule(grouped, 1.0, validate=luhn_card), rule(plain, 1.0, validate=luhn_card),
@@ -253,9 +261,15 @@ def phone_recognizer(language: str) -> EntityRecognizer:
     grouped = (r"(?<![\w+.-])(?:(?:\+|00)\d{1,3}[ \t.-]?)?(?:\(\d{1,4}\)[ \t.-]?)?\d{2,4}(?:[ \t.-]\d{2,5}){1,4}"
                r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})?(?!\w|[-.]\d)")
     compact = r"(?<![\w+.-])(?:\+\d{1,3}[ \t]?)?\(\d{1,4}\)[ \t]?\d{3,10}(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})?(?!\w)"
+    # National forms with a long subscriber part ("0xxx xxxxxxx"): an area code, then 6-8 digits.
+    national = r"(?<![\w+.-])\(?0?\d{2,4}\)?[ \t.-]\d{6,8}(?!\w|[-.]\d)"
+    # Ten digits in one run, shaped as a North American number (area code and exchange do not start 0/1).
+    nanp_run = r"(?<![\w+.-])[2-9]\d{2}[2-9]\d{6}(?!\w|[-.]\d)"
     return RegexRecognizer("InternationalPhoneRecognizer", "PHONE_NUMBER", [
         rule(grouped, 0.4, validate=plausible_phone),
         rule(compact, 0.45, validate=plausible_phone),
+        rule(national, 0.4, validate=plausible_phone),
+        rule(nanp_run, 0.4, validate=plausible_phone),
     ], context=("phone", "phones", "phoned", "telephone", "tel", "call", "calls", "called", "calling", "mobile",
                 "cell", "fax", "contact", "reach", "text", "sms", "whatsapp", "office", "desk", "landline", "number",
                 "dial", "ring"),

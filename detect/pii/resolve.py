@@ -4,7 +4,8 @@ Presidio's own de-duplication only drops a result contained in another of the *s
 comes back as PHONE_NUMBER and UK_NHS, and an address overlapping a NER location comes back twice. Here:
 
 1. results under their entity's threshold, on allow-listed text, identifiers cut out of a longer token, or NER
-   DATE_TIME that names no point in time ("2 months", "a few years": durations) are dropped;
+   DATE_TIME that names no point in time ("2 months", "a few years": durations; "this morning": vague) are
+   dropped;
 2. the rest are ranked: pattern results before NER results (a street address beats the NER's "Baker Street"
    LOCATION, a passport number beats the NER's DATE for the same digits), then by score, then by type
    specificity (checksummed types first), then by length; each is accepted unless it overlaps an accepted span;
@@ -67,8 +68,22 @@ DURATION = re.compile(r"^(?:(?:about|around|over|under|nearly|almost|some|severa
                       r"(?:[\s-]+(?:old|ago|later|long|earlier))?$", re.IGNORECASE)
 
 
+# Relative or vague time words the NER tags as DATE/TIME: they name no day a person could be found by.
+VAGUE_TIME = re.compile(r"^(?:(?:the|this|that|last|next|every|each|later|earlier|early|late|same|one)\s+)*"
+                        r"(?:now|today|tonight|tomorrow|yesterday|recently|currently|daily|weekly|monthly|yearly|"
+                        r"annually|nightly|morning|afternoon|evening|night|day|week|weekend|month|year|season|"
+                        r"time|moment|present|past|future|period|era|age|spring|summer|autumn|fall|winter)s?$",
+                        re.IGNORECASE)
+
+
 def date_like(value: str) -> bool:
-    return bool(DATE_CUE.search(value)) and not DURATION.match(value.strip())
+    """A NER date/time worth reporting: anything but a duration ("2 months") or a vague relative time
+    ("this morning"). Round three widened this from "has a month, weekday, year or digits" because the stricter
+    filter dropped date forms the default engine reports (its recall on dates was higher than ours)."""
+    stripped = value.strip()
+    if DATE_CUE.search(stripped):
+        return not DURATION.match(stripped)
+    return not (DURATION.match(stripped) or VAGUE_TIME.match(stripped))
 
 
 WIDENING_TYPES = frozenset({"ADDRESS", "POSTAL_CODE"})
@@ -142,7 +157,29 @@ def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> li
             start, end = min(current.start, candidate.start), max(current.end, candidate.end)
             if not any(start < a.end and a.start < end for i, a in enumerate(accepted) if i != index):
                 accepted[index] = PIIEntity(current.type, start, end, current.score)
+            continue
+        if candidate.from_ner and candidate.type in NAME_TYPES:
+            remainder = _uncovered_words(text, candidate, [accepted[i] for i in overlapping])
+            if remainder is not None:
+                accepted.append(remainder)
     return sorted(accepted, key=lambda e: (e.start, e.end))
+
+
+# NER / gazetteer names whose part outside a winning pattern span is kept ("Bank of Springfield" as an
+# organisation pattern over "Bank of" would otherwise drop the NER's place): the default engine keeps both.
+NAME_TYPES = frozenset({"LOCATION", "PERSON", "ORGANIZATION"})
+
+
+def _uncovered_words(text: str, candidate: Candidate, blockers: list[PIIEntity]) -> PIIEntity | None:
+    """The longest uncovered part of a name when it is whole words and at least half of the name."""
+    gap = _largest_gap(text, candidate, blockers)
+    if gap is None:
+        return None
+    whole = (gap.start == 0 or not text[gap.start - 1].isalnum()) and (gap.end == len(text)
+                                                                       or not text[gap.end].isalnum())
+    if not whole or 2 * (gap.end - gap.start) < candidate.end - candidate.start:
+        return None
+    return gap
 
 
 def _largest_gap(text: str, candidate: Candidate, blockers: list[PIIEntity]) -> PIIEntity | None:
