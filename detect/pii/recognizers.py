@@ -14,8 +14,8 @@ Added (patterns + context words; nothing keyed to particular names or values):
   Presidio's checksum-validated results, so a Luhn-valid card beats an NHS number found inside it),
   Luhn-invalid counts only next to card context words (0.5). Replaces Presidio's recognizer, whose 0.3 score
   for a valid number without context words falls under the default threshold.
-- IBAN_CODE: IBAN-shaped strings with a failing checksum, only next to account words (0.5; Presidio's
-  recognizer, kept, reports checksum-valid ones).
+- IBAN_CODE: IBAN-shaped strings with a valid mod-97 checksum whatever the country (0.6), and with a failing
+  checksum only next to account words (0.5); Presidio's recognizer is kept.
 - ORGANIZATION: capitalised names ending in a legal-form or institution word ("... Ltd", "... Inc",
   "... Group", "University of ..."), and "A, B and C" firm names.
 - LOCATION: place names from the GeoNames gazetteer (``gazetteer``); PERSON: census given names with a
@@ -221,17 +221,39 @@ def card_recognizers(language: str) -> list[EntityRecognizer]:
     return [strong, weak]
 
 
-def iban_context_recognizer(language: str) -> EntityRecognizer:
-    """IBAN-shaped strings whose checksum fails, next to account words (Presidio's recognizer keeps only
-    checksum-valid ones): a mistyped IBAN still identifies an account holder."""
-    compact = r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"
-    grouped = r"\b[A-Z]{2}\d{2}(?:[ -][A-Z0-9]{4}){2,7}(?:[ -][A-Z0-9]{1,4})?\b"
-    return RegexRecognizer("IbanContextRecognizer", "IBAN_CODE", [
-        rule(compact, 0.2, validate=lambda v: sum(ch.isdigit() for ch in v) >= 8, flags=0),
-        rule(grouped, 0.2, validate=lambda v: sum(ch.isdigit() for ch in v) >= 8, flags=0),
+def iban_checksum_valid(value: str) -> bool:
+    """ISO 13616 mod-97 check: country code and check digits moved to the end, letters as 10..35."""
+    compact = "".join(ch for ch in value if ch.isalnum()).upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _iban_shaped(value: str) -> bool:
+    return sum(ch.isdigit() for ch in value) >= 8
+
+
+_IBAN_COMPACT = r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"
+_IBAN_GROUPED = r"\b[A-Z]{2}\d{2}(?:[ -][A-Z0-9]{4}){2,7}(?:[ -][A-Z0-9]{1,4})?\b"
+
+
+def iban_recognizers(language: str) -> list[EntityRecognizer]:
+    """IBANs beside Presidio's recognizer, which also requires its per-country length/format table to know the
+    country: any IBAN-shaped string with a valid mod-97 checksum (0.6, without context words: the checksum is
+    the evidence), and IBAN-shaped strings whose checksum fails next to account words (0.5): a mistyped IBAN
+    still identifies an account holder."""
+    valid = RegexRecognizer("IbanChecksumRecognizer", "IBAN_CODE", [
+        rule(_IBAN_COMPACT, 0.6, validate=lambda v: _iban_shaped(v) and iban_checksum_valid(v), flags=0),
+        rule(_IBAN_GROUPED, 0.6, validate=lambda v: _iban_shaped(v) and iban_checksum_valid(v), flags=0),
+    ], precheck=r"\d{2}", language=language)
+    context = RegexRecognizer("IbanContextRecognizer", "IBAN_CODE", [
+        rule(_IBAN_COMPACT, 0.2, validate=_iban_shaped, flags=0),
+        rule(_IBAN_GROUPED, 0.2, validate=_iban_shaped, flags=0),
     ], context=("iban", "account", "acct", "bank", "transfer", "wire", "swift", "bic", "sepa", "payee"),
         context_score=0.5, context_required=True, window_before=48, window_after=16, precheck=r"\d{2}",
         language=language)
+    return [valid, context]
 
 
 _ORG_FORMS = (r"(?:Inc|Incorporated|LLC|L\.L\.C|Ltd|Limited|Corp|Corporation|Company|Co|Group|GmbH|AG|SA|S\.A|SAS|"
@@ -316,7 +338,7 @@ def custom_recognizers(language: str) -> list[EntityRecognizer]:
     return [*address_recognizers(language), postal_code_recognizer(language), *date_recognizers(language),
             phone_recognizer(language), *id_recognizers(language),
             age_recognizer(language), *card_recognizers(language), organization_recognizer(language),
-            firm_name_recognizer(language), iban_context_recognizer(language),
+            firm_name_recognizer(language), *iban_recognizers(language),
             GazetteerRecognizer(language), CensusNameRecognizer(language)]
 
 
