@@ -143,3 +143,33 @@ def test_worker_processes_give_the_same_results() -> None:
 def test_postcode_after_an_address_joins_the_address_block(analyzer) -> None:
     text = "Write to 221B Baker Street, London NW1 6XE."
     assert found(analyzer, text) == [("ADDRESS", "221B Baker Street, London NW1 6XE")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Round three (issue 30): forms Presidio's defaults report that the engine used to drop. Invented values.
+    ("Paid with card 501817423962 yesterday.", ("CREDIT_CARD", "501817423962")),  # 12-digit Luhn (Maestro)
+    ("Her number is 3125550172, call after six.", ("PHONE_NUMBER", "3125550172")),
+    ("Office line 0391 4407823 for the clinic.", ("PHONE_NUMBER", "0391 4407823")),
+    ("Refund to QZ81TALL40417723991 please.", ("IBAN_CODE", "QZ81TALL40417723991")),  # valid mod-97, any country
+    ("Mail for USS Quillonbeck\nFPO AE 09512 arrives weekly.", ("ADDRESS", "USS Quillonbeck\nFPO AE 09512")),
+    ("Deliver to C/ Tallowmere Alta 14 tomorrow.", ("ADDRESS", "C/ Tallowmere Alta 14")),
+    ("The parcel went to Lyon 69002 on Friday.", ("ADDRESS", "Lyon 69002")),
+])
+def test_forms_the_defaults_report(analyzer, text: str, expected: tuple[str, str]) -> None:
+    assert expected in found(analyzer, text)
+
+
+def test_vague_times_and_ordinary_words_stay_unmarked(analyzer) -> None:
+    kinds = found(analyzer, "We spoke this morning and travelled via the coast road later.")
+    assert not any(kind in {"DATE_TIME", "ADDRESS"} for kind, _ in kinds)
+
+
+def test_a_ner_name_keeps_its_part_outside_a_winning_pattern_span() -> None:
+    from detect.pii.resolve import Candidate, resolve
+
+    text = "Bank of Quillon Falls"
+    pattern = Candidate("ORGANIZATION", 0, 7, 0.55)  # "Bank of": a pattern result, ranked first
+    ner = Candidate("LOCATION", 8, 21, 0.85, from_ner=True)  # "Quillon Falls"
+    widened = Candidate("LOCATION", 5, 21, 0.85, from_ner=True)  # "of Quillon Falls", overlapping the pattern
+    spans = [(e.type, text[e.start:e.end]) for e in resolve(text, [pattern, widened, ner], PIIConfig())]
+    assert ("ORGANIZATION", "Bank of") in spans and ("LOCATION", "Quillon Falls") in spans

@@ -45,7 +45,7 @@ STREET_SUFFIX = (r"(?:street|st|road|rd|avenue|ave|av|boulevard|blvd|lane|ln|dri
                  r"terrace|ter|way|highway|hwy|parkway|pkwy|circle|cir|trail|trl|crescent|cres|close|row|walk|"
                  r"alley|plaza|route|rte|mews|grove|gardens|hill|park|quay|wharf|esplanade|promenade|green|gate|"
                  r"str|ul|utca|u|útja|út|tér|körút)\.?")
-STREET_PREFIX = (r"(?:rue|via|viale|calle|avenida|avda|avenue|av|piazza|plaza|platz|plac|pl|ulica|ul|strada|rua|"
+STREET_PREFIX = (r"(?:c/|rue|via|viale|calle|avenida|avda|avenue|av|piazza|plaza|platz|plac|pl|ulica|ul|strada|rua|"
                  r"travessa|largo|carrer|carretera|camino|paseo|praça|boulevard|bd|chemin|allée|quai|cours|"
                  r"route|odos|οδός|πλατεία|λεωφόρος|ulitsa|prospekt|ул|улица|проспект)\.?")
 # Street names with a fused suffix word (Dutch, German, Nordic, Hungarian, Finnish, Slavic...), then a number.
@@ -117,6 +117,9 @@ def address_recognizers(language: str) -> list[EntityRecognizer]:
         rule(r"\bp\.?\s?o\.?\s?box\s+\d{1,6}\b" + BLOCK_TAIL, 0.6),
         rule(r"\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}(?:[ \t,]*\n?[ \t]*(?:APO|FPO|DPO)[ \t]+"
              r"(?:AA|AE|AP)[ \t]+\d{5})?|\b(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}\b", 0.6, flags=0),
+        # US military ship addresses (USPS Publication 28): "USS <name>" then "FPO AE 09xxx".
+        rule(r"\b(?:USS|USNS|USNV|USCGC)[ \t]+[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*){0,2}[ \t,]*\n?[ \t]*"
+             r"FPO[ \t]+(?:AA|AE|AP)[ \t]+\d{5}\b", 0.6, flags=0),
     ], precheck=r"\d", language=language)
     weak = RegexRecognizer("ContextualAddressRecognizer", "ADDRESS", [rule(named_numbered + BLOCK_TAIL, 0.1)],
                            context=CONTEXT_ADDRESS, context_score=0.55, context_required=True,

@@ -11,7 +11,8 @@ comes back as PHONE_NUMBER and UK_NHS, and an address overlapping a NER location
    specificity (checksummed types first), then by length; each is accepted unless it overlaps an accepted span;
 3. an overlapping address-like or date result widens an accepted one of the same type (two fragments of one
    address, or "June 3" and the NER's "the morning of June 3", become one span); any other overlapping
-   result is discarded.
+   result is discarded, except that the part of a NER name outside the winning spans is kept;
+4. a place name directly followed by a 4-6 digit code becomes one ADDRESS span with it ("Lyon 69002").
 """
 
 from __future__ import annotations
@@ -162,7 +163,23 @@ def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> li
             remainder = _uncovered_words(text, candidate, [accepted[i] for i in overlapping])
             if remainder is not None:
                 accepted.append(remainder)
-    return sorted(accepted, key=lambda e: (e.start, e.end))
+    return sorted(_with_postcodes(text, accepted), key=lambda e: (e.start, e.end))
+
+
+# A place name followed by a 4-6 digit code ("Lyon 69002", "Texas 75001"): the last line of a postal address in
+# most European and American formats, so the two are one ADDRESS span.
+_CODE_AFTER_PLACE = re.compile(r"[ \t]*,?[ \t]*\d{4,6}(?:-\d{3,4})?(?![\w.,-]?\d)")
+
+
+def _with_postcodes(text: str, accepted: list[PIIEntity]) -> list[PIIEntity]:
+    starts = {e.start for e in accepted}
+    out = []
+    for entity in accepted:
+        match = _CODE_AFTER_PLACE.match(text, entity.end) if entity.type == "LOCATION" else None
+        if match and not any(entity.end <= s < match.end() for s in starts):
+            entity = PIIEntity("ADDRESS", entity.start, match.end(), entity.score)
+        out.append(entity)
+    return out
 
 
 # NER / gazetteer names whose part outside a winning pattern span is kept ("Bank of Springfield" as an
