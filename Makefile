@@ -73,8 +73,9 @@ bench: $(STAMP)
 	$(PY) bench/watermark_detection.py
 	$(PY) bench/watermark_quality.py
 	$(DEMO_ENV) $(PY) bench/watermark_attacks.py
-	$(PY) bench/pii_quality.py
+	$(PY) bench/pii_quality.py --untouched
 	$(PY) bench/pii_speed.py
+	$(PY) bench/pii_prose.py
 	$(PY) bench/pii_memory.py
 	$(DEMO_ENV) $(PY) bench/detect_speed.py
 	$(DEMO_ENV) $(PY) bench/detect_quality.py
