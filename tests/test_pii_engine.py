@@ -173,3 +173,15 @@ def test_a_ner_name_keeps_its_part_outside_a_winning_pattern_span() -> None:
     widened = Candidate("LOCATION", 5, 21, 0.85, from_ner=True)  # "of Quillon Falls", overlapping the pattern
     spans = [(e.type, text[e.start:e.end]) for e in resolve(text, [pattern, widened, ner], PIIConfig())]
     assert ("ORGANIZATION", "Bank of") in spans and ("LOCATION", "Quillon Falls") in spans
+
+
+def test_a_ner_name_stops_at_the_line_break_and_drops_quote_marks() -> None:
+    from detect.pii.resolve import Candidate, resolve
+
+    text = "Quillon Marsh\n> Address follows"
+    entities = resolve(text, [Candidate("PERSON", 0, 24, 0.85, from_ner=True)], PIIConfig())
+    assert [(e.type, text[e.start:e.end]) for e in entities] == [("PERSON", "Quillon Marsh")]
+
+
+def test_lower_case_given_name_with_a_non_ascii_surname(analyzer) -> None:
+    assert ("PERSON", "julie dvořáčková") in found(analyzer, "the form was sent by julie dvořáčková last week")

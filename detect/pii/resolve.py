@@ -113,9 +113,26 @@ def _keep(text: str, entity: Candidate, config: PIIConfig, allowed: frozenset[st
     return not (entity.type == "DATE_TIME" and entity.from_ner and not date_like(value))
 
 
+# Characters a NER name never starts or ends with: quoting marks of e-mail replies, table rules, brackets.
+_NAME_EDGE = frozenset(",;:<>|*\"`~^=+_#!?[]{}")
+_LINE_NAME_TYPES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP"})
+
+
 def _trim(text: str, entity: Candidate) -> Candidate:
-    """Drop surrounding whitespace and trailing sentence punctuation that recognizers sometimes include."""
+    """Drop surrounding whitespace and trailing sentence punctuation that recognizers sometimes include.
+
+    NER names are also cut at a line break (the small model runs "Jane Roe" on into the next line's "Address"
+    or "> quoted" text) and lose stray edge symbols: a name never spans two lines of a form or a letter.
+    """
     start, end = entity.start, entity.end
+    if entity.from_ner and entity.type in _LINE_NAME_TYPES:
+        first_line = text.find("\n", start, end)
+        if first_line != -1 and sum(ch.isalnum() for ch in text[start:first_line]) >= 2:
+            end = first_line
+        while start < end and (text[start].isspace() or text[start] in _NAME_EDGE):
+            start += 1
+        while end > start and (text[end - 1].isspace() or text[end - 1] in _NAME_EDGE):
+            end -= 1
     while start < end and text[start].isspace():
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:"):
