@@ -154,6 +154,9 @@ def test_postcode_after_an_address_joins_the_address_block(analyzer) -> None:
     ("Mail for USS Quillonbeck\nFPO AE 09512 arrives weekly.", ("ADDRESS", "USS Quillonbeck\nFPO AE 09512")),
     ("Deliver to C/ Tallowmere Alta 14 tomorrow.", ("ADDRESS", "C/ Tallowmere Alta 14")),
     ("The parcel went to Lyon 69002 on Friday.", ("ADDRESS", "Lyon 69002")),
+    ("Refund to qz81tall40417723991 please.", ("IBAN_CODE", "qz81tall40417723991")),  # lower case, as defaults
+    ("GB IBAN gb82 west 1234 5698 7654 32 on file.", ("IBAN_CODE", "gb82 west 1234 5698 7654 32")),
+    ("Card 4552-0184-7730-2160-003 was used.", ("CREDIT_CARD", "4552-0184-7730-2160-003")),  # 19 digits, 5 groups
 ])
 def test_forms_the_defaults_report(analyzer, text: str, expected: tuple[str, str]) -> None:
     assert expected in found(analyzer, text)

@@ -208,7 +208,7 @@ def luhn_card(value: str) -> bool:
 
 
 def card_recognizers(language: str) -> list[EntityRecognizer]:
-    grouped = (r"(?<![\w-])(?:\d{4}([ \t-])\d{4}\1\d{4}(?:\1\d{1,7})?|\d{4}([ \t-])\d{6}\2\d{4,5}"
+    grouped = (r"(?<![\w-])(?:\d{4}([ \t-])\d{4}\1\d{4}(?:\1\d{1,7})?(?:\1\d{1,4})?|\d{4}([ \t-])\d{6}\2\d{4,5}"
                r"|\d{4}([ \t-])\d{4}\3\d{5})(?![\w]|-\d)")
     plain = r"(?<![\w-])\d{12,19}(?![\w]|-\d)"
     mixed = r"(?<![\w-])\d{4}[ -]?\d{3,4}[ -]?\d{3,4}[ -]?\d{3,5}(?![\w]|-\d)"  # irregular separators
@@ -247,8 +247,8 @@ def iban_recognizers(language: str) -> list[EntityRecognizer]:
     the evidence), and IBAN-shaped strings whose checksum fails next to account words (0.5): a mistyped IBAN
     still identifies an account holder."""
     valid = RegexRecognizer("IbanChecksumRecognizer", "IBAN_CODE", [
-        rule(_IBAN_COMPACT, 0.6, validate=lambda v: _iban_shaped(v) and iban_checksum_valid(v), flags=0),
-        rule(_IBAN_GROUPED, 0.6, validate=lambda v: _iban_shaped(v) and iban_checksum_valid(v), flags=0),
+        rule(_IBAN_COMPACT, 0.6, validate=lambda v: _iban_shaped(v) and iban_checksum_valid(v)),
+        rule(_IBAN_GROUPED, 0.6, validate=lambda v: _iban_shaped(v) and iban_checksum_valid(v)),
     ], precheck=r"\d{2}", language=language)
     context = RegexRecognizer("IbanContextRecognizer", "IBAN_CODE", [
         rule(_IBAN_COMPACT, 0.2, validate=_iban_shaped, flags=0),
@@ -368,6 +368,13 @@ def presidio_recognizers(language: str) -> list[EntityRecognizer]:
     passport = UsPassportRecognizer(supported_language=language)
     passport.supported_entities = ["PASSPORT"]  # one passport type for US and other passports
     found.append(passport)
+    # Presidio's default registry overrides every recognizer's own regex flags with its global ones (DOTALL,
+    # MULTILINE, IGNORECASE); built one by one, some keep narrower ones (the IBAN recognizer's lack IGNORECASE,
+    # so lower-case IBANs the defaults report were missed). Use the registry's flags, as the defaults do.
+    flags = RecognizerRegistry().global_regex_flags
+    for recognizer in found:
+        if hasattr(recognizer, "global_regex_flags"):
+            recognizer.global_regex_flags = flags
     return found
 
 
