@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(PY) bench/pii_quality.py --untouched
 	$(PY) bench/pii_speed.py
 	$(PY) bench/pii_prose.py
+	$(PY) bench/pii_forms.py
 	$(PY) bench/pii_memory.py
 	$(DEMO_ENV) $(PY) bench/detect_speed.py
 	$(DEMO_ENV) $(PY) bench/detect_quality.py
