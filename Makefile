@@ -76,8 +76,10 @@ bench: $(STAMP)
 	$(RECORD) bench/watermark_detection.py
 	$(RECORD) bench/watermark_quality.py
 	$(DEMO_ENV) $(RECORD) bench/watermark_attacks.py
-	$(RECORD) bench/pii_quality.py
+	$(RECORD) bench/pii_quality.py --untouched
 	$(RECORD) bench/pii_speed.py
+	$(RECORD) bench/pii_prose.py
+	$(RECORD) bench/pii_forms.py
 	$(RECORD) bench/pii_memory.py
 	$(DEMO_ENV) $(RECORD) bench/detect_speed.py
 	$(DEMO_ENV) $(RECORD) bench/detect_quality.py

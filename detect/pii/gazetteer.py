@@ -60,6 +60,13 @@ def place_names() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(any_case), frozenset(exact)
 
 
+@lru_cache(maxsize=1)
+def _first_words() -> frozenset[str]:
+    """Lower-cased first words of every gazetteer name (most words of a text start none)."""
+    any_case, exact = place_names()
+    return frozenset(name.split()[0].lower() for name in (*any_case, *exact) if name.split())
+
+
 class GazetteerRecognizer(EntityRecognizer):
     """LOCATION for place names from GeoNames (see module docstring)."""
 
@@ -68,15 +75,19 @@ class GazetteerRecognizer(EntityRecognizer):
                          context=[])
 
     def load(self) -> None:
-        place_names()  # read the gazetteer when the engine is built, not on the first document
+        _first_words()  # read the gazetteer when the engine is built, not on the first document
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
                 ) -> list[RecognizerResult]:
         any_case, exact = place_names()
+        starts = _first_words()
         words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
         results: list[RecognizerResult] = []
         index = 0
         while index < len(words):
+            if text[words[index][0]:words[index][1]].lower() not in starts:
+                index += 1  # no place name starts with this word: skip the longest-match search
+                continue
             found = 0
             for size in range(min(_MAX_WORDS, len(words) - index), 0, -1):
                 start, end = words[index][0], words[index + size - 1][1]

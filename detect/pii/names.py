@@ -5,7 +5,8 @@ The small spaCy NER misses many names: uncommon surnames, lower-cased chat text,
 given names and 88,799 surnames. The recognizer reports:
 
 - a capitalised given name followed by a capitalised word: "Given Surname" (0.6), the surname may be any word;
-- a lower-cased given name followed by a lower-cased census surname: "given surname" (0.5);
+- a lower-cased given name followed by a lower-cased census surname, or by a word with non-ASCII letters
+  (most European surnames the census lacks): "given surname" (0.5);
 - a capitalised given name alone, not at the start of a sentence or line (0.45).
 
 Given names that are also ordinary English words ("Will", "Grant", "Rose") count only with a surname. Results
@@ -56,6 +57,12 @@ def _surname(word: str, given: frozenset[str], surnames: frozenset[str]) -> bool
     return len(word) >= 3 and word in surnames and word not in given and word not in _NOT_SURNAMES
 
 
+def _foreign_surname(word: str) -> bool:
+    """A lower-cased word with a letter outside ASCII ("novák", "ilić"): not an English word that could follow a
+    given name, and the census list (US names of 1990) lacks most such surnames."""
+    return len(word) >= 3 and word.isalpha() and not word.isascii()
+
+
 def _result(entity: str, start: int, end: int, score: float, recognizer: EntityRecognizer) -> RecognizerResult:
     return RecognizerResult(entity, start, end, score, recognition_metadata={
         RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
@@ -97,7 +104,8 @@ class CensusNameRecognizer(EntityRecognizer):
                 if lower not in _WORD_NAMES and not starts_sentence:
                     results.append(_result("PERSON", word.start(), word.end(), 0.45, self))
             elif (value.islower() and joined and following is not None and following.group().islower()
-                  and lower not in _WORD_NAMES and _surname(following.group(), given, surnames)):
+                  and lower not in _WORD_NAMES and (_surname(following.group(), given, surnames)
+                                                    or _foreign_surname(following.group()))):
                 results.append(_result("PERSON", word.start(), following.end(), 0.5, self))
                 index += 2
                 continue

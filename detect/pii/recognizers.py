@@ -14,15 +14,14 @@ Added (patterns + context words; nothing keyed to particular names or values):
   Presidio's checksum-validated results, so a Luhn-valid card beats an NHS number found inside it),
   Luhn-invalid counts only next to card context words (0.5). Replaces Presidio's recognizer, whose 0.3 score
   for a valid number without context words falls under the default threshold.
-- IBAN_CODE: IBAN-shaped strings with a failing checksum, only next to account words (0.5; Presidio's
-  recognizer, kept, reports checksum-valid ones).
+- IBAN_CODE: IBAN-shaped strings with a valid mod-97 checksum whatever the country (0.6), and with a failing
+  checksum only next to account words (0.5); Presidio's recognizer is kept.
 - ORGANIZATION: capitalised names ending in a legal-form or institution word ("... Ltd", "... Inc",
   "... Group", "University of ..."), and "A, B and C" firm names.
 - LOCATION: place names from the GeoNames gazetteer (``gazetteer``); PERSON: census given names with a
   surname, or alone mid-sentence (``names``).
 - PHONE_NUMBER: international digit groupings Presidio's region-limited phone recognizer misses.
 - US_DRIVER_LICENSE and PASSPORT: alphanumeric IDs, only with context words (no bare-number guesses).
-- PERSON: the name after an honorific ("Dr. X"), which a small NER model often misses.
 """
 
 from __future__ import annotations
@@ -45,8 +44,8 @@ STREET_WORD = rf"(?!(?:{STOP})\b)[^\W\d_][\w'’.-]*"
 STREET_SUFFIX = (r"(?:street|st|road|rd|avenue|ave|av|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|square|sq|"
                  r"terrace|ter|way|highway|hwy|parkway|pkwy|circle|cir|trail|trl|crescent|cres|close|row|walk|"
                  r"alley|plaza|route|rte|mews|grove|gardens|hill|park|quay|wharf|esplanade|promenade|green|gate|"
-                 r"str|ul|utca|u|útja|út|rkp|tér|körút)\.?")
-STREET_PREFIX = (r"(?:rue|via|viale|calle|avenida|avda|avenue|av|piazza|plaza|platz|plac|pl|ulica|ul|strada|rua|"
+                 r"str|ul|utca|u|útja|út|tér|körút)\.?")
+STREET_PREFIX = (r"(?:c/|rue|via|viale|calle|avenida|avda|avenue|av|piazza|plaza|platz|plac|pl|ulica|ul|strada|rua|"
                  r"travessa|largo|carrer|carretera|camino|paseo|praça|boulevard|bd|chemin|allée|quai|cours|"
                  r"route|odos|οδός|πλατεία|λεωφόρος|ulitsa|prospekt|ул|улица|проспект)\.?")
 # Street names with a fused suffix word (Dutch, German, Nordic, Hungarian, Finnish, Slavic...), then a number.
@@ -54,6 +53,7 @@ FUSED_SUFFIX = (r"[^\W\d_]*(?:straat|strasse|straße|gasse|weg|laan|plein|gracht
                 r"allee|ring|damm|ufer|gata|gatan|gade|vej|vei|veien|vegen|väg|vägen|stræde|katu|tie|kuja|"
                 r"polku|utca|útja|ulica|ulice|cesta|iela|gatve|tänav|puistotie|torget|torv)")
 NUMBER = r"\d{1,5}[a-z]?(?:[/-]\d{1,4})?"
+_UPPER = r"[A-ZÀ-ÖØ-ÞΑ-ΩА-Я]"
 UNIT = r"(?:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building)\.?\s*(?:no\.?\s*)?#?\s*\d{1,5}[a-z]?"
 # One further part of an address block after a street: a unit, a place name (<= 4 words) with an optional
 # region code / postal code, or a postal code alone.
@@ -68,7 +68,7 @@ BLOCK_TAIL = rf"(?:(?:[ \t]*\n[ \t,]*\n?[ \t]*{_PART})|(?:[ \t]*,[ \t]*{_CAP_PAR
 CONTEXT_ADDRESS = ("address", "addresses", "live", "lives", "lived", "living", "located", "location", "reside",
                    "resides", "residence", "street", "ship", "shipping", "deliver", "delivery", "mail", "billing",
                    "return to", "visit", "office", "home", "house", "apartment", "moved", "move", "zip", "postal",
-                   "postcode", "corner", "station", "restaurant", "store", "shop")
+                   "postcode", "corner", "store", "shop")
 
 
 def _digits(value: str) -> str:
@@ -97,8 +97,13 @@ def plausible_phone(value: str) -> bool:
 
 def address_recognizers(language: str) -> list[EntityRecognizer]:
     street_suffixed = rf"\b(?:{NUMBER}[ \t]+)?{NUMBER}[ \t]+(?:{STREET_WORD}[ \t]+){{0,4}}{STREET_SUFFIX}(?!\w)"
-    street_prefixed = (rf"\b(?:(?:{NUMBER}[ \t]+)?{NUMBER}[ \t]+)?{STREET_PREFIX}[ \t]+(?:{STREET_WORD}[ \t]+){{0,3}}"
-                       rf"{STREET_WORD}(?:[ \t]+{NUMBER}\b)?")
+    # A prefix street with a house number before or after it; without one, only when both the prefix word and
+    # the last name word are capitalised ("Rue Saint Denis"), since "via", "route" and "plaza" are also
+    # ordinary words ("travelled via Lisbon").
+    street_prefixed = (rf"\b(?:(?:{NUMBER}[ \t]+)?{NUMBER}[ \t]+{STREET_PREFIX}[ \t]+(?:{STREET_WORD}[ \t]+){{0,3}}"
+                       rf"{STREET_WORD}(?:[ \t]+{NUMBER}\b)?|{STREET_PREFIX}[ \t]+(?:{STREET_WORD}[ \t]+){{0,3}}"
+                       rf"{STREET_WORD}[ \t]+{NUMBER}\b|(?-i:(?={_UPPER})){STREET_PREFIX}[ \t]+"
+                       rf"(?:{STREET_WORD}[ \t]+){{0,3}}(?-i:(?={_UPPER})){STREET_WORD})")
     fused = rf"\b(?:{NUMBER}[ \t]+)?(?:{STREET_WORD}[ \t]+){{0,2}}{FUSED_SUFFIX}[ \t]+{NUMBER}\b"
     named_numbered = rf"\b(?:{NUMBER}[ \t]+)?(?:{STREET_WORD}[ \t]+){{1,3}}\d{{1,5}}[a-z]?\b"
     # "Name Number" followed by a unit on the same or the next line ("Name 12" then "Apt. 3") is a street.
@@ -112,6 +117,9 @@ def address_recognizers(language: str) -> list[EntityRecognizer]:
         rule(r"\bp\.?\s?o\.?\s?box\s+\d{1,6}\b" + BLOCK_TAIL, 0.6),
         rule(r"\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}(?:[ \t,]*\n?[ \t]*(?:APO|FPO|DPO)[ \t]+"
              r"(?:AA|AE|AP)[ \t]+\d{5})?|\b(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}\b", 0.6, flags=0),
+        # US military ship addresses (USPS Publication 28): "USS <name>" then "FPO AE 09xxx".
+        rule(r"\b(?:USS|USNS|USNV|USCGC)[ \t]+[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*){0,2}[ \t,]*\n?[ \t]*"
+             r"FPO[ \t]+(?:AA|AE|AP)[ \t]+\d{5}\b", 0.6, flags=0),
     ], precheck=r"\d", language=language)
     weak = RegexRecognizer("ContextualAddressRecognizer", "ADDRESS", [rule(named_numbered + BLOCK_TAIL, 0.1)],
                            context=CONTEXT_ADDRESS, context_score=0.55, context_required=True,
@@ -193,14 +201,16 @@ def age_recognizer(language: str) -> EntityRecognizer:
 
 
 def luhn_card(value: str) -> bool:
+    """Luhn-valid, 12-19 digits, a card-network first digit (1-6). 12 digits: Maestro cards are issued with
+    12 to 19 (ISO/IEC 7812 allows 8-19); Presidio's defaults report such runs as bank numbers."""
     digits = _digits(value)
-    return 13 <= len(digits) <= 19 and digits[0] in "123456" and luhn_valid(digits) and len(set(digits)) > 1
+    return 12 <= len(digits) <= 19 and digits[0] in "123456" and luhn_valid(digits) and len(set(digits)) > 1
 
 
 def card_recognizers(language: str) -> list[EntityRecognizer]:
-    grouped = (r"(?<![\w-])(?:\d{4}([ \t-])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ \t-])\d{6}\2\d{4,5}"
+    grouped = (r"(?<![\w-])(?:\d{4}([ \t-])\d{4}\1\d{4}(?:\1\d{1,7})?(?:\1\d{1,4})?|\d{4}([ \t-])\d{6}\2\d{4,5}"
                r"|\d{4}([ \t-])\d{4}\3\d{5})(?![\w]|-\d)")
-    plain = r"(?<![\w-])\d{13,19}(?![\w]|-\d)"
+    plain = r"(?<![\w-])\d{12,19}(?![\w]|-\d)"
     mixed = r"(?<![\w-])\d{4}[ -]?\d{3,4}[ -]?\d{3,4}[ -]?\d{3,5}(?![\w]|-\d)"  # irregular separators
     strong = RegexRecognizer("CardNumberRecognizer", "CREDIT_CARD", [
         rule(grouped, 1.0, validate=luhn_card), rule(plain, 1.0, validate=luhn_card),
@@ -214,17 +224,39 @@ def card_recognizers(language: str) -> list[EntityRecognizer]:
     return [strong, weak]
 
 
-def iban_context_recognizer(language: str) -> EntityRecognizer:
-    """IBAN-shaped strings whose checksum fails, next to account words (Presidio's recognizer keeps only
-    checksum-valid ones): a mistyped IBAN still identifies an account holder."""
-    compact = r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"
-    grouped = r"\b[A-Z]{2}\d{2}(?:[ -][A-Z0-9]{4}){2,7}(?:[ -][A-Z0-9]{1,4})?\b"
-    return RegexRecognizer("IbanContextRecognizer", "IBAN_CODE", [
-        rule(compact, 0.2, validate=lambda v: sum(ch.isdigit() for ch in v) >= 8, flags=0),
-        rule(grouped, 0.2, validate=lambda v: sum(ch.isdigit() for ch in v) >= 8, flags=0),
+def iban_checksum_valid(value: str) -> bool:
+    """ISO 13616 mod-97 check: country code and check digits moved to the end, letters as 10..35."""
+    compact = "".join(ch for ch in value if ch.isalnum()).upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _iban_shaped(value: str) -> bool:
+    return sum(ch.isdigit() for ch in value) >= 8
+
+
+_IBAN_COMPACT = r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"
+_IBAN_GROUPED = r"\b[A-Z]{2}\d{2}(?:[ -][A-Z0-9]{4}){2,7}(?:[ -][A-Z0-9]{1,4})?\b"
+
+
+def iban_recognizers(language: str) -> list[EntityRecognizer]:
+    """IBANs beside Presidio's recognizer, which also requires its per-country length/format table to know the
+    country: any IBAN-shaped string with a valid mod-97 checksum (0.6, without context words: the checksum is
+    the evidence), and IBAN-shaped strings whose checksum fails next to account words (0.5): a mistyped IBAN
+    still identifies an account holder."""
+    valid = RegexRecognizer("IbanChecksumRecognizer", "IBAN_CODE", [
+        rule(_IBAN_COMPACT, 0.6, validate=lambda v: _iban_shaped(v) and iban_checksum_valid(v)),
+        rule(_IBAN_GROUPED, 0.6, validate=lambda v: _iban_shaped(v) and iban_checksum_valid(v)),
+    ], precheck=r"\d{2}", language=language)
+    context = RegexRecognizer("IbanContextRecognizer", "IBAN_CODE", [
+        rule(_IBAN_COMPACT, 0.2, validate=_iban_shaped, flags=0),
+        rule(_IBAN_GROUPED, 0.2, validate=_iban_shaped, flags=0),
     ], context=("iban", "account", "acct", "bank", "transfer", "wire", "swift", "bic", "sepa", "payee"),
         context_score=0.5, context_required=True, window_before=48, window_after=16, precheck=r"\d{2}",
         language=language)
+    return [valid, context]
 
 
 _ORG_FORMS = (r"(?:Inc|Incorporated|LLC|L\.L\.C|Ltd|Limited|Corp|Corporation|Company|Co|Group|GmbH|AG|SA|S\.A|SAS|"
@@ -254,9 +286,15 @@ def phone_recognizer(language: str) -> EntityRecognizer:
     grouped = (r"(?<![\w+.-])(?:(?:\+|00)\d{1,3}[ \t.-]?)?(?:\(\d{1,4}\)[ \t.-]?)?\d{2,4}(?:[ \t.-]\d{2,5}){1,4}"
                r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})?(?!\w|[-.]\d)")
     compact = r"(?<![\w+.-])(?:\+\d{1,3}[ \t]?)?\(\d{1,4}\)[ \t]?\d{3,10}(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})?(?!\w)"
+    # National forms with a long subscriber part ("0xxx xxxxxxx"): an area code, then 6-8 digits.
+    national = r"(?<![\w+.-])\(?0?\d{2,4}\)?[ \t.-]\d{6,8}(?!\w|[-.]\d)"
+    # Ten digits in one run, shaped as a North American number (area code and exchange do not start 0/1).
+    nanp_run = r"(?<![\w+.-])[2-9]\d{2}[2-9]\d{6}(?!\w|[-.]\d)"
     return RegexRecognizer("InternationalPhoneRecognizer", "PHONE_NUMBER", [
         rule(grouped, 0.4, validate=plausible_phone),
         rule(compact, 0.45, validate=plausible_phone),
+        rule(national, 0.4, validate=plausible_phone),
+        rule(nanp_run, 0.4, validate=plausible_phone),
     ], context=("phone", "phones", "phoned", "telephone", "tel", "call", "calls", "called", "calling", "mobile",
                 "cell", "fax", "contact", "reach", "text", "sms", "whatsapp", "office", "desk", "landline", "number",
                 "dial", "ring"),
@@ -277,15 +315,6 @@ def id_recognizers(language: str) -> list[EntityRecognizer]:
     ], context=("passport", "passports", "travel document"), context_score=0.8, context_required=True,
         window_before=40, window_after=0, precheck=r"\d{6}", language=language)
     return [licence, passport]
-
-
-def person_recognizer(language: str) -> EntityRecognizer:
-    name = r"[^\W\d_][\w'’-]+(?-i:[ \t]+[A-ZÀ-ÖØ-Þ][\w'’-]+)?"  # a second word only when capitalised
-    return RegexRecognizer("HonorificNameRecognizer", "PERSON", [
-        rule(rf"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|sr|sra|srta)\.?[ \t]+({name})", 0.6,
-             group=1),
-        rule(rf"\bmy name is[ \t]+({name})", 0.6, group=1),
-    ], language=language)
 
 
 def deny_list_recognizers(terms: Iterable[str], language: str) -> list[EntityRecognizer]:
@@ -310,9 +339,9 @@ def custom_recognizers(language: str) -> list[EntityRecognizer]:
     from detect.pii.names import CensusNameRecognizer
 
     return [*address_recognizers(language), postal_code_recognizer(language), *date_recognizers(language),
-            phone_recognizer(language), *id_recognizers(language), person_recognizer(language),
+            phone_recognizer(language), *id_recognizers(language),
             age_recognizer(language), *card_recognizers(language), organization_recognizer(language),
-            firm_name_recognizer(language), iban_context_recognizer(language),
+            firm_name_recognizer(language), *iban_recognizers(language),
             GazetteerRecognizer(language), CensusNameRecognizer(language)]
 
 
@@ -339,6 +368,13 @@ def presidio_recognizers(language: str) -> list[EntityRecognizer]:
     passport = UsPassportRecognizer(supported_language=language)
     passport.supported_entities = ["PASSPORT"]  # one passport type for US and other passports
     found.append(passport)
+    # Presidio's default registry overrides every recognizer's own regex flags with its global ones (DOTALL,
+    # MULTILINE, IGNORECASE); built one by one, some keep narrower ones (the IBAN recognizer's lack IGNORECASE,
+    # so lower-case IBANs the defaults report were missed). Use the registry's flags, as the defaults do.
+    flags = RecognizerRegistry().global_regex_flags
+    for recognizer in found:
+        if hasattr(recognizer, "global_regex_flags"):
+            recognizer.global_regex_flags = flags
     return found
 
 

@@ -4,13 +4,15 @@ Presidio's own de-duplication only drops a result contained in another of the *s
 comes back as PHONE_NUMBER and UK_NHS, and an address overlapping a NER location comes back twice. Here:
 
 1. results under their entity's threshold, on allow-listed text, identifiers cut out of a longer token, or NER
-   DATE_TIME that names no point in time ("2 months", "a few years": durations) are dropped;
+   DATE_TIME that names no point in time ("2 months", "a few years": durations; "this morning": vague) are
+   dropped;
 2. the rest are ranked: pattern results before NER results (a street address beats the NER's "Baker Street"
    LOCATION, a passport number beats the NER's DATE for the same digits), then by score, then by type
    specificity (checksummed types first), then by length; each is accepted unless it overlaps an accepted span;
 3. an overlapping address-like or date result widens an accepted one of the same type (two fragments of one
    address, or "June 3" and the NER's "the morning of June 3", become one span); any other overlapping
-   result is discarded.
+   result is discarded, except that the part of a NER name outside the winning spans is kept;
+4. a place name directly followed by a 4-6 digit code becomes one ADDRESS span with it ("Lyon 69002").
 """
 
 from __future__ import annotations
@@ -67,8 +69,22 @@ DURATION = re.compile(r"^(?:(?:about|around|over|under|nearly|almost|some|severa
                       r"(?:[\s-]+(?:old|ago|later|long|earlier))?$", re.IGNORECASE)
 
 
+# Relative or vague time words the NER tags as DATE/TIME: they name no day a person could be found by.
+VAGUE_TIME = re.compile(r"^(?:(?:the|this|that|last|next|every|each|later|earlier|early|late|same|one)\s+)*"
+                        r"(?:now|today|tonight|tomorrow|yesterday|recently|currently|daily|weekly|monthly|yearly|"
+                        r"annually|nightly|morning|afternoon|evening|night|day|week|weekend|month|year|season|"
+                        r"time|moment|present|past|future|period|era|age|spring|summer|autumn|fall|winter)s?$",
+                        re.IGNORECASE)
+
+
 def date_like(value: str) -> bool:
-    return bool(DATE_CUE.search(value)) and not DURATION.match(value.strip())
+    """A NER date/time worth reporting: anything but a duration ("2 months") or a vague relative time
+    ("this morning"). Round three widened this from "has a month, weekday, year or digits" because the stricter
+    filter dropped date forms the default engine reports (its recall on dates was higher than ours)."""
+    stripped = value.strip()
+    if DATE_CUE.search(stripped):
+        return not DURATION.match(stripped)
+    return not (DURATION.match(stripped) or VAGUE_TIME.match(stripped))
 
 
 WIDENING_TYPES = frozenset({"ADDRESS", "POSTAL_CODE"})
@@ -97,9 +113,26 @@ def _keep(text: str, entity: Candidate, config: PIIConfig, allowed: frozenset[st
     return not (entity.type == "DATE_TIME" and entity.from_ner and not date_like(value))
 
 
+# Characters a NER name never starts or ends with: quoting marks of e-mail replies, table rules, brackets.
+_NAME_EDGE = frozenset(",;:<>|*\"`~^=+_#!?[]{}")
+_LINE_NAME_TYPES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP"})
+
+
 def _trim(text: str, entity: Candidate) -> Candidate:
-    """Drop surrounding whitespace and trailing sentence punctuation that recognizers sometimes include."""
+    """Drop surrounding whitespace and trailing sentence punctuation that recognizers sometimes include.
+
+    NER names are also cut at a line break (the small model runs "Jane Roe" on into the next line's "Address"
+    or "> quoted" text) and lose stray edge symbols: a name never spans two lines of a form or a letter.
+    """
     start, end = entity.start, entity.end
+    if entity.from_ner and entity.type in _LINE_NAME_TYPES:
+        first_line = text.find("\n", start, end)
+        if first_line != -1 and sum(ch.isalnum() for ch in text[start:first_line]) >= 2:
+            end = first_line
+        while start < end and (text[start].isspace() or text[start] in _NAME_EDGE):
+            start += 1
+        while end > start and (text[end - 1].isspace() or text[end - 1] in _NAME_EDGE):
+            end -= 1
     while start < end and text[start].isspace():
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:"):
@@ -142,7 +175,45 @@ def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> li
             start, end = min(current.start, candidate.start), max(current.end, candidate.end)
             if not any(start < a.end and a.start < end for i, a in enumerate(accepted) if i != index):
                 accepted[index] = PIIEntity(current.type, start, end, current.score)
-    return sorted(accepted, key=lambda e: (e.start, e.end))
+            continue
+        if candidate.from_ner and candidate.type in NAME_TYPES:
+            remainder = _uncovered_words(text, candidate, [accepted[i] for i in overlapping])
+            if remainder is not None:
+                accepted.append(remainder)
+    return sorted(_with_postcodes(text, accepted), key=lambda e: (e.start, e.end))
+
+
+# A place name followed by a 4-6 digit code ("Lyon 69002", "Texas 75001"): the last line of a postal address in
+# most European and American formats, so the two are one ADDRESS span.
+_CODE_AFTER_PLACE = re.compile(r"[ \t]*,?[ \t]*\d{4,6}(?:-\d{3,4})?(?![\w.,-]?\d)")
+
+
+def _with_postcodes(text: str, accepted: list[PIIEntity]) -> list[PIIEntity]:
+    starts = {e.start for e in accepted}
+    out = []
+    for entity in accepted:
+        match = _CODE_AFTER_PLACE.match(text, entity.end) if entity.type == "LOCATION" else None
+        if match and not any(entity.end <= s < match.end() for s in starts):
+            entity = PIIEntity("ADDRESS", entity.start, match.end(), entity.score)
+        out.append(entity)
+    return out
+
+
+# NER / gazetteer names whose part outside a winning pattern span is kept ("Bank of Springfield" as an
+# organisation pattern over "Bank of" would otherwise drop the NER's place): the default engine keeps both.
+NAME_TYPES = frozenset({"LOCATION", "PERSON", "ORGANIZATION"})
+
+
+def _uncovered_words(text: str, candidate: Candidate, blockers: list[PIIEntity]) -> PIIEntity | None:
+    """The longest uncovered part of a name when it is whole words and at least half of the name."""
+    gap = _largest_gap(text, candidate, blockers)
+    if gap is None:
+        return None
+    whole = (gap.start == 0 or not text[gap.start - 1].isalnum()) and (gap.end == len(text)
+                                                                       or not text[gap.end].isalnum())
+    if not whole or 2 * (gap.end - gap.start) < candidate.end - candidate.start:
+        return None
+    return gap
 
 
 def _largest_gap(text: str, candidate: Candidate, blockers: list[PIIEntity]) -> PIIEntity | None:

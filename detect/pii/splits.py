@@ -5,10 +5,20 @@ presidio-research data is made by filling templates with fake values, so what a 
 every gold span replaced by ``<TYPE>`` (adjacent spans of one type joined, as the scorer joins them), spaces
 collapsed and lower-cased. Documents sharing a skeleton share a template; splits never separate them.
 
-- ``group_kfold``: K folds over skeletons (development: each fold is scored by rules never tuned on it).
-- ``unseen_templates``: documents of one file whose skeleton does not occur in another (validation).
+- ``group_kfold``: K folds over skeletons (each fold is scored by rules never tuned on it).
+- ``unseen_templates``: documents of one file whose skeleton does not occur in another.
+- ``protocol_splits``: the two splits of round three (issue 30), fixed before any rule of that round was written:
+  *development* = generated_small.json (all of it: its documents were read in earlier rounds) plus the
+  generated_large.json documents in template folds 0-3 (their errors were listed in earlier rounds); *untouched*
+  = the generated_large.json documents in template fold ``UNTOUCHED_FOLD``. Fold membership is decided by a hash
+  of each template skeleton (``group_kfold``), so no template of the untouched split occurs in development.
+  Untouched documents are never printed or listed (``bench/pii_errors.py`` refuses them); they are looked at
+  only through the aggregate figures of ``bench/pii_quality.py``.
 
-See ``bench/README.md`` for the protocol these functions serve.
+Why a template fold rather than a hash of single documents: documents of one template differ only in their
+fake values, so a document-level hash would put templates whose errors were read into the "untouched" set.
+
+See ``docs/guides/pii.md`` and ``bench/README.md`` for the protocol these functions serve.
 """
 
 from __future__ import annotations
@@ -70,3 +80,17 @@ def unseen_templates(samples: Sequence[Sample], seen: Iterable[Sample]) -> list[
     """The documents of ``samples`` whose template skeleton occurs nowhere in ``seen``."""
     known = {skeleton(s) for s in seen}
     return [s for s in samples if skeleton(s) not in known]
+
+
+FOLDS = 5
+UNTOUCHED_FOLD = 4
+
+
+def protocol_splits(large: Sequence[Sample], small: Sequence[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """(development, untouched) as defined in the module docstring: generated_large.json and generated_small.json
+    in, development = small + large folds other than ``UNTOUCHED_FOLD``, untouched = large fold ``UNTOUCHED_FOLD``.
+    """
+    fold_of = group_kfold(large, FOLDS)
+    development = [*small, *(s for s, f in zip(large, fold_of, strict=True) if f != UNTOUCHED_FOLD)]
+    untouched = [s for s, f in zip(large, fold_of, strict=True) if f == UNTOUCHED_FOLD]
+    return development, untouched
