@@ -41,7 +41,7 @@ def test_train_default_then_score(clean_env: Path, data_dir: Path) -> None:
     service = ToxicityService(settings)
     assert service.available and service.version.startswith("toxicity:") and len(service.version) == 21
     results = service.score(["you are a pathetic moron", "thanks for the book, sam", ""])
-    assert [set(r) for r in results] == [{"p_toxic", "toxic", "categories", "note", "blocked"}] * 3
+    assert [set(r) for r in results] == [{"p_toxic", "toxic", "categories", "note", "blocked", "block_reason"}] * 3
     assert service.block_threshold >= service.threshold and card["block_threshold"]["target_fpr"] == 0.005
     assert results[0]["blocked"] is (results[0]["p_toxic"] >= service.block_threshold)
     assert results[0]["toxic"] and not results[1]["toxic"] and results[2]["note"]
