@@ -179,7 +179,8 @@ def main() -> None:
         idx = np.flatnonzero(mask)
         per_cat[source] = {
             "toxic_flag(scan)": precision_recall(labels[idx], np.array([scored[i].toxic for i in idx], bool)),
-            "hate_flag(scan)": precision_recall(hate[idx], np.array(["hate" in scored[i].categories for i in idx], bool)),
+            "hate_flag(scan)": precision_recall(hate[idx], np.array(["hate" in scored[i].categories for i in idx],
+                                                                    bool)),
             "offensive_flag(scan)": precision_recall(offensive[idx], np.array(["offensive" in scored[i].categories
                                                                                for i in idx], bool)),
             "hate_block(generation)": precision_recall(hate[idx], np.array(
@@ -214,7 +215,8 @@ def main() -> None:
             got = m.score([r.text for r in held])
             y_toxic = np.array([r.label for r in held])
             y_hate = np.array(["hate" in r.categories for r in held], dtype=int)
-            loso[source] = {"n": len(held), "p_toxic_auroc_toxic": round(auroc(y_toxic, np.array([g.p_toxic for g in got])), 4),
+            p_toxic = np.array([g.p_toxic for g in got])
+            loso[source] = {"n": len(held), "p_toxic_auroc_toxic": round(auroc(y_toxic, p_toxic), 4),
                             "block_score_auroc_hate": round(auroc(y_hate, np.array([block_score(g) for g in got])), 4)
                             if 0 < y_hate.sum() < len(y_hate) else None,
                             "p_toxic_auroc_hate_baseline": round(auroc(y_hate, np.array([g.p_toxic for g in got])), 4)
