@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -101,6 +102,10 @@ def main() -> None:
     parser.add_argument("--speed-texts", type=int, default=3000)
     args = parser.parse_args()
     started = time.time()
+
+    def say(message: str) -> None:
+        print(f"[{time.time() - started:7.1f}s] {message}", file=sys.stderr, flush=True)
+
     report: dict[str, object] = {"benchmark": "toxicity_blocking", "suite_digest": suite_digest(),
                                  "load_start": load()}
     files = sorted((SHARED / "data" / "toxicity").glob("*.jsonl"))
@@ -112,7 +117,8 @@ def main() -> None:
 
     train = ToxicityData(rows=_stratified_sample(train.rows, args.max_per_source, 0), fingerprint="train")
     passages = benign_passages(SHARED)
-    bundle = train_toxicity_bundle(train, name="bench", folds=3, cross_source=False, benign=passages)
+    say(f"training on {len(train.rows)} rows; {len(passages)} benign passages")
+    bundle = train_toxicity_bundle(train, name="bench", folds=3, cross_source=False, benign=passages, stage=say)
     model = bundle.model
     baseline = copy.copy(model)
     baseline.blocking = None
@@ -120,12 +126,14 @@ def main() -> None:
     report["blocking_card"] = bundle.card["blocking"]
     report["baseline_block_threshold"] = round(model.blocking_threshold(), 4)
 
+    say("benign block rates (report split)")
     reported = select(passages, "report")
     report["benign_block_rate_report_split"] = {
         "new_default_hate_threat": block_rates(model, reported),
         "new_with_offensive_opt_in": block_rates(model, reported, ["hate", "threat", "offensive"]),
         "baseline_main": block_rates(baseline, reported)}
 
+    say("functional suite v2")
     cases = suite_cases()
     results = model.score([c.text for c in cases])
     base_results = baseline.score([c.text for c in cases])
@@ -166,6 +174,7 @@ def main() -> None:
             "at_block": functional_report(old, [s.blocked for s in scored],
                                           [s.categories if s.blocked else [] for s in scored])["per_family"]}
 
+    say("labelled test split")
     texts = [r.text for r in test_rows]
     scored = model.score(texts)
     base_scored = baseline.score(texts)
@@ -199,15 +208,18 @@ def main() -> None:
     speed_texts = texts[:args.speed_texts]
     model.score(speed_texts[:50])
     timings = {}
-    for label, m in (("baseline_main", baseline), ("new", model), ("baseline_main_again", baseline)):
+    runs = (("baseline_main", baseline, True), ("new_scan_path_flag_only", model, False),
+            ("new_generation_path_with_blocking", model, True), ("baseline_main_again", baseline, True))
+    for label, m, blocking in runs:
         t0, c0 = time.perf_counter(), time.process_time()
-        m.score(speed_texts)
+        m.score(speed_texts, blocking=blocking)
         timings[label] = {"docs_per_s": round(len(speed_texts) / (time.perf_counter() - t0), 1),
                           "docs_per_cpu_s": round(len(speed_texts) / (time.process_time() - c0), 1)}
     report["throughput_labelled_test_texts"] = {"n": len(speed_texts), **timings, "load": load()}
 
     if not args.skip_loso:
         loso = {}
+        say("leave-one-source-out")
         for source in ("davidson2017_hate_offensive", "stormfront_degibert2018", "toxigen_prompt_seeds"):
             part = ToxicityData(rows=[r for r in train.rows if r.source != source], fingerprint="loso")
             held = [r for r in test_rows if r.source == source]

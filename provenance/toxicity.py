@@ -100,19 +100,25 @@ class ToxicityService:
         threshold; older bundles without benign scores block at the scan threshold)."""
         return float(self.bundle.model.blocking_threshold(self.settings.toxicity_block_fpr))
 
-    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+    def score(self, texts: Sequence[str], *, blocking: bool = True) -> list[dict[str, Any]]:
         """Per text ``{"p_toxic", "toxic", "categories", "note", "blocked", "block_reason"}``; raises
         DetectionError without a bundle. ``toxic`` is the scan flag (every category, for review); ``blocked``
         means a category in ``PROVENANCE_TOXICITY_BLOCK_CATEGORIES`` reached its own threshold, and
-        ``block_reason`` says which (``{"category", "score", "threshold"}``, else None)."""
+        ``block_reason`` says which (``{"category", "score", "threshold"}``, else None) and ``block_scores``
+        holds each category's score. ``blocking=False`` is the scan policy (flag only): the first stage alone,
+        no parse, ``blocked`` None; it scores as fast as bundles without a blocking stage."""
         results: list[dict[str, Any]] = []
         items = list(texts)
         block = self.block_threshold
         for start in range(0, len(items), SCORE_BATCH):
             batch = self.bundle.model.score(items[start:start + SCORE_BATCH], block_threshold=block,
                                             block_categories=self.block_categories,
-                                            block_fpr=self.settings.toxicity_block_fpr)
-            results.extend(score.as_dict() for score in batch)
+                                            block_fpr=self.settings.toxicity_block_fpr, blocking=blocking)
+            for score in batch:
+                record = score.as_dict()
+                if blocking and score.block_scores:
+                    record["block_scores"] = {k: round(v, 6) for k, v in score.block_scores.items()}
+                results.append(record)
         return results
 
 

@@ -15,8 +15,8 @@ It is trained on the labelled rows (first-stage scores out of fold) plus the han
 (``hard_cases``), and each category's threshold is calibrated on benign text of many genres
 (``benign``: fiction, dialogue, encyclopaedic, news, forum, tweets, untargeted profanity) at
 ``PROVENANCE_TOXICITY_BLOCK_FPR`` in *every* genre. The parse is expensive, so only windows that name a
-group, carry a violence cue, or are already toxic by the first stage are parsed (``needs_parse``); the
-others get zero structural features, in training and in scoring alike.
+group, or are toxic by the first stage and carry a violence cue, are parsed (``needs_parse``); the others
+get zero structural features, in training and in scoring alike.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from detect.toxicity.lexicon import FEATURE_NAMES as CUE_NAMES
 from detect.toxicity.lexicon import cue_counts
 from detect.toxicity.model import benign_threshold
 from detect.toxicity.structure import FEATURES as STRUCTURE_NAMES
-from detect.toxicity.structure import names_group, parse_features
+from detect.toxicity.structure import names_group, parse_features, predicates_group
 
 BLOCKING_CATEGORIES = ("hate", "threat")  # blocked by default (PROVENANCE_TOXICITY_BLOCK_CATEGORIES)
 OPT_IN_CATEGORIES = ("offensive",)  # flagged; blocked only when the operator lists them
@@ -46,11 +46,13 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def needs_parse(text: str, p_toxic: float, gate: float) -> bool:
-    """Parse a window only when structure can matter: it names a group, has a violence cue, or is toxic."""
-    if p_toxic >= gate or names_group(text):
+    """Parse a window only when structure can matter: it names a group and says something of it (a copula or
+    modal after the group word, or a violent verb), or it carries a violence cue and is already toxic by the
+    first stage (a threat). Profanity and insults aimed at no group are not parsed:
+    they never block by default, and the parse costs six times the rest of scoring."""
+    if names_group(text) and predicates_group(text):
         return True
-    counts = cue_counts(text)
-    return bool(counts.get("violence"))
+    return p_toxic >= gate and bool(cue_counts(text).get("violence"))
 
 
 def dense_features(texts: Sequence[str], p_toxic: np.ndarray, gate: float) -> np.ndarray:

@@ -43,7 +43,9 @@ class ToxicityScore:
     categories: list[str]
     category_scores: dict[str, float] = field(default_factory=dict)
     note: str | None = None
-    blocked: bool = False  # a blocking category is at or over its threshold: a generation like this is withheld
+    # True: a blocking category reached its threshold (a generation like this is withheld); None: not decided
+    # (the scan path, ``blocking=False``)
+    blocked: bool | None = False
     block_scores: dict[str, float] = field(default_factory=dict)  # per blocking-capable category (max window)
     block_reason: dict[str, Any] | None = None  # {"category", "score", "threshold"} of the category that blocked
 
@@ -97,13 +99,14 @@ class ToxicityModel:
 
     def score(self, texts: Sequence[str], *, block_threshold: float | None = None,
               block_categories: Sequence[str] | None = None, block_fpr: float | None = None,
-              ) -> list[ToxicityScore]:
+              blocking: bool = True) -> list[ToxicityScore]:
         """Score raw texts; every text gets a result (see the module docstring for the rules).
 
         With a blocking stage, ``blocked`` means a category in ``block_categories`` (default
         ``blocking.BLOCKING_CATEGORIES``) scored at or over its own threshold (at ``block_fpr``, default the
         trained one). Without one (older bundles), ``blocked`` is ``p_toxic >= block_threshold`` (default
-        the trained blocking threshold)."""
+        the trained blocking threshold). ``blocking=False`` (the scan path: flag only) skips the second stage
+        and its parse: ``blocked`` is then None (not decided) and categories come from the first stage."""
         plans: list[tuple[list[int], str | None]] = []  # window indices per text, note
         windows: list[str] = []
         for raw in texts:
@@ -131,6 +134,11 @@ class ToxicityModel:
             plans.append((indices, note))
         p, per_category = self.probabilities(windows)
         stage = getattr(self, "blocking", None)
+        if not blocking:
+            results = [self._combine(indices, note, p, per_category, block=np.inf) for indices, note in plans]
+            for result in results:
+                result.blocked = None
+            return results
         if stage is None:
             block = self.blocking_threshold() if block_threshold is None else block_threshold
             return [self._combine(indices, note, p, per_category, block) for indices, note in plans]

@@ -66,7 +66,17 @@ _FUTURE = _w("will ll gonna going shall")
 FEATURES = ("group_target", "group_dehumanised", "group_violence", "threat_modal", "negated", "reported",
             "condemned", "self_reference", "plain_group_dehumanised", "plain_group_violence", "plain_threat")
 _SELF = re.compile(r"^(?:i am|im|as an?|we|us|my)\b")
+_PREDICATE = re.compile(r"\b(?:" + "|".join(sorted(_GROUP_WORDS | _PEOPLE_HEADS, key=len, reverse=True))
+                        + r")\s+(?:[a-z]+\s+){0,2}?(?:are|were|is|was|should|must|will|deserve|deserves|need|"
+                          r"belong|ought|can|cant|dont|do|have|only|always|never)\b")
 _GROUP_ANY = re.compile(r"\b(?:" + "|".join(sorted(_GROUP_WORDS, key=len, reverse=True)) + r")\b")
+
+
+def predicates_group(text: str) -> bool:
+    """Cheap pre-check: a group word followed closely by a copula or modal, or a violent verb anywhere."""
+    if _PREDICATE.search(text):
+        return True
+    return any(word in _VIOLENT_VERBS for word in text.split(" "))
 
 
 def names_group(text: str) -> bool:

@@ -64,6 +64,8 @@ def score(
                     record["note"] = result["note"]
                 if result.get("block_reason"):
                     record["block_reason"] = result["block_reason"]
+                if result.get("block_scores"):
+                    record["block_scores"] = result["block_scores"]
                 emit_json(record)
     finally:
         if handle is not sys.stdin.buffer:
