@@ -36,6 +36,11 @@ from detect.toxicity.structure import names_group, parse_features, predicates_gr
 BLOCKING_CATEGORIES = ("hate", "threat")  # blocked by default (PROVENANCE_TOXICITY_BLOCK_CATEGORIES)
 OPT_IN_CATEGORIES = ("offensive",)  # flagged; blocked only when the operator lists them
 MIN_BLOCK_SCORE = 0.5  # a category never blocks below this score, whatever the calibration allows
+# Each genre is calibrated at this share of PROVENANCE_TOXICITY_BLOCK_FPR. Tried after the first report-split
+# run (default bundle): 1.0 -> dialogue 10/1,087 blocked (0.92%), 22% of the suite's must-block cases
+# blocked; 0.5 -> dialogue 1/1,087, but 0% of must-block cases blocked (thresholds 0.987 / 0.9997). A screen
+# that blocks nothing is worse than a slightly eager one, so 1.0 stays (docs/guides/toxicity.md).
+CALIBRATION_MARGIN = 1.0
 DENSE_NAMES = ("p_toxic_logit", *CUE_NAMES, *STRUCTURE_NAMES)
 STAGE_C = 1.0
 
@@ -88,10 +93,12 @@ class BlockingStage:
         return {name: head.predict_proba(matrix)[:, 1] for name, head in self.heads.items()}
 
     def threshold_for(self, category: str, block_fpr: float | None = None) -> float:
-        """The category's blocking threshold, recomputed from the stored benign scores for another FPR."""
+        """The category's blocking threshold at ``block_fpr`` (default: the trained one), from the stored benign
+        calibration scores (``CALIBRATION_MARGIN`` applied); the stored threshold when there are none."""
         benign = self.benign_scores.get(category)
-        if block_fpr is not None and benign and block_fpr != self.block_fpr:
-            return max(benign_threshold(benign, block_fpr), MIN_BLOCK_SCORE)
+        target = block_fpr if block_fpr is not None else self.block_fpr
+        if benign and target is not None:
+            return max(benign_threshold(benign, target * CALIBRATION_MARGIN), MIN_BLOCK_SCORE)
         return float(self.thresholds.get(category, np.inf))  # calibrated ones are already >= MIN_BLOCK_SCORE
 
 
@@ -105,9 +112,10 @@ def fit_stage(matrix: np.ndarray, targets: dict[str, np.ndarray], gate: float) -
 
 
 def calibrate(stage: BlockingStage, genre_scores: dict[str, dict[str, np.ndarray]], block_fpr: float) -> None:
-    """Thresholds at ``block_fpr`` in every genre (``genre_scores``: category -> genre -> max-window score)."""
+    """Thresholds at ``block_fpr * CALIBRATION_MARGIN`` in every genre (``genre_scores``: category -> genre ->
+    max-window score of each passage)."""
     stage.block_fpr = block_fpr
     stage.benign_scores = {category: {genre: np.sort(values) for genre, values in genres.items()}
                            for category, genres in genre_scores.items()}
-    stage.thresholds = {category: max(benign_threshold(genres, block_fpr), MIN_BLOCK_SCORE)
+    stage.thresholds = {category: max(benign_threshold(genres, block_fpr * CALIBRATION_MARGIN), MIN_BLOCK_SCORE)
                         for category, genres in stage.benign_scores.items()}
