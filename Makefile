@@ -89,6 +89,7 @@ bench: $(STAMP)
 	$(PY) bench/dashboard_queue.py
 	$(PY) bench/toxicity_quality.py
 	$(DEMO_ENV) $(PY) bench/toxicity_speed.py
+	$(PY) bench/toxicity_blocking.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
