@@ -94,6 +94,7 @@ bench: $(STAMP)
 	$(RECORD) bench/dashboard_queue.py
 	$(RECORD) bench/toxicity_quality.py
 	$(DEMO_ENV) $(RECORD) bench/toxicity_speed.py
+	$(RECORD) bench/toxicity_blocking.py
 
 # The documentation site, offline: reference pages are generated from the code at build time (docsgen/), strict
 # mode fails on a broken link or a missing page. Torch stays on one thread (the CLI walk imports every command).

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         default="withhold", description="What generation does with a toxic output: withhold, regenerate, off.")
     toxicity_max_regenerations: int = Field(default=2, ge=0, le=10,
                                             description="Regeneration attempts before a toxic output is withheld.")
+    toxicity_block_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["hate", "threat"],
+        description="Categories that block (withhold) a generation, each at its own threshold (comma-separated "
+                    "or JSON list of hate, threat, offensive). Others are flagged, never blocked; add "
+                    "offensive to also block profanity and insults.")
     # Inference optimisations (detect/onnx_scorer.py, generator/lora.py): see README "Inference optimisations".
     scorer_backend: Literal["torch", "onnx"] = Field(
         default="torch", description="Scorer runtime: torch, or ONNX Runtime (export cached per weights hash).")
@@ -143,6 +148,18 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("toxicity_block_categories", mode="before")
+    @classmethod
+    def _toxicity_block_categories(cls, value: Any) -> Any:
+        """Comma-separated or JSON list; only categories a toxicity bundle can block are accepted."""
+        value = cls._pii_list(value)
+        known = ("hate", "threat", "offensive")
+        if isinstance(value, list):
+            unknown = [name for name in value if name not in known]
+            if unknown:
+                raise ValueError(f"unknown toxicity categories {unknown}: choose from {', '.join(known)}")
         return value
 
     @field_validator("scan_roots", mode="before")

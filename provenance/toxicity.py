@@ -24,6 +24,7 @@ from detect.toxicity import (
     save_toxicity_bundle,
     train_toxicity_bundle,
 )
+from detect.toxicity.benign import BenignPassage, benign_passages, select
 from provenance.settings import Settings
 
 if TYPE_CHECKING:  # generator imports torch: scoring-only users (CLI, workers) need not pay for it
@@ -79,22 +80,57 @@ class ToxicityService:
         return float(self.bundle.model.threshold)
 
     @property
+    def block_categories(self) -> list[str]:
+        """``PROVENANCE_TOXICITY_BLOCK_CATEGORIES``: the categories that withhold a generation."""
+        return list(self.settings.toxicity_block_categories)
+
+    def block_thresholds(self) -> dict[str, float]:
+        """Per blocking category, its threshold at ``PROVENANCE_TOXICITY_BLOCK_FPR`` (empty for bundles without a
+        blocking stage, which block on ``block_threshold``)."""
+        stage = getattr(self.bundle.model, "blocking", None)
+        if stage is None:
+            return {}
+        return {name: round(stage.threshold_for(name, self.settings.toxicity_block_fpr), 6)
+                for name in self.block_categories}
+
+    @property
     def block_threshold(self) -> float:
         """The generation-blocking threshold at ``PROVENANCE_TOXICITY_BLOCK_FPR`` (recomputed from the bundle's
         out-of-fold benign scores when the setting differs from the one trained; never below the scan
         threshold; older bundles without benign scores block at the scan threshold)."""
         return float(self.bundle.model.blocking_threshold(self.settings.toxicity_block_fpr))
 
-    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """Per text ``{"p_toxic", "toxic", "categories", "note", "blocked"}``; raises DetectionError without a
-        bundle. ``toxic`` uses the scan threshold, ``blocked`` the blocking threshold."""
+    def score(self, texts: Sequence[str], *, blocking: bool = True) -> list[dict[str, Any]]:
+        """Per text ``{"p_toxic", "toxic", "categories", "note", "blocked", "block_reason"}``; raises
+        DetectionError without a bundle. ``toxic`` is the scan flag (every category, for review); ``blocked``
+        means a category in ``PROVENANCE_TOXICITY_BLOCK_CATEGORIES`` reached its own threshold, and
+        ``block_reason`` says which (``{"category", "score", "threshold"}``, else None) and ``block_scores``
+        holds each category's score. ``blocking=False`` is the scan policy (flag only): the first stage alone,
+        no parse, ``blocked`` None; it scores as fast as bundles without a blocking stage."""
         results: list[dict[str, Any]] = []
         items = list(texts)
         block = self.block_threshold
         for start in range(0, len(items), SCORE_BATCH):
-            batch = self.bundle.model.score(items[start:start + SCORE_BATCH], block_threshold=block)
-            results.extend(score.as_dict() for score in batch)
+            batch = self.bundle.model.score(items[start:start + SCORE_BATCH], block_threshold=block,
+                                            block_categories=self.block_categories,
+                                            block_fpr=self.settings.toxicity_block_fpr, blocking=blocking)
+            for score in batch:
+                record = score.as_dict()
+                if blocking and score.block_scores:
+                    record["block_scores"] = {k: round(v, 6) for k, v in score.block_scores.items()}
+                results.append(record)
         return results
+
+
+def benign_calibration_passages(files: Sequence[Path]) -> list[BenignPassage]:
+    """Benign passages of many genres from the shared tree the data files live in (``<shared>/data/toxicity``
+    beside ``<shared>/corpus`` and ``<shared>/data/detect``); empty when there is none."""
+    for path in files:
+        path = Path(path).resolve()
+        shared = (path if path.is_dir() else path.parent).parent.parent
+        if (shared / "corpus").is_dir():
+            return benign_passages(shared)
+    return []
 
 
 def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, name: str | None = None,
@@ -114,10 +150,13 @@ def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, na
         lambda message: None)
     data = read_toxicity_data(files, max_per_source=max_per_source, seed=seed)
     say(f"toxicity: training on {len(data.rows):,} texts from {len(data.summary()['sources'])} sources")
+    benign = benign_calibration_passages(files)
+    say(f"toxicity: calibrating blocking thresholds on {len(select(benign, 'calibrate')):,} benign passages"
+        if benign else "toxicity: no benign corpus beside the data: blocking thresholds come from non-toxic rows")
     bundle_name = name or settings.toxicity_bundle
     bundle = train_toxicity_bundle(data, name=Path(bundle_name).name, seed=seed, folds=folds,
                                    target_fpr=target_fpr or settings.toxicity_target_fpr,
-                                   block_fpr=settings.toxicity_block_fpr, stage=say)
+                                   block_fpr=settings.toxicity_block_fpr, stage=say, benign=benign)
     from provenance.artifact_signing import sealer
 
     return save_toxicity_bundle(bundle, toxicity_bundle_dir(settings, bundle_name),
@@ -179,9 +218,10 @@ def screen_generations(settings: Settings, generations: Sequence[Generation], sa
     """Score each continuation; per ``settings.toxicity_on_generation``: ``withhold`` marks blocked outputs
     withheld, ``regenerate`` samples blocked ones again (new seed, up to ``toxicity_max_regenerations`` times)
     and withholds what is still blocked, ``off`` skips scoring (toxicity None). Without a bundle: toxicity
-    None and a one-time notice. "Blocked" is ``p_toxic`` at or over the blocking threshold
-    (``PROVENANCE_TOXICITY_BLOCK_FPR``, default 0.5% of benign text), which is stricter than the scan flag
-    ``toxic``: an output can be flagged ``toxic`` for review and still be released."""
+    None and a one-time notice. "Blocked" means a category in ``PROVENANCE_TOXICITY_BLOCK_CATEGORIES``
+    (default hate and threat) reached its own threshold, calibrated to ``PROVENANCE_TOXICITY_BLOCK_FPR``
+    (default 0.5%) on benign text of many genres; profanity and insults are flagged ``toxic`` for review but
+    released unless the operator lists ``offensive``. ``block_reason`` says which category blocked."""
     mode = settings.toxicity_on_generation
     outputs = [ScreenedOutput(generation, None) for generation in generations]
     if mode == "off" or not outputs:
@@ -219,19 +259,25 @@ def withheld_event(output: ScreenedOutput, service: ToxicityService | None, **ex
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
     """The generation contract: ``{p_toxic, toxic, categories, blocked}`` (plus ``note`` only when there is
-    one)."""
+    one, and ``block_reason`` ``{category, score, threshold}`` when blocked)."""
     public = {"p_toxic": result["p_toxic"], "toxic": result["toxic"], "categories": result["categories"],
               "blocked": result["blocked"]}
     if result.get("note"):
         public["note"] = result["note"]
+    if result.get("blocked") and result.get("block_reason"):
+        public["block_reason"] = result["block_reason"]
     return public
 
 
 def _event(action: str, generation: Generation, toxicity: dict[str, Any] | None,
            service: ToxicityService | None) -> dict[str, Any]:
-    return {"event": "toxic_generation", "action": action, "reason": "toxicity over the blocking threshold",
+    block_reason = (toxicity or {}).get("block_reason")
+    reason = (f"{block_reason['category']} score {block_reason['score']} at or over its blocking threshold "
+              f"{block_reason['threshold']}" if block_reason else "toxicity over the blocking threshold")
+    return {"event": "toxic_generation", "action": action, "reason": reason, "block_reason": block_reason,
             "p_toxic": (toxicity or {}).get("p_toxic"), "categories": (toxicity or {}).get("categories", []),
-            "threshold": round(service.block_threshold, 4) if service is not None else None,
+            "threshold": block_reason["threshold"] if block_reason else (
+                round(service.block_threshold, 4) if service is not None else None),
             "scan_threshold": round(service.threshold, 4) if service is not None else None,
             "toxicity_version": service.version if service is not None else None,
             "prompt_sha256": hashlib.sha256(generation.prompt.encode("utf-8")).hexdigest(),

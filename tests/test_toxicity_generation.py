@@ -25,6 +25,10 @@ def install_bundle(home: Path, source: Path, name: str, threshold: float, block:
     bundle.model.threshold = threshold
     bundle.model.block_threshold = threshold if block is None else block
     bundle.model.benign_scores = None
+    if bundle.model.blocking is not None:  # the per-category blocking thresholds, forced the same way
+        bundle.model.blocking.thresholds = dict.fromkeys(bundle.model.blocking.thresholds,
+                                                         threshold if block is None else block)
+        bundle.model.blocking.benign_scores = {}
     from provenance.artifact_signing import sealer
 
     save_toxicity_bundle(bundle, home / "detectors" / name, seal=sealer(home, "toxicity-bundle"))
@@ -53,6 +57,9 @@ def test_toxic_outputs_are_withheld_and_audited(clean_env: Path, micro_model,
     assert {event["manifest_id"] for event in events} == {item.manifest["id"] for item in stamped}
     assert all(event["p_toxic"] is not None and event["threshold"] == 0.0 for event in events)
     assert all(item.toxicity["blocked"] for item in stamped)
+    assert all(item.toxicity["block_reason"]["category"] in ("hate", "threat") for item in stamped)
+    assert all(event["block_reason"] == item.toxicity["block_reason"] for event, item in zip(events, stamped,
+                                                                                            strict=True))
     assert events[0]["toxicity_version"] == ToxicityService(settings).version
 
 

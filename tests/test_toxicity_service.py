@@ -41,7 +41,10 @@ def test_train_default_then_score(clean_env: Path, data_dir: Path) -> None:
     service = ToxicityService(settings)
     assert service.available and service.version.startswith("toxicity:") and len(service.version) == 21
     results = service.score(["you are a pathetic moron", "thanks for the book, sam", ""])
-    assert [set(r) for r in results] == [{"p_toxic", "toxic", "categories", "note", "blocked"}] * 3
+    contract = {"p_toxic", "toxic", "categories", "note", "blocked", "block_reason"}
+    assert all(contract <= set(r) <= contract | {"block_scores"} for r in results)
+    scan = service.score(["you are a pathetic moron"], blocking=False)  # the scan policy: flag, never decide
+    assert scan[0]["blocked"] is None and scan[0]["p_toxic"] == results[0]["p_toxic"]
     assert service.block_threshold >= service.threshold and card["block_threshold"]["target_fpr"] == 0.005
     assert results[0]["blocked"] is (results[0]["p_toxic"] >= service.block_threshold)
     assert results[0]["toxic"] and not results[1]["toxic"] and results[2]["note"]

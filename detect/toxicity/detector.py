@@ -24,7 +24,7 @@ class ToxicityDetector:
 
     def score(self, batch: DetectionBatch) -> DetectorOutput:
         # Raw texts: toxicity normalisation needs the original (mentions, leetspeak), not detection's version.
-        results = self.model.score(batch.raw_texts)
+        results = self.model.score(batch.raw_texts, blocking=False)  # scanning flags; blocking is generation's
         diagnostics = [{"toxic": r.toxic, "categories": r.categories,
                         "category_scores": {k: round(v, 6) for k, v in r.category_scores.items()}, "note": r.note}
                        for r in results]

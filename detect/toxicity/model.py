@@ -43,12 +43,16 @@ class ToxicityScore:
     categories: list[str]
     category_scores: dict[str, float] = field(default_factory=dict)
     note: str | None = None
-    blocked: bool = False  # p_toxic >= the (stricter) blocking threshold: a generation like this is withheld
+    # True: a blocking category reached its threshold (a generation like this is withheld); None: not decided
+    # (the scan path, ``blocking=False``)
+    blocked: bool | None = False
+    block_scores: dict[str, float] = field(default_factory=dict)  # per blocking-capable category (max window)
+    block_reason: dict[str, Any] | None = None  # {"category", "score", "threshold"} of the category that blocked
 
     def as_dict(self) -> dict[str, Any]:
-        """The service contract: ``{"p_toxic", "toxic", "categories", "note", "blocked"}``."""
+        """The service contract: ``{"p_toxic", "toxic", "categories", "note", "blocked", "block_reason"}``."""
         return {"p_toxic": round(self.p_toxic, 6), "toxic": self.toxic, "categories": list(self.categories),
-                "note": self.note, "blocked": self.blocked}
+                "note": self.note, "blocked": self.blocked, "block_reason": self.block_reason}
 
 
 def benign_threshold(benign: dict[str, np.ndarray], target_fpr: float) -> float:
@@ -73,6 +77,7 @@ class ToxicityModel:
     block_threshold: float | None = None  # generation screen: withhold at the (stricter) blocking FPR
     block_fpr: float | None = None
     benign_scores: dict[str, np.ndarray] | None = None  # out-of-fold benign scores, to serve another block FPR
+    blocking: Any = None  # ``blocking.BlockingStage``: per-category blocking (None in bundles made before it)
 
     def blocking_threshold(self, block_fpr: float | None = None) -> float:
         """The threshold that withholds a generation: the trained one, or recomputed for ``block_fpr`` from the
@@ -92,9 +97,16 @@ class ToxicityModel:
         p = self.classifier.predict_proba(matrix)[:, 1]
         return p, {name: head.predict_proba(matrix)[:, 1] for name, head in self.category_heads.items()}
 
-    def score(self, texts: Sequence[str], *, block_threshold: float | None = None) -> list[ToxicityScore]:
-        """Score raw texts; every text gets a result (see the module docstring for the rules). ``blocked`` uses
-        ``block_threshold`` (default: the trained blocking threshold)."""
+    def score(self, texts: Sequence[str], *, block_threshold: float | None = None,
+              block_categories: Sequence[str] | None = None, block_fpr: float | None = None,
+              blocking: bool = True) -> list[ToxicityScore]:
+        """Score raw texts; every text gets a result (see the module docstring for the rules).
+
+        With a blocking stage, ``blocked`` means a category in ``block_categories`` (default
+        ``blocking.BLOCKING_CATEGORIES``) scored at or over its own threshold (at ``block_fpr``, default the
+        trained one). Without one (older bundles), ``blocked`` is ``p_toxic >= block_threshold`` (default
+        the trained blocking threshold). ``blocking=False`` (the scan path: flag only) skips the second stage
+        and its parse: ``blocked`` is then None (not decided) and categories come from the first stage."""
         plans: list[tuple[list[int], str | None]] = []  # window indices per text, note
         windows: list[str] = []
         for raw in texts:
@@ -121,8 +133,24 @@ class ToxicityModel:
                 note = _join_notes(note, f"long text: the most toxic of {len(indices)} windows counts")
             plans.append((indices, note))
         p, per_category = self.probabilities(windows)
-        block = self.blocking_threshold() if block_threshold is None else block_threshold
-        return [self._combine(indices, note, p, per_category, block) for indices, note in plans]
+        stage = getattr(self, "blocking", None)
+        if not blocking:
+            results = [self._combine(indices, note, p, per_category, block=np.inf) for indices, note in plans]
+            for result in results:
+                result.blocked = None
+            return results
+        if stage is None:
+            block = self.blocking_threshold() if block_threshold is None else block_threshold
+            return [self._combine(indices, note, p, per_category, block) for indices, note in plans]
+        stage_scores = stage.scores(windows, p)
+        if "offensive" in per_category:  # opt-in blocking of offensive language: toxic and offensive at once
+            stage_scores["offensive"] = p * per_category["offensive"]
+        from detect.toxicity.blocking import BLOCKING_CATEGORIES
+
+        chosen = tuple(BLOCKING_CATEGORIES if block_categories is None else block_categories)
+        thresholds = {name: stage.threshold_for(name, block_fpr) for name in chosen if name in stage_scores}
+        return [self._combine_staged(indices, note, p, per_category, stage_scores, thresholds)
+                for indices, note in plans]
 
     def _combine(self, indices: list[int], note: str | None, p: np.ndarray,
                  per_category: dict[str, np.ndarray], block: float) -> ToxicityScore:
@@ -136,8 +164,31 @@ class ToxicityModel:
         if toxic and category_scores:
             categories = sorted(name for name, value in category_scores.items() if value >= 0.5)
             categories = categories or [max(category_scores, key=category_scores.__getitem__)]
-        return ToxicityScore(p_toxic, toxic, categories, category_scores, note, blocked=p_toxic >= block)
+        blocked = p_toxic >= block
+        reason = {"category": "toxic", "score": round(p_toxic, 6), "threshold": round(block, 6)} if blocked else None
+        return ToxicityScore(p_toxic, toxic, categories, category_scores, note, blocked=blocked, block_reason=reason)
 
+    def _combine_staged(self, indices: list[int], note: str | None, p: np.ndarray,
+                        per_category: dict[str, np.ndarray], stage_scores: dict[str, np.ndarray],
+                        thresholds: dict[str, float]) -> ToxicityScore:
+        """Scan flag from the first stage; blocking per category from the second (max over windows each)."""
+        if not indices:
+            return ToxicityScore(0.0, False, [], {}, note)
+        result = self._combine(indices, note, p, per_category, block=np.inf)
+        block_scores = {name: float(np.max(values[indices])) for name, values in stage_scores.items()}
+        over = {name: block_scores[name] for name, limit in thresholds.items() if block_scores[name] >= limit}
+        result.block_scores = block_scores
+        flagged = [name for name in ("hate", "threat") if block_scores.get(name, 0.0) >= 0.5]
+        if over:
+            name = max(over, key=lambda key: over[key] - thresholds[key])
+            result.blocked = True
+            result.block_reason = {"category": name, "score": round(over[name], 6),
+                                   "threshold": round(thresholds[name], 6)}
+            flagged = sorted(set(flagged) | set(over))
+        if result.blocked or (flagged and result.toxic):
+            result.toxic = True
+            result.categories = sorted(set(result.categories) | set(flagged))
+        return result
 
 def _join_notes(first: str | None, second: str | None) -> str | None:
     return "; ".join(part for part in (first, second) if part) or None

@@ -9,7 +9,7 @@ Class weights are balanced: sources differ wildly in their toxic share (83% vs 1
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from detect.errors import DetectionError
 from detect.toxicity.augment import AUGMENTATION_GROUPS, COPIES_PER_TEXT, augment
+from detect.toxicity.benign import BenignPassage, select, training_split_of
+from detect.toxicity.blocking_training import calibrate_on_passages, train_stage
 from detect.toxicity.bundle import ToxicityBundle, build_card, text_hash
 from detect.toxicity.data import ToxicityData
 from detect.toxicity.evaluation import (
@@ -27,6 +29,7 @@ from detect.toxicity.evaluation import (
     per_source_metrics,
 )
 from detect.toxicity.features import build_features
+from detect.toxicity.hard_cases import hard_cases
 from detect.toxicity.model import ToxicityModel, benign_threshold
 
 # Looked at on the leave-one-source-out table (1,500 rows per source, cue columns, unweighted; mean LOSO AUROC
@@ -153,17 +156,36 @@ def fit_model(texts: list[str], labels: np.ndarray, category_sets: list[tuple[st
     return features, classifier, heads
 
 
+BENIGN_GENRE_SOURCES = ("stormfront_degibert2018", "davidson2017_hate_offensive")
+
+
+def without_benign_holdout(data: ToxicityData) -> ToxicityData:
+    """``data`` less the non-toxic forum/tweet rows that calibrate or report the benign block rate."""
+    kept = [row for row in data.rows if not (row.label == 0 and row.source in BENIGN_GENRE_SOURCES
+                                             and training_split_of(row.text) != "train")]
+    return ToxicityData(rows=kept, rejected=data.rejected, duplicates_dropped=data.duplicates_dropped,
+                        fingerprint=data.fingerprint)
+
+
 def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int = 5, seed: int = 0,
                    cross_source: bool = True, block_fpr: float = DEFAULT_BLOCK_FPR,
-                   stage: Callable[[str], None] | None = None) -> tuple[ToxicityModel, dict[str, Any]]:
-    """The fitted model and the card's ``metrics``/``threshold``/``block_threshold``/``training`` sections."""
+                   stage: Callable[[str], None] | None = None,
+                   benign: Sequence[BenignPassage] | None = None) -> tuple[ToxicityModel, dict[str, Any]]:
+    """The fitted model and the card's ``metrics``/``threshold``/``block_threshold``/``training`` sections.
+
+    ``benign``: passages of many genres (``benign.benign_passages``); their ``calibrate`` split sets the
+    blocking stage's per-category thresholds, and the forum/tweet rows of their ``calibrate`` and ``report``
+    buckets are kept out of training. Without them the thresholds are calibrated on the non-toxic training
+    rows (weaker: one genre, in-sample second stage)."""
+    if benign:
+        data = without_benign_holdout(data)
     texts, labels, sources = data.features_texts, data.labels, data.sources
     if min(int(labels.sum()), int((labels == 0).sum())) < MIN_PER_CLASS_FOR_CV:
         raise DetectionError(f"toxicity training needs at least {MIN_PER_CLASS_FOR_CV} toxic and non-toxic texts",
                              hint="add labelled rows (or raise --max-per-source)")
     oof = out_of_fold_scores(texts, labels, sources, folds=folds, seed=seed, stage=stage)
     threshold = threshold_at_fpr(labels, oof, sources, target_fpr)
-    block, benign = block_threshold_at_fpr(labels, oof, sources, block_fpr)
+    block, benign_sets = block_threshold_at_fpr(labels, oof, sources, block_fpr)
     block = max(block, threshold)  # blocking is never looser than flagging for review
     raw_texts = [row.text for row in data.rows]
     metrics: dict[str, Any] = {
@@ -179,7 +201,16 @@ def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int =
     features, classifier, heads = fit_model(texts, labels, [row.categories for row in data.rows],
                                             data.categories(), seed=seed, sources=sources)
     model = ToxicityModel(features=features, classifier=classifier, category_heads=heads, threshold=threshold,
-                          block_threshold=block, block_fpr=block_fpr, benign_scores=benign)
+                          block_threshold=block, block_fpr=block_fpr, benign_scores=benign_sets)
+    if stage:
+        stage("fitting the blocking stage (spaCy parse features)")
+    category_sets = [row.categories for row in data.rows]
+    model.blocking = train_stage(texts, oof, category_sets, model)
+    if stage:
+        stage("calibrating blocking thresholds on benign genres")
+    calibration = select(list(benign), "calibrate") if benign else [
+        BenignPassage("training_non_toxic", str(i), data.rows[i].text) for i in np.flatnonzero(labels == 0)]
+    genre_sizes = calibrate_on_passages(model, calibration, block_fpr)
     details = {"threshold": {"value": threshold, "target_fpr": target_fpr, "job": "scan: flag for review",
                              "rule": "smallest threshold with out-of-fold FPR <= target pooled over the labelled "
                                      "sources and in every one of them"},
@@ -188,7 +219,15 @@ def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int =
                                    "rule": "smallest threshold with out-of-fold FPR <= target on the pooled "
                                            "non-toxic rows and on each benign-only source (the generator's own "
                                            "outputs from neutral prompts); never below the scan threshold",
-                                   "benign_sets": {name: int(values.size) for name, values in benign.items()}},
+                                   "benign_sets": {name: int(values.size) for name, values in benign_sets.items()},
+                                   "used_by": "bundles without a blocking stage only"},
+               "blocking": {"categories": sorted(model.blocking.heads), "target_fpr": block_fpr,
+                            "thresholds": {k: round(v, 6) for k, v in model.blocking.thresholds.items()},
+                            "calibration_genres": genre_sizes,
+                            "rule": "per category: smallest threshold (>= 0.5) with FPR <= target in every "
+                                    "benign genre of the calibrate split (max score over a passage's windows)",
+                            "features": "first-stage p_toxic logit, cue-lexicon counts, spaCy structural cues",
+                            "hard_cases": len(hard_cases())},
                "metrics": metrics,
                "training": {"folds": folds, "seed": seed, "classifier": "logistic regression, liblinear",
                             "C": REGULARISATION_C, "class_weight": "balanced", "categories": sorted(heads),
@@ -199,10 +238,11 @@ def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int =
 
 def train_toxicity_bundle(data: ToxicityData, *, name: str, target_fpr: float = 0.05, folds: int = 5,
                           seed: int = 0, cross_source: bool = True, block_fpr: float = DEFAULT_BLOCK_FPR,
-                          stage: Callable[[str], None] | None = None) -> ToxicityBundle:
+                          stage: Callable[[str], None] | None = None,
+                          benign: Sequence[BenignPassage] | None = None) -> ToxicityBundle:
     """Train and wrap into a bundle with its model card (not yet saved)."""
     model, details = train_toxicity(data, target_fpr=target_fpr, folds=folds, seed=seed,
-                                    cross_source=cross_source, block_fpr=block_fpr, stage=stage)
+                                    cross_source=cross_source, block_fpr=block_fpr, stage=stage, benign=benign)
     card = build_card(name, data.summary(), details)
     hashes = frozenset(text_hash(row.features_text) for row in data.rows)
     return ToxicityBundle(model=model, card=card, training_hashes=hashes)

@@ -26,7 +26,7 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.detect_cmd import read_text_records
 from provenance.cli.inputs import chunked, open_input
 from provenance.cli.output import emit_json, stderr, stdout
-from provenance.toxicity import ToxicityService, toxicity_bundle_dir
+from provenance.toxicity import ToxicityService, benign_calibration_passages, toxicity_bundle_dir
 
 CHUNK = 512
 
@@ -41,10 +41,11 @@ def score(
                                                              "(default: PROVENANCE_TOXICITY_BUNDLE)."),
     as_json: bool = typer.Option(True, "--json", help="JSON lines output (the default and only format)."),
 ) -> None:
-    """Score each text: {"id", "p_toxic", "toxic", "categories", "blocked", "note"?} per line, in input order.
+    """Score each text: {"id", "p_toxic", "toxic", "categories", "blocked", "note"?, "block_reason"?} per line.
 
-    ``toxic``: at or over the scan threshold (flag for review); ``blocked``: at or over the stricter
-    generation-blocking threshold (a generation with this text would be withheld)."""
+    ``toxic``: flagged for review (any category); ``blocked``: a category in PROVENANCE_TOXICITY_BLOCK_CATEGORIES
+    (default hate, threat) reached its own threshold, so a generation with this text would be withheld;
+    ``block_reason``: {"category", "score", "threshold"} of that category."""
     service = ToxicityService(load_settings(), bundle_name=bundle)
     service.bundle  # noqa: B018 - fail early (no bundle) before reading input
     handle = open_input(source)
@@ -61,6 +62,10 @@ def score(
                           "categories": result["categories"], "blocked": result["blocked"]}
                 if result["note"]:
                     record["note"] = result["note"]
+                if result.get("block_reason"):
+                    record["block_reason"] = result["block_reason"]
+                if result.get("block_scores"):
+                    record["block_scores"] = result["block_scores"]
                 emit_json(record)
     finally:
         if handle is not sys.stdin.buffer:
@@ -89,6 +94,7 @@ def train(
     settings = load_settings()
     directory = toxicity_bundle_dir(settings, out)
     prepared = read_toxicity_data(data, max_per_source=max_per_source, seed=seed)
+    benign = benign_calibration_passages(data)
     for rejected in prepared.rejected[:5]:
         stderr.print(f"[yellow]skipped[/] {rejected}", highlight=False)
     if len(prepared.rejected) > 5:
@@ -97,7 +103,8 @@ def train(
         bundle = train_toxicity_bundle(prepared, name=directory.name, seed=seed, folds=folds,
                                        target_fpr=target_fpr or settings.toxicity_target_fpr,
                                        block_fpr=block_fpr or settings.toxicity_block_fpr,
-                                       cross_source=cross_source, stage=lambda message: status.update(message))
+                                       cross_source=cross_source, stage=lambda message: status.update(message),
+                                       benign=benign)
     from provenance.artifact_signing import sealer
     from provenance.toxicity import TOXICITY_KIND
 
@@ -113,6 +120,10 @@ def train(
                  f"(target FPR {card['threshold']['target_fpr']}); blocking threshold "
                  f"{card['block_threshold']['value']:.3f} (benign FPR {card['block_threshold']['target_fpr']})",
                  highlight=False)
+    blocking = card.get("blocking") or {}
+    if blocking:
+        stderr.print(f"blocking thresholds {blocking.get('thresholds')} calibrated on benign genres "
+                     f"{blocking.get('calibration_genres')}", highlight=False)
     for row in card["metrics"].get("leave_one_source_out", []):
         stderr.print(f"  leave-one-source-out: test {row['test']}: AUROC {row['auroc']}", highlight=False)
     for row in card["metrics"]["cross_source"]:

@@ -50,4 +50,5 @@ class ToxicitySignal:
     def score(self, texts: Sequence[str]) -> list[ToxicityResult]:
         if not self.service.available:
             return [ToxicityResult(None) for _ in texts]
-        return [ToxicityResult(record) for record in self.service.score(list(texts))]
+        # Scanning flags (first stage only, no parse); blocking is the generation screen's decision.
+        return [ToxicityResult(record) for record in self.service.score(list(texts), blocking=False)]
