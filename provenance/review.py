@@ -543,7 +543,7 @@ def retrain_labels(session: Session) -> dict[str, Any]:
 
 def last_promotion(settings: Any) -> dict[str, Any] | None:
     """The last ``detect promote`` (or rollback): which bundle, from which, and the before/after numbers."""
-    from provenance.promotion import last_promotion as last
+    from provenance.bundles import last_promotion as last
 
     return last(settings)
 

@@ -36,7 +36,7 @@ TOXICITY_KIND = "toxicity-bundle"  # the kind signed into a toxicity bundle's si
 
 def toxicity_bundle_dir(settings: Settings, name: str | None = None) -> Path:
     """A bundle name (under <home>/detectors) or an explicit directory path (the detector bundles' rule)."""
-    from provenance.detection import bundle_dir
+    from provenance.bundles import bundle_dir
 
     return bundle_dir(settings, name or settings.toxicity_bundle, kind="toxicity bundle")
 

@@ -208,16 +208,16 @@ def demo_detection(settings, loaded, files: list[Path], max_texts: int,
     """
     from detect.bundle import load_bundle, read_card
     from detect.training import prepare
+    from provenance.bundles import active_bundle_name, bundle_dir
     from provenance.cli.detect_cmd import token_progress
-    from provenance.detection import DetectionService, bundle_dir
-    from provenance.promotion import active_bundle_name
+    from provenance.detection import DetectionService
 
     name = active_bundle_name(settings)  # the bundle the scan's worker will use: the last one promoted, if any
     directory = bundle_dir(settings, name)
     card = read_card(directory)
     if card is not None and card.get("scorer", {}).get("weights_sha256") == loaded.weights_sha256:
         from provenance.artifact_signing import ArtifactSignatureError, verifier
-        from provenance.detection import DETECTOR_KIND
+        from provenance.bundles import DETECTOR_KIND
 
         try:
             hashes = load_bundle(directory, verify=verifier(settings.home, DETECTOR_KIND)).training_hashes

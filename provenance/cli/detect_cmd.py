@@ -218,9 +218,7 @@ def retrain(
     """Train a new bundle version on base data plus reviewed items and compare it with the active bundle."""
     from detect.bundle import load_bundle, save_bundle
     from detect.retrain import retrain_bundle
-    from provenance.detection import bundle_dir
-    from provenance.promotion import active_bundle_name
-    from provenance.signals.detection import bundle_version
+    from provenance.bundles import active_bundle_name, bundle_dir, bundle_version
 
     if not from_reviews:
         raise CliError("nothing to retrain from", hint="pass --from-reviews (reviewer decisions are the new labels)")
@@ -233,7 +231,7 @@ def retrain(
                        hint="train one first: provenance detect train DATA.jsonl --out default")
     rows = _reviewed_rows(settings, skip_redacted)
     from provenance.artifact_signing import sealer, verifier
-    from provenance.detection import DETECTOR_KIND
+    from provenance.bundles import DETECTOR_KIND
 
     active = load_bundle(bundle_dir(settings, active_name), verify=verifier(settings.home, DETECTOR_KIND))
     paths = _base_files([Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])])
@@ -306,7 +304,7 @@ def promote(
     """Make a retrained bundle active when its recorded comparison shows it is at least as good."""
     import getpass
 
-    from provenance.promotion import pinned
+    from provenance.bundles import pinned
     from provenance.promotion import promote as promote_bundle
 
     settings = load_settings()

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from provenance.bundles import bundle_version
 from provenance.settings import Settings
 from provenance.signals import DOCUMENT_SIGNALS, Signal, build_signals
-from provenance.signals.detection import NO_BUNDLE, bundle_version  # noqa: F401 (this module's public names)
 
 log = logging.getLogger(__name__)
 LOW_MARGIN = 0.1  # a machine verdict this close to its threshold still goes to a reviewer

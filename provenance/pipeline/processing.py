@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from provenance.pipeline.document_scoring import DocumentResult, DocumentScorer, bundle_version
+from provenance.bundles import bundle_version
+from provenance.pipeline.document_scoring import DocumentResult, DocumentScorer
 from provenance.settings import Settings
 from provenance.store import Chunk, Document, ScanJob, StagedText, Verdict, session_scope, utcnow
 

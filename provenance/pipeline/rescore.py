@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from generator.stamping import text_sha256
+from provenance.bundles import NO_BUNDLE, bundle_version
 from provenance.errors import ProvenanceError
-from provenance.pipeline.document_scoring import NO_BUNDLE, bundle_version
 from provenance.pipeline.submission import stage_chunks
 from provenance.settings import Settings
 from provenance.store import Chunk, Document, JobItem, ScanJob, Verdict, ensure_schema, session_scope

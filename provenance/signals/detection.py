@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from provenance.detection import DetectionService, bundle_dir, read_bundle_card
+from provenance.bundles import NO_BUNDLE, bundle_version
+from provenance.detection import DetectionService
 from provenance.settings import Settings
 from provenance.signals.base import Availability, SignalResult
 
-NO_BUNDLE = "no-bundle"
 NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
-
-
-def bundle_version(settings: Settings, name: str | None = None) -> str:
-    """``name:card-digest`` of the configured detector bundle (and of the memorisation index guarding its scorer,
-    when there is one): verdicts are unique per document and version, so retraining the bundle or building the
-    index lets the same documents be judged again without touching old verdicts."""
-    directory = bundle_dir(settings, name)
-    card = read_bundle_card(directory)
-    if card is None:
-        return NO_BUNDLE
-    from provenance.memorisation import guard_index_digest
-
-    index = guard_index_digest(settings.home, card.get("scorer") or {})  # the guard changes verdicts too
-    payload = card if index is None else {**card, "memorisation_index_sha256": index}
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{directory.name}:{digest}"
 
 
 def _margin(p_machine: float | None, thresholds: Any) -> float | None:
