@@ -127,7 +127,6 @@ def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, na
 # --- Generation side: score every output; withhold (or regenerate) toxic ones, never silently. -------------
 
 _NOTICES_SHOWN: set[str] = set()
-_SERVICES: dict[tuple[Path, float], ToxicityService] = {}
 
 
 def notice_once(message: str, notice: Callable[[str], None] | None) -> None:
@@ -141,23 +140,6 @@ def notice_once(message: str, notice: Callable[[str], None] | None) -> None:
         import logging
 
         logging.getLogger("provenance.toxicity").warning(message)
-
-
-def shared_service(settings: Settings) -> ToxicityService | None:
-    """One loaded service per bundle directory and card version per process; None without a bundle."""
-    service = ToxicityService(settings)
-    try:
-        directory = service.directory
-        stamp = (directory / "card.json").stat().st_mtime
-    except (DetectionError, OSError):
-        return None
-    key = (directory, stamp)
-    if key not in _SERVICES:
-        if not service.available:
-            return None
-        _SERVICES.clear()
-        _SERVICES[key] = service
-    return _SERVICES[key]
 
 
 @dataclass
@@ -186,7 +168,10 @@ def screen_generations(settings: Settings, generations: Sequence[Generation], sa
     outputs = [ScreenedOutput(generation, None) for generation in generations]
     if mode == "off" or not outputs:
         return outputs
-    service = service or shared_service(settings)
+    if service is None:
+        from provenance.signals import signal_set
+
+        service = signal_set(settings).get("toxicity").loaded_service()
     if service is None or not service.available:
         notice_once(f"no toxicity bundle at {toxicity_bundle_dir(settings)}: generated text is not screened for "
                     "toxicity (train one: provenance detect train-toxicity DATA.jsonl --out "

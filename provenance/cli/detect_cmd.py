@@ -17,9 +17,10 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import chunked, open_input
 from provenance.cli.output import CliError, emit_json, stderr
 from provenance.cli.watermark_cmd import build_detector
-from provenance.detection import DetectionService, verdict_record
+from provenance.detection import verdict_record
 from provenance.errors import ProvenanceError
-from provenance.signals import build_signal
+from provenance.signals import signal_set
+from provenance.signals.detection import DetectionSignal
 from provenance.watermark_records import detect_record
 
 app = typer.Typer(help="Machine-text detection: train bundles, score texts.", no_args_is_help=True)
@@ -64,7 +65,7 @@ def train(
         stderr.print(f"[yellow]skipped[/] {rejected.source}: {rejected.reason}")
     if len(prepared.rejected) > 5:
         stderr.print(f"[yellow]skipped[/] {len(prepared.rejected) - 5} more bad lines")
-    service = DetectionService(settings)
+    service = DetectionSignal.training_service(settings)
     with token_progress() as progress:
         task = progress.add_task("scoring", total=None)
         bundle = service.train(
@@ -136,7 +137,7 @@ def score(
 ) -> None:
     """Judge each text: P(machine), verdict (machine/human/uncertain/abstain), per-detector scores."""
     settings = load_settings()
-    service = build_signal("detection", settings, bundle_name=bundle).service
+    service = signal_set(settings).get("detection", bundle_name=bundle).service
     service.bundle  # noqa: B018 - fail early (missing or mismatched bundle) before reading input
     # The generator's keys; without PROVENANCE_MODEL, the scorer's model (the demo's generator) is the guess.
     wm_detector = _watermark_detector(settings, watermark, settings.model or service.scorer_spec())
@@ -239,7 +240,7 @@ def retrain(
         raise CliError("no base data", hint="pass --base DATA.jsonl or --base DIR (the labelled data the bundle was "
                                             "trained on)")
     prepared = prepare(paths, max_texts=max_texts, seed=seed)
-    service = DetectionService(settings, for_training=True)
+    service = DetectionSignal.training_service(settings)
     active.check_scorer(service.identity)  # a bundle for another scorer cannot be compared (or retrained) here
     with token_progress() as progress:
         task = progress.add_task("scoring", total=None)

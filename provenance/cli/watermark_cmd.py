@@ -12,7 +12,7 @@ import typer
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import open_input
 from provenance.cli.output import CliError, emit_json, stdout
-from provenance.signals import build_signal
+from provenance.signals import signal_set
 from provenance.watermark_records import RESULT_KEYS, detect_record
 from watermark import WatermarkDetector
 
@@ -36,7 +36,7 @@ def _jsonl_records(handle: BinaryIO) -> Iterator[tuple[Any, str | bytes | None, 
 
 def build_detector(settings: Any, model: str | None, transformers_key: int | None) -> WatermarkDetector:
     """The watermark signal's detector (tokenizer + stored keys, plus transformers' key when asked)."""
-    return build_signal("watermark", settings, model=model, transformers_key=transformers_key).require()
+    return signal_set(settings).get("watermark", model=model, transformers_key=transformers_key).require()
 
 
 @app.command("detect")

@@ -1,5 +1,6 @@
-"""Score documents in-process: a loop over the configured signals (detection ensemble, PII, toxicity when a
-bundle exists, watermark with per-token evidence), each built by ``provenance.signals``' factory.
+"""Score documents in-process: a loop over the registered document signals (detection ensemble, PII, toxicity
+when a bundle exists, watermark with per-token evidence, and any signal registered beside them), each obtained
+from the process's ``SignalSet``.
 
 The Celery task and the benchmark's in-process baseline both call ``DocumentScorer.score``, so the queue's
 overhead is measured against exactly the same work. Models load lazily, once per process.
@@ -10,12 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from provenance.bundles import bundle_version
 from provenance.settings import Settings
-from provenance.signals import DOCUMENT_SIGNALS, Signal, build_signals
+from provenance.signals import Signal, document_signal_names, signal_set
 
 log = logging.getLogger(__name__)
 LOW_MARGIN = 0.1  # a machine verdict this close to its threshold still goes to a reviewer
@@ -37,6 +37,8 @@ class DocumentResult:
     toxicity: dict[str, Any] | None = None
     models: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] | None = None  # the ledger match (manifest id, kind, similarity), set at write time
+    signals: dict[str, Any] = field(default_factory=dict)  # {name: record} of signals without named fields
+    versions: dict[str, str | None] = field(default_factory=dict)  # {name: version} of every signal that scored
 
     @property
     def watermarked(self) -> bool:
@@ -85,14 +87,15 @@ def review_priority(*, misuse: bool, watermarked: bool, verdict: str, p_machine:
 class DocumentScorer:
     """One per process; ``score`` takes raw texts and returns one ``DocumentResult`` each, in order."""
 
-    def __init__(self, settings: Settings, names: tuple[str, ...] = DOCUMENT_SIGNALS) -> None:
+    def __init__(self, settings: Settings, names: tuple[str, ...] | None = None) -> None:
         self.settings = settings
-        self.names = names
+        self.names = names if names is not None else document_signal_names()
         self.version = bundle_version(settings)
 
-    @cached_property
+    @property
     def signals(self) -> dict[str, Signal]:
-        return build_signals(self.settings, self.names, options={"watermark": {"evidence": True}})
+        """From the process's ``SignalSet`` (built once, rebuilt when a signal's bundle changes)."""
+        return signal_set(self.settings).document_signals(self.names, options={"watermark": {"evidence": True}})
 
     def warm_up(self) -> None:
         """Load every model now (a worker does this at start, so the first task is not slow)."""
@@ -114,11 +117,17 @@ class DocumentScorer:
         if not texts:
             return []
         documents = [DocumentResult(redacted_text=text) for text in texts]
-        by_signal = {name: signal.score(texts) for name, signal in self.signals.items()}
-        for results in by_signal.values():
+        signals = self.signals
+        by_signal = {name: signal.score(texts) for name, signal in signals.items()}
+        versions = {name: signal.version for name, signal in signals.items()}
+        for name, results in by_signal.items():
             for document, result in zip(documents, results, strict=True):
-                for key, value in result.document_fields().items():
+                fields = result.document_fields()
+                for key, value in fields.items():  # the built-in signals' named fields (and columns)
                     setattr(document, key, value)
+                if not fields:  # any other signal: its record is stored under its name
+                    document.signals[name] = result.record()
+                document.versions = versions
         if "pii" in by_signal and "watermark" in by_signal:  # evidence offsets onto the stored, redacted text
             from provenance.signals.watermark import move_evidence
 

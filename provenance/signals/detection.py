@@ -10,7 +10,7 @@ from typing import Any
 from provenance.bundles import NO_BUNDLE, bundle_version
 from provenance.detection import DetectionService
 from provenance.settings import Settings
-from provenance.signals.base import Availability, SignalResult
+from provenance.signals.base import Availability, BaseSignal, SignalResult
 
 NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
 
@@ -35,8 +35,13 @@ class DetectionResult(SignalResult):
                 "detectors": self.detectors, "reasons": self.reasons, "num_tokens": self.num_tokens}
 
 
-class DetectionSignal:
-    """The configured bundle's ensemble; abstains (with the reason) when no bundle is trained."""
+def _service(settings: Settings, **options: Any) -> DetectionService:
+    return DetectionService(settings, **options)
+
+
+class DetectionSignal(BaseSignal):
+    """The configured bundle's ensemble; abstains (with the reason) when no bundle is trained. The one place a
+    ``DetectionService`` is built (scoring here, training through ``training_service``)."""
 
     name = "detection"
 
@@ -45,6 +50,16 @@ class DetectionSignal:
         self.bundle_name = bundle_name
         self._version = bundle_version(settings, bundle_name)
         self._lm = lm
+
+    @classmethod
+    def stamp(cls, settings: Settings, *, bundle_name: str | None = None, lm: Any = None) -> str:
+        """The bundle version: a promotion, a retrain or a new memorisation index rebuilds the signal."""
+        return bundle_version(settings, bundle_name)
+
+    @staticmethod
+    def training_service(settings: Settings, *, lm: Any = None) -> DetectionService:
+        """A service that trains with the configured model (``lm``: one already loaded, as the demo has)."""
+        return _service(settings, for_training=True, lm=lm)
 
     @property
     def version(self) -> str:
@@ -55,7 +70,7 @@ class DetectionSignal:
 
     @cached_property
     def service(self) -> DetectionService:
-        return DetectionService(self.settings, bundle_name=self.bundle_name, lm=self._lm)
+        return _service(self.settings, bundle_name=self.bundle_name, lm=self._lm)
 
     def identity(self) -> dict[str, Any] | None:
         if self._version == NO_BUNDLE:

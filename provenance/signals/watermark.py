@@ -18,7 +18,7 @@ from typing import Any
 
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
-from provenance.signals.base import Availability, SignalResult
+from provenance.signals.base import Availability, BaseSignal, SignalResult
 
 KEY_RECHECK_SECONDS = 5.0
 NO_KEYS_REASON = "no watermark keys in this data directory"
@@ -50,7 +50,7 @@ def abstain_record(reason: str) -> dict[str, Any]:
             "abstain": True, "reason": reason}
 
 
-class WatermarkSignal:
+class WatermarkSignal(BaseSignal):
     """Tokenizer + verification keys (+ optionally transformers' lefthash key) -> detector, rebuilt when the
     key files change. ``create_key``: make the active key for this tokenizer when none exists (the API, so a
     fresh installation verifies with the key it generates with)."""
