@@ -15,10 +15,9 @@ from typing import Any
 
 from provenance.bundles import bundle_version
 from provenance.settings import Settings
-from provenance.signals import Signal, document_signal_names, signal_set
+from provenance.signals import Signal, document_signal_names, signal_class, signal_names, signal_set
 
 log = logging.getLogger(__name__)
-LOW_MARGIN = 0.1  # a machine verdict this close to its threshold still goes to a reviewer
 
 
 @dataclass
@@ -67,20 +66,13 @@ class DocumentResult:
 
 def review_priority(*, misuse: bool, watermarked: bool, verdict: str, p_machine: float | None,
                     margin: float | None, pii_count: int, ledger_match: bool) -> tuple[bool, float]:
-    """(needs review, priority): misuse first, then unexplained watermarks, uncertain verdicts, close machine
-    calls and PII. A function of stored verdict columns, so a reader's view can be recomputed with *its own*
-    ledger (``ledger_match``) instead of the whole ledger's answer the pipeline stored."""
-    priority = 0.0
-    if misuse:
-        priority += 4.0
-    if watermarked and not ledger_match:
-        priority += 3.0
-    if verdict == "uncertain":
-        priority += 2.0 + (1.0 - abs((p_machine or 0.5) - 0.5) * 2)
-    if verdict == "machine" and margin is not None and margin < LOW_MARGIN:
-        priority += 1.5
-    if pii_count:
-        priority += min(1.0, pii_count / 5)
+    """(needs review, priority): the sum of every registered signal's ``review_share`` (misuse 4, an
+    unexplained watermark 3, uncertain verdicts 2-3, close machine calls 1.5, PII up to 1). A function of stored
+    verdict columns, so a reader's view can be recomputed with *its own* ledger (``ledger_match``) instead of
+    the whole ledger's answer the pipeline stored."""
+    columns = {"misuse": misuse, "watermarked": watermarked, "verdict": verdict, "p_machine": p_machine,
+               "margin": margin, "pii_count": pii_count, "ledger_match": ledger_match}
+    priority = sum(signal_class(name).review_share(columns) for name in signal_names())
     return priority > 0, round(priority, 4)
 
 

@@ -9,7 +9,7 @@ review queue) and ``flat`` (the record's keys that also appear flat in exports a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -73,3 +73,10 @@ class BaseSignal:
 
     def availability(self) -> Availability:
         return Availability(True)
+
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """This signal's share of a verdict's review priority, from the stored columns (``verdict``,
+        ``p_machine``, ``margin``, ``watermarked``, ``ledger_match``, ``pii_count``, ``misuse``): a function of
+        stored values, so a reader can recompute it with its own ledger. Default: none."""
+        return 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -12,6 +12,7 @@ from provenance.detection import DetectionService
 from provenance.settings import Settings
 from provenance.signals.base import Availability, BaseSignal, SignalResult
 
+LOW_MARGIN = 0.1  # a machine verdict this close to its threshold still goes to a reviewer
 NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
 
 
@@ -55,6 +56,15 @@ class DetectionSignal(BaseSignal):
     def stamp(cls, settings: Settings, *, bundle_name: str | None = None, lm: Any = None) -> str:
         """The bundle version: a promotion, a retrain or a new memorisation index rebuilds the signal."""
         return bundle_version(settings, bundle_name)
+
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """Uncertain verdicts (most when P(machine) is near 0.5), then machine calls close to their threshold."""
+        if columns["verdict"] == "uncertain":
+            return 2.0 + (1.0 - abs((columns["p_machine"] or 0.5) - 0.5) * 2)
+        if columns["verdict"] == "machine" and columns["margin"] is not None and columns["margin"] < LOW_MARGIN:
+            return 1.5
+        return 0.0
 
     @staticmethod
     def training_service(settings: Settings, *, lm: Any = None) -> DetectionService:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -119,6 +119,11 @@ class PIISignal(BaseSignal):
     @property
     def version(self) -> str:
         return f"operator:{self.settings.pii_operator}"
+
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """Personal data adds up to 1 (five findings or more)."""
+        return min(1.0, columns["pii_count"] / 5) if columns["pii_count"] else 0.0
 
     def availability(self) -> Availability:
         return Availability(True)

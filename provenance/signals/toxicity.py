@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -42,6 +42,11 @@ class ToxicitySignal(BaseSignal):
             return (str(directory), (directory / "card.json").stat().st_mtime)
         except (DetectionError, OSError):
             return None
+
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """Misuse first: toxic over the bundle's threshold, or machine text leaning toxic."""
+        return 4.0 if columns["misuse"] else 0.0
 
     def loaded_service(self) -> Any:
         """The service when a bundle exists, else None (generation screening skips scoring without one)."""

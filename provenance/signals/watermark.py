@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,11 @@ class WatermarkSignal(BaseSignal):
     fresh installation verifies with the key it generates with)."""
 
     name = "watermark"
+
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """A watermark the ledger does not explain (our generator's text, but no manifest says so)."""
+        return 3.0 if columns["watermarked"] and not columns["ledger_match"] else 0.0
 
     def __init__(self, settings: Settings, *, model: str | None = None, tokenizer: Any = None,
                  transformers_key: int | None = None, create_key: bool = False, evidence: bool = False) -> None:
