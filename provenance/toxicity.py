@@ -103,10 +103,9 @@ def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, na
     """Train the shipped toxicity bundle quickly (``make demo``: a sample per source, 3 folds; < 1 min on 2
     cores) and save it under ``<home>/detectors/<name or settings.toxicity_bundle>``. ``data_paths`` may hold
     JSONL files or directories of them."""
-    files: list[Path] = []
-    for path in data_paths:
-        path = Path(path)
-        files.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
+    from provenance.data_files import jsonl_files
+
+    files = jsonl_files(data_paths)
     if not files:
         raise DetectionError("no toxicity data files given",
                              hint="pass JSONL files of {text, label: toxic|non_toxic, categories?, source?}")

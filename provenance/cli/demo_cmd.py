@@ -31,6 +31,7 @@ from provenance.cli.demo_scan import demo_scan
 from provenance.cli.demo_timing import PhaseTimer, process_age_s
 from provenance.cli.model_cmd import run_bootstrap
 from provenance.cli.output import stderr, stdout
+from provenance.data_files import jsonl_files
 from provenance.runtime import load_configured_model
 from provenance.signals import signal_set
 from provenance.signing import load_or_create_signing_key
@@ -101,7 +102,7 @@ def demo(
         corpus_examples = heldout_corpus_examples(corpus, CORPUS_EXAMPLES, seed, split)
     with timer.phase("generation (4 samples)"):
         demo_generation(settings, loaded, max_new_tokens, seed, corpus_examples)
-    files = _jsonl_files(detect_data)
+    files = jsonl_files(detect_data)
     with timer.phase("detector bundle") as note:
         note["how"], training_hashes = demo_detection(settings, loaded, files, detect_max_texts, seed)
     with timer.phase("held-out labelled rows"):
@@ -190,13 +191,6 @@ def demo_toxicity(settings, toxicity_data: list[Path]) -> str:
                  f"stratified sample); cross-validated AUROC {pooled.get('auroc', '-')}; a full bundle: "
                  "provenance detect train-toxicity DATA --out NAME", highlight=False)
     return "trained"
-
-
-def _jsonl_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
-    return files
 
 
 def demo_detection(settings, loaded, files: list[Path], max_texts: int,

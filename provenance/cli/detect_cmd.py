@@ -17,6 +17,7 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import chunked, open_input
 from provenance.cli.output import CliError, emit_json, stderr
 from provenance.cli.watermark_cmd import build_detector
+from provenance.data_files import jsonl_files
 from provenance.detection import verdict_record
 from provenance.errors import ProvenanceError
 from provenance.signals import signal_set
@@ -60,7 +61,7 @@ def train(
 
     if stacker is not None and stacker not in STACKERS:
         raise CliError(f"unknown --stacker {stacker!r}", hint="use one of: " + ", ".join(STACKERS))
-    prepared = prepare(_base_files(data), max_texts=max_texts, seed=seed)
+    prepared = prepare(jsonl_files(data, refuse_empty_dirs=True), max_texts=max_texts, seed=seed)
     for rejected in prepared.rejected[:5]:
         stderr.print(f"[yellow]skipped[/] {rejected.source}: {rejected.reason}")
     if len(prepared.rejected) > 5:
@@ -235,7 +236,8 @@ def retrain(
     from provenance.bundles import DETECTOR_KIND
 
     active = load_bundle(bundle_dir(settings, active_name), verify=verifier(settings.home, DETECTOR_KIND))
-    paths = _base_files([Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])])
+    paths = jsonl_files([Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])],
+                        refuse_empty_dirs=True)
     if not paths:
         raise CliError("no base data", hint="pass --base DATA.jsonl or --base DIR (the labelled data the bundle was "
                                             "trained on)")
@@ -260,21 +262,6 @@ def retrain(
                      f"provenance detect promote {out}")
     else:
         stderr.print(f"saved bundle [bold]{out}[/], [yellow]not promotable[/]: " + "; ".join(comparison["problems"]))
-
-
-def _base_files(paths: list[Path]) -> list[Path]:
-    """Files as given; a directory stands for its ``*.jsonl`` files (as ``provenance demo --detect-data``)."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(path.glob("*.jsonl"))
-            if not found:
-                raise CliError(f"{path}: no .jsonl files in this directory",
-                               hint="pass labelled JSONL files or a directory holding them")
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
 
 
 @app.command("import-bundle")
