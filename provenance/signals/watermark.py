@@ -45,11 +45,6 @@ class WatermarkResult(SignalResult):
         return {"watermark": record}
 
 
-def abstain_record(reason: str) -> dict[str, Any]:
-    return {"z_score": None, "p_value": None, "watermarked": False, "key_id": None, "num_tokens_scored": 0,
-            "abstain": True, "reason": reason}
-
-
 class WatermarkSignal(BaseSignal):
     """Tokenizer + verification keys (+ optionally transformers' lefthash key) -> detector, rebuilt when the
     key files change. ``create_key``: make the active key for this tokenizer when none exists (the API, so a
@@ -166,12 +161,15 @@ class WatermarkSignal(BaseSignal):
     def score(self, texts: Sequence[str]) -> list[WatermarkResult]:
         detector = self.detector
         if detector is None:
-            return [WatermarkResult(abstain_record(self._missing or NO_KEYS_REASON)) for _ in texts]
+            from provenance.watermark_records import abstain_record
+
+            record = abstain_record(self._missing or NO_KEYS_REASON, num_tokens_scored=0)  # as stored before
+            return [WatermarkResult(dict(record)) for _ in texts]
         with self._check_lock:
             return [self._one(detector, text) for text in texts]
 
     def _one(self, detector: Any, text: str) -> WatermarkResult:
-        from provenance.watermark_records import RESULT_KEYS, decision_fields, detect_record
+        from provenance.watermark_records import abstain_record, detect_record, overall_record
         from watermark import WatermarkInputError
 
         if not self.evidence:
@@ -179,13 +177,9 @@ class WatermarkSignal(BaseSignal):
         try:
             windowed = detector.detect_windowed(text, details=True)
         except WatermarkInputError as exc:
-            return WatermarkResult({**dict.fromkeys(RESULT_KEYS), "watermarked": False, "abstain": True,
-                                    "reason": str(exc)})
+            return WatermarkResult(abstain_record(str(exc)))
         overall = windowed.overall  # exactly detect(text): the record is the non-windowed contract
-        record: dict[str, Any] = {key: getattr(overall, key) for key in RESULT_KEYS}
-        record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested,
-                      **decision_fields(overall))
-        return WatermarkResult(record, compact_evidence(overall, windowed))
+        return WatermarkResult(overall_record(overall), compact_evidence(overall, windowed))
 
 
 def compact_evidence(overall: Any, windowed: Any) -> dict[str, Any]:
