@@ -71,6 +71,7 @@ def _hashable(value: Any) -> Any:
 
 _SETS: dict[str, SignalSet] = {}
 _SETS_LOCK = threading.Lock()
+MAX_SETS = 4  # a process serves one configuration; a test run many (each set holds loaded models)
 
 
 def _plain(value: Any) -> str:
@@ -83,7 +84,8 @@ def signal_set(settings: Settings) -> SignalSet:
     too: a forked worker builds its own models instead of sharing its parent's."""
     key = f"{os.getpid()}:" + json.dumps(settings.model_dump(), sort_keys=True, default=_plain)
     with _SETS_LOCK:
-        found = _SETS.get(key)
-        if found is None:
-            found = _SETS[key] = SignalSet(settings)
+        found = _SETS.pop(key, None) or SignalSet(settings)
+        _SETS[key] = found  # most recently used last
+        while len(_SETS) > MAX_SETS:
+            _SETS.pop(next(iter(_SETS)))
         return found
