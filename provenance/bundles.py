@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from detect.bundle_card import read_card as read_bundle_card
 from detect.errors import DetectionError
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
@@ -108,15 +109,6 @@ def bundle_dir(settings: Settings, name: str | None = None, *, kind: str = "bund
         raise DetectionError(f"{kind} name {name!r} has unsupported characters",
                              hint="use letters, digits, '-', '_' and '.', or pass a directory path")
     return settings.detectors_dir / name
-
-
-def read_bundle_card(directory: Path) -> dict[str, Any] | None:
-    """``detect.bundle.read_card`` without importing scikit-learn and joblib (``detect.bundle`` does): the
-    submission path and the CLI's light commands need only the card's digest to name the bundle version."""
-    try:
-        return json.loads((directory / "card.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def bundle_version(settings: Settings, name: str | None = None) -> str:
