@@ -122,6 +122,50 @@ def test_a_registered_signal_reaches_the_verdict_export_and_the_api(
     assert {"verdict", "p_machine", "watermark", "pii_count", "ledger_manifest_id"} <= record.keys()
 
 
+def test_a_changed_version_of_any_signal_lets_rescore_judge_again(
+        tmp_path: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch: pytest.MonkeyPatch,
+        vowels: None) -> None:
+    """Same detector bundle, new version of the toy signal: ``--rescore`` judges the job again and keeps the
+    old verdicts; without a change it refuses, as before."""
+    from provenance.errors import ProvenanceError
+    from provenance.pipeline import processing, submission
+    from provenance.pipeline.export import iter_verdicts
+    from provenance.pipeline.rescore import rescore
+    from provenance.store import ScanJob, Verdict, session_scope, upgrade
+    from tests.conftest import install_bundle, synthetic_paragraphs
+
+    home = tmp_path / "home"
+    install_bundle(trained_bundle, home)
+    url = f"sqlite:///{home / 'db.sqlite'}"
+    upgrade(url)
+    monkeypatch.setenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    settings = Settings(home=home, model=str(micro_model_dir), database_url=url, hub_offline=True, device="cpu",
+                        scan_chunk_size=8, store_raw_text=True)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n"
+                              for i, t in enumerate(synthetic_paragraphs(3, seed=6))))
+    sent: list[int] = []
+    monkeypatch.setattr(submission, "send_chunk", lambda _settings, chunk_id: sent.append(chunk_id))
+    job = submission.submit_paths(settings, [source])
+    for chunk_id in sent:
+        processing.process_chunk(settings, chunk_id)
+    with pytest.raises(ProvenanceError, match="already judged"):
+        rescore(settings, job)
+
+    monkeypatch.setattr(VowelSignal, "version", property(lambda self: "vowels:2"))
+    staged = rescore(settings, job)
+    assert staged["to_score"] == 3 and staged["bundle_version"].startswith(staged["previous_bundle_version"] + "+")
+    for chunk_id in staged["chunk_ids"]:
+        processing.process_chunk(settings, chunk_id)
+    with pytest.raises(ProvenanceError, match="already judged"):
+        rescore(settings, job)
+    with session_scope(url) as session:
+        assert session.get(ScanJob, job).bundle_version == staged["bundle_version"]
+        versions = sorted(row.versions["vowels"] for row in session.query(Verdict).all())
+    assert versions == ["vowels:1"] * 3 + ["vowels:2"] * 3  # the old verdicts stay
+    assert {record["versions"]["vowels"] for record in iter_verdicts(settings, job)} == {"vowels:2"}
+
+
 def test_the_signal_set_reuses_a_signal_and_rebuilds_it_when_its_bundle_changes(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     card = settings.detectors_dir / "default" / "card.json"

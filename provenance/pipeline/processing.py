@@ -90,6 +90,9 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
                                  .join(Document, Document.id == StagedText.document_id)
                                  .where(StagedText.chunk_id == chunk_id).order_by(StagedText.id)).all()
     scorer = process_scorer(settings)
+    with session_scope(url) as session:  # a job rescored for another signal's version writes under its own
+        job_version = session.scalar(select(ScanJob.bundle_version).where(ScanJob.id == job_id)) or ""
+    version = job_version if job_version.startswith(f"{scorer.version}+") else scorer.version
     started = time.perf_counter()
     results = scorer.score([text for _, text, _ in staged])
     scored_at = time.perf_counter()
@@ -102,7 +105,7 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
             return {"chunk": chunk_id, "skipped": "lease lost"}
         existing = set(session.scalars(select(Verdict.document_id).where(
             Verdict.document_id.in_([doc_id for doc_id, _, _ in staged]),
-            Verdict.bundle_version == scorer.version)))
+            Verdict.bundle_version == version)))
         pending = [(row, result) for row, result in zip(staged, results, strict=True) if row[0] not in existing]
         ledger = dict(zip([row[0] for row, _ in pending],
                           _ledger_matches(settings, session, [row[1] for row, _ in pending]), strict=True))
@@ -114,7 +117,7 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
                 document.raw_text = text
             if doc_id in existing:
                 continue
-            session.add(_verdict_row(doc_id, scorer.version, job_id, result, ledger.get(doc_id)))
+            session.add(_verdict_row(doc_id, version, job_id, result, ledger.get(doc_id)))
             existing.add(doc_id)
             written += 1
         session.query(StagedText).filter(StagedText.chunk_id == chunk_id).delete(synchronize_session=False)
