@@ -7,6 +7,7 @@ row and the lease release are one transaction; then the next free item opens.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
@@ -106,6 +107,15 @@ def _manifest_panel(settings: Settings, detail: review.ItemDetail, matches: list
         st.caption("No near-duplicate or containment ledger matches.")
 
 
+def _signals_panel(verdict: Any) -> None:
+    """Every registered signal without a panel of its own: its stored record, under its name, with the version
+    that produced it (a signal added to the registry shows here without touching this file)."""
+    versions = verdict.versions or {}
+    for name, record in sorted((verdict.signals or {}).items()):
+        st.markdown(f"**{name}**" + (f" · {versions[name]}" if versions.get(name) else ""))
+        st.code(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True, default=str), language="json")
+
+
 def render(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
     verdict_id = int(st.session_state["item_id"])
     with context.session() as db:
@@ -140,6 +150,7 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
                 st.bar_chart(scores, height=180, horizontal=True)
             _watermark_panel(settings, verdict, found)
             _manifest_panel(settings, detail, matches, bodies)
+            _signals_panel(verdict)
         for decision in detail.decisions:
             when = decision.created_at.strftime("%Y-%m-%d %H:%M")
             st.caption(f"Earlier: {decision.reviewer} decided {decision.decision} at {when} UTC"

@@ -20,6 +20,7 @@ from typing import Any
 
 import joblib
 
+from detect.bundle_card import CARD_FILE, read_card  # noqa: F401 (read_card: this module's public name too)
 from detect.classifier import DENSE_FEATURES
 from detect.ensemble import TrainedEnsemble
 from detect.errors import BundleMismatchError, DetectionError
@@ -27,7 +28,6 @@ from generator.hashing import file_sha256
 
 BUNDLE_FORMAT = 1
 ENSEMBLE_FILE = "ensemble.joblib"
-CARD_FILE = "card.json"
 TRAINING_HASHES_FILE = "training-texts.sha256"
 
 
@@ -150,14 +150,6 @@ def verify_file_hash(path: Path, expected: str | None, field: str) -> None:
                              f"{field} {expected[:16]}...",
                              hint="the file was altered or replaced after training: retrain the bundle or "
                                   "restore both files together")
-
-
-def read_card(directory: Path) -> dict[str, Any] | None:
-    """The bundle's card, or None when there is no readable bundle there (no error: callers decide)."""
-    try:
-        return json.loads((directory / CARD_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def load_bundle(directory: Path, *, verify: Callable[[Path], None] | None = None) -> Bundle:

@@ -3,8 +3,8 @@
 A perplexity detector calls text "machine" when the scorer finds it unusually predictable. Text the scorer
 was *trained on* (a public-domain novel, a Wikipedia article, a quoted constitution) is predictable for a
 different reason: the scorer memorised it. So the guard finds the words of a text that lie in word 8-grams of
-the scorer's training text (``detect.ngram_index``: a Bloom filter, checked against its card before use) and
-never lets them decide the verdict:
+the scorer's training text (``generator.ngram_index``: a Bloom filter its trainer wrote, checked against its
+card by ``detect.ngram_index`` before use) and never lets them decide the verdict:
 
 * When at least ``REMAINDER_SHARE`` of the words are covered, the covered spans are set aside and the *unseen
   remainder* (the uncovered spans, joined) is judged by the same scorer and ensemble (``detect.scoring``). A
@@ -36,7 +36,7 @@ import hashlib
 import json
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,28 +44,19 @@ from typing import Any
 import numpy as np
 
 from detect.errors import DetectionError
-from detect.ngram_index import (
-    BITS_PER_ITEM,
-    HASHES,
+from detect.ngram_index import REBUILD_HINT, UncardedIndexError, load_verified
+from generator.ngram_index import (
+    INDEX_FILE,
     MIN_NGRAMS,
     NGRAM,
-    REBUILD_HINT,
     BloomIndex,
-    UncardedIndexError,
-    build_index,
-    load_verified,
-    ngram_hashes,
-    save_with_card,
     word_ngram_hashes,
     word_spans,
-    words,
 )
 
-__all__ = ["BITS_PER_ITEM", "HASHES", "INDEX_FILE", "MEMORISED_REASON", "MIN_NGRAMS", "NGRAM", "BloomIndex",
-           "Coverage", "MemorisationGuard", "build_index", "corpus_documents", "corpus_paragraphs",
-           "home_index_path", "index_path_for", "ngram_hashes", "words", "write_model_index"]
+__all__ = ["INDEX_FILE", "MEMORISED_REASON", "Coverage", "MemorisationGuard", "corpus_documents",
+           "corpus_paragraphs", "home_index_path", "index_path_for"]  # the index itself: generator.ngram_index
 
-INDEX_FILE = "training-ngrams.bloom"
 MIN_HIT_RUN = 3  # consecutive indexed 8-grams (a 10-word shared passage) before words count as covered
 REMAINDER_SHARE = 0.2  # share of a text's words in indexed 8-grams from which the remainder is judged alone
 SEEN_FRACTION = 0.5  # covered share from which a human remainder still gives `uncertain` (mostly trained-on)
@@ -240,16 +231,6 @@ def _set_aside(verdict: Any, coverage: Coverage, remainder: Any) -> None:
                               "wrote it")
 
 
-def write_model_index(model_dir: Path, texts: Iterable[str], *, seal: Callable[[Path], None] | None = None,
-                      **facts: Any) -> dict[str, Any]:
-    """Called by the platform's trainers (bootstrap, distill, adapt): index the text the model was trained on,
-    with its card beside it (signed by ``seal``: the CLI passes the platform key's signer). Returns the card,
-    which the trainer copies into its model card (``memorisation_index``)."""
-    texts = list(texts)
-    return save_with_card(build_index(texts), Path(model_dir) / INDEX_FILE, seal=seal, documents=len(texts),
-                          source="the platform's trainer (its training text)", **facts)
-
-
 def index_path_for(model_path: Path | None, weights_sha256: str | None, home: Path | None) -> Path | None:
     """Where a model's index is: beside the model, else under the data home by weights hash (or None)."""
     if model_path is not None and (Path(model_path) / INDEX_FILE).is_file():
@@ -290,9 +271,10 @@ def corpus_paragraphs(corpus: Path, *, held_out: bool, count: int, seed: int = 0
     return [pool[i] for i in sorted(picks)]
 
 
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m detect.memorisation``: moved. Building an index for a configured model needs the
-    application's settings, which this library must not import."""
+    """``python -m detect.memorisation``: moved to ``provenance model memorisation-index`` (building an index for
+    a configured model needs the application's settings, which this library must not import)."""
     print("error: `python -m detect.memorisation build` moved to the provenance CLI", file=sys.stderr)
     print("hint: provenance model memorisation-index --corpus DIR [--model M] [--include-held-out]",
           file=sys.stderr)

@@ -11,7 +11,6 @@ import re
 import unicodedata
 
 _WHITESPACE = re.compile(r"\s+")
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def normalize_for_detection(text: str) -> str:
@@ -19,7 +18,3 @@ def normalize_for_detection(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
     return _WHITESPACE.sub(" ", text).strip()
-
-
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))

@@ -25,17 +25,10 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from generator.bootstrap.corpus import read_corpus
 from generator.bootstrap.presets import Preset
-from generator.bootstrap.trainer import (
-    BootstrapResult,
-    IndexWriter,
-    TrainingProgress,
-    _encode,
-    _lr_at,
-    _save_atomically,
-    _take_bytes,
-)
+from generator.bootstrap.trainer import BootstrapResult, TrainingProgress
 from generator.errors import CorpusError, GeneratorError
 from generator.perplexity import stream_perplexity
+from generator.training import IndexWriter, encode_paragraphs, lr_at, save_atomically, take_bytes
 
 
 def build_student(teacher: Any, preset: Preset) -> GPT2LMHeadModel:
@@ -121,11 +114,11 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
 
     report(TrainingProgress("reading corpus", 0.0))
     corpus = read_corpus(corpus_dir)
-    paragraphs = _take_bytes([corpus.train[i] for i in rng.permutation(len(corpus.train))], preset.max_train_bytes)
+    paragraphs = take_bytes([corpus.train[i] for i in rng.permutation(len(corpus.train))], preset.max_train_bytes)
     tokenizer = teacher.tokenizer
     report(TrainingProgress("encoding corpus", 0.0))
-    train_ids = _encode(tokenizer, paragraphs)
-    heldout_ids = _encode(tokenizer, corpus.heldout)[: preset.eval_tokens + 1]
+    train_ids = encode_paragraphs(tokenizer, paragraphs)
+    heldout_ids = encode_paragraphs(tokenizer, corpus.heldout)[: preset.eval_tokens + 1]
     block = int(teacher.context_length)
     batch_size = max(preset.batch_size * preset.context_length // block, 1)  # the preset's tokens per step
     if train_ids.size <= block + 1:
@@ -165,7 +158,7 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         fraction = step / max_steps if max_steps else min((now - train_started) / max(train_end - train_started,
                                                                                         1e-6), 1.0)
         for group in optimizer.param_groups:
-            group["lr"] = _lr_at(fraction, preset)
+            group["lr"] = lr_at(fraction, preset)
         offsets = rng.integers(0, train_tensor.numel() - block - 1, size=batch_size)
         batch = train_tensor[torch.from_numpy(offsets)[:, None] + torch.arange(block + 1)[None, :]].to(device)
         step_started = time.monotonic()
@@ -228,7 +221,7 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         "torch": torch.__version__,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _save_atomically(model, tokenizer, Path(output_dir), card, started, training_texts=paragraphs,
+    save_atomically(model, tokenizer, Path(output_dir), card, started, training_texts=paragraphs,
                      index_writer=index_writer)
     readme = Path(output_dir) / "README.md"
     readme.write_text(readme.read_text().replace("# Bootstrap GPT-2 (trained by `provenance model bootstrap`)",

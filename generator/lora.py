@@ -125,7 +125,7 @@ def adapt_generator(lm: Any, corpus_dir: Path, output_dir: Path, *, rank: int = 
     from peft import LoraConfig, get_peft_model
 
     from generator.bootstrap.corpus import read_corpus
-    from generator.bootstrap.trainer import _encode
+    from generator.training import encode_paragraphs
 
     if rank <= 0:
         raise GeneratorError(f"--rank must be positive, got {rank}", hint="for example --rank 8")
@@ -140,8 +140,8 @@ def adapt_generator(lm: Any, corpus_dir: Path, output_dir: Path, *, rank: int = 
     report(AdaptProgress("reading corpus", 0.0))
     corpus = read_corpus(corpus_dir, heldout_percent=heldout_percent)  # domain corpora are small: hold out 5%
     block = min(block or lm.context_length, lm.context_length)
-    train_ids = _encode(lm.tokenizer, corpus.train)
-    heldout_ids = _encode(lm.tokenizer, corpus.heldout)[: eval_tokens + 1]
+    train_ids = encode_paragraphs(lm.tokenizer, corpus.train)
+    heldout_ids = encode_paragraphs(lm.tokenizer, corpus.heldout)[: eval_tokens + 1]
     if train_ids.size <= block + 1:
         raise GeneratorError(f"the domain corpus has only {train_ids.size} tokens; at least {block + 2} are needed",
                              hint="add more text to the corpus directory")

@@ -186,7 +186,7 @@ INDEX_HINT = ("rebuild it: provenance model memorisation-index --corpus DIR --re
 
 def sign_index(home: Path, index_path: Path) -> dict[str, Any]:
     """Write ``<index>.sig.json``: this installation's signature over the index file's and its card's SHA-256."""
-    from detect.ngram_index import card_path, signature_path
+    from generator.ngram_index import card_path, signature_path
 
     index_path = Path(index_path)
     payload = {"format": SIGNATURE_FORMAT, "kind": INDEX_KIND, "index_file": index_path.name,
@@ -212,7 +212,8 @@ def verify_index(home: Path, index_path: Path) -> dict[str, Any]:
     written by older versions, or beside models trained outside this home, keep scans running.
     """
     from detect.errors import DetectionError
-    from detect.ngram_index import UnsignedIndexError, card_path, signature_path
+    from detect.ngram_index import UnsignedIndexError
+    from generator.ngram_index import card_path, signature_path
 
     index_path = Path(index_path)
     where = signature_path(index_path)

@@ -33,7 +33,7 @@ def import_bundle(settings: Settings, source: Path, name: str, *, actor: str = "
     was imported (kind, files and their SHA-256). Nothing is unpickled."""
     from detect.bundle import verify_file_hash, write_directory_atomically
     from detect.errors import DetectionError
-    from provenance.detection import bundle_dir
+    from provenance.bundles import bundle_dir
     from provenance.store import ensure_schema, session_scope
     from provenance.store.audit import audit
 

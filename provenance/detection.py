@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from detect.errors import DetectionError
+from provenance.bundles import DETECTOR_KIND, ONNX_KIND, bundle_dir, read_bundle_card
 from provenance.runtime import load_configured_model
 from provenance.settings import Settings
 
@@ -21,37 +21,6 @@ if TYPE_CHECKING:  # scikit-learn, joblib and torch load with the scorer or bund
     from detect.ensemble import Verdict
     from detect.perplexity import PerplexityScorer
     from detect.training import PreparedData
-
-ONNX_KIND = "onnx-export"  # the kind signed into an ONNX export cache folder
-DETECTOR_KIND = "detector-bundle"  # the kind signed into a detector bundle's signature.json
-SAFE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-
-
-def bundle_dir(settings: Settings, name: str | None = None, *, kind: str = "bundle") -> Path:
-    """A bundle name (under <home>/detectors) or an explicit directory path (detector and toxicity bundles).
-    No name: the active detector bundle (the last one promoted, unless the setting pins one)."""
-    if name is None:
-        from provenance.promotion import active_bundle_name
-
-        name = active_bundle_name(settings)
-    if "/" in name or name.startswith("."):
-        return Path(name).expanduser().resolve()
-    if not name or not set(name) <= SAFE_NAME_CHARS:
-        raise DetectionError(f"{kind} name {name!r} has unsupported characters",
-                             hint="use letters, digits, '-', '_' and '.', or pass a directory path")
-    return settings.detectors_dir / name
-
-
-def read_bundle_card(directory: Path) -> dict[str, Any] | None:
-    """``detect.bundle.read_card`` without importing scikit-learn and joblib (``detect.bundle`` does): the
-    submission path and the CLI's light commands need only the card's digest to name the bundle version."""
-    import json
-
-    try:
-        return json.loads((directory / "card.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
 
 class DetectionService:
     """Scorer + statistics cache + (lazily) the configured bundle."""

@@ -19,12 +19,12 @@ from typing import Any
 from detect.errors import DetectionError
 from detect.memorisation import (
     INDEX_FILE,
-    build_index,
     corpus_documents,
     home_index_path,
     index_path_for,
 )
-from detect.ngram_index import load_verified, save_with_card
+from detect.ngram_index import load_verified
+from generator.ngram_index import build_index, save_with_card
 from provenance.errors import ProvenanceError
 
 

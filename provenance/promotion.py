@@ -8,8 +8,8 @@ A bundle is promoted only when its card (written by ``detect retrain --from-revi
 the bundle active *now* that finds no problem when the promotion rule is applied again here (the card's own
 ``promotable`` is not trusted), and both bundles' signatures verify (``provenance.artifact_signing``);
 otherwise promotion is refused with the numbers. ``active.json`` is signed too, and a state file this
-installation did not sign is refused. Reading the
-state needs JSON only (no scikit-learn, no database), so the dashboard and the light CLI paths can use it.
+installation did not sign is refused. Reading the state (and bundle names, cards and versions) is
+``provenance.bundles``' job, JSON only; this module only promotes and rolls back.
 
 A promotion (or rollback) and its audit row are one step: the audit row is written and flushed first, then
 ``active.json`` is replaced, then the transaction commits; a database failure leaves ``active.json`` as it was,
@@ -18,92 +18,34 @@ and a failure after the file was replaced puts the old file back. No promotion h
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from provenance.errors import ProvenanceError
+from provenance.bundles import (
+    DETECTOR_KIND,
+    NO_BUNDLE,
+    PromotionError,
+    active_bundle_name,
+    bundle_dir,
+    bundle_version,
+    read_bundle_card,
+    read_state,
+    state_path,
+    write_state,
+)
 from provenance.settings import Settings
 
-ACTIVE_FILE = "active.json"
-STATE_HINT = ("promotions are recorded by provenance detect promote; a state file from an older version (or an "
-              "edited one) is not trusted: remove it and promote again")
 PREVIOUS = "PREVIOUS"
-
-
-class PromotionError(ProvenanceError):
-    """A promotion that must not happen (worse, stale comparison, another scorer): nothing was changed."""
-
-
-def state_path(settings: Settings) -> Path:
-    return settings.detectors_dir / ACTIVE_FILE
-
-
-def read_state(settings: Settings) -> dict[str, Any]:
-    """The promotion state; refused (PromotionError) when the file exists but is not signed by this
-    installation: which bundle is active is decided by an audited promotion, not by whoever can write a file."""
-    path = state_path(settings)
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {"active": None, "history": []}
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PromotionError(f"{path} is unreadable: {exc}", hint=STATE_HINT) from None
-    if not isinstance(state, dict):
-        raise PromotionError(f"{path} is not a promotion state", hint=STATE_HINT)
-    from provenance.artifact_signing import ArtifactSignatureError, verify_document
-
-    body = {"active": state.get("active"), "history": state.get("history") or []}
-    try:
-        verify_document(settings.home, {"payload": body, "signature": state.get("signature")}, str(path))
-    except ArtifactSignatureError as exc:
-        raise PromotionError(str(exc), hint=STATE_HINT) from None
-    return body
-
-
-def write_state(settings: Settings, state: dict[str, Any]) -> None:
-    """Write the state signed with this installation's key (``signature`` over ``active`` and ``history``)."""
-    from provenance.artifact_signing import sign_document
-
-    body = json.loads(json.dumps({"active": state.get("active"), "history": state.get("history") or []},
-                                 default=str))
-    signed = sign_document(settings.home, body)
-    path = state_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".active.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump({**body, "signature": signed["signature"]}, out, indent=2)
-        out.write("\n")
-    os.replace(staging, path)
-
-
 _write_state = write_state  # the name the audited write (and its failure test) use
-
-
-def pinned(settings: Settings) -> bool:
-    """True when the bundle is set explicitly (environment or TOML), which overrides promotions."""
-    return "detector_bundle" in settings.model_fields_set
-
-
-def active_bundle_name(settings: Settings) -> str:
-    if pinned(settings):
-        return settings.detector_bundle
-    return str(read_state(settings).get("active") or settings.detector_bundle)
-
-
-def last_promotion(settings: Settings) -> dict[str, Any] | None:
-    history = read_state(settings).get("history") or []
-    return history[-1] if history else None
 
 
 def _card(settings: Settings, name: str) -> dict[str, Any]:
     """The bundle's card, read only after the bundle's signature (every file, the card included) verifies:
     a comparison written into a card by hand is never believed."""
     from provenance.artifact_signing import ArtifactSignatureError, verify_directory
-    from provenance.detection import DETECTOR_KIND, bundle_dir, read_bundle_card
 
     directory = bundle_dir(settings, name)
     card = read_bundle_card(directory)
@@ -133,8 +75,6 @@ def _figures(comparison: dict[str, Any], side: str) -> dict[str, Any]:
 def promote(settings: Settings, name: str, *, actor: str = "cli") -> dict[str, Any]:
     """Make ``name`` active when its recorded comparison allows it (``PREVIOUS``: roll back), audited as
     ``actor``. Returns the history entry written."""
-    from provenance.signals.detection import NO_BUNDLE, bundle_version
-
     state = read_state(settings)
     current = active_bundle_name(settings)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -427,14 +427,10 @@ def ledger_matches(session: Session, settings: Any, text: str, *, tenant: str | 
     """Near-duplicate and containment manifests of a stored text, by the provenance signal's lookup (the
     same one the scan pipeline and the API use): ``manifest_id``, ``kind``, ``similarity``. With ``tenant``
     only that tenant's ledger is searched (as ``/v1/verify`` does for a key)."""
-    from provenance.signals import build_signal
-    from provenance.signals.provenance import lookup_many
+    from provenance.signals import signal_set
 
-    signal = build_signal("provenance", settings)
-    if tenant is None:
-        record = signal.score([text], connection=session.connection())[0].record
-    else:
-        record = lookup_many(session.connection(), signal.public_key, [text], tenant=tenant)[0]
+    record = signal_set(settings).get("provenance").lookup([text], connection=session.connection(),
+                                                           tenant=tenant)[0]
     matches = [{"manifest_id": d["manifest_id"], "kind": "near_duplicate", "similarity": d["similarity"]}
                for d in record.get("near_duplicates") or []]
     matches += [{"manifest_id": c["manifest_id"], "kind": "containment", "similarity": c["similarity"]}
@@ -543,7 +539,7 @@ def retrain_labels(session: Session) -> dict[str, Any]:
 
 def last_promotion(settings: Any) -> dict[str, Any] | None:
     """The last ``detect promote`` (or rollback): which bundle, from which, and the before/after numbers."""
-    from provenance.promotion import last_promotion as last
+    from provenance.bundles import last_promotion as last
 
     return last(settings)
 

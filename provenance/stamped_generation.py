@@ -14,8 +14,9 @@ from generator import Generation, LoadedModel, SamplingConfig, generate
 from generator.stamping import build_manifest, sign_manifest
 from provenance.keystore import KeyStore
 from provenance.settings import Settings
+from provenance.signals import signal_set
 from provenance.signing import load_or_create_signing_key
-from provenance.toxicity import ToxicityService, screen_generations, shared_service, withheld_event
+from provenance.toxicity import ToxicityService, screen_generations, withheld_event
 from watermark import WatermarkKey, WatermarkLogitsProcessor
 
 
@@ -55,7 +56,7 @@ def generate_stamped(settings: Settings, lm: LoadedModel, prompts: Sequence[str]
     generations = generate(lm, prompts, sampling, logits_processors=processors, batch_size=batch_size,
                            on_batch_done=on_batch_done)
     if toxicity is None and settings.toxicity_on_generation != "off":
-        toxicity = shared_service(settings)  # loaded once per process and bundle version
+        toxicity = signal_set(settings).get("toxicity").loaded_service()  # once per process and bundle version
     screened = screen_generations(
         settings, generations, sampling, service=toxicity, notice=notice,
         regenerate=lambda again, config: generate(lm, again, config, logits_processors=processors,

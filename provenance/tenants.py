@@ -44,8 +44,3 @@ def require_tenant(session: Session, name: str | None) -> str:
                               hint=f"a tenant exists once it has an API key: provenance apikey create --name NAME "
                                    f"--scopes scan --tenant {tenant}")
     return tenant
-
-
-def list_tenants(session: Session) -> list[str]:
-    names = set(session.scalars(select(ApiKey.tenant).distinct())) | {DEFAULT_TENANT}
-    return sorted(names)

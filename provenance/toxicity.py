@@ -37,7 +37,7 @@ TOXICITY_KIND = "toxicity-bundle"  # the kind signed into a toxicity bundle's si
 
 def toxicity_bundle_dir(settings: Settings, name: str | None = None) -> Path:
     """A bundle name (under <home>/detectors) or an explicit directory path (the detector bundles' rule)."""
-    from provenance.detection import bundle_dir
+    from provenance.bundles import bundle_dir
 
     return bundle_dir(settings, name or settings.toxicity_bundle, kind="toxicity bundle")
 
@@ -139,10 +139,9 @@ def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, na
     """Train the shipped toxicity bundle quickly (``make demo``: a sample per source, 3 folds; < 1 min on 2
     cores) and save it under ``<home>/detectors/<name or settings.toxicity_bundle>``. ``data_paths`` may hold
     JSONL files or directories of them."""
-    files: list[Path] = []
-    for path in data_paths:
-        path = Path(path)
-        files.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
+    from provenance.data_files import jsonl_files
+
+    files = jsonl_files(data_paths)
     if not files:
         raise DetectionError("no toxicity data files given",
                              hint="pass JSONL files of {text, label: toxic|non_toxic, categories?, source?}")
@@ -166,7 +165,6 @@ def train_default_toxicity(settings: Settings, data_paths: Sequence[Path], *, na
 # --- Generation side: score every output; withhold (or regenerate) toxic ones, never silently. -------------
 
 _NOTICES_SHOWN: set[str] = set()
-_SERVICES: dict[tuple[Path, float], ToxicityService] = {}
 
 
 def notice_once(message: str, notice: Callable[[str], None] | None) -> None:
@@ -180,23 +178,6 @@ def notice_once(message: str, notice: Callable[[str], None] | None) -> None:
         import logging
 
         logging.getLogger("provenance.toxicity").warning(message)
-
-
-def shared_service(settings: Settings) -> ToxicityService | None:
-    """One loaded service per bundle directory and card version per process; None without a bundle."""
-    service = ToxicityService(settings)
-    try:
-        directory = service.directory
-        stamp = (directory / "card.json").stat().st_mtime
-    except (DetectionError, OSError):
-        return None
-    key = (directory, stamp)
-    if key not in _SERVICES:
-        if not service.available:
-            return None
-        _SERVICES.clear()
-        _SERVICES[key] = service
-    return _SERVICES[key]
 
 
 @dataclass
@@ -226,7 +207,10 @@ def screen_generations(settings: Settings, generations: Sequence[Generation], sa
     outputs = [ScreenedOutput(generation, None) for generation in generations]
     if mode == "off" or not outputs:
         return outputs
-    service = service or shared_service(settings)
+    if service is None:
+        from provenance.signals import signal_set
+
+        service = signal_set(settings).get("toxicity").loaded_service()
     if service is None or not service.available:
         notice_once(f"no toxicity bundle at {toxicity_bundle_dir(settings)}: generated text is not screened for "
                     "toxicity (train one: provenance detect train-toxicity DATA.jsonl --out "

@@ -16,6 +16,20 @@ def decision_fields(overall: Any) -> dict[str, Any]:
     return {key: getattr(overall, key) for key in DECISION_KEYS}
 
 
+def abstain_record(reason: str, **extra: Any) -> dict[str, Any]:
+    """The one shape of a watermark abstention (no key, text the tokenizer refuses, a bad input line): every
+    contract key present, nothing decided."""
+    return {**dict.fromkeys(RESULT_KEYS), "watermarked": False, "abstain": True, "reason": reason, **extra}
+
+
+def overall_record(overall: Any) -> dict[str, Any]:
+    """The contract record of a detector's overall (non-windowed) result."""
+    record: dict[str, Any] = {key: getattr(overall, key) for key in RESULT_KEYS}
+    record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested,
+                  **decision_fields(overall))
+    return record
+
+
 def detect_record(detector: WatermarkDetector, text: str | bytes, windowed: bool,
                   fpr: float | None = None) -> dict[str, Any]:
     """The contract object for one text (plus abstain/reason; spans when windowed). ``fpr``: decide at this
@@ -28,10 +42,8 @@ def detect_record(detector: WatermarkDetector, text: str | bytes, windowed: bool
         else:
             overall = detector.detect(text, details=False)
     except WatermarkInputError as exc:
-        return {**dict.fromkeys(RESULT_KEYS), "watermarked": False, "abstain": True, "reason": str(exc)}
-    record: dict[str, Any] = {key: getattr(overall, key) for key in RESULT_KEYS}
-    record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested,
-                  **decision_fields(overall))
+        return abstain_record(str(exc))
+    record = overall_record(overall)
     if windowed:
         record["spans"] = [{"start": s.start, "end": s.end, "p_value": s.p_value} for s in result.spans]
         record["windowed_p_value"] = result.p_value

@@ -53,8 +53,8 @@ def synthetic_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def micro_model_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_corpus: Path) -> Path:
     """A real (tiny) GPT-2 checkpoint in Hugging Face format, trained for a fixed number of steps."""
-    from detect.memorisation import write_model_index
     from generator.bootstrap import get_preset, train_bootstrap_model
+    from generator.ngram_index import write_model_index
 
     out = tmp_path_factory.mktemp("models") / "micro"
     train_bootstrap_model(synthetic_corpus, out, get_preset("micro"), max_steps=120, max_minutes=10, seed=0,
@@ -148,7 +148,7 @@ def install_bundle(source: Path, home: Path, name: str = "default", kind: str = 
 
 def write_signed_state(home: Path, state: dict) -> None:
     """``<home>/detectors/active.json`` as ``provenance detect promote`` writes it (signed with home's key)."""
-    from provenance.promotion import write_state
+    from provenance.bundles import write_state
     from provenance.settings import Settings
 
     write_state(Settings(home=home), state)

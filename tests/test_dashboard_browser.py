@@ -66,6 +66,10 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
 
     signal = build_signal("watermark", settings, tokenizer=micro_model.tokenizer, evidence=True)
     watermark = signal.score([text])[0].document_fields()["watermark"]
+    # The toy registered signal of tests/test_signal_registry.py: its stored record gets a panel of its own.
+    from tests.test_signal_registry import VowelSignal
+
+    toy = VowelSignal(settings)
     url = settings.resolved_database_url
     upgrade(url)
     with session_scope(url) as db:
@@ -83,7 +87,8 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
                           watermarked=True, watermark_z=5.1, watermark_p=1e-7,
                           ledger_manifest_id=stamped.manifest["id"],
                           pii=[{"type": "EMAIL_ADDRESS", "start": start, "end": start + 15, "score": 1.0}],
-                          pii_count=1, pii_types=",EMAIL_ADDRESS,", needs_review=True, review_priority=100.0)
+                          pii_count=1, pii_types=",EMAIL_ADDRESS,", needs_review=True, review_priority=100.0,
+                          signals={"vowels": toy.score([text])[0].record()}, versions={"vowels": toy.version})
         db.add(verdict)
         db.flush()
         verdict_id = verdict.id
@@ -182,6 +187,8 @@ def test_reviewer_decides_an_item_in_a_real_browser(dashboard_url: str, flagged_
             expect(evidence.locator(".wm-red").first).to_be_visible()
             expect(evidence.locator('[data-pii="EMAIL_ADDRESS"]').first).to_be_visible()
             expect(page.get_by_text("signature valid")).to_be_visible()
+            expect(page.get_by_text("vowels:1")).to_be_visible()  # a registered signal's panel and version
+            expect(page.get_by_text('"vowel_share"')).to_be_visible()
             page.wait_for_timeout(1500)  # let the charts paint for the screenshot (not an assertion)
             page.screenshot(path=str(ARTIFACTS / "dashboard-review-item.png"), full_page=True)
 

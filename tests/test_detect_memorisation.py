@@ -17,18 +17,17 @@ from detect.memorisation import (
     INDEX_FILE,
     MEMORISED_REASON,
     SET_ASIDE_REASON,
-    BloomIndex,
     MemorisationGuard,
-    build_index,
     corpus_documents,
     corpus_paragraphs,
     index_path_for,
     main,
 )
-from detect.ngram_index import card_path, load_verified, save_with_card
+from detect.ngram_index import load_verified
 from detect.perplexity import PerplexityScorer, TokenScores, aggregate, longest_run
 from detect.scoring import judge_texts
 from detect.training import prepare, train_bundle
+from generator.ngram_index import BloomIndex, build_index, card_path, save_with_card
 from tests.conftest import synthetic_paragraphs
 
 SEEN = [" ".join(synthetic_paragraphs(6, seed=s)) for s in range(40)]

@@ -1,5 +1,7 @@
 """Import hygiene: the CLI's light paths stay free of heavy libraries, the dashboard reads through
-``provenance`` (never the CLI or the store directly), and no package has an import cycle.
+``provenance`` (never the CLI or the store directly), the layers point one way (watermark -> generator ->
+detect -> provenance -> dashboard) and no package has an import cycle, every import counted (a function-level
+import too).
 
 Behaviour, not timing: what is in ``sys.modules`` and what the source imports.
 """
@@ -63,7 +65,7 @@ def test_lazy_help_matches_each_command(tmp_path: Path) -> None:
         assert first_paragraph == short_help, name
 
 
-# --- the import graph (module-level imports only: a function-level import is a deliberate lazy edge) -------
+# --- the import graph: every import counts (module level, inside functions, under TYPE_CHECKING) -------------
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -80,38 +82,35 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _top_level_imports(path: Path, name: str, known: set[str]) -> set[str]:
-    """Modules imported at module level (outside functions and ``if TYPE_CHECKING:``), resolved to files."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+def _known_prefix(name: str, known: set[str]) -> str | None:
+    """The longest platform module ``name`` refers to (``a.b.Class`` -> ``a.b``), or None for a library."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """Every platform module the file imports, wherever the statement sits: a lazy import inside a function is
+    still an arrow (it runs the first time the function does), so hiding a cycle behind one is no way out."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    targets: set[str] = set()
-
-    def visit(nodes: list[ast.stmt]) -> None:
-        for node in nodes:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue
-            if isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                for alias in node.names:
-                    full = f"{base}.{alias.name}"
-                    targets.add(full if full in known else base)
-            elif isinstance(node, ast.If | ast.Try | ast.With):
-                for block in ("body", "orelse", "finalbody", "handlers"):
-                    for child in getattr(node, block, []):
-                        visit(getattr(child, "body", [child]) if isinstance(child, ast.ExceptHandler) else [child])
-
-    visit(tree.body)
-    return {target for target in targets if target in known and target != name}
+    targets: set[str | None] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets.update(_known_prefix(alias.name, known) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                targets.add(full if full in known else _known_prefix(base, known))
+    return {target for target in targets if target and target != name}
 
 
 def _graph() -> dict[str, set[str]]:
     modules = _modules()
-    return {name: _top_level_imports(path, name, set(modules)) for name, path in modules.items()}
+    return {name: _imports(path, name, set(modules)) for name, path in modules.items()}
 
 
 def test_dashboard_imports_nothing_from_cli_or_store() -> None:
@@ -153,7 +152,22 @@ def test_no_import_points_up_a_layer_even_inside_a_function() -> None:
     assert offenders == []
 
 
+def test_the_graph_sees_imports_inside_functions() -> None:
+    """The walker counts a lazy edge: ``provenance.detection`` imports ``detect.memorisation`` only inside a
+    method, and the graph must still hold that arrow (else a cycle could hide behind it)."""
+    assert "detect.memorisation" in _graph()["provenance.detection"]
+
+
+def test_no_arrow_runs_up_a_layer_in_the_graph() -> None:
+    """The same order as above, on the resolved graph (relative imports included)."""
+    graph = _graph()
+    upward = sorted(f"{source} -> {target}" for source, targets in graph.items() for target in targets
+                    if LAYERS[target.split(".")[0]] > LAYERS[source.split(".")[0]])
+    assert upward == []
+
+
 def test_no_import_cycles() -> None:
+    """0 strongly connected components of more than one module, every import counted."""
     graph = _graph()
     index: dict[str, int] = {}
     low: dict[str, int] = {}

@@ -14,15 +14,17 @@ from types import SimpleNamespace
 import pytest
 
 from detect.errors import DetectionError
-from detect.memorisation import INDEX_FILE, MemorisationGuard, build_index, write_model_index
-from detect.ngram_index import (
+from detect.memorisation import MemorisationGuard
+from detect.ngram_index import UnsignedIndexError, load_verified
+from generator.hashing import file_sha256
+from generator.ngram_index import (
+    INDEX_FILE,
     BloomIndex,
-    UnsignedIndexError,
+    build_index,
     card_path,
-    file_sha256,
-    load_verified,
     save_with_card,
     signature_path,
+    write_model_index,
 )
 from provenance.artifact_signing import index_sealer, index_verifier
 from tests.conftest import synthetic_paragraphs

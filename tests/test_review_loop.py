@@ -192,7 +192,7 @@ def _candidate(home: Path, name: str, reviewed: tuple[float, float], left_out: t
     """A copy of the active bundle whose card records a comparison with the given numbers: held-back reviewed
     AUROC (active, candidate) and one base domain's left-out AUROC (active, its CI low, candidate)."""
     from detect.review_data import promotion_checks
-    from provenance.signals.detection import bundle_version
+    from provenance.bundles import bundle_version
 
     target = home / "detectors" / name
     shutil.copytree(home / "detectors" / "default", target)
@@ -213,7 +213,7 @@ def _candidate(home: Path, name: str, reviewed: tuple[float, float], left_out: t
 
 
 def test_promote_refuses_worse_accepts_as_good_and_rolls_back(capsys, loop_env: Path) -> None:
-    from provenance.detection import bundle_dir
+    from provenance.bundles import bundle_dir
 
     _candidate(loop_env, "worse-reviewed", (0.80, 0.78), (0.9, 0.85, 0.9))
     _candidate(loop_env, "worse-base", (0.80, 0.95), (0.9, 0.85, 0.84))
@@ -376,7 +376,7 @@ def test_rescore_with_a_new_bundle_keeps_the_old_verdicts(capsys, loop_env: Path
 def test_a_promotion_whose_audit_row_fails_changes_nothing(capsys, loop_env: Path, monkeypatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from provenance.detection import bundle_dir
+    from provenance.bundles import bundle_dir
 
     _candidate(loop_env, "better", (0.80, 0.80), (0.9, 0.85, 0.86))
 
@@ -421,7 +421,7 @@ def test_the_review_loop_runs_on_a_demo_made_home(capsys, clean_env: Path, micro
     kept) and prints the loop; reviews export -> detect retrain --from-reviews -> detect promote then runs on
     that home exactly as printed, ending promoted or refused with the numbers, nothing half-done either way; a
     second demo run follows the active bundle and decides nothing twice."""
-    from provenance.detection import bundle_dir
+    from provenance.bundles import bundle_dir
 
     monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
     flat, _ = _demo(capsys, detect_data_file)

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from provenance.artifact_signing import ArtifactSignatureError, sign_directory
-from provenance.detection import DETECTOR_KIND, DetectionService
-from provenance.promotion import PromotionError, promote, read_state, write_state
+from provenance.bundles import DETECTOR_KIND, PromotionError, read_state, write_state
+from provenance.detection import DetectionService
+from provenance.promotion import promote
 from provenance.settings import Settings
 from provenance.store import AuditLog, session_scope
 from provenance.toxicity import TOXICITY_KIND, ToxicityService
@@ -126,7 +127,7 @@ def test_bundles_from_elsewhere_load_only_after_an_audited_import(home: Path, tm
 
 
 def _comparison(settings: Settings, reviewed: tuple[float, float]) -> dict:
-    from provenance.signals.detection import bundle_version
+    from provenance.bundles import bundle_version
 
     return {"active_version": bundle_version(settings, "default"),
             "reviewed_held_back": {"n": 10, "active": {"auroc": reviewed[0]}, "candidate": {"auroc": reviewed[1]}},

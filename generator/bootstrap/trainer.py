@@ -9,30 +9,24 @@ so a crash never leaves a half-written checkpoint for the loader to pick up.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import GPT2Config, GPT2LMHeadModel
 
 from generator.bootstrap.corpus import Corpus, read_corpus
 from generator.bootstrap.presets import Preset
 from generator.bootstrap.tokenizer import train_tokenizer
 from generator.errors import CorpusError
 from generator.perplexity import stream_perplexity
-
-CARD_FILE = "model_card.json"
-# Writes the memorisation index of a model's training text into a directory; returns the index's card.
-IndexWriter = Callable[[Path, list[str]], dict[str, Any]]
+from generator.training import IndexWriter, encode_paragraphs, lr_at, save_atomically, take_bytes
 
 
 @dataclass
@@ -51,37 +45,6 @@ class TrainingProgress:
 class BootstrapResult:
     output_dir: Path
     card: dict[str, object] = field(repr=False)
-
-
-def _encode(tokenizer: PreTrainedTokenizerFast, paragraphs: list[str]) -> np.ndarray:
-    """One token stream: paragraphs joined by blank lines, documents of a batch by end-of-text."""
-    eos = tokenizer.eos_token_id
-    stream: list[int] = []
-    chunk = 4096
-    for start in range(0, len(paragraphs), chunk):
-        encodings = tokenizer.backend_tokenizer.encode_batch(paragraphs[start:start + chunk])
-        for encoding in encodings:
-            stream.extend(encoding.ids)
-            stream.append(eos)
-    dtype = np.uint16 if tokenizer.vocab_size <= 65535 else np.int32
-    return np.asarray(stream, dtype=dtype)
-
-
-def _take_bytes(paragraphs: list[str], max_bytes: int) -> list[str]:
-    taken, total = [], 0
-    for paragraph in paragraphs:
-        if total >= max_bytes:
-            break
-        taken.append(paragraph)
-        total += len(paragraph.encode("utf-8")) + 1
-    return taken
-
-
-def _lr_at(fraction: float, preset: Preset) -> float:
-    if fraction < preset.warmup_fraction:
-        return preset.learning_rate * max(fraction / preset.warmup_fraction, 0.01)
-    progress = min((fraction - preset.warmup_fraction) / (1 - preset.warmup_fraction), 1.0)
-    return preset.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def _build_model(preset: Preset, vocab_size: int, eos_id: int) -> GPT2LMHeadModel:
@@ -112,7 +75,7 @@ def train_bootstrap_model(
 ) -> BootstrapResult:
     """Train on every ``.txt`` file under ``corpus_dir``; returns the saved directory and its model card.
 
-    ``index_writer`` (the application passes ``detect.memorisation.write_model_index``; this layer never imports
+    ``index_writer`` (the application passes ``generator.ngram_index.write_model_index``; this layer never imports
     ``detect``) writes the index of the training text beside the model and returns its card, which goes into the
     model card under ``memorisation_index``."""
     started = time.monotonic()
@@ -131,13 +94,13 @@ def train_bootstrap_model(
     corpus: Corpus = read_corpus(corpus_dir)
     # Shuffle paragraphs (seeded) so the tokenizer sample and the encoded subset cover every file.
     train_paragraphs = [corpus.train[i] for i in rng.permutation(len(corpus.train))]
-    train_paragraphs = _take_bytes(train_paragraphs, preset.max_train_bytes)
+    train_paragraphs = take_bytes(train_paragraphs, preset.max_train_bytes)
     report(TrainingProgress("training tokenizer", 0.0))
     tokenizer = train_tokenizer(train_paragraphs, vocab_size=preset.vocab_size, context_length=preset.context_length,
                                 sample_bytes=preset.tokenizer_sample_bytes)
     report(TrainingProgress("encoding corpus", 0.0))
-    train_ids = _encode(tokenizer, train_paragraphs)
-    heldout_ids = _encode(tokenizer, corpus.heldout)[: preset.eval_tokens + 1]
+    train_ids = encode_paragraphs(tokenizer, train_paragraphs)
+    heldout_ids = encode_paragraphs(tokenizer, corpus.heldout)[: preset.eval_tokens + 1]
     block = preset.context_length
     if train_ids.size <= block + 1:
         raise CorpusError(f"the corpus has only {train_ids.size} tokens; at least {block + 2} are needed",
@@ -180,7 +143,7 @@ def train_bootstrap_model(
         else:
             fraction = step / max_steps
         for group in optimizer.param_groups:
-            group["lr"] = _lr_at(fraction, preset)
+            group["lr"] = lr_at(fraction, preset)
         offsets = rng.integers(0, train_tensor.numel() - block - 1, size=preset.batch_size)
         index = torch.from_numpy(offsets)[:, None] + torch.arange(block + 1)[None, :]
         batch = train_tensor[index].to(device)
@@ -231,7 +194,7 @@ def train_bootstrap_model(
         "machine": platform.machine(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _save_atomically(model, tokenizer, output_dir, card, started, training_texts=train_paragraphs,
+    save_atomically(model, tokenizer, output_dir, card, started, training_texts=train_paragraphs,
                      index_writer=index_writer)
     return BootstrapResult(output_dir=output_dir, card=card)
 
@@ -242,46 +205,3 @@ def _lm_loss(model: GPT2LMHeadModel, batch: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch[:, 1:].reshape(-1))
 
 
-def _save_atomically(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, output_dir: Path,
-                     card: dict[str, object], started: float, training_texts: list[str] | None = None,
-                     index_writer: IndexWriter | None = None) -> None:
-    """Model, tokenizer and card, swapped into place at once; with ``index_writer`` also the memorisation index
-    of ``training_texts`` (``detect.memorisation``), so the detector never calls text this model was trained on
-    machine."""
-    output_dir = Path(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = output_dir.with_name(output_dir.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    if training_texts is not None and index_writer is not None:
-        card["memorisation_index"] = index_writer(staging, training_texts)  # its digest, checked on load
-    card["wall_seconds"] = round(time.monotonic() - started, 1)
-    (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
-    (staging / "README.md").write_text(render_card_markdown(card))
-    previous = output_dir.with_name(output_dir.name + ".previous")
-    if output_dir.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        output_dir.rename(previous)
-    staging.rename(output_dir)
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-def render_card_markdown(card: dict[str, object]) -> str:
-    preset = card["preset"]
-    corpus = card["corpus"]
-    assert isinstance(preset, dict) and isinstance(corpus, dict)
-    return "\n".join([
-        "# Bootstrap GPT-2 (trained by `provenance model bootstrap`)",
-        "",
-        f"- Architecture: GPT2LMHeadModel, {preset['n_layer']} layers, {preset['n_embd']} hidden, "
-        f"{preset['n_head']} heads, context {preset['context_length']}, vocabulary {card['vocab_size']}",
-        f"- Parameters: {card['parameters']:,}",
-        f"- Corpus: {corpus['files']} files, {corpus['bytes']:,} bytes, sha256 {corpus['sha256']}",
-        f"- Tokens seen: {card['tokens_seen']:,} ({card['epochs']} epochs of {card['train_tokens_available']:,})",
-        f"- Held-out perplexity: {card['heldout_perplexity']} on {card['heldout_tokens']:,} tokens "
-        f"(1% of paragraphs, by md5); {card['heldout_bits_per_byte']} bits per byte",
-        f"- Wall time: {card['wall_seconds']} s (training {card['train_seconds']} s) on {card['device']}, "
-        f"{card['torch_threads']} threads, seed {card['seed']}",
-        "",
-    ])

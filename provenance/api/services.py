@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from functools import cached_property
 from typing import Any
 
 from provenance.api.auditlog import AuditWriter
@@ -92,11 +91,19 @@ class ApiServices:
         """One generation at a time per process: the model is shared and generation already uses all threads."""
         return self._generate_lock
 
-    @cached_property
+    @property
     def detection(self) -> Any:
-        from provenance.signals import build_signal
+        """The detection service of the active bundle (a promotion reaches this process on the next call)."""
+        from provenance.signals import signal_set
 
-        return build_signal("detection", self.settings).service
+        return signal_set(self.settings).get("detection").service
+
+    @property
+    def provenance(self) -> Any:
+        """The ledger lookup (the provenance signal), on this process's engine and public key."""
+        from provenance.signals import signal_set
+
+        return signal_set(self.settings).get("provenance", engine=self.engine, public_key=self.public_key)
 
     def close(self) -> None:
         self.audit.close()

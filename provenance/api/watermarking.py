@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from provenance.settings import Settings
-from provenance.signals import build_signal
+from provenance.signals import signal_set
 from provenance.signals.watermark import KEY_RECHECK_SECONDS, WatermarkSignal
 
 __all__ = ["KEY_RECHECK_SECONDS", "WatermarkService"]
@@ -22,7 +22,7 @@ class WatermarkService:
     def __init__(self, settings: Settings, tokenizer: Any) -> None:
         self.settings = settings
         self.tokenizer = tokenizer
-        signal = build_signal("watermark", settings, tokenizer=tokenizer, create_key=True)
+        signal = signal_set(settings).get("watermark", tokenizer=tokenizer, create_key=True)
         assert isinstance(signal, WatermarkSignal)
         self.signal = signal
         self.signal.require()  # a fresh installation verifies (and generates) with its own key

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from importlib import import_module
-from typing import Any
 
 import click
 import typer
@@ -123,10 +121,6 @@ app = typer.Typer(
 def _root() -> None:
     """The root group has no options of its own (Typer needs a callback to build a group with no commands)."""
 
-
-def command_loaders() -> dict[str, Callable[[], Any]]:
-    """For tests and tools: every lazily registered command and how to load it."""
-    return {name: (lambda name=name: load_command(name)) for name in LAZY_COMMANDS}
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1

@@ -31,8 +31,9 @@ from provenance.cli.demo_scan import demo_scan
 from provenance.cli.demo_timing import PhaseTimer, process_age_s
 from provenance.cli.model_cmd import run_bootstrap
 from provenance.cli.output import stderr, stdout
+from provenance.data_files import jsonl_files
 from provenance.runtime import load_configured_model
-from provenance.signals import build_signal
+from provenance.signals import signal_set
 from provenance.signing import load_or_create_signing_key
 from provenance.stamped_generation import generate_stamped
 from provenance.store.ledger import record_generations
@@ -101,7 +102,7 @@ def demo(
         corpus_examples = heldout_corpus_examples(corpus, CORPUS_EXAMPLES, seed, split)
     with timer.phase("generation (4 samples)"):
         demo_generation(settings, loaded, max_new_tokens, seed, corpus_examples)
-    files = _jsonl_files(detect_data)
+    files = jsonl_files(detect_data)
     with timer.phase("detector bundle") as note:
         note["how"], training_hashes = demo_detection(settings, loaded, files, detect_max_texts, seed)
     with timer.phase("held-out labelled rows"):
@@ -135,7 +136,7 @@ def demo_generation(settings, loaded, max_new_tokens: int, seed: int, controls: 
     started = time.perf_counter()
     stamped = generate_stamped(settings, loaded, DEMO_PROMPTS, sampling, requester="demo")
     elapsed = time.perf_counter() - started
-    detector = build_signal("watermark", settings, tokenizer=loaded.tokenizer).require()
+    detector = signal_set(settings).get("watermark", tokenizer=loaded.tokenizer).require()
     signing_key = load_or_create_signing_key(settings.home).public_key()
     for item in stamped:
         generation = item.generation
@@ -163,9 +164,10 @@ def demo_generation(settings, loaded, max_new_tokens: int, seed: int, controls: 
 def demo_toxicity(settings, toxicity_data: list[Path]) -> str:
     """Train the toxicity bundle once (generation screens its outputs with it; scans score every document).
     Returns how the phase went, for the timing table."""
-    from provenance.toxicity import ToxicityService, train_default_toxicity
+    from provenance.signals import signal_set
+    from provenance.toxicity import train_default_toxicity
 
-    service = ToxicityService(settings)
+    service = signal_set(settings).get("toxicity").service
     if service.available:
         from provenance.artifact_signing import ArtifactSignatureError, verify_directory
         from provenance.toxicity import TOXICITY_KIND
@@ -191,13 +193,6 @@ def demo_toxicity(settings, toxicity_data: list[Path]) -> str:
     return "trained"
 
 
-def _jsonl_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
-    return files
-
-
 def demo_detection(settings, loaded, files: list[Path], max_texts: int,
                    seed: int) -> tuple[str, frozenset[str] | None]:
     """Train the default detector bundle if there is none for this model (from ``--detect-data``).
@@ -208,16 +203,16 @@ def demo_detection(settings, loaded, files: list[Path], max_texts: int,
     """
     from detect.bundle import load_bundle, read_card
     from detect.training import prepare
+    from provenance.bundles import active_bundle_name, bundle_dir
     from provenance.cli.detect_cmd import token_progress
-    from provenance.detection import DetectionService, bundle_dir
-    from provenance.promotion import active_bundle_name
+    from provenance.signals.detection import DetectionSignal
 
     name = active_bundle_name(settings)  # the bundle the scan's worker will use: the last one promoted, if any
     directory = bundle_dir(settings, name)
     card = read_card(directory)
     if card is not None and card.get("scorer", {}).get("weights_sha256") == loaded.weights_sha256:
         from provenance.artifact_signing import ArtifactSignatureError, verifier
-        from provenance.detection import DETECTOR_KIND
+        from provenance.bundles import DETECTOR_KIND
 
         try:
             hashes = load_bundle(directory, verify=verifier(settings.home, DETECTOR_KIND)).training_hashes
@@ -232,7 +227,7 @@ def demo_detection(settings, loaded, files: list[Path], max_texts: int,
         return "skipped (no data)", None
     stderr.rule("[bold]training the detector bundle")
     prepared = prepare(files, max_texts=max_texts, seed=seed)
-    service = DetectionService(settings, lm=loaded)
+    service = DetectionSignal.training_service(settings, lm=loaded)
     with token_progress() as progress:
         task = progress.add_task("scoring", total=None)
         bundle = service.train(name, prepared, seed=seed,

@@ -76,7 +76,7 @@ def seed_decisions(settings: Settings, job_id: str, examples: Sequence[Example],
 def loop_bundle_name(settings: Settings) -> str:
     """``reviewed``, or ``reviewed-2``, ``-3``... when that bundle exists (after a promotion it is the active one,
     which a retrain must never overwrite)."""
-    from provenance.detection import bundle_dir
+    from provenance.bundles import bundle_dir
 
     name, n = LOOP_BUNDLE, 1
     while bundle_dir(settings, name).exists():

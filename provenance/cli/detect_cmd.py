@@ -17,9 +17,11 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import chunked, open_input
 from provenance.cli.output import CliError, emit_json, stderr
 from provenance.cli.watermark_cmd import build_detector
-from provenance.detection import DetectionService, verdict_record
+from provenance.data_files import jsonl_files
+from provenance.detection import verdict_record
 from provenance.errors import ProvenanceError
-from provenance.signals import build_signal
+from provenance.signals import signal_set
+from provenance.signals.detection import DetectionSignal
 from provenance.watermark_records import detect_record
 
 app = typer.Typer(help="Machine-text detection: train bundles, score texts.", no_args_is_help=True)
@@ -59,12 +61,12 @@ def train(
 
     if stacker is not None and stacker not in STACKERS:
         raise CliError(f"unknown --stacker {stacker!r}", hint="use one of: " + ", ".join(STACKERS))
-    prepared = prepare(_base_files(data), max_texts=max_texts, seed=seed)
+    prepared = prepare(jsonl_files(data, refuse_empty_dirs=True), max_texts=max_texts, seed=seed)
     for rejected in prepared.rejected[:5]:
         stderr.print(f"[yellow]skipped[/] {rejected.source}: {rejected.reason}")
     if len(prepared.rejected) > 5:
         stderr.print(f"[yellow]skipped[/] {len(prepared.rejected) - 5} more bad lines")
-    service = DetectionService(settings)
+    service = DetectionSignal.training_service(settings)
     with token_progress() as progress:
         task = progress.add_task("scoring", total=None)
         bundle = service.train(
@@ -136,7 +138,7 @@ def score(
 ) -> None:
     """Judge each text: P(machine), verdict (machine/human/uncertain/abstain), per-detector scores."""
     settings = load_settings()
-    service = build_signal("detection", settings, bundle_name=bundle).service
+    service = signal_set(settings).get("detection", bundle_name=bundle).service
     service.bundle  # noqa: B018 - fail early (missing or mismatched bundle) before reading input
     # The generator's keys; without PROVENANCE_MODEL, the scorer's model (the demo's generator) is the guess.
     wm_detector = _watermark_detector(settings, watermark, settings.model or service.scorer_spec())
@@ -218,9 +220,7 @@ def retrain(
     """Train a new bundle version on base data plus reviewed items and compare it with the active bundle."""
     from detect.bundle import load_bundle, save_bundle
     from detect.retrain import retrain_bundle
-    from provenance.detection import bundle_dir
-    from provenance.promotion import active_bundle_name
-    from provenance.signals.detection import bundle_version
+    from provenance.bundles import active_bundle_name, bundle_dir, bundle_version
 
     if not from_reviews:
         raise CliError("nothing to retrain from", hint="pass --from-reviews (reviewer decisions are the new labels)")
@@ -233,15 +233,16 @@ def retrain(
                        hint="train one first: provenance detect train DATA.jsonl --out default")
     rows = _reviewed_rows(settings, skip_redacted)
     from provenance.artifact_signing import sealer, verifier
-    from provenance.detection import DETECTOR_KIND
+    from provenance.bundles import DETECTOR_KIND
 
     active = load_bundle(bundle_dir(settings, active_name), verify=verifier(settings.home, DETECTOR_KIND))
-    paths = _base_files([Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])])
+    paths = jsonl_files([Path(p) for p in (base or (active.card.get("retrain") or {}).get("base_paths") or [])],
+                        refuse_empty_dirs=True)
     if not paths:
         raise CliError("no base data", hint="pass --base DATA.jsonl or --base DIR (the labelled data the bundle was "
                                             "trained on)")
     prepared = prepare(paths, max_texts=max_texts, seed=seed)
-    service = DetectionService(settings, for_training=True)
+    service = DetectionSignal.training_service(settings)
     active.check_scorer(service.identity)  # a bundle for another scorer cannot be compared (or retrained) here
     with token_progress() as progress:
         task = progress.add_task("scoring", total=None)
@@ -261,21 +262,6 @@ def retrain(
                      f"provenance detect promote {out}")
     else:
         stderr.print(f"saved bundle [bold]{out}[/], [yellow]not promotable[/]: " + "; ".join(comparison["problems"]))
-
-
-def _base_files(paths: list[Path]) -> list[Path]:
-    """Files as given; a directory stands for its ``*.jsonl`` files (as ``provenance demo --detect-data``)."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(path.glob("*.jsonl"))
-            if not found:
-                raise CliError(f"{path}: no .jsonl files in this directory",
-                               hint="pass labelled JSONL files or a directory holding them")
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
 
 
 @app.command("import-bundle")
@@ -306,7 +292,7 @@ def promote(
     """Make a retrained bundle active when its recorded comparison shows it is at least as good."""
     import getpass
 
-    from provenance.promotion import pinned
+    from provenance.bundles import pinned
     from provenance.promotion import promote as promote_bundle
 
     settings = load_settings()

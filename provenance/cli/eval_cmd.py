@@ -14,7 +14,7 @@ from detect.training import prepare, score_rows
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.detect_cmd import token_progress
 from provenance.cli.output import CliError, emit_json, stderr, stdout
-from provenance.signals import build_signal
+from provenance.signals import signal_set
 
 
 def evaluate(
@@ -32,7 +32,7 @@ def evaluate(
 ) -> None:
     """AUROC, TPR at 1% FPR and FPR at the shipped threshold (95% bootstrap intervals) per detector."""
     settings = load_settings()
-    service = build_signal("detection", settings, bundle_name=bundle).service
+    service = signal_set(settings).get("detection", bundle_name=bundle).service
     loaded = service.bundle
     prepared = prepare(data, max_texts=max_texts, seed=seed)
     with token_progress() as progress:

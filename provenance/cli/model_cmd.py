@@ -12,10 +12,10 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from detect.memorisation import write_model_index
 from generator.bootstrap import BootstrapResult, Preset, TrainingProgress, get_preset, train_bootstrap_model
 from generator.bootstrap.presets import PRESETS
 from generator.devices import resolve_device
+from generator.ngram_index import write_model_index
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.memorisation_cmd import memorisation_index
 from provenance.cli.output import CliError, emit_json, stderr, stdout

@@ -23,6 +23,8 @@ from provenance.settings import Settings
 from provenance.signals.pii import (  # noqa: F401 (re-exported: the pii commands' configuration lives there)
     AES_KEY_FILE,
     HMAC_KEY_FILE,
+    build_analyzer,
+    build_redactor,
     encryption_key,
     hmac_secret,
     pii_config,
@@ -123,11 +125,9 @@ def _one_by_one(analyzer: Any, texts: list[str]) -> Iterator[list[Any] | None]:
 
 
 def _analyzer(settings: Settings) -> tuple[Any, int]:
-    from detect.pii import get_analyzer
-
     config = pii_config(settings)
     block = max(BLOCK, config.multiprocess_min_docs) if config.n_process > 1 else BLOCK
-    return get_analyzer(config), block
+    return build_analyzer(config), block
 
 
 # -- commands ---------------------------------------------------------------------------------------------
@@ -159,13 +159,11 @@ def analyze(
 
 
 def _redactor(settings: Settings, operator: str) -> Any:
-    from detect.pii import OPERATORS, redact
+    from detect.pii import OPERATORS
 
     if operator not in OPERATORS:
         raise CliError(f"unknown operator {operator!r}", hint="use one of: " + ", ".join(OPERATORS))
-    secret = hmac_secret(settings) if operator == "hash" else None
-    key = encryption_key(settings, create=True) if operator == "encrypt" else None
-    return lambda text, entities: redact(text, entities, operator, secret=secret, key=key)
+    return build_redactor(settings, operator)
 
 
 @app.command("redact")

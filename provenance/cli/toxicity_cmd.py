@@ -26,7 +26,8 @@ from provenance.cli.config_cmd import load_settings
 from provenance.cli.detect_cmd import read_text_records
 from provenance.cli.inputs import chunked, open_input
 from provenance.cli.output import emit_json, stderr, stdout
-from provenance.toxicity import ToxicityService, benign_calibration_passages, toxicity_bundle_dir
+from provenance.signals import signal_set
+from provenance.toxicity import benign_calibration_passages, toxicity_bundle_dir
 
 CHUNK = 512
 
@@ -46,7 +47,7 @@ def score(
     ``toxic``: flagged for review (any category); ``blocked``: a category in PROVENANCE_TOXICITY_BLOCK_CATEGORIES
     (default hate, threat) reached its own threshold, so a generation with this text would be withheld;
     ``block_reason``: {"category", "score", "threshold"} of that category."""
-    service = ToxicityService(load_settings(), bundle_name=bundle)
+    service = signal_set(load_settings()).get("toxicity", bundle_name=bundle).service
     service.bundle  # noqa: B018 - fail early (no bundle) before reading input
     handle = open_input(source)
     try:
@@ -146,7 +147,7 @@ def evaluate(
 ) -> None:
     """AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; leave-one-source-out, cross-source and
     bias tables."""
-    service = ToxicityService(load_settings(), bundle_name=bundle)
+    service = signal_set(load_settings()).get("toxicity", bundle_name=bundle).service
     loaded = service.bundle
     threshold = float(loaded.model.threshold)
     prepared = read_toxicity_data(data, max_per_source=max_per_source, seed=seed)

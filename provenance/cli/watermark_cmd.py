@@ -12,8 +12,8 @@ import typer
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.inputs import open_input
 from provenance.cli.output import CliError, emit_json, stdout
-from provenance.signals import build_signal
-from provenance.watermark_records import RESULT_KEYS, detect_record
+from provenance.signals import signal_set
+from provenance.watermark_records import abstain_record, detect_record
 from watermark import WatermarkDetector
 
 app = typer.Typer(help="Detect the platform's watermark in text.", no_args_is_help=True)
@@ -36,7 +36,7 @@ def _jsonl_records(handle: BinaryIO) -> Iterator[tuple[Any, str | bytes | None, 
 
 def build_detector(settings: Any, model: str | None, transformers_key: int | None) -> WatermarkDetector:
     """The watermark signal's detector (tokenizer + stored keys, plus transformers' key when asked)."""
-    return build_signal("watermark", settings, model=model, transformers_key=transformers_key).require()
+    return signal_set(settings).get("watermark", model=model, transformers_key=transformers_key).require()
 
 
 @app.command("detect")
@@ -63,8 +63,7 @@ def detect(
         if jsonl:
             for record_id, text, error in _jsonl_records(handle):
                 if error is not None:
-                    emit_json({"id": record_id, **dict.fromkeys(RESULT_KEYS), "watermarked": False,
-                               "abstain": True, "reason": error, "error": error})
+                    emit_json({"id": record_id, **abstain_record(error, error=error)})
                 else:
                     emit_json({"id": record_id, **detect_record(detector, text, windowed)})
             return

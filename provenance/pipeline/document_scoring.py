@@ -1,5 +1,6 @@
-"""Score documents in-process: a loop over the configured signals (detection ensemble, PII, toxicity when a
-bundle exists, watermark with per-token evidence), each built by ``provenance.signals``' factory.
+"""Score documents in-process: a loop over the registered document signals (detection ensemble, PII, toxicity
+when a bundle exists, watermark with per-token evidence, and any signal registered beside them), each obtained
+from the process's ``SignalSet``.
 
 The Celery task and the benchmark's in-process baseline both call ``DocumentScorer.score``, so the queue's
 overhead is measured against exactly the same work. Models load lazily, once per process.
@@ -10,15 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
+from provenance.bundles import bundle_version
 from provenance.settings import Settings
-from provenance.signals import DOCUMENT_SIGNALS, Signal, build_signals
-from provenance.signals.detection import NO_BUNDLE, bundle_version  # noqa: F401 (this module's public names)
+from provenance.signals import Signal, document_signal_names, signal_class, signal_names, signal_set
 
 log = logging.getLogger(__name__)
-LOW_MARGIN = 0.1  # a machine verdict this close to its threshold still goes to a reviewer
 
 
 @dataclass
@@ -37,6 +36,8 @@ class DocumentResult:
     toxicity: dict[str, Any] | None = None
     models: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] | None = None  # the ledger match (manifest id, kind, similarity), set at write time
+    signals: dict[str, Any] = field(default_factory=dict)  # {name: record} of signals without named fields
+    versions: dict[str, str | None] = field(default_factory=dict)  # {name: version} of every signal that scored
 
     @property
     def watermarked(self) -> bool:
@@ -65,34 +66,28 @@ class DocumentResult:
 
 def review_priority(*, misuse: bool, watermarked: bool, verdict: str, p_machine: float | None,
                     margin: float | None, pii_count: int, ledger_match: bool) -> tuple[bool, float]:
-    """(needs review, priority): misuse first, then unexplained watermarks, uncertain verdicts, close machine
-    calls and PII. A function of stored verdict columns, so a reader's view can be recomputed with *its own*
-    ledger (``ledger_match``) instead of the whole ledger's answer the pipeline stored."""
-    priority = 0.0
-    if misuse:
-        priority += 4.0
-    if watermarked and not ledger_match:
-        priority += 3.0
-    if verdict == "uncertain":
-        priority += 2.0 + (1.0 - abs((p_machine or 0.5) - 0.5) * 2)
-    if verdict == "machine" and margin is not None and margin < LOW_MARGIN:
-        priority += 1.5
-    if pii_count:
-        priority += min(1.0, pii_count / 5)
+    """(needs review, priority): the sum of every registered signal's ``review_share`` (misuse 4, an
+    unexplained watermark 3, uncertain verdicts 2-3, close machine calls 1.5, PII up to 1). A function of stored
+    verdict columns, so a reader's view can be recomputed with *its own* ledger (``ledger_match``) instead of
+    the whole ledger's answer the pipeline stored."""
+    columns = {"misuse": misuse, "watermarked": watermarked, "verdict": verdict, "p_machine": p_machine,
+               "margin": margin, "pii_count": pii_count, "ledger_match": ledger_match}
+    priority = sum(signal_class(name).review_share(columns) for name in signal_names())
     return priority > 0, round(priority, 4)
 
 
 class DocumentScorer:
     """One per process; ``score`` takes raw texts and returns one ``DocumentResult`` each, in order."""
 
-    def __init__(self, settings: Settings, names: tuple[str, ...] = DOCUMENT_SIGNALS) -> None:
+    def __init__(self, settings: Settings, names: tuple[str, ...] | None = None) -> None:
         self.settings = settings
-        self.names = names
+        self.names = names if names is not None else document_signal_names()
         self.version = bundle_version(settings)
 
-    @cached_property
+    @property
     def signals(self) -> dict[str, Signal]:
-        return build_signals(self.settings, self.names, options={"watermark": {"evidence": True}})
+        """From the process's ``SignalSet`` (built once, rebuilt when a signal's bundle changes)."""
+        return signal_set(self.settings).document_signals(self.names, options={"watermark": {"evidence": True}})
 
     def warm_up(self) -> None:
         """Load every model now (a worker does this at start, so the first task is not slow)."""
@@ -114,11 +109,17 @@ class DocumentScorer:
         if not texts:
             return []
         documents = [DocumentResult(redacted_text=text) for text in texts]
-        by_signal = {name: signal.score(texts) for name, signal in self.signals.items()}
-        for results in by_signal.values():
+        signals = self.signals
+        by_signal = {name: signal.score(texts) for name, signal in signals.items()}
+        versions = {name: signal.version for name, signal in signals.items()}
+        for name, results in by_signal.items():
             for document, result in zip(documents, results, strict=True):
-                for key, value in result.document_fields().items():
+                fields = result.document_fields()
+                for key, value in fields.items():  # the built-in signals' named fields (and columns)
                     setattr(document, key, value)
+                if not fields:  # any other signal: its record is stored under its name
+                    document.signals[name] = result.record()
+                document.versions = versions
         if "pii" in by_signal and "watermark" in by_signal:  # evidence offsets onto the stored, redacted text
             from provenance.signals.watermark import move_evidence
 

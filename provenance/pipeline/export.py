@@ -42,6 +42,8 @@ def verdict_record(verdict: Verdict, document: Document, source_id: str | None,
         "ledger_manifest_id": verdict.ledger_manifest_id,
         "verdict_id": verdict.id,
         "decision": decision,  # the document's latest review decision, if any
+        "signals": verdict.signals or {},  # {name: record} of registered signals without columns of their own
+        "versions": verdict.versions or {},  # {name: version} of every signal that judged it
     }
 
 

@@ -19,7 +19,7 @@ ROW_GROUP = 10_000
 
 def parquet_schema() -> Any:
     """Typed columns; the watermark a struct, detector scores a map (names depend on the bundle), PII findings
-    a list of structs."""
+    a list of structs, the registered signals' records one JSON string (their shapes differ by signal)."""
     import pyarrow as pa
 
     return pa.schema([
@@ -34,13 +34,17 @@ def parquet_schema() -> Any:
                                     ("operator", pa.string())]))),
         ("content_hash", pa.string()), ("bundle_version", pa.string()), ("ledger_manifest_id", pa.string()),
         ("verdict_id", pa.int64()), ("decision", pa.string()),
+        ("signals", pa.string()),  # JSON: each registered signal's record has its own shape
+        ("versions", pa.map_(pa.string(), pa.string())),
     ])
 
 
 def _parquet_row(record: dict[str, Any]) -> dict[str, Any]:
     detectors = record.get("detectors") or {}
     return {**record, "detectors": [(str(k), None if v is None else float(v)) for k, v in detectors.items()
-                                    if v is None or isinstance(v, (int, float))]}
+                                    if v is None or isinstance(v, (int, float))],
+            "signals": json.dumps(record.get("signals") or {}, ensure_ascii=False, sort_keys=True, default=str),
+            "versions": [(str(k), None if v is None else str(v)) for k, v in (record.get("versions") or {}).items()]}
 
 
 def write_parquet(records: Iterable[dict[str, Any]], sink: Any) -> int:

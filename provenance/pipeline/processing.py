@@ -18,23 +18,17 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from provenance.pipeline.document_scoring import DocumentResult, DocumentScorer, bundle_version
+from provenance.pipeline.document_scoring import DocumentResult, DocumentScorer
 from provenance.settings import Settings
 from provenance.store import Chunk, Document, ScanJob, StagedText, Verdict, session_scope, utcnow
 
 log = logging.getLogger(__name__)
-_scorers: dict[tuple[int, str], DocumentScorer] = {}
 
 
 def process_scorer(settings: Settings) -> DocumentScorer:
-    """The process's scorer, rebuilt only when the detector bundle changes on disk (models load once)."""
-    version = bundle_version(settings)
-    key = (os.getpid(), version)
-    scorer = _scorers.get(key)
-    if scorer is None:
-        _scorers.clear()
-        scorer = _scorers[key] = DocumentScorer(settings)
-    return scorer
+    """A scorer for the detector bundle active now. Cheap: its signals come from the process's ``SignalSet``,
+    which loads each model once and rebuilds a signal only when its bundle changes on disk."""
+    return DocumentScorer(settings)
 
 
 def claim_token() -> str:
@@ -66,22 +60,17 @@ def _verdict_row(document_id: int, version: str, job_id: str, result: DocumentRe
         watermark_p=wm.get("p_value"), watermark_key_id=wm.get("key_id"), ledger_manifest_id=ledger_manifest_id,
         pii=result.pii, pii_count=len(result.pii), pii_types=result.pii_types, toxicity=result.toxicity,
         p_toxic=None if not result.toxicity else result.toxicity.get("p_toxic"), misuse=result.misuse,
-        models=result.models, needs_review=needs_review, review_priority=priority)
-
-
-_provenance: dict[str, Any] = {}
+        models=result.models, needs_review=needs_review, review_priority=priority,
+        signals=dict(result.signals), versions=dict(result.versions))
 
 
 def _ledger_matches(settings: Settings, session: Session, texts: list[str]) -> list[dict[str, Any] | None]:
     """The provenance signal's best ledger match per text (exact, near duplicate or containment), looked up
     in the write transaction so a generation recorded moments ago is seen."""
-    key = str(settings.home)
-    if key not in _provenance:
-        from provenance.signals import build_signal
+    from provenance.signals import signal_set
 
-        _provenance.clear()
-        _provenance[key] = build_signal("provenance", settings)
-    return [result.best_match for result in _provenance[key].score(texts, connection=session.connection())]
+    signal = signal_set(settings).get("provenance")
+    return [result.best_match for result in signal.score(texts, connection=session.connection())]
 
 
 def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
@@ -101,6 +90,9 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
                                  .join(Document, Document.id == StagedText.document_id)
                                  .where(StagedText.chunk_id == chunk_id).order_by(StagedText.id)).all()
     scorer = process_scorer(settings)
+    with session_scope(url) as session:  # a job rescored for another signal's version writes under its own
+        job_version = session.scalar(select(ScanJob.bundle_version).where(ScanJob.id == job_id)) or ""
+    version = job_version if job_version.startswith(f"{scorer.version}+") else scorer.version
     started = time.perf_counter()
     results = scorer.score([text for _, text, _ in staged])
     scored_at = time.perf_counter()
@@ -113,7 +105,7 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
             return {"chunk": chunk_id, "skipped": "lease lost"}
         existing = set(session.scalars(select(Verdict.document_id).where(
             Verdict.document_id.in_([doc_id for doc_id, _, _ in staged]),
-            Verdict.bundle_version == scorer.version)))
+            Verdict.bundle_version == version)))
         pending = [(row, result) for row, result in zip(staged, results, strict=True) if row[0] not in existing]
         ledger = dict(zip([row[0] for row, _ in pending],
                           _ledger_matches(settings, session, [row[1] for row, _ in pending]), strict=True))
@@ -125,7 +117,7 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
                 document.raw_text = text
             if doc_id in existing:
                 continue
-            session.add(_verdict_row(doc_id, scorer.version, job_id, result, ledger.get(doc_id)))
+            session.add(_verdict_row(doc_id, version, job_id, result, ledger.get(doc_id)))
             existing.add(doc_id)
             written += 1
         session.query(StagedText).filter(StagedText.chunk_id == chunk_id).delete(synchronize_session=False)

@@ -1,8 +1,15 @@
-"""Re-judge a finished job with the active detector bundle (``provenance scan --resume JOB --rescore``).
+"""Re-judge a finished job with the active detector bundle, or with any signal whose version changed
+(``provenance scan --resume JOB --rescore``).
 
 Verdicts are unique per document *and bundle version*, so the new bundle's verdicts are written beside the old
 ones, which stay (the audit trail, the review decisions made on them, and ``promote PREVIOUS`` all need them).
 The job then points at the new version, so ``jobs show`` and ``verdicts export --job`` report the new verdicts.
+
+When the detector bundle is the same but another signal's version differs from the ``versions`` its verdicts
+recorded (a new toxicity bundle, rotated watermark keys, a new version of a registered signal), the job is
+judged again under ``<bundle version>+<digest of every signal's version>`` (``verdict_version``), so the new
+verdicts sit beside the old ones exactly as after a retrain. Verdicts written before versions were recorded
+(NULL) are not compared.
 
 The text comes from the store when it kept the raw text; otherwise the job's input files are read again and
 matched by content hash (texts are never staged longer than their scoring).
@@ -10,13 +17,15 @@ matched by content hash (texts are never staged longer than their scoring).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from sqlalchemy import delete, select
 
 from generator.stamping import text_sha256
+from provenance.bundles import NO_BUNDLE, bundle_version
 from provenance.errors import ProvenanceError
-from provenance.pipeline.document_scoring import NO_BUNDLE, bundle_version
 from provenance.pipeline.submission import stage_chunks
 from provenance.settings import Settings
 from provenance.store import Chunk, Document, JobItem, ScanJob, Verdict, ensure_schema, session_scope
@@ -38,6 +47,23 @@ def _texts_from_inputs(settings: Settings, inputs: dict[str, Any], wanted: dict[
     return found
 
 
+def signal_versions_digest(versions: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(versions, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _changed_versions(settings: Settings, session: Any, job: ScanJob) -> dict[str, Any] | None:
+    """The document signals' versions now, when some verdict of the job recorded others; else None."""
+    from provenance.signals import signal_set
+
+    stored = session.scalars(select(Verdict.versions).join(JobItem, JobItem.document_id == Verdict.document_id)
+                             .where(JobItem.job_id == job.id, Verdict.bundle_version == job.bundle_version)).all()
+    recorded = [versions for versions in stored if versions]
+    if not recorded:
+        return None
+    current = signal_set(settings).versions(options={"watermark": {"evidence": True}})
+    return current if any(versions != current for versions in recorded) else None
+
+
 def rescore(settings: Settings, job_id: str) -> dict[str, Any]:
     """Stage every document of the job without a verdict from the active bundle; returns what was staged and the
     chunk ids to send."""
@@ -53,9 +79,12 @@ def rescore(settings: Settings, job_id: str) -> dict[str, Any]:
         if not job.submission_done or job.status in ("queued", "running"):
             raise ProvenanceError(f"job {job_id} is still {job.status}", hint=f"let it finish (provenance scan "
                                   f"--resume {job_id} --wait), then rescore it")
-        if job.bundle_version == version:
-            raise ProvenanceError(f"job {job_id} was already judged by the active bundle {version}",
-                                  hint="promote a retrained bundle first: provenance detect promote NAME")
+        if job.bundle_version.split("+", 1)[0] == version:
+            changed = _changed_versions(settings, session, job)
+            if changed is None:
+                raise ProvenanceError(f"job {job_id} was already judged by the active bundle {version}",
+                                      hint="promote a retrained bundle first: provenance detect promote NAME")
+            version = f"{version}+{signal_versions_digest(changed)}"  # another signal changed
         documents = list(session.scalars(select(JobItem.document_id).where(
             JobItem.job_id == job_id, JobItem.outcome == "document").order_by(JobItem.seq)))
         judged = set(session.scalars(select(Verdict.document_id).where(

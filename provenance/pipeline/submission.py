@@ -21,9 +21,9 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from generator.stamping import text_sha256
+from provenance.bundles import bundle_version
 from provenance.errors import ProvenanceError
 from provenance.pipeline.bulk_insert import bulk_insert
-from provenance.pipeline.document_scoring import bundle_version
 from provenance.pipeline.formats.common import shape_excerpt
 from provenance.pipeline.readers import InputRecord, ReaderOptions, RecordReader
 from provenance.pipeline.recovery import recover_job

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from provenance.detection import DetectionService, bundle_dir, read_bundle_card
+from provenance.bundles import NO_BUNDLE, bundle_version
+from provenance.detection import DetectionService
 from provenance.settings import Settings
-from provenance.signals.base import Availability, SignalResult
+from provenance.signals.base import Availability, BaseSignal, SignalResult
 
-NO_BUNDLE = "no-bundle"
+LOW_MARGIN = 0.1  # a machine verdict this close to its threshold still goes to a reviewer
 NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
-
-
-def bundle_version(settings: Settings, name: str | None = None) -> str:
-    """``name:card-digest`` of the configured detector bundle (and of the memorisation index guarding its scorer,
-    when there is one): verdicts are unique per document and version, so retraining the bundle or building the
-    index lets the same documents be judged again without touching old verdicts."""
-    directory = bundle_dir(settings, name)
-    card = read_bundle_card(directory)
-    if card is None:
-        return NO_BUNDLE
-    from provenance.memorisation import guard_index_digest
-
-    index = guard_index_digest(settings.home, card.get("scorer") or {})  # the guard changes verdicts too
-    payload = card if index is None else {**card, "memorisation_index_sha256": index}
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{directory.name}:{digest}"
 
 
 def _margin(p_machine: float | None, thresholds: Any) -> float | None:
@@ -53,8 +36,13 @@ class DetectionResult(SignalResult):
                 "detectors": self.detectors, "reasons": self.reasons, "num_tokens": self.num_tokens}
 
 
-class DetectionSignal:
-    """The configured bundle's ensemble; abstains (with the reason) when no bundle is trained."""
+def _service(settings: Settings, **options: Any) -> DetectionService:
+    return DetectionService(settings, **options)
+
+
+class DetectionSignal(BaseSignal):
+    """The configured bundle's ensemble; abstains (with the reason) when no bundle is trained. The one place a
+    ``DetectionService`` is built (scoring here, training through ``training_service``)."""
 
     name = "detection"
 
@@ -63,6 +51,25 @@ class DetectionSignal:
         self.bundle_name = bundle_name
         self._version = bundle_version(settings, bundle_name)
         self._lm = lm
+
+    @classmethod
+    def stamp(cls, settings: Settings, *, bundle_name: str | None = None, lm: Any = None) -> str:
+        """The bundle version: a promotion, a retrain or a new memorisation index rebuilds the signal."""
+        return bundle_version(settings, bundle_name)
+
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """Uncertain verdicts (most when P(machine) is near 0.5), then machine calls close to their threshold."""
+        if columns["verdict"] == "uncertain":
+            return 2.0 + (1.0 - abs((columns["p_machine"] or 0.5) - 0.5) * 2)
+        if columns["verdict"] == "machine" and columns["margin"] is not None and columns["margin"] < LOW_MARGIN:
+            return 1.5
+        return 0.0
+
+    @staticmethod
+    def training_service(settings: Settings, *, lm: Any = None) -> DetectionService:
+        """A service that trains with the configured model (``lm``: one already loaded, as the demo has)."""
+        return _service(settings, for_training=True, lm=lm)
 
     @property
     def version(self) -> str:
@@ -73,7 +80,7 @@ class DetectionSignal:
 
     @cached_property
     def service(self) -> DetectionService:
-        return DetectionService(self.settings, bundle_name=self.bundle_name, lm=self._lm)
+        return _service(self.settings, bundle_name=self.bundle_name, lm=self._lm)
 
     def identity(self) -> dict[str, Any] | None:
         if self._version == NO_BUNDLE:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Any
 
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
-from provenance.signals.base import Availability, SignalResult
+from provenance.signals.base import Availability, BaseSignal, SignalResult
 from provenance.signing import keys_dir, write_private_file
 
 HMAC_KEY_FILE = "pii_hmac.key"
@@ -79,6 +79,22 @@ def encryption_key(settings: Settings, create: bool) -> bytes:
     return key
 
 
+def build_analyzer(config: Any) -> Any:
+    """The one place a PII analyzer is constructed (the signal, and the ``pii`` commands with their config)."""
+    from detect.pii import get_analyzer
+
+    return get_analyzer(config)
+
+
+def build_redactor(settings: Settings, operator: str) -> Any:
+    """``(text, entities) -> Redaction`` with the operator's secret or key (the one place they are combined)."""
+    from detect.pii.operators import redact
+
+    secret = hmac_secret(settings) if operator == "hash" else None
+    key = encryption_key(settings, create=True) if operator == "encrypt" else None
+    return lambda text, entities: redact(text, entities, operator, secret=secret, key=key)
+
+
 @dataclass
 class PIIResult(SignalResult):
     """``items`` index ``redacted_text``; ``mapping`` is (original start, original end, redacted start,
@@ -92,7 +108,7 @@ class PIIResult(SignalResult):
         return {"redacted_text": self.redacted_text, "pii": self.items}
 
 
-class PIISignal:
+class PIISignal(BaseSignal):
     """Presidio + spaCy with the configured entities, lists and operator (one process, no sub-processes)."""
 
     name = "pii"
@@ -104,27 +120,26 @@ class PIISignal:
     def version(self) -> str:
         return f"operator:{self.settings.pii_operator}"
 
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """Personal data adds up to 1 (five findings or more)."""
+        return min(1.0, columns["pii_count"] / 5) if columns["pii_count"] else 0.0
+
     def availability(self) -> Availability:
         return Availability(True)
 
     @cached_property
     def analyzer(self) -> Any:
-        from detect.pii import get_analyzer
-
-        return get_analyzer(pii_config(self.settings).with_changes(n_process=1))
+        return build_analyzer(pii_config(self.settings).with_changes(n_process=1))
 
     @cached_property
-    def secrets(self) -> dict[str, bytes | None]:
-        operator = self.settings.pii_operator
-        return {"secret": hmac_secret(self.settings) if operator == "hash" else None,
-                "key": encryption_key(self.settings, create=True) if operator == "encrypt" else None}
+    def redactor(self) -> Any:
+        return build_redactor(self.settings, self.settings.pii_operator)
 
     def score(self, texts: Sequence[str]) -> list[PIIResult]:
-        from detect.pii.operators import redact
-
         results = []
         for text, entities in zip(texts, self.analyzer.analyze_batch(list(texts)), strict=True):
-            redaction = redact(text, entities, self.settings.pii_operator, **self.secrets)
+            redaction = self.redactor(text, entities)
             scores = {(e.start, e.end): e.score for e in entities}
             items = [{"type": item["type"], "start": item["start"], "end": item["end"],
                       "score": round(float(scores.get((item["original_start"], item["original_end"]), 0.0)), 4)}

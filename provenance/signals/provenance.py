@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 
 from generator.stamping import MINHASH_PERMUTATIONS, _minhash_seeds, _mix64, shingles, text_sha256, verify_manifest
 from provenance.settings import Settings
-from provenance.signals.base import Availability, SignalResult
+from provenance.signals.base import Availability, BaseSignal, SignalResult
 from provenance.store.ledger import (
     DEFAULT_MIN_SIMILARITY,
     EMPTY_MINHASH_VALUE,
@@ -212,7 +212,7 @@ class ProvenanceResult(SignalResult):
         return {"provenance": self.best_match}
 
 
-class ProvenanceSignal:
+class ProvenanceSignal(BaseSignal):
     """The ledger lookup for a configured store (``connection`` to reuse a transaction, else its own)."""
 
     name = "provenance"
@@ -240,11 +240,16 @@ class ProvenanceSignal:
                 self._public_key = load_public_key(path)
         return self._public_key
 
-    def score(self, texts: Sequence[str], connection: Connection | None = None) -> list[ProvenanceResult]:
+    def lookup(self, texts: Sequence[str], *, connection: Connection | None = None,
+               tenant: str | None = None) -> list[dict[str, Any]]:
+        """The full lookup records (the API's ``provenance`` objects); ``tenant`` searches only its ledger."""
         if connection is None:
             from provenance.store.engine import get_engine
 
             source: Engine | Connection = self._engine or get_engine(self.settings.resolved_database_url)
         else:
             source = connection
-        return [ProvenanceResult(record) for record in lookup_many(source, self.public_key, texts)]
+        return lookup_many(source, self.public_key, texts, tenant=tenant)
+
+    def score(self, texts: Sequence[str], connection: Connection | None = None) -> list[ProvenanceResult]:
+        return [ProvenanceResult(record) for record in self.lookup(texts, connection=connection)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from provenance.settings import Settings
-from provenance.signals.base import Availability, SignalResult
+from provenance.signals.base import Availability, BaseSignal, SignalResult
 
 
 @dataclass
@@ -21,14 +21,36 @@ class ToxicityResult(SignalResult):
         return {"toxicity": self.record}
 
 
-class ToxicitySignal:
-    """The configured toxicity bundle (``<home>/detectors/<toxicity_bundle>``); None per text without one."""
+class ToxicitySignal(BaseSignal):
+    """The configured toxicity bundle (``<home>/detectors/<toxicity_bundle>``); None per text without one. The
+    one place a ``ToxicityService`` is built: scans, generation screening and the toxicity commands use it."""
 
     name = "toxicity"
 
     def __init__(self, settings: Settings, *, bundle_name: str | None = None) -> None:
         self.settings = settings
         self.bundle_name = bundle_name
+
+    @classmethod
+    def stamp(cls, settings: Settings, *, bundle_name: str | None = None) -> Any:
+        """The bundle directory and its card's modification time: a retrained bundle rebuilds the signal."""
+        from detect.errors import DetectionError
+        from provenance.toxicity import toxicity_bundle_dir
+
+        try:
+            directory = toxicity_bundle_dir(settings, bundle_name)
+            return (str(directory), (directory / "card.json").stat().st_mtime)
+        except (DetectionError, OSError):
+            return None
+
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """Misuse first: toxic over the bundle's threshold, or machine text leaning toxic."""
+        return 4.0 if columns["misuse"] else 0.0
+
+    def loaded_service(self) -> Any:
+        """The service when a bundle exists, else None (generation screening skips scoring without one)."""
+        return self.service if self.service.available else None
 
     @cached_property
     def service(self) -> Any:

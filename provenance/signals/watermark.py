@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
-from provenance.signals.base import Availability, SignalResult
+from provenance.signals.base import Availability, BaseSignal, SignalResult
 
 KEY_RECHECK_SECONDS = 5.0
 NO_KEYS_REASON = "no watermark keys in this data directory"
@@ -45,17 +45,17 @@ class WatermarkResult(SignalResult):
         return {"watermark": record}
 
 
-def abstain_record(reason: str) -> dict[str, Any]:
-    return {"z_score": None, "p_value": None, "watermarked": False, "key_id": None, "num_tokens_scored": 0,
-            "abstain": True, "reason": reason}
-
-
-class WatermarkSignal:
+class WatermarkSignal(BaseSignal):
     """Tokenizer + verification keys (+ optionally transformers' lefthash key) -> detector, rebuilt when the
     key files change. ``create_key``: make the active key for this tokenizer when none exists (the API, so a
     fresh installation verifies with the key it generates with)."""
 
     name = "watermark"
+
+    @classmethod
+    def review_share(cls, columns: Mapping[str, Any]) -> float:
+        """A watermark the ledger does not explain (our generator's text, but no manifest says so)."""
+        return 3.0 if columns["watermarked"] and not columns["ledger_match"] else 0.0
 
     def __init__(self, settings: Settings, *, model: str | None = None, tokenizer: Any = None,
                  transformers_key: int | None = None, create_key: bool = False, evidence: bool = False) -> None:
@@ -161,12 +161,15 @@ class WatermarkSignal:
     def score(self, texts: Sequence[str]) -> list[WatermarkResult]:
         detector = self.detector
         if detector is None:
-            return [WatermarkResult(abstain_record(self._missing or NO_KEYS_REASON)) for _ in texts]
+            from provenance.watermark_records import abstain_record
+
+            record = abstain_record(self._missing or NO_KEYS_REASON, num_tokens_scored=0)  # as stored before
+            return [WatermarkResult(dict(record)) for _ in texts]
         with self._check_lock:
             return [self._one(detector, text) for text in texts]
 
     def _one(self, detector: Any, text: str) -> WatermarkResult:
-        from provenance.watermark_records import RESULT_KEYS, decision_fields, detect_record
+        from provenance.watermark_records import abstain_record, detect_record, overall_record
         from watermark import WatermarkInputError
 
         if not self.evidence:
@@ -174,13 +177,9 @@ class WatermarkSignal:
         try:
             windowed = detector.detect_windowed(text, details=True)
         except WatermarkInputError as exc:
-            return WatermarkResult({**dict.fromkeys(RESULT_KEYS), "watermarked": False, "abstain": True,
-                                    "reason": str(exc)})
+            return WatermarkResult(abstain_record(str(exc)))
         overall = windowed.overall  # exactly detect(text): the record is the non-windowed contract
-        record: dict[str, Any] = {key: getattr(overall, key) for key in RESULT_KEYS}
-        record.update(abstain=overall.abstain, reason=overall.reason, keys_tested=overall.keys_tested,
-                      **decision_fields(overall))
-        return WatermarkResult(record, compact_evidence(overall, windowed))
+        return WatermarkResult(overall_record(overall), compact_evidence(overall, windowed))
 
 
 def compact_evidence(overall: Any, windowed: Any) -> dict[str, Any]:

@@ -62,17 +62,6 @@ def exact_match(session: Session, text: str) -> Manifest | None:
                            .order_by(Manifest.created_at.desc()).limit(1)).first()
 
 
-def exact_matches(session: Session, digests: Sequence[str], *, tenant: str | None = None) -> dict[str, str]:
-    """text_sha256 -> manifest id for the digests that are in the ledger (one query for a batch); with
-    ``tenant``, only that tenant's manifests."""
-    if not digests:
-        return {}
-    query = select(Manifest.text_sha256, Manifest.id).where(Manifest.text_sha256.in_(set(digests)))
-    if tenant is not None:
-        query = query.where(Manifest.tenant == tenant)
-    return {digest: manifest_id for digest, manifest_id in session.execute(query)}
-
-
 def _mark(connection: Connection) -> str | None:
     return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(connection.dialect.paramstyle)
 

@@ -168,6 +168,10 @@ class Verdict(Base):
     p_toxic: Mapped[float | None] = mapped_column(Float)
     misuse: Mapped[bool] = mapped_column(Boolean, default=False)
     models: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scorer, bundle, keys, PII and toxicity ids
+    # {name: record} of registered signals without columns of their own, and {name: version} of every signal
+    # (NULL in rows written before revision 0004: read as {})
+    signals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     review_priority: Mapped[float] = mapped_column(Float, default=0.0)
     review_status: Mapped[str | None] = mapped_column(String(16))  # None | decided

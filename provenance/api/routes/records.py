@@ -82,6 +82,7 @@ async def get_verdict(verdict_id: int, request: Request, tenant: str | None = TE
             "toxicity": verdict.toxicity, "p_toxic": verdict.p_toxic, "misuse": verdict.misuse,
             "needs_review": needs_review, "review_status": verdict.review_status,
             "created_at": _iso(verdict.created_at),
+            "signals": verdict.signals or {}, "versions": verdict.versions or {},
             "document": None if document is None else {
                 "id": document.id, "content_hash": document.content_hash,
                 # The record id *this* tenant submitted (job_items), never the first submitter's.

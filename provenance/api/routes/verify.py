@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from generator.stamping import text_sha256
 from provenance.api.auth import require_scope
 from provenance.api.common import actor, check_batch, check_text, finite, services_of
-from provenance.api.lookup import lookup_many
 from provenance.api.schemas import (
     ERROR_RESPONSES,
     VerifyBatchRequest,
@@ -51,8 +50,7 @@ async def verify_texts(services: ApiServices, key: ApiKeyInfo, texts: list[str],
 
     def check() -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
         marks = [finite(watermark.check(text, windowed, fpr)) for text in texts]
-        found = (lookup_many(services.engine, services.public_key, texts, tenant=key.tenant) if provenance
-                 else [None] * len(texts))
+        found = (services.provenance.lookup(texts, tenant=key.tenant) if provenance else [None] * len(texts))
         return marks, list(found)
 
     if len(texts) == 1 and not windowed and len(texts[0]) <= INLINE_MAX_CHARS:
