@@ -29,9 +29,9 @@ from sklearn.linear_model import LogisticRegression
 
 from detect.toxicity.lexicon import FEATURE_NAMES as CUE_NAMES
 from detect.toxicity.lexicon import cue_counts
-from detect.toxicity.model import benign_threshold
 from detect.toxicity.structure import FEATURES as STRUCTURE_NAMES
 from detect.toxicity.structure import names_group, parse_features, predicates_group
+from detect.toxicity.thresholds import benign_threshold
 
 BLOCKING_CATEGORIES = ("hate", "threat")  # blocked by default (PROVENANCE_TOXICITY_BLOCK_CATEGORIES)
 OPT_IN_CATEGORIES = ("offensive",)  # flagged; blocked only when the operator lists them

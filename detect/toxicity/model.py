@@ -21,7 +21,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from detect.toxicity.blocking import BLOCKING_CATEGORIES
 from detect.toxicity.normalize import Normalized, normalize_toxicity
+from detect.toxicity.thresholds import benign_threshold
 
 MAX_CHARS = 200_000  # longer inputs are scored on their first MAX_CHARS characters (and say so)
 # Texts longer than WINDOW_WORDS are scored in half-overlapping windows of that many words and the most toxic
@@ -53,17 +55,6 @@ class ToxicityScore:
         """The service contract: ``{"p_toxic", "toxic", "categories", "note", "blocked", "block_reason"}``."""
         return {"p_toxic": round(self.p_toxic, 6), "toxic": self.toxic, "categories": list(self.categories),
                 "note": self.note, "blocked": self.blocked, "block_reason": self.block_reason}
-
-
-def benign_threshold(benign: dict[str, np.ndarray], target_fpr: float) -> float:
-    """Smallest threshold whose false-positive rate on *every* benign score set is at most ``target_fpr``."""
-    candidates = [0.0]
-    for values in benign.values():
-        ordered = np.sort(np.asarray(values, dtype=np.float64))[::-1]
-        allowed = int(np.floor(target_fpr * ordered.size + 1e-9))
-        if allowed < ordered.size:
-            candidates.append(float(np.nextafter(ordered[allowed], np.inf)))
-    return max(candidates)
 
 
 @dataclass
@@ -145,8 +136,6 @@ class ToxicityModel:
         stage_scores = stage.scores(windows, p)
         if "offensive" in per_category:  # opt-in blocking of offensive language: toxic and offensive at once
             stage_scores["offensive"] = p * per_category["offensive"]
-        from detect.toxicity.blocking import BLOCKING_CATEGORIES
-
         chosen = tuple(BLOCKING_CATEGORIES if block_categories is None else block_categories)
         thresholds = {name: stage.threshold_for(name, block_fpr) for name in chosen if name in stage_scores}
         return [self._combine_staged(indices, note, p, per_category, stage_scores, thresholds)

@@ -105,6 +105,17 @@ def _is_group(token: Any) -> bool:
     return any(child.dep_ in ("amod", "compound") and child.lower_ in _GROUP_WORDS for child in token.children)
 
 
+def _note_framing(found: dict[str, float], anchor: Any, plain_key: str) -> None:
+    """Record how a hostile predicate at ``anchor`` is framed: negated and reported always; ``plain_key`` only when
+    it is neither negated, reported nor condemned (counter-speech and quoted hate do not endorse it)."""
+    negated = _negated(anchor)
+    reported, condemned = _embedding(anchor)
+    found["negated"] = max(found["negated"], float(negated))
+    found["reported"] = max(found["reported"], float(reported))
+    if not (negated or reported or condemned):
+        found[plain_key] = 1.0
+
+
 def _negated(token: Any) -> bool:
     if any(child.dep_ == "neg" or child.lower_ in _NEGATIONS for child in token.children):
         return True
@@ -147,22 +158,12 @@ def structure_features(doc: Any) -> dict[str, float]:
                           for p in predicates)
             if hostile:
                 found["group_dehumanised"] = 1.0
-                negated = _negated(head)
-                reported, condemned = _embedding(head)
-                found["negated"] = max(found["negated"], float(negated))
-                found["reported"] = max(found["reported"], float(reported))
-                if not (negated or reported or condemned):
-                    found["plain_group_dehumanised"] = 1.0
+                _note_framing(found, head, "plain_group_dehumanised")
         if group and token.dep_ in ("dobj", "pobj", "nsubjpass"):
             verb = head if head.pos_ in ("VERB", "AUX") else head.head
             if verb.lower_ in _VIOLENT_VERBS or verb.lemma_ in _VIOLENT_VERBS:
                 found["group_violence"] = 1.0
-                negated = _negated(verb)
-                reported, condemned = _embedding(verb)
-                found["negated"] = max(found["negated"], float(negated))
-                found["reported"] = max(found["reported"], float(reported))
-                if not (negated or reported or condemned):
-                    found["plain_group_violence"] = 1.0
+                _note_framing(found, verb, "plain_group_violence")
         if token.pos_ == "VERB" and (token.lower_ in _VIOLENT_VERBS or token.lemma_ in _VIOLENT_VERBS):
             children = list(token.children)
             subject = next((c for c in children if c.dep_ in ("nsubj", "nsubjpass")), None)

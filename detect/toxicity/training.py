@@ -30,7 +30,8 @@ from detect.toxicity.evaluation import (
 )
 from detect.toxicity.features import build_features
 from detect.toxicity.hard_cases import hard_cases
-from detect.toxicity.model import ToxicityModel, benign_threshold
+from detect.toxicity.model import ToxicityModel
+from detect.toxicity.thresholds import benign_threshold
 
 # Looked at on the leave-one-source-out table (1,500 rows per source, cue columns, unweighted; mean LOSO AUROC
 # over Davidson/Stormfront/ToxiGen for C = 4 / 1 / 0.3: 0.749 / 0.752 / 0.757, within noise of each other);
