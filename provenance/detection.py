@@ -157,17 +157,33 @@ class DetectionService:
         return bundle
 
 
-def verdict_record(record_id: Any, verdict: Verdict, watermark: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The contract line of ``provenance detect score`` (id, p_machine, verdict, detectors) plus extras."""
-    record: dict[str, Any] = {
-        "id": record_id,
+def margin(p_machine: float | None, thresholds: Any) -> float | None:
+    """Distance from P(machine) to the nearer threshold: a machine call this close still goes to a reviewer."""
+    if p_machine is None or thresholds is None:
+        return None
+    return round(min(abs(p_machine - thresholds.machine), abs(p_machine - thresholds.human)), 6)
+
+
+def detection_fields(verdict: Verdict, thresholds: Any = None) -> dict[str, Any]:
+    """One verdict as JSON-ready fields (p_machine, verdict, margin, detectors, reasons, tokens), rounded once.
+
+    The single builder behind ``verdict_record`` and ``DetectionSignal.score``, so the CLI/API line and the stored
+    signal result cannot drift apart. ``thresholds`` (the bundle's global ones) is the fallback for a verdict that
+    does not carry the thresholds that judged it."""
+    return {
         "p_machine": None if verdict.p_machine is None else round(float(verdict.p_machine), 6),
         "verdict": verdict.verdict,
+        "margin": margin(verdict.p_machine, verdict.thresholds or thresholds),  # its routed domain's, if any
         "detectors": {name: None if value is None else round(float(value), 6)
                       for name, value in verdict.detectors.items()},
-        "reasons": verdict.reasons,
+        "reasons": list(verdict.reasons),
         "tokens": verdict.diagnostics.get("tokens"),
     }
+
+
+def verdict_record(record_id: Any, verdict: Verdict, watermark: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contract line of ``provenance detect score`` (id, p_machine, verdict, detectors) plus extras."""
+    record: dict[str, Any] = {"id": record_id, **detection_fields(verdict)}
     if watermark is not None:
         record["watermark"] = watermark
     return record

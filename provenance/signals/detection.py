@@ -8,18 +8,12 @@ from functools import cached_property
 from typing import Any
 
 from provenance.bundles import NO_BUNDLE, bundle_version
-from provenance.detection import DetectionService
+from provenance.detection import DetectionService, detection_fields
 from provenance.settings import Settings
 from provenance.signals.base import Availability, BaseSignal, SignalResult
 
 LOW_MARGIN = 0.1  # a machine verdict this close to its threshold still goes to a reviewer
 NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
-
-
-def _margin(p_machine: float | None, thresholds: Any) -> float | None:
-    if p_machine is None or thresholds is None:
-        return None
-    return round(min(abs(p_machine - thresholds.machine), abs(p_machine - thresholds.human)), 6)
 
 
 @dataclass
@@ -94,10 +88,8 @@ class DetectionSignal(BaseSignal):
         thresholds = getattr(self.service.bundle.ensemble, "thresholds", None)
         results = []
         for verdict in self.service.judge(texts):
-            p_machine = None if verdict.p_machine is None else round(float(verdict.p_machine), 6)
+            fields = detection_fields(verdict, thresholds)
             results.append(DetectionResult(
-                p_machine=p_machine, verdict=verdict.verdict,
-                margin=_margin(verdict.p_machine, verdict.thresholds or thresholds),  # its routed domain's, if any
-                detectors={k: None if v is None else round(float(v), 6) for k, v in verdict.detectors.items()},
-                reasons=list(verdict.reasons), num_tokens=verdict.diagnostics.get("tokens")))
+                p_machine=fields["p_machine"], verdict=fields["verdict"], margin=fields["margin"],
+                detectors=fields["detectors"], reasons=fields["reasons"], num_tokens=fields["tokens"]))
         return results
