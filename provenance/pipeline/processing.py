@@ -68,9 +68,11 @@ def _ledger_matches(settings: Settings, session: Session, texts: list[str]) -> l
     """The provenance signal's best ledger match per text (exact, near duplicate or containment), looked up
     in the write transaction so a generation recorded moments ago is seen."""
     from provenance.signals import signal_set
+    from provenance.signals.provenance import ProvenanceResult
 
     signal = signal_set(settings).get("provenance")
-    return [result.best_match for result in signal.score(texts, connection=session.connection())]
+    records = signal.lookup(texts, connection=session.connection())
+    return [ProvenanceResult(record).best_match for record in records]
 
 
 def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:

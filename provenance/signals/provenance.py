@@ -213,7 +213,8 @@ class ProvenanceResult(SignalResult):
 
 
 class ProvenanceSignal(BaseSignal):
-    """The ledger lookup for a configured store (``connection`` to reuse a transaction, else its own)."""
+    """The ledger lookup for a configured store: ``score`` follows the signal protocol (its own connection);
+    ``lookup`` takes a ``connection`` to see a transaction's uncommitted rows, and a ``tenant``."""
 
     name = "provenance"
 
@@ -251,5 +252,6 @@ class ProvenanceSignal(BaseSignal):
             source = connection
         return lookup_many(source, self.public_key, texts, tenant=tenant)
 
-    def score(self, texts: Sequence[str], connection: Connection | None = None) -> list[ProvenanceResult]:
-        return [ProvenanceResult(record) for record in self.lookup(texts, connection=connection)]
+    def score(self, texts: Sequence[str]) -> list[ProvenanceResult]:
+        """The signal protocol: its own connection. A caller inside a transaction uses ``lookup`` instead."""
+        return [ProvenanceResult(record) for record in self.lookup(texts)]
