@@ -17,7 +17,7 @@ NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
 
 
 @dataclass
-class DetectionResult(SignalResult):
+class DetectionSignalResult(SignalResult):
     p_machine: float | None
     verdict: str
     margin: float | None = None
@@ -82,14 +82,14 @@ class DetectionSignal(BaseSignal):
         identity = self.service.identity
         return {"name": identity.name, "weights_sha256": identity.weights_sha256}
 
-    def score(self, texts: Sequence[str]) -> list[DetectionResult]:
+    def score(self, texts: Sequence[str]) -> list[DetectionSignalResult]:
         if self._version == NO_BUNDLE:
-            return [DetectionResult(None, "abstain", reasons=[NO_BUNDLE_REASON]) for _ in texts]
+            return [DetectionSignalResult(None, "abstain", reasons=[NO_BUNDLE_REASON]) for _ in texts]
         thresholds = getattr(self.service.bundle.ensemble, "thresholds", None)
         results = []
         for verdict in self.service.judge(texts):
             fields = detection_fields(verdict, thresholds)
-            results.append(DetectionResult(
+            results.append(DetectionSignalResult(
                 p_machine=fields["p_machine"], verdict=fields["verdict"], margin=fields["margin"],
                 detectors=fields["detectors"], reasons=fields["reasons"], num_tokens=fields["tokens"]))
         return results
