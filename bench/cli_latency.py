@@ -56,7 +56,7 @@ def _seed_verdicts(env: dict[str, str], rows: int) -> None:
     code = f"""
 import sys
 from provenance.settings import Settings
-from provenance.store import Document, ScanJob, Verdict, ensure_schema, session_scope
+from provenance.store import Document, ScanJob, VerdictRow, ensure_schema, session_scope
 settings = Settings()
 settings.ensure_home()
 ensure_schema(settings.resolved_database_url)
@@ -66,7 +66,7 @@ with session_scope(settings.resolved_database_url) as s:
         d = Document(content_hash=f"{{i:064x}}", redacted_text=f"Document number {{i}} for the export benchmark.")
         s.add(d)
         s.flush()
-        s.add(Verdict(document_id=d.id, bundle_version="bench", job_id="bench-job", verdict="human",
+        s.add(VerdictRow(document_id=d.id, bundle_version="bench", job_id="bench-job", verdict="human",
                       p_machine=0.1, detectors={{}}, reasons=[], watermark={{}}, pii=[], models={{}}))
 """
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)

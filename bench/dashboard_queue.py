@@ -39,7 +39,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from provenance import review
-from provenance.store import Verdict, session_scope, upgrade
+from provenance.store import VerdictRow, session_scope, upgrade
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -72,9 +72,10 @@ def query_timings(url: str, repeats: int, deep_pages: int) -> dict[str, float]:
         filters = review.QueueFilters(verdicts=("uncertain",), p_min=0.4, p_max=0.6, entity_type="EMAIL_ADDRESS")
 
         def offset_page() -> list:
-            return db.execute(select(Verdict.id).where(Verdict.needs_review.is_(True), Verdict.review_status.is_(None))
-                              .order_by(Verdict.needs_review.desc(), Verdict.review_priority.desc(),
-                                        Verdict.id.desc()).offset(offset).limit(review.DEFAULT_PAGE_SIZE)).all()
+            return db.execute(select(VerdictRow.id).where(VerdictRow.needs_review.is_(True),
+                                                          VerdictRow.review_status.is_(None))
+                              .order_by(VerdictRow.needs_review.desc(), VerdictRow.review_priority.desc(),
+                                        VerdictRow.id.desc()).offset(offset).limit(review.DEFAULT_PAGE_SIZE)).all()
 
         return {"page1_ms": median_ms(lambda: review.queue_page(db), repeats),
                 f"page{deep_pages + 1}_keyset_ms": median_ms(lambda: review.queue_page(db, after=cursor), repeats),

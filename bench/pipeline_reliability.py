@@ -30,7 +30,7 @@ from pipeline_common import (
 from pipeline_throughput import prepare_base
 from sqlalchemy import func, select
 
-from provenance.store import JobItem, ScanJob, Verdict, session_scope
+from provenance.store import JobItem, ScanJob, VerdictRow, session_scope
 
 FAST_RECOVERY = {"PROVENANCE_STALL_SECONDS": "5", "PROVENANCE_CHUNK_LEASE_SECONDS": "30",
                  "PROVENANCE_TASK_TIME_LIMIT": "25", "PROVENANCE_SCAN_CHUNK_SIZE": "8"}
@@ -43,9 +43,9 @@ def counts(settings, job_id: str, lines: int) -> dict:
                                 .where(JobItem.job_id == job_id)).all()
         documents = [i.document_id for i in items if i.outcome == "document"]
         per_document = dict(session.execute(
-            select(Verdict.document_id, func.count()).where(Verdict.document_id.in_(documents),
-                                                            Verdict.bundle_version == job.bundle_version)
-            .group_by(Verdict.document_id)).all())
+            select(VerdictRow.document_id, func.count()).where(VerdictRow.document_id.in_(documents),
+                                                            VerdictRow.bundle_version == job.bundle_version)
+            .group_by(VerdictRow.document_id)).all())
     seqs = [i.seq for i in items]
     return {
         "input_lines": lines, "job_items": len(items), "lines_missing": lines - len(set(seqs)),

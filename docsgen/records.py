@@ -37,10 +37,10 @@ def watermark_record_keys() -> list[str]:
 def export_example() -> dict[str, Any]:
     """One `verdicts export` record built by the exporter from transient (never stored) rows."""
     from provenance.pipeline.export import verdict_record
-    from provenance.store import Document, Verdict
+    from provenance.store import Document, VerdictRow
 
     document = Document(id=42, content_hash="0" * 64)
-    verdict = Verdict(id=7, p_machine=0.93, verdict="machine",
+    verdict = VerdictRow(id=7, p_machine=0.93, verdict="machine",
                       watermark={"z_score": 5.2, "p_value": 1.0e-7, "watermarked": True, "key_id": "wk-example"},
                       pii_count=1, pii_types="PERSON", p_toxic=0.02, misuse=False,
                       detectors=dict(EXAMPLE_DETECTORS),

@@ -48,7 +48,7 @@ from provenance.store.models import (
     Reviewer,
     ReviewLease,
     ScanJob,
-    Verdict,
+    VerdictRow,
     utcnow,
 )
 
@@ -126,33 +126,33 @@ def tenant_scope(tenant: str | None) -> Any:
     the document (documents are shared by content). ``None`` (a platform-admin): every verdict."""
     if tenant is None:
         return true()
-    scored_by = select(ScanJob.id).where(ScanJob.id == Verdict.job_id, ScanJob.tenant == tenant).exists()
+    scored_by = select(ScanJob.id).where(ScanJob.id == VerdictRow.job_id, ScanJob.tenant == tenant).exists()
     holds = (select(JobItem.id).join(ScanJob, ScanJob.id == JobItem.job_id)
-             .where(JobItem.document_id == Verdict.document_id, ScanJob.tenant == tenant).exists())
+             .where(JobItem.document_id == VerdictRow.document_id, ScanJob.tenant == tenant).exists())
     return or_(scored_by, holds)
 
 
 def visible(session: Session, verdict_id: int, tenant: str | None) -> bool:
     """Whether ``verdict_id`` exists and is in ``tenant``'s scope (another tenant's item reads as missing)."""
-    return session.scalar(select(Verdict.id).where(Verdict.id == verdict_id, tenant_scope(tenant))) is not None
+    return session.scalar(select(VerdictRow.id).where(VerdictRow.id == verdict_id, tenant_scope(tenant))) is not None
 
 
 def _queue_conditions(filters: QueueFilters) -> list[Any]:
-    status = Verdict.review_status.is_(None) if filters.status == STATUS_OPEN else \
-        Verdict.review_status == STATUS_ESCALATED
-    conditions: list[Any] = [Verdict.needs_review.is_(True), status]
+    status = VerdictRow.review_status.is_(None) if filters.status == STATUS_OPEN else \
+        VerdictRow.review_status == STATUS_ESCALATED
+    conditions: list[Any] = [VerdictRow.needs_review.is_(True), status]
     if filters.job_id:
-        conditions.append(Verdict.job_id == filters.job_id)
+        conditions.append(VerdictRow.job_id == filters.job_id)
     if filters.verdicts:
-        conditions.append(Verdict.verdict.in_(filters.verdicts))
+        conditions.append(VerdictRow.verdict.in_(filters.verdicts))
     if filters.p_min > 0.0 or filters.p_max < 1.0:
-        conditions.append(Verdict.p_machine.between(filters.p_min, filters.p_max))
+        conditions.append(VerdictRow.p_machine.between(filters.p_min, filters.p_max))
     if filters.entity_type:
-        conditions.append(Verdict.pii_types.like(f"%,{escape_like(filters.entity_type)},%", escape="\\"))
+        conditions.append(VerdictRow.pii_types.like(f"%,{escape_like(filters.entity_type)},%", escape="\\"))
     if filters.misuse_only:
-        conditions.append(Verdict.misuse.is_(True))
+        conditions.append(VerdictRow.misuse.is_(True))
     if filters.ordering == "uncertainty":
-        conditions.append(Verdict.p_machine.is_not(None))  # an abstained text has no boundary to be close to
+        conditions.append(VerdictRow.p_machine.is_not(None))  # an abstained text has no boundary to be close to
     if filters.tenant is not None:
         conditions.append(tenant_scope(filters.tenant))
     return conditions
@@ -160,7 +160,7 @@ def _queue_conditions(filters: QueueFilters) -> list[Any]:
 
 def _doubt() -> Any:
     """Distance of P(machine) from 0.5, where the calibrated model is least sure (smaller = ask first)."""
-    return func.abs(Verdict.p_machine - 0.5)
+    return func.abs(VerdictRow.p_machine - 0.5)
 
 
 def queue_page(session: Session, filters: QueueFilters | None = None, *, limit: int = DEFAULT_PAGE_SIZE,
@@ -174,18 +174,19 @@ def queue_page(session: Session, filters: QueueFilters | None = None, *, limit: 
     if after is not None:
         key, last_id = after
         if uncertainty:
-            conditions.append(or_(_doubt() > key, and_(_doubt() == key, Verdict.id > last_id)))
+            conditions.append(or_(_doubt() > key, and_(_doubt() == key, VerdictRow.id > last_id)))
         else:
-            conditions.append(or_(Verdict.review_priority < key,
-                                  and_(Verdict.review_priority == key, Verdict.id < last_id)))
-    lease = select(ReviewLease.reviewer).where(ReviewLease.verdict_id == Verdict.id,
+            conditions.append(or_(VerdictRow.review_priority < key,
+                                  and_(VerdictRow.review_priority == key, VerdictRow.id < last_id)))
+    lease = select(ReviewLease.reviewer).where(ReviewLease.verdict_id == VerdictRow.id,
                                                ReviewLease.expires_at > now).scalar_subquery()
     # needs_review leads the priority ORDER BY so SQLite and PostgreSQL walk ix_verdicts_review backwards
-    order = (_doubt().asc(), Verdict.id.asc()) if uncertainty else \
-        (Verdict.needs_review.desc(), Verdict.review_priority.desc(), Verdict.id.desc())
-    statement = (select(Verdict.id, Verdict.review_priority, Verdict.verdict, Verdict.p_machine, Verdict.margin,
-                        Verdict.pii_types, Verdict.watermarked, Verdict.ledger_manifest_id, Verdict.misuse,
-                        Verdict.job_id, Verdict.created_at, lease.label("taken_by"))
+    order = (_doubt().asc(), VerdictRow.id.asc()) if uncertainty else \
+        (VerdictRow.needs_review.desc(), VerdictRow.review_priority.desc(), VerdictRow.id.desc())
+    statement = (select(VerdictRow.id, VerdictRow.review_priority, VerdictRow.verdict, VerdictRow.p_machine,
+                        VerdictRow.margin,
+                        VerdictRow.pii_types, VerdictRow.watermarked, VerdictRow.ledger_manifest_id, VerdictRow.misuse,
+                        VerdictRow.job_id, VerdictRow.created_at, lease.label("taken_by"))
                  .where(*conditions).order_by(*order).limit(limit + 1))
     rows = [QueueRow(*row) for row in session.execute(statement)]
     more = len(rows) > limit
@@ -200,7 +201,7 @@ def queue_page(session: Session, filters: QueueFilters | None = None, *, limit: 
 def queue_count(session: Session, filters: QueueFilters | None = None, *, cap: int = 100_000) -> int:
     """How many items match, counted up to ``cap`` (an exact count of millions is not worth the wait)."""
     filters = (filters or QueueFilters()).validated()
-    inner = select(Verdict.id).where(*_queue_conditions(filters)).limit(cap).subquery()
+    inner = select(VerdictRow.id).where(*_queue_conditions(filters)).limit(cap).subquery()
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
@@ -246,8 +247,9 @@ def _upsert_lease(session: Session, verdict_id: int, reviewer: str, expires: dat
     from), and as the transaction's first statement it takes SQLite's write lock before any read (a
     transaction that reads first can fail at once with "database is locked" when another writer got in)."""
     dialect = session.get_bind().dialect.name
-    source = select(Verdict.id, literal(reviewer, String()), literal(expires, DateTime())).where(
-        Verdict.id == verdict_id, or_(Verdict.review_status.is_(None), Verdict.review_status != STATUS_DECIDED))
+    source = select(VerdictRow.id, literal(reviewer, String()), literal(expires, DateTime())).where(
+        VerdictRow.id == verdict_id,
+        or_(VerdictRow.review_status.is_(None), VerdictRow.review_status != STATUS_DECIDED))
     columns = ["verdict_id", "reviewer", "expires_at"]
     takeover = or_(ReviewLease.expires_at <= now, ReviewLease.reviewer == reviewer)
     if dialect in ("sqlite", "postgresql"):
@@ -279,7 +281,7 @@ def claim(session: Session, verdict_id: int, reviewer: str, lease_seconds: float
     if tenant is not None and not visible(session, verdict_id, tenant):
         return ClaimResult(False, verdict_id, None, None, f"item {verdict_id} does not exist")
     _upsert_lease(session, verdict_id, reviewer, now + timedelta(seconds=lease_seconds), now)
-    status = session.execute(select(Verdict.review_status).where(Verdict.id == verdict_id)).first()
+    status = session.execute(select(VerdictRow.review_status).where(VerdictRow.id == verdict_id)).first()
     if status is None or status[0] == STATUS_DECIDED:
         what = "does not exist" if status is None else "has already been decided"
         return ClaimResult(False, verdict_id, None, None, f"item {verdict_id} {what}")
@@ -313,10 +315,10 @@ def claim_next(session: Session, reviewer: str, lease_seconds: float, filters: Q
     # Housekeeping that is also this transaction's first write (see ``claim``): expired leases are free anyway.
     session.execute(delete(ReviewLease).where(ReviewLease.expires_at <= now))
     if filters.ordering == "uncertainty" and (rng or random).random() < UNCERTAINTY_RANDOM_SHARE:
-        taken = select(ReviewLease.verdict_id).where(ReviewLease.verdict_id == Verdict.id,
+        taken = select(ReviewLease.verdict_id).where(ReviewLease.verdict_id == VerdictRow.id,
                                                      ReviewLease.expires_at > now,
                                                      ReviewLease.reviewer != reviewer).exists()
-        candidates = session.scalars(select(Verdict.id).where(*_queue_conditions(filters), ~taken)
+        candidates = session.scalars(select(VerdictRow.id).where(*_queue_conditions(filters), ~taken)
                                      .order_by(func.random()).limit(20))
         for verdict_id in candidates:
             if verdict_id in skip:
@@ -355,15 +357,16 @@ def decide(session: Session, verdict_id: int, reviewer: str, decision: str, note
     note = (note or "").strip() or None
     new_status = STATUS_ESCALATED if decision == "escalate" else STATUS_DECIDED
     allowed = [None] if decision == "escalate" else [None, STATUS_ESCALATED]
-    condition = or_(*(Verdict.review_status.is_(None) if s is None else Verdict.review_status == s for s in allowed))
+    condition = or_(*(VerdictRow.review_status.is_(None) if s is None else VerdictRow.review_status == s
+                      for s in allowed))
     taken = select(ReviewLease.verdict_id).where(ReviewLease.verdict_id == verdict_id, ReviewLease.expires_at > now,
                                                  ReviewLease.reviewer != reviewer).exists()
     # One conditional UPDATE, the transaction's first statement (see ``_upsert_lease``), guards against deciding
     # twice and against deciding an item another reviewer holds; nothing is written when it matches no row.
-    changed = session.execute(update(Verdict).where(Verdict.id == verdict_id, condition, ~taken)
+    changed = session.execute(update(VerdictRow).where(VerdictRow.id == verdict_id, condition, ~taken)
                               .values(review_status=new_status)).rowcount
-    row = session.execute(select(Verdict.verdict, Verdict.p_machine, Verdict.review_status)
-                          .where(Verdict.id == verdict_id)).first()
+    row = session.execute(select(VerdictRow.verdict, VerdictRow.p_machine, VerdictRow.review_status)
+                          .where(VerdictRow.id == verdict_id)).first()
     if row is None:
         raise ReviewError(f"item {verdict_id} does not exist")
     if changed != 1:
@@ -390,7 +393,7 @@ def decide(session: Session, verdict_id: int, reviewer: str, decision: str, note
 # ------------------------------------------------------------------------------------------------- item
 @dataclass
 class ItemDetail:
-    verdict: Verdict
+    verdict: VerdictRow
     text: str
     source_id: str | None
     content_hash: str
@@ -402,8 +405,8 @@ def item_detail(session: Session, verdict_id: int, *, tenant: str | None = None)
     """Everything the item view shows that lives in the database (the ledger lookup is separate). For a
     tenant's reviewer: None outside its scope, its own record id, and the ledger manifest only when it is in
     the tenant's own ledger (``provenance.tenant_view``, the API's rules)."""
-    found = session.execute(select(Verdict, Document).join(Document, Document.id == Verdict.document_id)
-                            .where(Verdict.id == verdict_id, tenant_scope(tenant))).first()
+    found = session.execute(select(VerdictRow, Document).join(Document, Document.id == VerdictRow.document_id)
+                            .where(VerdictRow.id == verdict_id, tenant_scope(tenant))).first()
     if found is None:
         return None
     verdict, document = found
@@ -484,14 +487,15 @@ def jobs(session: Session, limit: int = 100, *, tenant: str | None = None) -> li
 # ------------------------------------------------------------------------------------------------ stats
 def verdict_distribution(session: Session, *, tenant: str | None = None) -> dict[str, int]:
     """Verdicts per label (one GROUP BY on the indexed column)."""
-    return {v: int(n) for v, n in session.execute(select(Verdict.verdict, func.count()).where(tenant_scope(tenant))
-                                                   .group_by(Verdict.verdict))}
+    return {v: int(n) for v, n in session.execute(select(VerdictRow.verdict, func.count()).where(tenant_scope(tenant))
+                                                   .group_by(VerdictRow.verdict))}
 
 
 def score_histogram(session: Session, column: str = "p_machine", bins: int = 20, low: float = 0.0,
                     high: float = 1.0, *, tenant: str | None = None) -> list[tuple[float, int]]:
     """(bin start, count) computed by the database; values outside [low, high] fall in the edge bins."""
-    target = {"p_machine": Verdict.p_machine, "watermark_z": Verdict.watermark_z, "p_toxic": Verdict.p_toxic}[column]
+    target = {"p_machine": VerdictRow.p_machine, "watermark_z": VerdictRow.watermark_z,
+              "p_toxic": VerdictRow.p_toxic}[column]
     width = (high - low) / bins
     raw = cast(func.floor((target - low) / width), Integer)
     index = case((raw < 0, 0), (raw >= bins, bins - 1), else_=raw)
@@ -506,7 +510,7 @@ def decisions_over_time(session: Session, days: int = 30, now: datetime | None =
     timestamp to a date is dialect-specific; decisions are human-paced, so the window holds few rows."""
     since = (now or utcnow()) - timedelta(days=days)
     rows = session.execute(select(ReviewDecision.created_at, ReviewDecision.decision)
-                           .join(Verdict, Verdict.id == ReviewDecision.verdict_id)
+                           .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id)
                            .where(ReviewDecision.created_at >= since, tenant_scope(tenant)))
     counts: dict[tuple[str, str], int] = {}
     for created, decision in rows:
@@ -518,9 +522,9 @@ def decisions_over_time(session: Session, days: int = 30, now: datetime | None =
 def agreement(session: Session, *, tenant: str | None = None) -> dict[str, Any]:
     """How often reviewers agree with the model: a (model verdict x decision) table and the agreement rate
     over decisions that take a side (machine or human)."""
-    rows = session.execute(select(Verdict.verdict, ReviewDecision.decision, func.count())
-                           .join(Verdict, Verdict.id == ReviewDecision.verdict_id).where(tenant_scope(tenant))
-                           .group_by(Verdict.verdict, ReviewDecision.decision)).all()
+    rows = session.execute(select(VerdictRow.verdict, ReviewDecision.decision, func.count())
+                           .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id).where(tenant_scope(tenant))
+                           .group_by(VerdictRow.verdict, ReviewDecision.decision)).all()
     table = [{"model": v, "reviewer": d, "count": int(n)} for v, d, n in rows]
     sided = [r for r in table if r["reviewer"] in ("machine", "human") and r["model"] in ("machine", "human")]
     total = sum(r["count"] for r in sided)
@@ -546,11 +550,11 @@ def last_promotion(settings: Any) -> dict[str, Any] | None:
 
 def review_counts(session: Session, *, tenant: str | None = None) -> dict[str, int]:
     """All verdicts, open queue, escalated and decided, in one scan instead of four counts."""
-    needs = Verdict.needs_review.is_(True)
+    needs = VerdictRow.needs_review.is_(True)
     row = session.execute(select(
-        func.count(), func.sum(case((needs & Verdict.review_status.is_(None), 1), else_=0)),
-        func.sum(case((Verdict.review_status == STATUS_ESCALATED, 1), else_=0)),
-        func.sum(case((Verdict.review_status == STATUS_DECIDED, 1), else_=0))).where(tenant_scope(tenant))).one()
+        func.count(), func.sum(case((needs & VerdictRow.review_status.is_(None), 1), else_=0)),
+        func.sum(case((VerdictRow.review_status == STATUS_ESCALATED, 1), else_=0)),
+        func.sum(case((VerdictRow.review_status == STATUS_DECIDED, 1), else_=0))).where(tenant_scope(tenant))).one()
     return {"verdicts": int(row[0] or 0), "open": int(row[1] or 0), "escalated": int(row[2] or 0),
             "decided": int(row[3] or 0)}
 
@@ -664,7 +668,7 @@ def seed_demo_verdicts(session: Session, n: int, *, seed: int = 0, job_id: str =
                             new_verdicts=n, submission_done=True, created_at=now, started_at=now, finished_at=now))
         session.flush()
     first_doc = int(session.scalar(select(func.coalesce(func.max(Document.id), 0))) or 0) + 1
-    first_verdict = int(session.scalar(select(func.coalesce(func.max(Verdict.id), 0))) or 0) + 1
+    first_verdict = int(session.scalar(select(func.coalesce(func.max(VerdictRow.id), 0))) or 0) + 1
     for start in range(0, n, batch):
         documents, verdicts = [], []
         for offset in range(start, min(n, start + batch)):
@@ -701,5 +705,5 @@ def seed_demo_verdicts(session: Session, n: int, *, seed: int = 0, job_id: str =
                 "created_at": now})
         connection = session.connection()  # Core executemany: no RETURNING, no per-row ORM work
         connection.execute(Document.__table__.insert(), documents)
-        connection.execute(Verdict.__table__.insert(), verdicts)
+        connection.execute(VerdictRow.__table__.insert(), verdicts)
     return first_verdict

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from provenance.store.models import Document, JobItem, ReviewDecision, ScanJob, Verdict
+from provenance.store.models import Document, JobItem, ReviewDecision, ScanJob, VerdictRow
 
 LABEL_DECISIONS = ("machine", "human")
 REVIEW_DOMAIN = "reviewed"
@@ -52,12 +52,12 @@ def review_labels(session: Session, *, since: datetime | None = None, job_id: st
         conditions.append(ReviewDecision.created_at >= since)
     if job_id is not None:
         # the job's documents (its input records) and verdicts its workers wrote
-        conditions.append(or_(Verdict.job_id == job_id,
-                              Verdict.document_id.in_(select(JobItem.document_id).where(JobItem.job_id == job_id))))
+        conditions.append(or_(VerdictRow.job_id == job_id,
+                              VerdictRow.document_id.in_(select(JobItem.document_id).where(JobItem.job_id == job_id))))
     rows = session.execute(
         select(ReviewDecision.id, ReviewDecision.reviewer, ReviewDecision.decision, ReviewDecision.created_at,
-               Verdict.document_id, Verdict.bundle_version, Verdict.job_id)
-        .join(Verdict, Verdict.id == ReviewDecision.verdict_id)
+               VerdictRow.document_id, VerdictRow.bundle_version, VerdictRow.job_id)
+        .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id)
         .where(*conditions).order_by(ReviewDecision.created_at, ReviewDecision.id)).all()
     latest: dict[int, dict[str, Any]] = {}  # document -> reviewer -> latest row
     for row in rows:
@@ -98,8 +98,8 @@ def latest_decisions(session: Session, document_ids: Sequence[int]) -> dict[int,
     """The latest review decision of each document (any verdict of it, any reviewer)."""
     if not document_ids:
         return {}
-    rows = session.execute(select(Verdict.document_id, ReviewDecision.decision)
-                           .join(Verdict, Verdict.id == ReviewDecision.verdict_id)
-                           .where(Verdict.document_id.in_(list(document_ids)))
+    rows = session.execute(select(VerdictRow.document_id, ReviewDecision.decision)
+                           .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id)
+                           .where(VerdictRow.document_id.in_(list(document_ids)))
                            .order_by(ReviewDecision.created_at, ReviewDecision.id)).all()
     return {document_id: decision for document_id, decision in rows}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provenance.pipeline.document_scoring import review_priority
-from provenance.store.models import JobItem, Manifest, ScanJob, Verdict
+from provenance.store.models import JobItem, Manifest, ScanJob, VerdictRow
 
 
 def own_source_id(session: Session, tenant: str, document_id: int, prefer_job: str | None = None) -> str | None:
@@ -32,7 +32,7 @@ def own_source_id(session: Session, tenant: str, document_id: int, prefer_job: s
                           .order_by(ScanJob.created_at.desc(), JobItem.id.desc()).limit(1))
 
 
-def own_manifest_id(session: Session, tenant: str, verdict: Verdict) -> str | None:
+def own_manifest_id(session: Session, tenant: str, verdict: VerdictRow) -> str | None:
     """The stored ledger match when it is in this tenant's ledger, else None."""
     manifest_id = verdict.ledger_manifest_id
     if manifest_id is None:
@@ -41,7 +41,7 @@ def own_manifest_id(session: Session, tenant: str, verdict: Verdict) -> str | No
     return manifest_id if owner == tenant else None
 
 
-def own_review(verdict: Verdict, ledger_match: bool) -> tuple[bool, float]:
+def own_review(verdict: VerdictRow, ledger_match: bool) -> tuple[bool, float]:
     """(needs_review, review_priority) as this reader's ledger would have made them."""
     return review_priority(misuse=bool(verdict.misuse), watermarked=bool(verdict.watermarked),
                            verdict=verdict.verdict, p_machine=verdict.p_machine, margin=verdict.margin,

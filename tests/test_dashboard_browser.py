@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from provenance import review
 from provenance.reviewers import FREE_FAILURES, add_reviewer
-from provenance.store import AuditLog, Document, ReviewDecision, Verdict, session_scope, upgrade
+from provenance.store import AuditLog, Document, ReviewDecision, VerdictRow, session_scope, upgrade
 from provenance.store.ledger import record_manifest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -80,7 +80,7 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
         db.add(document)
         db.flush()
         start = PREFIX.index("<")
-        verdict = Verdict(document_id=document.id, bundle_version="demo", job_id="demo-job", p_machine=0.91,
+        verdict = VerdictRow(document_id=document.id, bundle_version="demo", job_id="demo-job", p_machine=0.91,
                           verdict="machine", margin=0.02, detectors={"perplexity": 0.88, "classifier": 0.93,
                                                                      "fast_detectgpt": 0.79},
                           reasons=["low perplexity"], num_tokens=100, watermark=watermark,
@@ -209,5 +209,5 @@ def test_reviewer_decides_an_item_in_a_real_browser(dashboard_url: str, flagged_
         actions = [row.action for row in db.scalars(select(AuditLog).order_by(AuditLog.id))]
         assert actions.count("reviewer.signin_failed") == FREE_FAILURES + 1
         assert actions.count("reviewer.signin") == 1
-        assert db.get(Verdict, top_item).review_status == "decided"
+        assert db.get(VerdictRow, top_item).review_status == "decided"
     assert outside == [], f"the dashboard tried to reach the outside: {outside}"

@@ -40,9 +40,9 @@ def two_tenants(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _job_of(db, verdict_id: int) -> str:
-    from provenance.store import Verdict
+    from provenance.store import VerdictRow
 
-    return db.get(Verdict, verdict_id).job_id
+    return db.get(VerdictRow, verdict_id).job_id
 
 
 def test_review_functions_keep_to_the_tenant(two_tenants: str) -> None:

@@ -16,7 +16,7 @@ from provenance.pipeline import processing, submission
 from provenance.pipeline.export import iter_verdicts
 from provenance.pipeline.jobs import job_summary
 from provenance.settings import Settings
-from provenance.store import Chunk, JobItem, StagedText, Verdict, session_scope, upgrade, utcnow
+from provenance.store import Chunk, JobItem, StagedText, VerdictRow, session_scope, upgrade, utcnow
 from tests.conftest import install_bundle, synthetic_paragraphs
 
 
@@ -87,7 +87,7 @@ def test_every_record_ends_as_one_verdict_duplicate_or_quarantine(settings: Sett
     assert sent == [] and second["status"] == "done"
     assert (second["new_verdicts"], second["already_scored"], second["scored"]) == (0, 31, 31)
     with session_scope(settings.resolved_database_url) as session:
-        assert session.scalar(select(func.count()).select_from(Verdict)) == 31
+        assert session.scalar(select(func.count()).select_from(VerdictRow)) == 31
 
 
 def test_an_expired_lease_hands_the_chunk_over_and_the_late_writer_is_refused(settings: Settings,

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from provenance.pipeline.jobs import job_summary
 from provenance.settings import Settings
-from provenance.store import JobItem, ScanJob, StagedText, Verdict, WorkerHeartbeat, session_scope
+from provenance.store import JobItem, ScanJob, StagedText, VerdictRow, WorkerHeartbeat, session_scope
 from tests.conftest import install_bundle, synthetic_paragraphs
 
 CONTRACT_KEYS = {"job_id", "status", "total", "scored", "quarantined", "duplicates"}
@@ -131,9 +131,9 @@ def assert_each_line_once(settings: Settings, job_id: str, lines: int) -> None:
                                 .where(JobItem.job_id == job_id).order_by(JobItem.seq)).all()
         assert [item.seq for item in items] == list(range(lines))
         documents = [item.document_id for item in items if item.outcome == "document"]
-        verdicts = session.execute(select(Verdict.document_id, func.count()).where(
-            Verdict.document_id.in_(documents), Verdict.bundle_version == job.bundle_version)
-            .group_by(Verdict.document_id)).all()
+        verdicts = session.execute(select(VerdictRow.document_id, func.count()).where(
+            VerdictRow.document_id.in_(documents), VerdictRow.bundle_version == job.bundle_version)
+            .group_by(VerdictRow.document_id)).all()
         assert len(verdicts) == len(documents) and all(count == 1 for _, count in verdicts)
         assert all(item.reason for item in items if item.outcome == "quarantined")
         assert session.scalar(select(func.count()).select_from(StagedText)) == 0
@@ -164,7 +164,7 @@ def test_scan_wait_starts_a_local_worker_quarantines_bad_lines_and_rescans_for_f
     assert len(records) == first["scored"]
     assert {"document_id", "source_id", "p_machine", "verdict", "watermark", "pii_count"} <= set(records[0])
     with session_scope(settings.resolved_database_url) as session:
-        assert session.scalar(select(func.count()).select_from(Verdict)) == first["scored"]
+        assert session.scalar(select(func.count()).select_from(VerdictRow)) == first["scored"]
 
 
 @pytest.mark.parametrize("broker", ["embedded", "redis"])

@@ -93,7 +93,7 @@ def test_scan_pipeline_stores_the_match_and_the_watermark_evidence(stamped_home,
     from sqlalchemy import select
 
     from provenance.pipeline import processing, submission
-    from provenance.store import Document, Verdict, session_scope
+    from provenance.store import Document, VerdictRow, session_scope
 
     settings, stamped = stamped_home
     settings = Settings(home=settings.home, model=settings.model, torch_threads=1, scan_chunk_size=8,
@@ -111,8 +111,8 @@ def test_scan_pipeline_stores_the_match_and_the_watermark_evidence(stamped_home,
     for chunk_id in sent:
         processing.process_chunk(settings, chunk_id)
     with session_scope(settings.resolved_database_url) as db:
-        rows = db.execute(select(Document.source_id, Verdict.ledger_manifest_id, Verdict.watermark)
-                          .join(Verdict, Verdict.document_id == Document.id)).all()
+        rows = db.execute(select(Document.source_id, VerdictRow.ledger_manifest_id, VerdictRow.watermark)
+                          .join(VerdictRow, VerdictRow.document_id == Document.id)).all()
     by_source = {source: (manifest_id, watermark) for source, manifest_id, watermark in rows}
     for i, item in enumerate(stamped):
         manifest_id, watermark = by_source[f"doc-{i}"]

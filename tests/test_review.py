@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from provenance import review
-from provenance.store import AuditLog, ReviewDecision, ReviewLease, Verdict, session_scope, upgrade, utcnow
+from provenance.store import AuditLog, ReviewDecision, ReviewLease, VerdictRow, session_scope, upgrade, utcnow
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,8 +42,8 @@ def _all_pages(db, filters: review.QueueFilters | None = None, limit: int = 37) 
 def test_queue_pages_cover_every_open_item_once_in_priority_order(seeded: str) -> None:
     with session_scope(seeded) as db:
         rows = _all_pages(db)
-        expected = db.scalar(select(func.count()).select_from(Verdict)
-                             .where(Verdict.needs_review.is_(True), Verdict.review_status.is_(None)))
+        expected = db.scalar(select(func.count()).select_from(VerdictRow)
+                             .where(VerdictRow.needs_review.is_(True), VerdictRow.review_status.is_(None)))
         assert review.queue_count(db) == expected
     assert len(rows) == expected == len({row.id for row in rows})
     keys = [(row.review_priority, row.id) for row in rows]
@@ -123,7 +123,7 @@ def test_decision_and_audit_row_commit_together_and_release_the_lease(seeded: st
         assert entry.action == "review.decide" and entry.actor == "alice"
         assert entry.details["decision"] == "machine" and entry.details["decision_id"] == record.id
         assert db.get(ReviewLease, item) is None
-        assert db.get(Verdict, item).review_status == "decided"
+        assert db.get(VerdictRow, item).review_status == "decided"
         assert item not in {row.id for row in _all_pages(db)}
         assert review.audit_rows(db, actor="alice")[0]["note"] == "obviously generated"
 
@@ -137,7 +137,7 @@ def test_a_failed_transaction_loses_neither_half_alone(seeded: str) -> None:
     with session_scope(seeded) as db:
         assert db.scalar(select(func.count()).select_from(ReviewDecision)) == 0
         assert db.scalar(select(func.count()).select_from(AuditLog)) == 0
-        assert db.get(Verdict, item).review_status is None
+        assert db.get(VerdictRow, item).review_status is None
 
 
 def test_decisions_are_refused_for_items_taken_by_others_or_already_decided(seeded: str) -> None:
@@ -203,7 +203,7 @@ def test_stats_aggregate_in_the_database(seeded: str) -> None:
         counts = review.review_counts(db)
         agreement = review.agreement(db)
         over_time = review.decisions_over_time(db)
-        total_scored = db.scalar(select(func.count()).select_from(Verdict).where(Verdict.p_machine.is_not(None)))
+        total_scored = db.scalar(select(func.count()).select_from(VerdictRow).where(VerdictRow.p_machine.is_not(None)))
     assert sum(distribution.values()) == 300 == counts["verdicts"]
     assert len(histogram) == 10 and sum(n for _, n in histogram) == total_scored
     assert sum(n for _, n in z_histogram) == 300

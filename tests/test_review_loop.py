@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from provenance import review
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings, get_settings
-from provenance.store import AuditLog, Document, ReviewDecision, ScanJob, Verdict, ensure_schema, session_scope
+from provenance.store import AuditLog, Document, ReviewDecision, ScanJob, VerdictRow, ensure_schema, session_scope
 from tests.conftest import install_bundle, resign_bundle, write_signed_state
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
 
@@ -41,7 +41,7 @@ def _add_documents(url: str, texts: list[str], *, keep_text: bool = True, versio
                                 redacted_text=f"<PERSON> {text[:40]}", raw_text=text if keep_text else None)
             session.add(document)
             session.flush()
-            verdict = Verdict(document_id=document.id, bundle_version=version, job_id=job_id, p_machine=0.5,
+            verdict = VerdictRow(document_id=document.id, bundle_version=version, job_id=job_id, p_machine=0.5,
                               verdict="uncertain", needs_review=True, review_priority=1.0)
             session.add(verdict)
             session.flush()
@@ -68,8 +68,8 @@ def test_reviews_export_labels_notes_and_disagreements(capsys, clean_env: Path) 
                   (kept[3], "bob", "escalate"), (redacted[0], "bob", "human")])
     # a second verdict (another bundle version) of document kept[0], decided the other way by another reviewer
     with session_scope(url) as session:
-        document_id = session.get(Verdict, kept[0]).document_id
-        second = Verdict(document_id=document_id, bundle_version="v2:test", job_id="job-a", p_machine=0.4,
+        document_id = session.get(VerdictRow, kept[0]).document_id
+        second = VerdictRow(document_id=document_id, bundle_version="v2:test", job_id="job-a", p_machine=0.4,
                          verdict="uncertain", needs_review=True, review_priority=1.0)
         session.add(second)
         session.flush()
@@ -277,8 +277,8 @@ def test_uncertainty_ordering_asks_about_the_closest_to_the_boundary_first(tmp_p
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
-        expected = db.scalar(select(func.count()).select_from(Verdict).where(
-            Verdict.needs_review.is_(True), Verdict.review_status.is_(None), Verdict.p_machine.is_not(None)))
+        expected = db.scalar(select(func.count()).select_from(VerdictRow).where(
+            VerdictRow.needs_review.is_(True), VerdictRow.review_status.is_(None), VerdictRow.p_machine.is_not(None)))
         assert len(rows) == expected == len({r.id for r in rows}) == review.queue_count(db, filters)
         doubt = [abs(r.p_machine - 0.5) for r in rows]
         assert doubt == sorted(doubt)
@@ -361,8 +361,8 @@ def test_rescore_with_a_new_bundle_keeps_the_old_verdicts(capsys, loop_env: Path
         job = session.get(ScanJob, job_id)
         assert job.status == "done" and job.bundle_version.startswith("v2:")
         assert job.inputs["previous_bundle_versions"] == [old_version]
-        counts = dict(session.execute(select(Verdict.bundle_version, func.count())
-                                      .group_by(Verdict.bundle_version)).all())
+        counts = dict(session.execute(select(VerdictRow.bundle_version, func.count())
+                                      .group_by(VerdictRow.bundle_version)).all())
         assert counts == {old_version: 6, job.bundle_version: 6}
         assert session.scalar(select(func.count()).select_from(ReviewDecision)) == 0
     code, out, err = run_cli(capsys, "verdicts", "export", "--job", job_id)
@@ -478,9 +478,9 @@ def test_the_review_loop_runs_on_a_demo_made_home(capsys, clean_env: Path, micro
     out_name = "reviewed-2"  # the next free name: never the active bundle, never an earlier candidate
     assert f"--seed 7 --out {out_name}" in flat and f"provenance detect promote {out_name}" in flat
     with session_scope(_settings().resolved_database_url) as session:
-        per_document = session.execute(select(Verdict.document_id, func.count(ReviewDecision.id))
-                                       .join(ReviewDecision, ReviewDecision.verdict_id == Verdict.id)
-                                       .group_by(Verdict.document_id)).all()
+        per_document = session.execute(select(VerdictRow.document_id, func.count(ReviewDecision.id))
+                                       .join(ReviewDecision, ReviewDecision.verdict_id == VerdictRow.id)
+                                       .group_by(VerdictRow.document_id)).all()
         job = session.scalars(select(ScanJob).order_by(ScanJob.created_at.desc())).first()
     assert all(count == 1 for _, count in per_document)  # a second run decides nothing twice
     assert job.bundle_version.startswith(f"{active}:")

@@ -64,7 +64,7 @@ def test_a_registered_signal_reaches_the_verdict_export_and_the_api(
     from provenance.api import create_app
     from provenance.apikeys import create_api_key
     from provenance.pipeline import processing, submission
-    from provenance.store import Verdict, session_scope, upgrade
+    from provenance.store import VerdictRow, session_scope, upgrade
     from tests.conftest import synthetic_paragraphs
     from tests.services import free_port
     from tests.test_api_server import ThreadedServer
@@ -91,7 +91,7 @@ def test_a_registered_signal_reaches_the_verdict_export_and_the_api(
 
     expected = {VowelSignal(settings).score([t])[0].vowel_share for t in texts}
     with session_scope(url) as session:
-        rows = session.query(Verdict).filter(Verdict.job_id == job).all()
+        rows = session.query(VerdictRow).filter(VerdictRow.job_id == job).all()
         stored = {row.signals["vowels"]["vowel_share"] for row in rows}
         assert {row.versions["vowels"] for row in rows} == {"vowels:1"}
         verdict_id = rows[0].id
@@ -131,7 +131,7 @@ def test_a_changed_version_of_any_signal_lets_rescore_judge_again(
     from provenance.pipeline import processing, submission
     from provenance.pipeline.export import iter_verdicts
     from provenance.pipeline.rescore import rescore
-    from provenance.store import ScanJob, Verdict, session_scope, upgrade
+    from provenance.store import ScanJob, VerdictRow, session_scope, upgrade
     from tests.conftest import install_bundle, synthetic_paragraphs
 
     home = tmp_path / "home"
@@ -161,7 +161,7 @@ def test_a_changed_version_of_any_signal_lets_rescore_judge_again(
         rescore(settings, job)
     with session_scope(url) as session:
         assert session.get(ScanJob, job).bundle_version == staged["bundle_version"]
-        versions = sorted(row.versions["vowels"] for row in session.query(Verdict).all())
+        versions = sorted(row.versions["vowels"] for row in session.query(VerdictRow).all())
     assert versions == ["vowels:1"] * 3 + ["vowels:2"] * 3  # the old verdicts stay
     assert {record["versions"]["vowels"] for record in iter_verdicts(settings, job)} == {"vowels:2"}
 

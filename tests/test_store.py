@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from generator.stamping import build_manifest
-from provenance.store import AuditLog, Document, Verdict, get_engine, session_scope, upgrade
+from provenance.store import AuditLog, Document, VerdictRow, get_engine, session_scope, upgrade
 from provenance.store.audit import audit
 from provenance.store.ledger import exact_match, near_duplicates, record_manifest
 from provenance.store.schema import ensure_schema, head_revision
@@ -59,10 +59,10 @@ def test_one_verdict_per_document_and_bundle_version(db_url: str) -> None:
         document = Document(content_hash="a" * 64, source_id="x")
         session.add(document)
         session.flush()
-        session.add(Verdict(document_id=document.id, bundle_version="b:1", verdict="human"))
-        session.add(Verdict(document_id=document.id, bundle_version="b:2", verdict="machine"))
+        session.add(VerdictRow(document_id=document.id, bundle_version="b:1", verdict="human"))
+        session.add(VerdictRow(document_id=document.id, bundle_version="b:2", verdict="machine"))
     with pytest.raises(IntegrityError), session_scope(db_url) as session:
-        session.add(Verdict(document_id=document.id, bundle_version="b:1", verdict="machine"))
+        session.add(VerdictRow(document_id=document.id, bundle_version="b:1", verdict="machine"))
     with pytest.raises(IntegrityError), session_scope(db_url) as session:
         session.add(Document(content_hash="a" * 64))
 

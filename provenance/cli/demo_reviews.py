@@ -41,7 +41,7 @@ def seed_decisions(settings: Settings, job_id: str, examples: Sequence[Example],
 
     from generator.stamping import text_sha256
     from provenance import review
-    from provenance.store import Document, ReviewDecision, ScanJob, Verdict, session_scope
+    from provenance.store import Document, ReviewDecision, ScanJob, VerdictRow, session_scope
 
     url = settings.resolved_database_url
     labelled = {text_sha256(e.text): (e.text, LABELS[e.kind]) for e in examples if e.kind in LABELS}
@@ -52,12 +52,12 @@ def seed_decisions(settings: Settings, job_id: str, examples: Sequence[Example],
         version = session.get(ScanJob, job_id).bundle_version
         documents = dict(session.execute(select(Document.content_hash, Document.id)
                                          .where(Document.content_hash.in_(list(labelled)))).all())
-        decided = set(session.scalars(select(Verdict.document_id).join(ReviewDecision,
-                                                                       ReviewDecision.verdict_id == Verdict.id)
-                                      .where(Verdict.document_id.in_(list(documents.values())))))
-        verdicts = dict(session.execute(select(Verdict.document_id, Verdict.id).where(
-            Verdict.document_id.in_(list(documents.values())), Verdict.bundle_version == version,
-            Verdict.review_status.is_(None))).all())
+        decided = set(session.scalars(select(VerdictRow.document_id).join(ReviewDecision,
+                                                                       ReviewDecision.verdict_id == VerdictRow.id)
+                                      .where(VerdictRow.document_id.in_(list(documents.values())))))
+        verdicts = dict(session.execute(select(VerdictRow.document_id, VerdictRow.id).where(
+            VerdictRow.document_id.in_(list(documents.values())), VerdictRow.bundle_version == version,
+            VerdictRow.review_status.is_(None))).all())
     for content_hash, document_id in sorted(documents.items(), key=lambda item: item[1]):
         text, label = labelled[content_hash]
         with session_scope(url) as session:

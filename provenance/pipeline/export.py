@@ -12,7 +12,7 @@ from sqlalchemy import select
 from provenance.errors import ProvenanceError
 from provenance.reviews import latest_decisions
 from provenance.settings import Settings
-from provenance.store import Document, JobItem, ScanJob, Verdict, session_scope
+from provenance.store import Document, JobItem, ScanJob, VerdictRow, session_scope
 
 PAGE = 1000
 PII_KEYS = ("type", "start", "end", "original_start", "original_end", "operator")
@@ -21,7 +21,7 @@ CSV_COLUMNS = ("document_id", "source_id", "p_machine", "verdict", "watermark_z_
                "bundle_version", "ledger_manifest_id", "decision")
 
 
-def verdict_record(verdict: Verdict, document: Document, source_id: str | None,
+def verdict_record(verdict: VerdictRow, document: Document, source_id: str | None,
                    decision: str | None = None) -> dict[str, Any]:
     wm = verdict.watermark or {}
     return {
@@ -68,16 +68,16 @@ def iter_verdicts(settings: Settings, job_id: str | None = None) -> Iterator[dic
         with session_scope(url) as session:
             if job_id is not None:
                 rows = session.execute(
-                    select(JobItem.seq, Verdict, Document, JobItem.source_id)
+                    select(JobItem.seq, VerdictRow, Document, JobItem.source_id)
                     .join(Document, Document.id == JobItem.document_id)
-                    .join(Verdict, (Verdict.document_id == Document.id) & (Verdict.bundle_version == version))
+                    .join(VerdictRow, (VerdictRow.document_id == Document.id) & (VerdictRow.bundle_version == version))
                     .where(JobItem.job_id == job_id, JobItem.outcome == "document", JobItem.seq > last)
                     .order_by(JobItem.seq).limit(PAGE)).all()
             else:
                 rows = session.execute(
-                    select(Verdict.id, Verdict, Document, Document.source_id)
-                    .join(Document, Document.id == Verdict.document_id)
-                    .where(Verdict.id > last).order_by(Verdict.id).limit(PAGE)).all()
+                    select(VerdictRow.id, VerdictRow, Document, Document.source_id)
+                    .join(Document, Document.id == VerdictRow.document_id)
+                    .where(VerdictRow.id > last).order_by(VerdictRow.id).limit(PAGE)).all()
             if not rows:
                 return
             decisions = latest_decisions(session, [document.id for _key, _verdict, document, _source in rows])

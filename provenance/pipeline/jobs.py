@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
-from provenance.store import Chunk, JobItem, ScanJob, Verdict, session_scope
+from provenance.store import Chunk, JobItem, ScanJob, VerdictRow, session_scope
 
 
 def _scored(session: Session, job: ScanJob) -> int:
@@ -24,11 +24,12 @@ def verdict_counts(session: Session, job: ScanJob) -> dict[str, int]:
         return func.sum(case((condition, 1), else_=0))
 
     rows = session.execute(
-        select(Verdict.verdict, func.count(), flagged(Verdict.watermarked.is_(True)), flagged(Verdict.pii_count > 0),
-               flagged(Verdict.misuse.is_(True)))
-        .join(JobItem, (JobItem.document_id == Verdict.document_id) & (JobItem.outcome == "document"))
-        .where(JobItem.job_id == job.id, Verdict.bundle_version == job.bundle_version)
-        .group_by(Verdict.verdict)).all()
+        select(VerdictRow.verdict, func.count(), flagged(VerdictRow.watermarked.is_(True)),
+               flagged(VerdictRow.pii_count > 0),
+               flagged(VerdictRow.misuse.is_(True)))
+        .join(JobItem, (JobItem.document_id == VerdictRow.document_id) & (JobItem.outcome == "document"))
+        .where(JobItem.job_id == job.id, VerdictRow.bundle_version == job.bundle_version)
+        .group_by(VerdictRow.verdict)).all()
     counts = dict.fromkeys(("machine", "human", "uncertain", "abstain", "watermarked", "with_pii", "misuse"), 0)
     for verdict, count, watermarked, with_pii, misuse in rows:
         counts[verdict] = counts.get(verdict, 0) + count

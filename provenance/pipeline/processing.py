@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from provenance.pipeline.document_scoring import DocumentResult, DocumentScorer
 from provenance.settings import Settings
-from provenance.store import Chunk, Document, ScanJob, StagedText, Verdict, session_scope, utcnow
+from provenance.store import Chunk, Document, ScanJob, StagedText, VerdictRow, session_scope, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,13 @@ def claim_chunk(session: Session, chunk_id: int, token: str, lease_seconds: floa
 
 
 def _verdict_row(document_id: int, version: str, job_id: str, result: DocumentResult,
-                 match: dict[str, Any] | None) -> Verdict:
+                 match: dict[str, Any] | None) -> VerdictRow:
     """The verdict row; the ledger match (manifest id, kind, similarity) is kept in the ``watermark`` JSON."""
     ledger_manifest_id = match["manifest_id"] if match else None
     needs_review, priority = result.review(ledger_manifest_id is not None)
     wm = dict(result.watermark)
     wm["provenance"] = match
-    return Verdict(
+    return VerdictRow(
         document_id=document_id, bundle_version=version, job_id=job_id, p_machine=result.p_machine,
         verdict=result.verdict, margin=result.margin, detectors=result.detectors, reasons=result.reasons,
         num_tokens=result.num_tokens, watermark=wm, watermarked=result.watermarked, watermark_z=wm.get("z_score"),
@@ -105,9 +105,9 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
         if owned.rowcount != 1:  # the lease expired and another worker took the chunk over: it writes instead
             session.rollback()
             return {"chunk": chunk_id, "skipped": "lease lost"}
-        existing = set(session.scalars(select(Verdict.document_id).where(
-            Verdict.document_id.in_([doc_id for doc_id, _, _ in staged]),
-            Verdict.bundle_version == version)))
+        existing = set(session.scalars(select(VerdictRow.document_id).where(
+            VerdictRow.document_id.in_([doc_id for doc_id, _, _ in staged]),
+            VerdictRow.bundle_version == version)))
         pending = [(row, result) for row, result in zip(staged, results, strict=True) if row[0] not in existing]
         ledger = dict(zip([row[0] for row, _ in pending],
                           _ledger_matches(settings, session, [row[1] for row, _ in pending]), strict=True))

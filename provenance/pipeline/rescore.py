@@ -28,7 +28,7 @@ from provenance.bundles import NO_BUNDLE, bundle_version
 from provenance.errors import ProvenanceError
 from provenance.pipeline.submission import stage_chunks
 from provenance.settings import Settings
-from provenance.store import Chunk, Document, JobItem, ScanJob, Verdict, ensure_schema, session_scope
+from provenance.store import Chunk, Document, JobItem, ScanJob, VerdictRow, ensure_schema, session_scope
 
 
 def _texts_from_inputs(settings: Settings, inputs: dict[str, Any], wanted: dict[str, int]) -> dict[int, str]:
@@ -55,8 +55,8 @@ def _changed_versions(settings: Settings, session: Any, job: ScanJob) -> dict[st
     """The document signals' versions now, when some verdict of the job recorded others; else None."""
     from provenance.signals import signal_set
 
-    stored = session.scalars(select(Verdict.versions).join(JobItem, JobItem.document_id == Verdict.document_id)
-                             .where(JobItem.job_id == job.id, Verdict.bundle_version == job.bundle_version)).all()
+    stored = session.scalars(select(VerdictRow.versions).join(JobItem, JobItem.document_id == VerdictRow.document_id)
+                             .where(JobItem.job_id == job.id, VerdictRow.bundle_version == job.bundle_version)).all()
     recorded = [versions for versions in stored if versions]
     if not recorded:
         return None
@@ -87,8 +87,8 @@ def rescore(settings: Settings, job_id: str) -> dict[str, Any]:
             version = f"{version}+{signal_versions_digest(changed)}"  # another signal changed
         documents = list(session.scalars(select(JobItem.document_id).where(
             JobItem.job_id == job_id, JobItem.outcome == "document").order_by(JobItem.seq)))
-        judged = set(session.scalars(select(Verdict.document_id).where(
-            Verdict.document_id.in_(documents), Verdict.bundle_version == version))) if documents else set()
+        judged = set(session.scalars(select(VerdictRow.document_id).where(
+            VerdictRow.document_id.in_(documents), VerdictRow.bundle_version == version))) if documents else set()
         needed = [doc for doc in documents if doc not in judged]
         rows = session.execute(select(Document.id, Document.content_hash, Document.raw_text)
                                .where(Document.id.in_(needed))).all() if needed else []

@@ -28,7 +28,7 @@ from provenance.pipeline.formats.common import shape_excerpt
 from provenance.pipeline.readers import InputRecord, ReaderOptions, RecordReader
 from provenance.pipeline.recovery import recover_job
 from provenance.settings import Settings
-from provenance.store import Chunk, Document, JobItem, ScanJob, StagedText, Verdict, ensure_schema, session_scope
+from provenance.store import Chunk, Document, JobItem, ScanJob, StagedText, VerdictRow, ensure_schema, session_scope
 from provenance.store.models import utcnow
 from provenance.tenants import require_tenant
 
@@ -45,8 +45,8 @@ _DOCUMENT_IDS = select(Document.content_hash, Document.id).where(
 _SEEN_IN_JOB = select(JobItem.document_id).where(func.lower(JobItem.job_id) == bindparam("job_id"),
                                                  JobItem.outcome == "document",
                                                  JobItem.document_id.in_(bindparam("ids", expanding=True)))
-_JUDGED = select(Verdict.document_id).where(Verdict.document_id.in_(bindparam("ids", expanding=True)),
-                                            Verdict.bundle_version == bindparam("version"))
+_JUDGED = select(VerdictRow.document_id).where(VerdictRow.document_id.in_(bindparam("ids", expanding=True)),
+                                            VerdictRow.bundle_version == bindparam("version"))
 
 
 

@@ -15,7 +15,7 @@ from provenance.store.models import (
     ReviewLease,
     ScanJob,
     StagedText,
-    Verdict,
+    VerdictRow,
     WorkerHeartbeat,
     utcnow,
 )
@@ -23,6 +23,6 @@ from provenance.store.schema import ensure_schema, upgrade
 
 __all__ = [
     "ApiKey", "AuditLog", "Base", "Chunk", "Document", "JobItem", "Manifest", "ManifestBand", "RateBucket",
-    "ReviewDecision", "ReviewLease", "ScanJob", "StagedText", "Verdict", "WorkerHeartbeat", "ensure_schema",
+    "ReviewDecision", "ReviewLease", "ScanJob", "StagedText", "VerdictRow", "WorkerHeartbeat", "ensure_schema",
     "get_engine", "session_scope", "upgrade", "utcnow",
 ]

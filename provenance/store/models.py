@@ -134,7 +134,7 @@ class StagedText(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
-class Verdict(Base):
+class VerdictRow(Base):
     """The ensemble's judgement of one document under one detector-bundle version."""
 
     __tablename__ = "verdicts"

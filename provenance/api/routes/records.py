@@ -14,7 +14,7 @@ from provenance.api.common import finite, reading_tenant, services_of
 from provenance.api.errors import ApiError
 from provenance.api.schemas import ERROR_RESPONSES
 from provenance.apikeys import ApiKeyInfo
-from provenance.store.models import Document, JobItem, Manifest, ScanJob, Verdict
+from provenance.store.models import Document, JobItem, Manifest, ScanJob, VerdictRow
 from provenance.tenant_view import own_manifest_id, own_review, own_source_id
 
 TENANT_QUERY = Query(None, description="platform-admin keys only: read this tenant's records (audited).")
@@ -58,7 +58,7 @@ async def get_verdict(verdict_id: int, request: Request, tenant: str | None = TE
     if not 0 < verdict_id < 2**63:
         raise ApiError(404, f"no verdict {verdict_id}")
     with Session(services.engine) as session:
-        verdict = session.get(Verdict, verdict_id)
+        verdict = session.get(VerdictRow, verdict_id)
         if verdict is None or not _tenant_has_document(session, owner, verdict.document_id):
             raise ApiError(404, f"no verdict {verdict_id}")
         document = session.get(Document, verdict.document_id)
