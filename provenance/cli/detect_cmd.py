@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -14,7 +12,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from detect.training import prepare
 from generator.errors import GeneratorError
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.inputs import chunked, open_input
+from provenance.cli.inputs import chunked, open_input, read_text_records
 from provenance.cli.output import CliError, emit_json, stderr
 from provenance.cli.watermark_cmd import build_detector
 from provenance.data_files import jsonl_files
@@ -96,30 +94,6 @@ def _watermark_detector(settings: Any, enabled: bool | None, model: str | None):
         if enabled:
             raise
         return None  # no generator model or no keys for it: nothing to report beside the verdict
-
-
-def read_text_records(handle: BinaryIO) -> Iterator[tuple[Any, str | None, str | None]]:
-    """(id, text, error) per non-blank line. ``id`` is the line's own id, else its 0-based line number; a bad
-    line (invalid UTF-8 or JSON, no string ``text``) becomes an error for that line only."""
-    for number, raw in enumerate(handle):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            yield number, None, f"line {number + 1}: not valid UTF-8 (byte {exc.start})"
-            continue
-        except json.JSONDecodeError as exc:
-            yield number, None, f"line {number + 1}: not valid JSON ({exc.msg})"
-            continue
-        if not isinstance(record, dict):
-            yield number, None, f'line {number + 1}: expected an object like {{"id": ..., "text": ...}}'
-            continue
-        record_id = record.get("id", number)
-        if not isinstance(record.get("text"), str):
-            yield record_id, None, f'line {number + 1}: missing string field "text"'
-            continue
-        yield record_id, record["text"], None
 
 
 def _error_record(record_id: Any, reason: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ Secrets (HMAC secret, AES key) come from settings or are created 0600 under ``<h
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any, BinaryIO
 import typer
 
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.inputs import chunked, open_input
+from provenance.cli.inputs import chunked, open_input, read_text_records
 from provenance.cli.output import CliError, emit_json, stderr, stdout
 from provenance.settings import Settings
 from provenance.signals.pii import (  # noqa: F401 (re-exported: the pii commands' configuration lives there)
@@ -53,28 +52,9 @@ def _clean(text: str) -> str:
 
 
 def jsonl_records(handle: BinaryIO) -> Iterator[Record]:
-    """One record per non-blank line; ``id`` is the line's id or its 0-based line number."""
-    for number, raw in enumerate(handle):
-        if not raw.strip():
-            continue
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield Record(number, error=f"line {number + 1}: invalid UTF-8 at byte {exc.start}")
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Record(number, error=f"line {number + 1}: not valid JSON ({exc.msg})")
-            continue
-        if not isinstance(obj, dict):
-            yield Record(number, error=f'line {number + 1}: expected an object with a string "text"')
-            continue
-        record_id = obj.get("id", number)
-        if not isinstance(obj.get("text"), str):
-            yield Record(record_id, error=f'line {number + 1}: expected an object with a string "text"')
-            continue
-        yield Record(record_id, _clean(obj["text"]))
+    """One record per non-blank line (``inputs.read_text_records``: the shared reader), its text cleaned."""
+    for record_id, text, error in read_text_records(handle):
+        yield Record(record_id, error=error) if text is None else Record(record_id, _clean(text))
 
 
 def _read_text(source: str) -> str:

@@ -23,8 +23,7 @@ from detect.toxicity.evaluation import (
 )
 from detect.toxicity.training import fit_scorer, out_of_fold_scores
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.detect_cmd import read_text_records
-from provenance.cli.inputs import chunked, open_input
+from provenance.cli.inputs import chunked, open_input, read_text_records
 from provenance.cli.output import emit_json, stderr, stdout
 from provenance.signals import signal_set
 from provenance.toxicity import benign_calibration_passages, toxicity_bundle_dir

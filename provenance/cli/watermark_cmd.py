@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 import typer
 
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.inputs import open_input
+from provenance.cli.inputs import open_input, read_text_records
 from provenance.cli.output import CliError, emit_json, stdout
 from provenance.signals import signal_set
 from provenance.watermark_records import abstain_record, detect_record
 from watermark import WatermarkDetector
 
 app = typer.Typer(help="Detect the platform's watermark in text.", no_args_is_help=True)
-
-def _jsonl_records(handle: BinaryIO) -> Iterator[tuple[Any, str | bytes | None, str | None]]:
-    """(id, text, error) per non-blank line; a bad line yields an error instead of stopping the run."""
-    for number, raw in enumerate(handle):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield number, None, f"line {number + 1}: not valid JSON ({exc.__class__.__name__})"
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            yield number, None, f'line {number + 1}: expected an object with a string "text"'
-            continue
-        yield record.get("id", number), record["text"], None
-
 
 def build_detector(settings: Any, model: str | None, transformers_key: int | None) -> WatermarkDetector:
     """The watermark signal's detector (tokenizer + stored keys, plus transformers' key when asked)."""
@@ -61,7 +43,7 @@ def detect(
     handle = open_input(source)
     try:
         if jsonl:
-            for record_id, text, error in _jsonl_records(handle):
+            for record_id, text, error in read_text_records(handle):
                 if error is not None:
                     emit_json({"id": record_id, **abstain_record(error, error=error)})
                 else:
