@@ -152,32 +152,43 @@ def verify_file_hash(path: Path, expected: str | None, field: str) -> None:
                                   "restore both files together")
 
 
-def load_bundle(directory: Path, *, verify: Callable[[Path], None] | None = None) -> Bundle:
-    """``verify`` (the application's signature check) runs before anything is unpickled and raises to refuse."""
-    card_path, model_path = directory / CARD_FILE, directory / ENSEMBLE_FILE
+def load_sealed(directory: Path, model_file: str, *, what: str, train_hint: str, bundle_format: int,
+                hash_field: str, check_card: Callable[[dict[str, Any]], None] | None = None,
+                verify: Callable[[Path], None] | None = None) -> tuple[dict[str, Any], Any, frozenset[str]]:
+    """(card, unpickled model, training-text hashes) of a bundle directory: the one loading sequence behind the
+    detector and toxicity bundles. Card first (``check_card`` then the format), then ``verify`` (the signature
+    check) and the model file's recorded hash, all before anything is unpickled; every failure is a
+    ``DetectionError`` naming ``what`` ("detector bundle", "toxicity bundle") with a hint."""
+    card_path, model_path = directory / CARD_FILE, directory / model_file
     if not card_path.is_file() or not model_path.is_file():
-        raise DetectionError(
-            f"no detector bundle at {directory}",
-            hint="train one: provenance detect train DATA.jsonl... --out NAME (make demo does this)",
-        )
+        raise DetectionError(f"no {what} at {directory}", hint=train_hint)
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise DetectionError(f"detector bundle card {card_path} is unreadable: {exc}",
-                             hint="retrain the bundle") from exc
-    if card.get("format") != BUNDLE_FORMAT:
-        raise DetectionError(f"detector bundle {directory} has format {card.get('format')}, "
-                             f"this version reads {BUNDLE_FORMAT}", hint="retrain the bundle")
+        raise DetectionError(f"{what} card {card_path} is unreadable: {exc}", hint="retrain the bundle") from exc
+    if check_card is not None:
+        check_card(card)
+    if card.get("format") != bundle_format:
+        raise DetectionError(f"{what} {directory} has format {card.get('format')}, "
+                             f"this version reads {bundle_format}", hint="retrain the bundle")
     if verify is not None:
         verify(directory)
-    verify_file_hash(model_path, card.get("ensemble_sha256"), "ensemble_sha256")
+    verify_file_hash(model_path, card.get(hash_field), hash_field)
     try:
-        ensemble = joblib.load(model_path)
+        model = joblib.load(model_path)
     except Exception as exc:  # unpickling errors come in many types
-        raise DetectionError(f"detector bundle {model_path} could not be loaded: {exc}",
+        raise DetectionError(f"{what} {model_path} could not be loaded: {exc}",
                              hint="retrain the bundle with this version of the platform") from exc
     hashes_path = directory / TRAINING_HASHES_FILE
     hashes = frozenset(hashes_path.read_text().split()) if hashes_path.is_file() else frozenset()
+    return card, model, hashes
+
+
+def load_bundle(directory: Path, *, verify: Callable[[Path], None] | None = None) -> Bundle:
+    """``verify`` (the application's signature check) runs before anything is unpickled and raises to refuse."""
+    card, ensemble, hashes = load_sealed(
+        directory, ENSEMBLE_FILE, what="detector bundle", bundle_format=BUNDLE_FORMAT, hash_field="ensemble_sha256",
+        train_hint="train one: provenance detect train DATA.jsonl... --out NAME (make demo does this)", verify=verify)
     return Bundle(ensemble=ensemble, card=card, path=directory, training_hashes=hashes)
 
 

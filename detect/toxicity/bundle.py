@@ -18,7 +18,7 @@ from typing import Any
 
 import joblib
 
-from detect.bundle import verify_file_hash, write_directory_atomically
+from detect.bundle import load_sealed, write_directory_atomically
 from detect.errors import DetectionError
 from detect.toxicity.features import describe_features
 from detect.toxicity.model import ToxicityModel
@@ -100,32 +100,17 @@ def read_toxicity_card(directory: Path) -> dict[str, Any] | None:
     return card
 
 
-def load_toxicity_bundle(directory: Path, *, verify: Callable[[Path], None] | None = None) -> ToxicityBundle:
-    """``verify`` (the application's signature check) runs before anything is unpickled and raises to refuse."""
-    card_path, model_path = directory / CARD_FILE, directory / MODEL_FILE
-    if not card_path.is_file() or not model_path.is_file():
-        raise DetectionError(f"no toxicity bundle at {directory}",
-                             hint="train one: provenance detect train-toxicity DATA.jsonl... --out toxicity "
-                                  "(make demo does this when ../shared/data/toxicity exists)")
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DetectionError(f"toxicity bundle card {card_path} is unreadable: {exc}",
-                             hint="retrain the bundle") from exc
+def _check_kind(directory: Path, card: dict[str, Any]) -> None:
     if card.get("kind") != KIND:
         raise DetectionError(f"{directory} is not a toxicity bundle (kind {card.get('kind')!r})",
                              hint="point the toxicity setting at a bundle made by provenance detect train-toxicity")
-    if card.get("format") != TOXICITY_FORMAT:
-        raise DetectionError(f"toxicity bundle {directory} has format {card.get('format')}, "
-                             f"this version reads {TOXICITY_FORMAT}", hint="retrain the bundle")
-    if verify is not None:
-        verify(directory)
-    verify_file_hash(model_path, card.get("model_sha256"), "model_sha256")
-    try:
-        model = joblib.load(model_path)
-    except Exception as exc:  # unpickling errors come in many types
-        raise DetectionError(f"toxicity bundle {model_path} could not be loaded: {exc}",
-                             hint="retrain the bundle with this version of the platform") from exc
-    hashes_path = directory / TRAINING_HASHES_FILE
-    hashes = frozenset(hashes_path.read_text().split()) if hashes_path.is_file() else frozenset()
+
+
+def load_toxicity_bundle(directory: Path, *, verify: Callable[[Path], None] | None = None) -> ToxicityBundle:
+    """``verify`` (the application's signature check) runs before anything is unpickled and raises to refuse."""
+    card, model, hashes = load_sealed(
+        directory, MODEL_FILE, what="toxicity bundle", bundle_format=TOXICITY_FORMAT, hash_field="model_sha256",
+        train_hint="train one: provenance detect train-toxicity DATA.jsonl... --out toxicity "
+                   "(make demo does this when ../shared/data/toxicity exists)",
+        check_card=lambda card: _check_kind(directory, card), verify=verify)
     return ToxicityBundle(model=model, card=card, path=directory, training_hashes=hashes)
