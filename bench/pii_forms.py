@@ -59,9 +59,9 @@ def ibans(rng: random.Random) -> Iterator[str]:
 def cards(rng: random.Random) -> Iterator[str]:
     for prefix, length in CARD_NETWORKS.values():
         for _ in range(3):
-            while not luhn_valid(value := prefix + "".join(rng.choice(string.digits)
-                                                             for _ in range(length - len(prefix)))):
-                pass
+            value = ""  # redrawn until its check digit is right
+            while not luhn_valid(value):
+                value = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix)))
             groups = [value[i:i + 4] for i in range(0, length, 4)]
             yield from (value, " ".join(groups), "-".join(groups))
 

@@ -26,13 +26,11 @@ RECORDED_ENV = "BENCH_RECORDED_DIR"  # another folder (tests); default bench/rec
 def machine() -> dict[str, Any]:
     """What the figures depend on; no host name (the files are committed)."""
     cpu = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError):  # no /proc/cpuinfo: keep platform's name
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "system": f"{platform.system()} {platform.release()}",
             "python": platform.python_version(),
             "torch_threads_env": os.environ.get("PROVENANCE_TORCH_THREADS") or os.environ.get("OMP_NUM_THREADS")}

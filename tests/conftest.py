@@ -114,6 +114,22 @@ def detect_data_file(tmp_path_factory: pytest.TempPathFactory, micro_model) -> P
     return path
 
 
+@pytest.fixture(scope="module")
+def scorer(micro_model):
+    """The perplexity scorer on the micro model (per module, as the detection tests used it)."""
+    from detect.perplexity import PerplexityScorer
+
+    return PerplexityScorer(micro_model)
+
+
+@pytest.fixture(scope="module")
+def bundle(scorer, detect_data_file: Path):
+    """A detector bundle trained in-process on ``detect_data_file`` (no CLI, no home)."""
+    from detect.training import prepare, train_bundle
+
+    return train_bundle("test", scorer, prepare([detect_data_file]), cache=None)
+
+
 @pytest.fixture(scope="session")
 def trained_bundle(tmp_path_factory: pytest.TempPathFactory, micro_model_dir: Path, detect_data_file: Path) -> Path:
     """One detector bundle trained through the CLI on the micro model; tests copy it into their data dir."""

@@ -18,18 +18,8 @@ from detect.errors import BundleMismatchError, DetectionError
 from detect.evaluation import evaluate_items, holdout_table, roc_plot
 from detect.perplexity import PerplexityScorer, PerplexityStats
 from detect.scoring import judge_texts
-from detect.training import prepare, train_bundle
+from detect.training import prepare
 from tests.test_detect_domain_router import KITCHEN, SKY, texts_from, three_registers
-
-
-@pytest.fixture(scope="module")
-def scorer(micro_model) -> PerplexityScorer:
-    return PerplexityScorer(micro_model)
-
-
-@pytest.fixture(scope="module")
-def bundle(scorer: PerplexityScorer, detect_data_file: Path) -> Bundle:
-    return train_bundle("test", scorer, prepare([detect_data_file]), cache=None)
 
 
 def test_threshold_at_fpr_allows_exactly_the_promised_count() -> None:

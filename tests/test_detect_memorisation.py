@@ -26,7 +26,6 @@ from detect.memorisation import (
 from detect.ngram_index import load_verified
 from detect.perplexity import PerplexityScorer, TokenScores, aggregate, longest_run
 from detect.scoring import judge_texts
-from detect.training import prepare, train_bundle
 from generator.ngram_index import BloomIndex, build_index, card_path, save_with_card
 from tests.conftest import synthetic_paragraphs
 
@@ -279,14 +278,6 @@ def test_demo_phase_turns_the_guard_on_or_says_it_is_model_free(capsys, clean_en
     assert demo_memorisation(settings, loaded, synthetic_corpus) == "reused"
 
 
-@pytest.fixture(scope="module")
-def scorer(micro_model) -> PerplexityScorer:
-    return PerplexityScorer(micro_model)
-
-
-@pytest.fixture(scope="module")
-def bundle(scorer: PerplexityScorer, detect_data_file: Path) -> Bundle:
-    return train_bundle("test", scorer, prepare([detect_data_file]), cache=None)
 
 
 # Invented for this test (not from any data file): plain prose unlike the micro model's training grammar.
