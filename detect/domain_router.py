@@ -75,8 +75,7 @@ def fit_router(texts: Sequence[str], domains: np.ndarray, eligible: Sequence[str
         return None
     folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
     probabilities = cross_val_predict(build_router(seed), list(texts), domains, cv=folds, method="predict_proba")
-    classes = np.array(sorted(names))
-    top = classes[np.argmax(probabilities, axis=1)]
+    top = names[np.argmax(probabilities, axis=1)]  # np.unique's order is the estimator's class order
     sure = probabilities.max(axis=1) >= confidence
     routable = [name for name in eligible
                 if (sure & (top == name)).sum() > 0

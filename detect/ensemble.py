@@ -365,12 +365,12 @@ class TrainedEnsemble:
 
     def routes(self, items: Sequence[ScoredText]) -> list[tuple[Thresholds, float | None]]:
         """The thresholds for each text (its routed domain's, else the global ones) and the router's confidence."""
-        router = getattr(self, "router", None)  # absent from bundles pickled before the router existed
-        own = getattr(self, "domain_thresholds", None) or {}
-        if router is None or not own:
+        # Bundles pickled before the router existed read the class defaults (None) for both fields.
+        own = self.domain_thresholds or {}
+        if self.router is None or not own:
             return [(self.thresholds, None)] * len(items)
         return [(own.get(domain, self.thresholds) if domain else self.thresholds, sure)
-                for domain, sure in router.route([item.text for item in items])]
+                for domain, sure in self.router.route([item.text for item in items])]
 
     def _verdict(self, p: float, detectors: dict[str, float | None], item: ScoredText, t: Thresholds,
                  route_confidence: float | None = None) -> Verdict:
