@@ -41,6 +41,9 @@ from sqlalchemy import select
 from provenance import review
 from provenance.store import VerdictRow, session_scope, upgrade
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for testkit
+from testkit.review_seed import seed_demo_verdicts  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -182,7 +185,7 @@ def main() -> None:
         start = time.perf_counter()
         with session_scope(url) as db:
             if review.review_counts(db)["verdicts"] < args.rows:
-                review.seed_demo_verdicts(db, args.rows, seed=1)
+                seed_demo_verdicts(db, args.rows, seed=1)
         seed_s = time.perf_counter() - start
         with session_scope(url) as db:
             open_items = review.queue_count(db, cap=10**9)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
 
-ACCOUNT_KEY = "account"  # the signed-in provenance.reviewers.Account
+ACCOUNT_KEY = "account"  # the signed-in provenance.review.accounts.Account
 LAST_SEEN_KEY = "account-last-seen"
 
 
@@ -89,7 +89,7 @@ def scope() -> str | None:
 
 
 def _end_session(reason: str) -> None:
-    from provenance.reviewers import record_session_end
+    from provenance.review.accounts import record_session_end
 
     account = st.session_state.pop(ACCOUNT_KEY, None)
     st.session_state.pop(LAST_SEEN_KEY, None)
@@ -101,7 +101,7 @@ def _end_session(reason: str) -> None:
 def _session_expired(settings: Settings, account: Any, *, touch: bool = True) -> str | None:
     """Why an open session must end now (idle, too old, account disabled or password changed), or None.
     ``touch``: this run is the reviewer's action (not a timer refresh), so the idle clock restarts."""
-    from provenance.reviewers import now_utc, session_still_valid
+    from provenance.review.accounts import now_utc, session_still_valid
 
     now = now_utc()
     last_seen = st.session_state.get(LAST_SEEN_KEY, account.signed_in_at)
@@ -137,7 +137,7 @@ def sign_in(settings: Settings) -> str | None:
     """The signed-in reviewer account's name, or the sign-in form (account name + password) and None.
 
     Only accounts made with ``provenance reviewer add`` can sign in; with none, the page says how to add one."""
-    from provenance.reviewers import authenticate, has_accounts
+    from provenance.review.accounts import authenticate, has_accounts
 
     account = st.session_state.get(ACCOUNT_KEY)
     if account is not None:

@@ -10,8 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.highlight import evidence_html
 from provenance import review
-from provenance.reviewers import add_reviewer, disable_reviewer
+from provenance.review.accounts import add_reviewer, disable_reviewer
 from provenance.store import AuditLog, ReviewDecision, ReviewLease, session_scope, upgrade
+from testkit.review_seed import seed_demo_verdicts
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PASSWORD = "a test passphrase"
@@ -23,7 +24,7 @@ def store(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{clean_env / 'provenance.sqlite'}"
     upgrade(url)
     with session_scope(url) as db:
-        review.seed_demo_verdicts(db, 80, seed=5)
+        seed_demo_verdicts(db, 80, seed=5)
     monkeypatch.setenv("PROVENANCE_DATABASE_URL", url)
     add_reviewer(url, "alice", PASSWORD)
     add_reviewer(url, "bob", PASSWORD)
@@ -218,7 +219,7 @@ def test_fragment_reruns_check_the_session_too(store: str) -> None:
     from datetime import timedelta
 
     from dashboard.context import ACCOUNT_KEY, LAST_SEEN_KEY
-    from provenance.reviewers import authenticate, now_utc
+    from provenance.review.accounts import authenticate, now_utc
 
     at = AppTest.from_function(_jobs_fragment, default_timeout=TIMEOUT).run()
     assert not at.exception and not at.dataframe and any("session ended" in w.value for w in at.warning)

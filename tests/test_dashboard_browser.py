@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from provenance import review
-from provenance.reviewers import FREE_FAILURES, add_reviewer
+from provenance.review.accounts import FREE_FAILURES, add_reviewer
 from provenance.store import AuditLog, Document, ReviewDecision, VerdictRow, session_scope, upgrade
 from provenance.store.ledger import record_manifest
+from testkit.review_seed import seed_demo_verdicts
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -73,7 +73,7 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
     url = settings.resolved_database_url
     upgrade(url)
     with session_scope(url) as db:
-        review.seed_demo_verdicts(db, 40, seed=9)
+        seed_demo_verdicts(db, 40, seed=9)
         record_manifest(db, stamped.manifest)
         document = Document(content_hash="f" * 64, source_id="upload/letter-17", num_chars=len(text),
                             redacted_text=text)

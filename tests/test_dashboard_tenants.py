@@ -12,9 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 from provenance import review
 from provenance.apikeys import create_api_key
-from provenance.reviewers import add_reviewer, authenticate, list_reviewers
+from provenance.review.accounts import add_reviewer, authenticate, list_reviewers
 from provenance.store import ScanJob, session_scope, upgrade
 from provenance.store.models import utcnow
+from testkit.review_seed import seed_demo_verdicts
 from tests.test_cli import run_cli
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -30,8 +31,8 @@ def two_tenants(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("PROVENANCE_DATABASE_URL", url)
     create_api_key(url, name="partner-scan", scopes="scan", tenant="partner")
     with session_scope(url) as db:
-        review.seed_demo_verdicts(db, 40, seed=1, job_id="job-default")
-        review.seed_demo_verdicts(db, 30, seed=2, job_id="job-partner")
+        seed_demo_verdicts(db, 40, seed=1, job_id="job-default")
+        seed_demo_verdicts(db, 30, seed=2, job_id="job-partner")
         db.execute(update(ScanJob).where(ScanJob.id == "job-partner").values(tenant="partner"))
     add_reviewer(url, "dana", PASSWORD)  # --tenant default
     add_reviewer(url, "pat", PASSWORD, tenant="partner")

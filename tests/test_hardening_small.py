@@ -14,7 +14,7 @@ from provenance.csv_safety import is_live_formula
 from provenance.pipeline import submission
 from provenance.pipeline.jobs import quarantine_records
 from provenance.review import audit_csv, audit_rows
-from provenance.reviewers import add_reviewer, authenticate
+from provenance.review.accounts import add_reviewer, authenticate
 from provenance.settings import Settings, mask_url_password
 from provenance.store import session_scope, upgrade
 from tests.conftest import install_bundle

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from provenance import review
 from provenance.store import AuditLog, ReviewDecision, ReviewLease, VerdictRow, session_scope, upgrade, utcnow
+from testkit.review_seed import seed_demo_verdicts
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,7 +26,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def seeded(db_url: str) -> str:
     with session_scope(db_url) as db:
-        review.seed_demo_verdicts(db, 300, seed=3)
+        seed_demo_verdicts(db, 300, seed=3)
     return db_url
 
 

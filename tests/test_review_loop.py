@@ -19,6 +19,7 @@ from provenance import review
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings, get_settings
 from provenance.store import AuditLog, Document, ReviewDecision, ScanJob, VerdictRow, ensure_schema, session_scope
+from testkit.review_seed import seed_demo_verdicts
 from tests.conftest import install_bundle, resign_bundle, write_signed_state
 from tests.test_cli import assert_clean_failure, json_lines, run_cli
 
@@ -267,7 +268,7 @@ def test_uncertainty_ordering_asks_about_the_closest_to_the_boundary_first(tmp_p
     url = f"sqlite:///{tmp_path / 'queue.sqlite'}"
     upgrade(url)
     with session_scope(url) as db:
-        review.seed_demo_verdicts(db, 300, seed=5)
+        seed_demo_verdicts(db, 300, seed=5)
     filters = review.QueueFilters(ordering="uncertainty")
     with session_scope(url) as db:
         rows, cursor = [], None

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from provenance.errors import ProvenanceError
-from provenance.reviewers import (
+from provenance.review.accounts import (
     FREE_FAILURES,
     add_reviewer,
     authenticate,
@@ -26,6 +26,7 @@ from provenance.reviewers import (
 from provenance.scan_roots import ScanPathRefused, allowed_scan_files
 from provenance.store import AuditLog, session_scope, upgrade
 from provenance.store.models import utcnow
+from testkit.review_seed import seed_demo_verdicts
 from tests.test_cli import run_cli
 
 PASSWORD = "correct horse battery"
@@ -198,7 +199,7 @@ def test_back_off_is_per_client_across_accounts(store: str) -> None:
 
 
 def test_disabled_accounts_and_old_passwords_cannot_sign_in(store: str) -> None:
-    from provenance.reviewers import session_still_valid
+    from provenance.review.accounts import session_still_valid
 
     add_reviewer(store, "alice", PASSWORD)
     account = authenticate(store, "alice", PASSWORD).account
@@ -231,7 +232,7 @@ def test_reviewer_cli(clean_env: Path, capsys, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_the_demo_account_is_created_once_with_a_private_password(store: str, tmp_path: Path) -> None:
-    from provenance.reviewers import ensure_demo_reviewer
+    from provenance.review.accounts import ensure_demo_reviewer
 
     name, password = ensure_demo_reviewer(store, tmp_path / "home")
     assert authenticate(store, name, password).account is not None
@@ -343,7 +344,7 @@ def test_entity_filter_underscore_is_literal(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'q.sqlite'}"
     upgrade(url)
     with session_scope(url) as session:
-        review.seed_demo_verdicts(session, 200, seed=3)
+        seed_demo_verdicts(session, 200, seed=3)
         assert review.queue_count(session, QueueFilters(entity_type="EMAIL_ADDRESS")) > 0
         assert review.queue_count(session, QueueFilters(entity_type="EMAIL_ADDRES_")) == 0
         assert review.queue_count(session, QueueFilters(entity_type="E_AIL_ADDRESS")) == 0

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from provenance import reviewers
-from provenance.reviewers import FREE_FAILURES, add_reviewer, authenticate
+from provenance.review import accounts as reviewers
+from provenance.review.accounts import FREE_FAILURES, add_reviewer, authenticate
 from provenance.store import AuditLog, session_scope, upgrade
 from provenance.store.models import LoginThrottle, utcnow
 

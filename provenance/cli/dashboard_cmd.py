@@ -59,7 +59,7 @@ def dashboard(
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     env.setdefault("HF_HUB_OFFLINE", "1")  # the item view loads a tokenizer: never from the network here
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from provenance.reviewers import has_accounts
+    from provenance.review.accounts import has_accounts
 
     if not has_accounts(settings.resolved_database_url):
         if not is_loopback(host):
@@ -69,7 +69,7 @@ def dashboard(
         stderr.print("no reviewer account yet: create one with provenance reviewer add NAME (the dashboard "
                      "asks for it at sign-in)", highlight=False)
     stderr.print(f"dashboard: http://{host}:{port}  (data directory {env['PROVENANCE_HOME']})")
-    from provenance.reviewers import DEMO_PASSWORD_FILE, DEMO_REVIEWER
+    from provenance.review.accounts import DEMO_PASSWORD_FILE, DEMO_REVIEWER
     from provenance.signing import keys_dir
 
     demo_password = keys_dir(settings.home) / DEMO_PASSWORD_FILE

@@ -110,7 +110,7 @@ def demo(
             if training_hashes is not None else []
     with timer.phase("scan (worker, generation)"):
         job_id = demo_scan(settings, loaded, corpus_examples + labelled, seed)
-    from provenance.reviewers import DEMO_PASSWORD_FILE, ensure_demo_reviewer
+    from provenance.review.accounts import DEMO_PASSWORD_FILE, ensure_demo_reviewer
     from provenance.signing import keys_dir
 
     name, password = ensure_demo_reviewer(settings.resolved_database_url, settings.home)

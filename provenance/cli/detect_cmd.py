@@ -139,7 +139,7 @@ def score(
 def _reviewed_rows(settings: Any, skip_redacted: bool) -> list:
     """Reviewed documents as labelled rows; refuses redacted-only ones unless told to leave them out."""
     from detect.review_data import check_reviewed, reviewed_rows
-    from provenance.reviews import review_labels
+    from provenance.review.labels import review_labels
     from provenance.store import ensure_schema, session_scope
 
     ensure_schema(settings.resolved_database_url)

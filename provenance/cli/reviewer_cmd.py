@@ -53,7 +53,7 @@ def add(
     as_json: bool = typer.Option(False, "--json", help="Print the account as JSON."),
 ) -> None:
     """Create an account; the password is prompted for (or read from stdin)."""
-    from provenance.reviewers import add_reviewer
+    from provenance.review.accounts import add_reviewer
 
     url = _database_url()
     record = add_reviewer(url, name, _read_password(name), role=role, actor=_actor(), tenant=tenant)
@@ -67,7 +67,7 @@ def add(
 @reviewer_app.command("list")
 def list_accounts(as_json: bool = typer.Option(False, "--json", help="One JSON object per account.")) -> None:
     """Every account with its role and status (never a password hash)."""
-    from provenance.reviewers import list_reviewers
+    from provenance.review.accounts import list_reviewers
 
     records = list_reviewers(_database_url())
     if as_json:
@@ -86,7 +86,7 @@ def list_accounts(as_json: bool = typer.Option(False, "--json", help="One JSON o
 @reviewer_app.command("disable")
 def disable(name: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
     """Disable an account: it can no longer sign in, and its open sessions end at their next action."""
-    from provenance.reviewers import disable_reviewer
+    from provenance.review.accounts import disable_reviewer
 
     record = disable_reviewer(_database_url(), name, actor=_actor())
     if as_json:
@@ -98,7 +98,7 @@ def disable(name: str = typer.Argument(...), as_json: bool = typer.Option(False,
 @reviewer_app.command("passwd")
 def passwd(name: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
     """Set a new password (prompted, or from stdin); the account's open sessions end."""
-    from provenance.reviewers import set_password
+    from provenance.review.accounts import set_password
 
     url = _database_url()
     record = set_password(url, name, _read_password(name), actor=_actor())

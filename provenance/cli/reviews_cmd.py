@@ -40,7 +40,7 @@ def export(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
     """Write {text, label, domain, source, decision_id, reviewer, bundle_version} per machine/human decision."""
-    from provenance.reviews import check_job, review_labels
+    from provenance.review.labels import check_job, review_labels
     from provenance.store import ensure_schema, session_scope
 
     if format not in FORMATS:

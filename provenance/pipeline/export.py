@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from provenance.errors import ProvenanceError
-from provenance.reviews import latest_decisions
+from provenance.review.labels import latest_decisions
 from provenance.settings import Settings
 from provenance.store import Document, JobItem, ScanJob, VerdictRow, session_scope
 

@@ -6,7 +6,7 @@ cycling accounts from one address, or many addresses against one account, both m
 back-off lives in the database so reloading the page or another dashboard process does not reset it. After
 ``FREE_FAILURES`` failures each further attempt must wait 2, 4, 8, ... seconds (capped at ``MAX_DELAY``), so
 ten wrong passwords in a row cost more than four minutes of forced waiting. Each attempt claims its failure
-before the password is checked (``provenance.signin_throttle``), so attempts sent in parallel are throttled
+before the password is checked (``provenance.review.signin_throttle``), so attempts sent in parallel are throttled
 exactly like attempts sent one after another.
 """
 
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provenance.errors import ProvenanceError
-from provenance.signin_throttle import (  # noqa: F401 - the back-off constants are re-exported from here
+from provenance.review.signin_throttle import (  # noqa: F401 - the back-off constants are re-exported from here
     FAILURE_MEMORY,
     FREE_FAILURES,
     MAX_DELAY,

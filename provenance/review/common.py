@@ -1,0 +1,69 @@
+"""What every review module shares: the label sets, the error a reviewer sees, and the tenant scope.
+
+A tenant's reviewer must never see another tenant's verdicts, so the scope condition lives here once and
+every query of the package adds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from provenance.errors import ProvenanceError
+from provenance.store.models import (
+    JobItem,
+    ScanJob,
+    VerdictRow,
+)
+
+DECISIONS = ("machine", "human", "misuse", "escalate")
+VERDICTS = ("machine", "human", "uncertain", "abstain")
+ENTITY_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "LOCATION", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS",
+                "US_SSN", "URL", "DATE_TIME")
+STATUS_OPEN, STATUS_DECIDED, STATUS_ESCALATED = "open", "decided", "escalated"
+DEFAULT_PAGE_SIZE = 50
+ORDERINGS = ("priority", "uncertainty")
+UNCERTAINTY_RANDOM_SHARE = 0.2  # of items handed out in uncertainty order, this share is drawn at random instead
+MAX_REVIEWER_LENGTH = 128
+
+
+class ReviewError(ProvenanceError):
+    """A reviewer action that cannot be done (taken, already decided, bad input): shown as a message."""
+
+
+def tenant_scope(tenant: str | None) -> Any:
+    """Verdicts a tenant's reviewer may see: the scoring job is the tenant's, or one of the tenant's jobs holds
+    the document (documents are shared by content). ``None`` (a platform-admin): every verdict."""
+    if tenant is None:
+        return true()
+    scored_by = select(ScanJob.id).where(ScanJob.id == VerdictRow.job_id, ScanJob.tenant == tenant).exists()
+    holds = (select(JobItem.id).join(ScanJob, ScanJob.id == JobItem.job_id)
+             .where(JobItem.document_id == VerdictRow.document_id, ScanJob.tenant == tenant).exists())
+    return or_(scored_by, holds)
+
+
+def visible(session: Session, verdict_id: int, tenant: str | None) -> bool:
+    """Whether ``verdict_id`` exists and is in ``tenant``'s scope (another tenant's item reads as missing)."""
+    return session.scalar(select(VerdictRow.id).where(VerdictRow.id == verdict_id, tenant_scope(tenant))) is not None
+
+
+
+def escape_like(value: str) -> str:
+    """``%`` and ``_`` match anything in LIKE: escape them (and the escape character) so a filter value is
+    matched literally."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def clean_reviewer(reviewer: str) -> str:
+    name = (reviewer or "").strip()
+    if not name:
+        raise ReviewError("a reviewer name is required", hint="enter your name in the sidebar")
+    if len(name) > MAX_REVIEWER_LENGTH:
+        raise ReviewError(f"reviewer name longer than {MAX_REVIEWER_LENGTH} characters")
+    return name
