@@ -198,3 +198,19 @@ def test_no_import_cycles() -> None:
         if node not in index:
             connect(node)
     assert cycles == []
+
+
+def test_benchmarks_and_the_product_never_import_the_test_suite() -> None:
+    """The harness the tests and benchmarks share lives in ``testkit``; a benchmark that imported ``tests`` would
+    run pytest's fixtures module as a library. The product packages import neither."""
+    offenders = []
+    for path in sorted([*ROOT.glob("bench/*.py"), *ROOT.glob("testkit/*.py"),
+                        *(p for package in PACKAGES for p in ROOT.glob(f"{package}/**/*.py"))]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.split(".")[0] == "tests"]
+            if path.relative_to(ROOT).parts[0] in PACKAGES:
+                offenders += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.split(".")[0] == "testkit"]
+    assert offenders == []
