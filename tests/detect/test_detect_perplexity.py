@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from detect.base import DetectionBatch, run_detectors
-from detect.perplexity import STATISTICS, PerplexityDetector, PerplexityScorer, aggregate
+from detect.perplexity import STATISTICS, PerplexityScorer, aggregate
 from testkit.texts import synthetic_paragraphs
 
 
@@ -87,9 +86,8 @@ def test_truncation_is_reported(micro_model) -> None:
     assert stats.truncated and stats.tokens == 100
 
 
-def test_detector_interface_and_empty_text(micro_model, texts: list[str]) -> None:
-    batch = run_detectors([PerplexityDetector(PerplexityScorer(micro_model))], DetectionBatch.of(["", *texts]))
-    output = batch.outputs["perplexity"]
-    assert next(iter(output.scores)) == "fast_detectgpt"
-    assert all(values.shape == (len(texts) + 1,) for values in output.scores.values())
-    assert output.diagnostics[0]["tokens"] == 0 and math.isnan(output.scores["fast_detectgpt"][0])
+def test_empty_text_scores_as_missing_not_as_zero(micro_model, texts: list[str]) -> None:
+    stats = PerplexityScorer(micro_model).statistics(["", *texts])
+    assert len(stats) == len(texts) + 1
+    assert stats[0].tokens == 0 and math.isnan(stats[0].fast_detectgpt)
+    assert all(s.tokens > 0 and math.isfinite(s.fast_detectgpt) for s in stats[1:])

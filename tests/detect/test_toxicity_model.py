@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detect.base import DetectionBatch, Detector, run_detectors
 from detect.errors import DetectionError
 from detect.toxicity import (
-    ToxicityDetector,
     load_toxicity_bundle,
     read_toxicity_data,
 )
@@ -72,13 +70,11 @@ def test_bad_inputs_get_a_score_and_a_note(toxicity_bundle_path: Path) -> None:
     assert windowed.toxic and "windows" in windowed.note  # one toxic window is enough
 
 
-def test_detector_interface(toxicity_bundle_path: Path) -> None:
-    detector = ToxicityDetector(load_toxicity_bundle(toxicity_bundle_path).model)
-    assert isinstance(detector, Detector)
-    batch = run_detectors([detector], DetectionBatch.of(["you are a dumb moron", "see you at the book tomorrow"]))
-    output = batch.outputs["toxicity"]
-    assert output.scores["p_toxic"].shape == (2,) and np.all(np.isfinite(output.scores["p_toxic"]))
-    assert output.diagnostics[0]["toxic"] and not output.diagnostics[1]["toxic"]
+def test_scores_keep_input_order_and_flag_only_the_toxic(toxicity_bundle_path: Path) -> None:
+    scores = load_toxicity_bundle(toxicity_bundle_path).model.score(["you are a dumb moron",
+                                                                     "see you at the book tomorrow"])
+    assert len(scores) == 2 and all(np.isfinite(s.p_toxic) for s in scores)
+    assert scores[0].toxic and not scores[1].toxic
 
 
 def test_loading_refuses_other_directories(tmp_path: Path, toxicity_bundle_path: Path) -> None:
