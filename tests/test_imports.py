@@ -46,7 +46,7 @@ def test_light_modules_import_no_heavy_library(tmp_path: Path) -> None:
 
 def test_light_commands_run_without_heavy_libraries(tmp_path: Path) -> None:
     """--help, config show, scan submission (no --wait), jobs list/show, verdicts export, apikey create."""
-    probe = ROOT / "tests" / "light_cli_probe.py"
+    probe = ROOT / "testkit" / "light_cli_probe.py"
     done = subprocess.run([sys.executable, str(probe), str(tmp_path)], capture_output=True, text=True,
                           cwd=tmp_path, env=_env(tmp_path), timeout=300)
     assert done.returncode == 0, done.stderr

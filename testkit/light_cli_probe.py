@@ -1,7 +1,8 @@
 """Run the CLI's light commands in one process and report which heavy libraries they imported.
 
-Used by ``tests/test_imports.py`` (in a subprocess, so the test runner's own imports do not count) and by
-``bench/cli_latency.py``. Prints one JSON object: ``{"heavy": [...], "exit_codes": {...}}``.
+Run as a script (its folder first on sys.path holds no module named like a platform package). Used by
+``tests/test_imports.py`` (in a subprocess, so the test runner's own imports do not count).
+Prints one JSON object: ``{"heavy": [...], "exit_codes": {...}}``.
 """
 
 from __future__ import annotations
