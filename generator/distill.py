@@ -27,7 +27,16 @@ from generator.bootstrap.presets import Preset
 from generator.bootstrap.trainer import BootstrapResult, TrainingProgress
 from generator.errors import CorpusError, GeneratorError
 from generator.perplexity import stream_perplexity
-from generator.training import IndexWriter, encode_paragraphs, lr_at, save_atomically, take_bytes, trained_card_fields
+from generator.training import (
+    IndexWriter,
+    clipped_step,
+    encode_paragraphs,
+    lr_at,
+    save_atomically,
+    smoothed,
+    take_bytes,
+    trained_card_fields,
+)
 
 
 def build_student(teacher: Any, preset: Preset) -> GPT2LMHeadModel:
@@ -168,17 +177,12 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         student_logits = model(input_ids=inputs, attention_mask=mask).logits.float().reshape(-1, vocab)
         loss, lm_loss = distillation_loss(student_logits, teacher_logits.clone(), labels,
                                           temperature=temperature, alpha=alpha)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        elapsed = time.monotonic() - step_started
-        step_seconds = elapsed if step_seconds is None else 0.9 * step_seconds + 0.1 * elapsed
+        clipped_step(model, optimizer, loss)
+        step_seconds = smoothed(step_seconds, time.monotonic() - step_started, 0.1)
         step += 1
         tokens_seen += tokens_per_step
-        value, lm_value = float(loss.detach()), float(lm_loss.detach())
-        loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
-        lm_ema = lm_value if lm_ema is None else 0.95 * lm_ema + 0.05 * lm_value
+        loss_ema = smoothed(loss_ema, float(loss.detach()), 0.05)
+        lm_ema = smoothed(lm_ema, float(lm_loss.detach()), 0.05)
         report(TrainingProgress("distilling", fraction, step, lm_ema,
                                 tokens_seen / max(time.monotonic() - train_started, 1e-6), tokens_seen))
 

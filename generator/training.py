@@ -59,6 +59,20 @@ def lr_at(fraction: float, preset: Preset) -> float:
     return preset.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def clipped_step(model: Any, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One update from ``loss``, its gradient clipped to norm 1 so one unlucky batch cannot wreck a short run."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def smoothed(average: float | None, value: float, weight: float) -> float:
+    """Exponential moving average (``value`` alone at first): steadier step times for the evaluation reserve,
+    steadier losses for the progress bar and the card."""
+    return value if average is None else (1 - weight) * average + weight * value
+
+
 def trained_card_fields(model: Any, tokenizer: Any, corpus_summary: dict[str, Any], paragraphs: list[str],
                         train_ids: np.ndarray, heldout_ids: np.ndarray, heldout: dict[str, float], *,
                         tokens_seen: int, steps: int, final_loss: float | None, train_seconds: float,

@@ -25,7 +25,16 @@ from generator.bootstrap.presets import Preset
 from generator.bootstrap.tokenizer import train_tokenizer
 from generator.errors import CorpusError
 from generator.perplexity import stream_perplexity
-from generator.training import IndexWriter, encode_paragraphs, lr_at, save_atomically, take_bytes, trained_card_fields
+from generator.training import (
+    IndexWriter,
+    clipped_step,
+    encode_paragraphs,
+    lr_at,
+    save_atomically,
+    smoothed,
+    take_bytes,
+    trained_card_fields,
+)
 
 
 @dataclass
@@ -148,16 +157,11 @@ def train_bootstrap_model(
         batch = train_tensor[index].to(device)
         step_started = time.monotonic()
         loss = _lm_loss(model, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        elapsed_step = time.monotonic() - step_started
-        step_seconds = elapsed_step if step_seconds is None else 0.9 * step_seconds + 0.1 * elapsed_step
+        clipped_step(model, optimizer, loss)
+        step_seconds = smoothed(step_seconds, time.monotonic() - step_started, 0.1)
         step += 1
         tokens_seen += tokens_per_step
-        loss_value = float(loss.detach())
-        loss_ema = loss_value if loss_ema is None else 0.95 * loss_ema + 0.05 * loss_value
+        loss_ema = smoothed(loss_ema, float(loss.detach()), 0.05)
         report(TrainingProgress("training", fraction, step, loss_ema,
                                 tokens_seen / max(time.monotonic() - train_started, 1e-6), tokens_seen))
 
