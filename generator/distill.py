@@ -11,7 +11,6 @@ atomic save and model card are the bootstrap trainer's, so a distilled model loa
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +27,16 @@ from generator.bootstrap.presets import Preset
 from generator.bootstrap.trainer import BootstrapResult, TrainingProgress
 from generator.errors import CorpusError, GeneratorError
 from generator.perplexity import stream_perplexity
-from generator.training import IndexWriter, encode_paragraphs, lr_at, save_atomically, take_bytes
+from generator.training import (
+    IndexWriter,
+    clipped_step,
+    encode_paragraphs,
+    lr_at,
+    save_atomically,
+    smoothed,
+    take_bytes,
+    trained_card_fields,
+)
 
 
 def build_student(teacher: Any, preset: Preset) -> GPT2LMHeadModel:
@@ -169,17 +177,12 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         student_logits = model(input_ids=inputs, attention_mask=mask).logits.float().reshape(-1, vocab)
         loss, lm_loss = distillation_loss(student_logits, teacher_logits.clone(), labels,
                                           temperature=temperature, alpha=alpha)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        elapsed = time.monotonic() - step_started
-        step_seconds = elapsed if step_seconds is None else 0.9 * step_seconds + 0.1 * elapsed
+        clipped_step(model, optimizer, loss)
+        step_seconds = smoothed(step_seconds, time.monotonic() - step_started, 0.1)
         step += 1
         tokens_seen += tokens_per_step
-        value, lm_value = float(loss.detach()), float(lm_loss.detach())
-        loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
-        lm_ema = lm_value if lm_ema is None else 0.95 * lm_ema + 0.05 * lm_value
+        loss_ema = smoothed(loss_ema, float(loss.detach()), 0.05)
+        lm_ema = smoothed(lm_ema, float(lm_loss.detach()), 0.05)
         report(TrainingProgress("distilling", fraction, step, lm_ema,
                                 tokens_seen / max(time.monotonic() - train_started, 1e-6), tokens_seen))
 
@@ -189,8 +192,6 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
     ids = torch.from_numpy(heldout_ids.astype(np.int64))
     student_eval = stream_perplexity(model, ids, block_size=block)
     teacher_eval = stream_perplexity(teacher_model, ids.to(teacher.device), block_size=block)
-    evaluated = heldout_ids[1: int(student_eval["tokens"]) + 1].tolist()
-    heldout_bytes = max(len(tokenizer.decode(evaluated).encode("utf-8")), 1)
     card = {
         "architecture": "GPT2LMHeadModel",
         "method": "distillation",
@@ -200,25 +201,9 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
                     "heldout_perplexity": round(teacher_eval["perplexity"], 3)},
         "distillation": {"temperature": temperature, "alpha": alpha,
                          "loss": "alpha*T^2*KL(teacher_T||student_T) + (1-alpha)*CE"},
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "vocab_size": len(tokenizer),
-        "corpus": {**corpus.summary(), "train_bytes_encoded": sum(len(p.encode()) + 1 for p in paragraphs)},
-        "train_tokens_available": int(train_ids.size),
-        "tokens_seen": tokens_seen,
-        "epochs": round(tokens_seen / max(train_ids.size, 1), 3),
-        "steps": step,
-        "final_train_loss": round(lm_ema, 4) if lm_ema is not None else None,
-        "heldout_tokens": int(student_eval["tokens"]),
-        "heldout_perplexity": round(student_eval["perplexity"], 3),
-        "heldout_bits_per_byte": round(student_eval["mean_nll"] * student_eval["tokens"] / math.log(2)
-                                       / heldout_bytes, 4),
-        "train_seconds": round(train_seconds, 1),
-        "wall_seconds": None,
-        "max_minutes": budget_s / 60.0,
-        "seed": seed,
-        "device": str(device),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        **trained_card_fields(model, tokenizer, corpus.summary(), paragraphs, train_ids, heldout_ids, student_eval,
+                              tokens_seen=tokens_seen, steps=step, final_loss=lm_ema,
+                              train_seconds=train_seconds, budget_s=budget_s, seed=seed, device=device),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     save_atomically(model, tokenizer, Path(output_dir), card, started, training_texts=paragraphs,

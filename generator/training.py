@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from generator.bootstrap.presets import Preset
 
@@ -56,6 +57,52 @@ def lr_at(fraction: float, preset: Preset) -> float:
         return preset.learning_rate * max(fraction / preset.warmup_fraction, 0.01)
     progress = min((fraction - preset.warmup_fraction) / (1 - preset.warmup_fraction), 1.0)
     return preset.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def clipped_step(model: Any, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One update from ``loss``, its gradient clipped to norm 1 so one unlucky batch cannot wreck a short run."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def smoothed(average: float | None, value: float, weight: float) -> float:
+    """Exponential moving average (``value`` alone at first): steadier step times for the evaluation reserve,
+    steadier losses for the progress bar and the card."""
+    return value if average is None else (1 - weight) * average + weight * value
+
+
+def trained_card_fields(model: Any, tokenizer: Any, corpus_summary: dict[str, Any], paragraphs: list[str],
+                        train_ids: np.ndarray, heldout_ids: np.ndarray, heldout: dict[str, float], *,
+                        tokens_seen: int, steps: int, final_loss: float | None, train_seconds: float,
+                        budget_s: float, seed: int, device: torch.device) -> dict[str, Any]:
+    """The model-card fields every trainer writes, from ``parameters`` to ``torch`` in card order: what was
+    trained on, how long, and how well it scores the held-out stream (``heldout`` is ``stream_perplexity``'s
+    result on ``heldout_ids``). One builder keeps bootstrap and distilled cards comparable field by field."""
+    # Bits per byte compares models with different vocabularies; per-token perplexity does not.
+    evaluated = heldout_ids[1: int(heldout["tokens"]) + 1].tolist()
+    heldout_bytes = max(len(tokenizer.decode(evaluated).encode("utf-8")), 1)
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "corpus": {**corpus_summary, "train_bytes_encoded": sum(len(p.encode()) + 1 for p in paragraphs)},
+        "train_tokens_available": int(train_ids.size),
+        "tokens_seen": tokens_seen,
+        "epochs": round(tokens_seen / max(train_ids.size, 1), 3),
+        "steps": steps,
+        "final_train_loss": round(final_loss, 4) if final_loss is not None else None,
+        "heldout_tokens": int(heldout["tokens"]),
+        "heldout_perplexity": round(heldout["perplexity"], 3),
+        "heldout_bits_per_byte": round(heldout["mean_nll"] * heldout["tokens"] / math.log(2) / heldout_bytes, 4),
+        "train_seconds": round(train_seconds, 1),
+        "wall_seconds": None,
+        "max_minutes": budget_s / 60.0,
+        "seed": seed,
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
 
 
 def save_atomically(model: Any, tokenizer: Any, output_dir: Path,

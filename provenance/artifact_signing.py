@@ -95,6 +95,18 @@ def sign_directory(home: Path, directory: Path, kind: str) -> dict[str, Any]:
     return payload
 
 
+def _read_signature(path: Path, *, missing: Callable[[], Exception],
+                    unreadable: Callable[[Exception], Exception]) -> Any:
+    """The parsed signature document at ``path``. A missing and an unreadable signature mean different things to
+    each caller (a bundle refuses both; an index without one is merely unsigned), so each names its own errors."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise missing() from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise unreadable(exc) from None
+
+
 def _signed_payload(home: Path, document: Any, what: str) -> dict[str, Any]:
     """The payload of a ``{"payload", "signature"}`` document when this installation's key signed it."""
     if not isinstance(document, dict) or not isinstance(document.get("payload"), dict):
@@ -124,13 +136,12 @@ def verify_directory(home: Path, directory: Path, kind: str, *, hint: str | None
 
 def _verify_directory(home: Path, directory: Path, kind: str) -> dict[str, Any]:
     signature_path = directory / SIGNATURE_FILE
-    try:
-        document = json.loads(signature_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactSignatureError(f"{kind} {directory} is not signed by this installation ({SIGNATURE_FILE} is "
-                                     "missing), so nothing in it is unpickled", hint=IMPORT_HINT) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ArtifactSignatureError(f"{signature_path} is unreadable: {exc}", hint=IMPORT_HINT) from None
+    document = _read_signature(
+        signature_path,
+        missing=lambda: ArtifactSignatureError(f"{kind} {directory} is not signed by this installation "
+                                               f"({SIGNATURE_FILE} is missing), so nothing in it is unpickled",
+                                               hint=IMPORT_HINT),
+        unreadable=lambda exc: ArtifactSignatureError(f"{signature_path} is unreadable: {exc}", hint=IMPORT_HINT))
     payload = _signed_payload(home, document, f"{kind} {directory}")
     if payload.get("kind") != kind:
         raise ArtifactSignatureError(f"{directory} was signed as a {payload.get('kind')}, not a {kind}",
@@ -217,14 +228,12 @@ def verify_index(home: Path, index_path: Path) -> dict[str, Any]:
 
     index_path = Path(index_path)
     where = signature_path(index_path)
-    try:
-        document = json.loads(where.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UnsignedIndexError(f"memorisation index {index_path} is not signed ({where.name} is missing: an "
-                                 "older version wrote it), so it is not used", hint=INDEX_HINT) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DetectionError(f"memorisation index {index_path}: signature {where} is unreadable ({exc})",
-                             hint=INDEX_HINT) from None
+    document = _read_signature(
+        where,
+        missing=lambda: UnsignedIndexError(f"memorisation index {index_path} is not signed ({where.name} is "
+                                           "missing: an older version wrote it), so it is not used", hint=INDEX_HINT),
+        unreadable=lambda exc: DetectionError(f"memorisation index {index_path}: signature {where} is unreadable "
+                                              f"({exc})", hint=INDEX_HINT))
     try:
         payload = _signed_payload(home, document, f"memorisation index {index_path}")
     except ArtifactSignatureError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +33,25 @@ def _config_file() -> Path | None:
         return Path(explicit)
     candidate = Path(DEFAULT_CONFIG_FILE)
     return candidate if candidate.is_file() else None
+
+
+def _json_or_comma_separated(value: Any, opener: str, from_parts: Callable[[list[str]], Any]) -> Any:
+    """A collection setting given as a string (as every environment variable is): JSON when it starts with
+    ``opener``, else its non-blank comma-separated parts, stripped, through ``from_parts``. Anything else (a
+    value from the TOML file or from code) passes through for pydantic to check."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith(opener):
+        return json.loads(text)
+    return from_parts([part.strip() for part in text.split(",") if part.strip()])
+
+
+def _scores_by_type(parts: list[str]) -> dict[str, float]:
+    pairs = [part.split("=", 1) for part in parts]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError("expected TYPE=score pairs separated by commas")
+    return {name.strip(): float(score) for name, score in pairs}
 
 
 class Settings(BaseSettings):
@@ -143,12 +163,13 @@ class Settings(BaseSettings):
     @classmethod
     def _pii_list(cls, value: Any) -> Any:
         """Accept a JSON list or a comma-separated string (environment variables are strings)."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+        return _json_or_comma_separated(value, "[", list)
+
+    @field_validator("pii_thresholds", mode="before")
+    @classmethod
+    def _pii_thresholds(cls, value: Any) -> Any:
+        """Accept a JSON object or ``TYPE=score,TYPE=score``."""
+        return _json_or_comma_separated(value, "{", _scores_by_type)
 
     @field_validator("toxicity_block_categories", mode="before")
     @classmethod
@@ -169,20 +190,6 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip().startswith("["):
             value = value.replace(os.pathsep, ",")
         return cls._pii_list(value)
-
-    @field_validator("pii_thresholds", mode="before")
-    @classmethod
-    def _pii_thresholds(cls, value: Any) -> Any:
-        """Accept a JSON object or ``TYPE=score,TYPE=score``."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("{"):
-                return json.loads(text)
-            pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
-            if any(len(pair) != 2 for pair in pairs):
-                raise ValueError("expected TYPE=score pairs separated by commas")
-            return {name.strip(): float(score) for name, score in pairs}
-        return value
 
     @field_validator("home", mode="after")
     @classmethod

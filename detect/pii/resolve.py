@@ -157,11 +157,7 @@ def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> li
         if (len(overlapping) == 1 and candidate.type == "POSTAL_CODE"
                 and accepted[overlapping[0]].type == "ADDRESS"):
             # A postcode that runs past the end of an address block belongs to it ("London NW1 6XE").
-            index = overlapping[0]
-            current = accepted[index]
-            start, end = min(current.start, candidate.start), max(current.end, candidate.end)
-            if not any(start < a.end and a.start < end for i, a in enumerate(accepted) if i != index):
-                accepted[index] = PIIEntity(current.type, start, end, current.score)
+            _widen(accepted, overlapping[0], candidate)
             continue
         if candidate.type in WIDENING_TYPES and all(accepted[i].type != candidate.type for i in overlapping):
             clipped = _largest_gap(text, candidate, [accepted[i] for i in overlapping])
@@ -170,17 +166,22 @@ def resolve(text: str, candidates: Iterable[Candidate], config: PIIConfig) -> li
             continue
         if (len(overlapping) == 1 and candidate.type in UNION_TYPES
                 and accepted[overlapping[0]].type == candidate.type):
-            index = overlapping[0]
-            current = accepted[index]
-            start, end = min(current.start, candidate.start), max(current.end, candidate.end)
-            if not any(start < a.end and a.start < end for i, a in enumerate(accepted) if i != index):
-                accepted[index] = PIIEntity(current.type, start, end, current.score)
+            _widen(accepted, overlapping[0], candidate)
             continue
         if candidate.from_ner and candidate.type in NAME_TYPES:
             remainder = _uncovered_words(text, candidate, [accepted[i] for i in overlapping])
             if remainder is not None:
                 accepted.append(remainder)
     return sorted(_with_postcodes(text, accepted), key=lambda e: (e.start, e.end))
+
+
+def _widen(accepted: list[PIIEntity], index: int, candidate: Candidate) -> None:
+    """Stretch ``accepted[index]`` over ``candidate`` (keeping its type and score), unless the union would
+    overlap another accepted entity: then the candidate is simply dropped."""
+    current = accepted[index]
+    start, end = min(current.start, candidate.start), max(current.end, candidate.end)
+    if not any(start < a.end and a.start < end for i, a in enumerate(accepted) if i != index):
+        accepted[index] = PIIEntity(current.type, start, end, current.score)
 
 
 # A place name followed by a 4-6 digit code ("Lyon 69002", "Texas 75001"): the last line of a postal address in

@@ -9,7 +9,6 @@ so a crash never leaves a half-written checkpoint for the loader to pick up.
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import time
@@ -26,7 +25,16 @@ from generator.bootstrap.presets import Preset
 from generator.bootstrap.tokenizer import train_tokenizer
 from generator.errors import CorpusError
 from generator.perplexity import stream_perplexity
-from generator.training import IndexWriter, encode_paragraphs, lr_at, save_atomically, take_bytes
+from generator.training import (
+    IndexWriter,
+    clipped_step,
+    encode_paragraphs,
+    lr_at,
+    save_atomically,
+    smoothed,
+    take_bytes,
+    trained_card_fields,
+)
 
 
 @dataclass
@@ -149,16 +157,11 @@ def train_bootstrap_model(
         batch = train_tensor[index].to(device)
         step_started = time.monotonic()
         loss = _lm_loss(model, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        elapsed_step = time.monotonic() - step_started
-        step_seconds = elapsed_step if step_seconds is None else 0.9 * step_seconds + 0.1 * elapsed_step
+        clipped_step(model, optimizer, loss)
+        step_seconds = smoothed(step_seconds, time.monotonic() - step_started, 0.1)
         step += 1
         tokens_seen += tokens_per_step
-        loss_value = float(loss.detach())
-        loss_ema = loss_value if loss_ema is None else 0.95 * loss_ema + 0.05 * loss_value
+        loss_ema = smoothed(loss_ema, float(loss.detach()), 0.05)
         report(TrainingProgress("training", fraction, step, loss_ema,
                                 tokens_seen / max(time.monotonic() - train_started, 1e-6), tokens_seen))
 
@@ -166,31 +169,12 @@ def train_bootstrap_model(
     report(TrainingProgress("evaluating", 1.0, step, loss_ema, None, tokens_seen))
     model.eval()
     heldout = stream_perplexity(model, torch.from_numpy(heldout_ids.astype(np.int64)), block_size=block)
-    # Bits per byte compares models with different vocabularies; per-token perplexity does not.
-    evaluated = heldout_ids[1: int(heldout["tokens"]) + 1].tolist()
-    heldout_bytes = len(tokenizer.decode(evaluated).encode("utf-8"))
-    bits_per_byte = heldout["mean_nll"] * heldout["tokens"] / math.log(2) / max(heldout_bytes, 1)
     card = {
         "architecture": "GPT2LMHeadModel",
         "preset": preset.as_dict(),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "vocab_size": len(tokenizer),
-        "corpus": {**corpus.summary(), "train_bytes_encoded": sum(len(p.encode()) + 1 for p in train_paragraphs)},
-        "train_tokens_available": int(train_ids.size),
-        "tokens_seen": tokens_seen,
-        "epochs": round(tokens_seen / max(train_ids.size, 1), 3),
-        "steps": step,
-        "final_train_loss": round(loss_ema, 4) if loss_ema is not None else None,
-        "heldout_tokens": int(heldout["tokens"]),
-        "heldout_perplexity": round(heldout["perplexity"], 3),
-        "heldout_bits_per_byte": round(bits_per_byte, 4),
-        "train_seconds": round(train_seconds, 1),
-        "wall_seconds": None,
-        "max_minutes": budget_s / 60.0,
-        "seed": seed,
-        "device": str(device),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        **trained_card_fields(model, tokenizer, corpus.summary(), train_paragraphs, train_ids, heldout_ids, heldout,
+                              tokens_seen=tokens_seen, steps=step, final_loss=loss_ema,
+                              train_seconds=train_seconds, budget_s=budget_s, seed=seed, device=device),
         "machine": platform.machine(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

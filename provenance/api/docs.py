@@ -11,6 +11,7 @@ sidebar would otherwise fetch its vendor's logo from a CDN).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -51,26 +52,28 @@ def install_offline_docs(app: FastAPI) -> None:
     openapi_url = app.openapi_url or "/openapi.json"
     redirect_url = app.swagger_ui_oauth2_redirect_url
 
-    @app.get(DOCS_URL, include_in_schema=False)
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return _same_origin_only(get_swagger_ui_html(
-            openapi_url=root + openapi_url, title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            oauth2_redirect_url=(root + redirect_url) if redirect_url else None,
-            swagger_ui_parameters={**SWAGGER_UI_PARAMETERS, **(app.swagger_ui_parameters or {})}))
+    def serve(url: str, name: str, render: Callable[[str, str], HTMLResponse]) -> None:
+        """Serve ``render(root, assets)`` at ``url`` with the same-origin CSP: ``root`` is the request's ASGI
+        ``root_path`` and ``assets`` the packaged files' URL under it."""
+        async def page(request: Request) -> HTMLResponse:
+            root = request.scope.get("root_path", "")
+            return _same_origin_only(render(root, f"{root}{ASSETS_URL}"))
+
+        app.add_api_route(url, page, methods=["GET"], include_in_schema=False, name=name)
+
+    serve(DOCS_URL, "swagger_ui", lambda root, assets: get_swagger_ui_html(
+        openapi_url=root + openapi_url, title=f"{app.title} - Swagger UI",
+        swagger_js_url=f"{assets}/swagger-ui-bundle.js", swagger_css_url=f"{assets}/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/favicon.png",
+        oauth2_redirect_url=(root + redirect_url) if redirect_url else None,
+        swagger_ui_parameters={**SWAGGER_UI_PARAMETERS, **(app.swagger_ui_parameters or {})}))
 
     if redirect_url:
         @app.get(redirect_url, include_in_schema=False)
         async def swagger_ui_redirect() -> HTMLResponse:
             return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get(REDOC_URL, include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return _same_origin_only(get_redoc_html(
-            openapi_url=root + openapi_url, title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png", with_google_fonts=False))
+    serve(REDOC_URL, "redoc", lambda root, assets: get_redoc_html(
+        openapi_url=root + openapi_url, title=f"{app.title} - ReDoc",
+        redoc_js_url=f"{assets}/redoc.standalone.js", redoc_favicon_url=f"{assets}/favicon.png",
+        with_google_fonts=False))

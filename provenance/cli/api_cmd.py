@@ -8,10 +8,9 @@ import shutil
 import tempfile
 
 import typer
-from rich.table import Table
 
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.output import CliError, emit_json, stderr, stdout
+from provenance.cli.output import CliError, emit_json, print_records, stderr, stdout
 
 WORKER_HEALTHCHECK_SECONDS = 60
 
@@ -90,19 +89,12 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="One JSON objec
     """Every key with its scopes, limits and status (never the key itself)."""
     from provenance.apikeys import list_api_keys
 
-    keys = list_api_keys(_database_url())
-    if as_json:
-        for record in keys:
-            emit_json(record)
-        return
-    table = Table(title="API keys")
-    for column in ("id", "name", "scopes", "req/min", "tokens/min", "status", "created_at", "last_used_at"):
-        table.add_column(column, overflow="fold")
-    for record in keys:
-        table.add_row(record["id"], record["name"], ",".join(record["scopes"]),
-                      str(record["requests_per_minute"] or "default"), str(record["tokens_per_minute"] or "default"),
-                      record["status"], record["created_at"] or "", record["last_used_at"] or "")
-    stdout.print(table)
+    print_records(list_api_keys(_database_url()), as_json, title="API keys", overflow="fold",
+                  columns=("id", "name", "scopes", "req/min", "tokens/min", "status", "created_at", "last_used_at"),
+                  cells=lambda record: (record["id"], record["name"], ",".join(record["scopes"]),
+                                        str(record["requests_per_minute"] or "default"),
+                                        str(record["tokens_per_minute"] or "default"), record["status"],
+                                        record["created_at"] or "", record["last_used_at"] or ""))
 
 
 @apikey_app.command("revoke")

@@ -11,9 +11,10 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from detect.training import prepare
 from generator.errors import GeneratorError
+from provenance.batching import chunked
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.inputs import chunked, open_input, read_text_records
-from provenance.cli.output import CliError, emit_json, stderr
+from provenance.cli.inputs import open_input, read_text_records
+from provenance.cli.output import CliError, emit_json, print_skipped, stderr
 from provenance.cli.watermark_cmd import build_detector
 from provenance.data_files import jsonl_files
 from provenance.detection import verdict_record
@@ -60,10 +61,7 @@ def train(
     if stacker is not None and stacker not in STACKERS:
         raise CliError(f"unknown --stacker {stacker!r}", hint="use one of: " + ", ".join(STACKERS))
     prepared = prepare(jsonl_files(data, refuse_empty_dirs=True), max_texts=max_texts, seed=seed)
-    for rejected in prepared.rejected[:5]:
-        stderr.print(f"[yellow]skipped[/] {rejected.source}: {rejected.reason}")
-    if len(prepared.rejected) > 5:
-        stderr.print(f"[yellow]skipped[/] {len(prepared.rejected) - 5} more bad lines")
+    print_skipped([f"{rejected.source}: {rejected.reason}" for rejected in prepared.rejected])
     service = DetectionSignal.training_service(settings)
     with token_progress() as progress:
         task = progress.add_task("scoring", total=None)
@@ -74,12 +72,17 @@ def train(
             sampled_from=sampled_from, sampled_per_setting=sampled_per_setting, sampled_tokens=sampled_tokens,
             stacker=stacker,
         )
-    card = bundle.card
     if as_json:
-        emit_json(card)
-        return
+        emit_json(bundle.card)
+    else:
+        _print_trained(out, bundle.path, bundle.card)
+
+
+def _print_trained(out: str, path: Path | None, card: dict[str, Any]) -> None:
+    """Where the bundle went and the two figures a reader checks first: the ensemble's cross-validated quality
+    and the thresholds it will apply."""
     ensemble = card["metrics"]["cross_validated"]["ensemble"]
-    stderr.print(f"saved bundle [bold]{out}[/] to {bundle.path}")
+    stderr.print(f"saved bundle [bold]{out}[/] to {path}")
     stderr.print(f"cross-validated ensemble AUROC {ensemble.get('auroc')} TPR@1%FPR {ensemble.get('tpr_at_1pct_fpr')}"
                  f"; thresholds machine >= {card['thresholds']['machine']:.3f}, "
                  f"human <= {card['thresholds']['human']:.3f}")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 from provenance.cli.output import CliError
-
-T = TypeVar("T")
 
 
 def open_input(source: str) -> BinaryIO:
@@ -21,18 +19,6 @@ def open_input(source: str) -> BinaryIO:
     if not path.is_file():
         raise CliError(f"input file {path} does not exist", hint="pass a text file, a JSONL file, or - for stdin")
     return path.open("rb")
-
-
-def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of at most ``size`` items: bounded memory for inputs of any length."""
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def read_text_records(handle: BinaryIO) -> Iterator[tuple[Any, str | None, str | None]]:

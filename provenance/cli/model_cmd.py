@@ -68,10 +68,7 @@ def run_bootstrap(corpus: Path, output_dir: Path, preset: Preset, *, max_minutes
     """Train with a Rich progress bar (phase, loss, tokens/s) on stderr; ``home`` (default: the configured one)
     holds the key that signs the model's memorisation index."""
     home = home if home is not None else load_settings().home
-    progress = Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
-                        TextColumn("step {task.fields[step]}  loss {task.fields[loss]}  "
-                                   "{task.fields[speed]} tok/s"),
-                        TimeElapsedColumn(), console=stderr, transient=transient)
+    progress = _training_progress(transient=transient)
     with progress:
         task_id = progress.add_task("bootstrap", total=100, phase="starting", loss="-", speed="-", step=0)
         return train_bootstrap_model(corpus, output_dir, preset, max_minutes=max_minutes, max_steps=max_steps,
@@ -94,23 +91,16 @@ def bootstrap(
 ) -> None:
     """Train a GPT-2-architecture model from scratch on a text corpus (byte-level BPE + GPT2LMHeadModel)."""
     settings = load_settings()
-    chosen = get_preset(preset)
-    if max_minutes is not None and max_minutes <= 0:
-        raise CliError(f"--max-minutes must be positive, got {max_minutes}", hint="for example --max-minutes 15")
-    if max_steps is not None and max_steps <= 0:
-        raise CliError(f"--max-steps must be positive, got {max_steps}", hint="omit it to train for the budget")
+    chosen = _preset_within_budget(preset, max_minutes, max_steps)
     configure_torch(settings)
     output_dir = (out or settings.bootstrap_model_dir).expanduser().resolve()
     device = resolve_device(settings.device)
     result = run_bootstrap(corpus, output_dir, chosen, max_minutes=max_minutes, max_steps=max_steps, seed=seed,
                            device=device, transient=as_json, home=settings.home)
-    card = {**result.card, "output_dir": str(result.output_dir)}
-    if as_json:
-        emit_json(card)
-        return
-    stderr.print(f"[green]saved[/] {result.output_dir}  parameters={card['parameters']:,}  "
-                 f"held-out perplexity={card['heldout_perplexity']}  "
-                 f"({card['heldout_bits_per_byte']} bits/byte)  wall={card['wall_seconds']}s")
+    _print_card(result.output_dir, result.card, as_json, lambda card: (
+        f"[green]saved[/] {result.output_dir}  parameters={card['parameters']:,}  "
+        f"held-out perplexity={card['heldout_perplexity']}  "
+        f"({card['heldout_bits_per_byte']} bits/byte)  wall={card['wall_seconds']}s"))
 
 
 @app.command("distill")
@@ -136,11 +126,7 @@ def distill(
     from generator.distill import distill_model
 
     settings = load_settings()
-    chosen = get_preset(preset)
-    if max_minutes is not None and max_minutes <= 0:
-        raise CliError(f"--max-minutes must be positive, got {max_minutes}", hint="for example --max-minutes 15")
-    if max_steps is not None and max_steps <= 0:
-        raise CliError(f"--max-steps must be positive, got {max_steps}", hint="omit it to train for the budget")
+    chosen = _preset_within_budget(preset, max_minutes, max_steps)
     try:
         layers = [int(part) for part in keep_layers.split(",")] if keep_layers else None
     except ValueError:
@@ -157,13 +143,10 @@ def distill(
                                max_steps=max_steps, temperature=temperature, alpha=alpha, seed=seed,
                                on_progress=_progress_reporter(progress, task_id), keep_layers=layers,
                                learning_rate=learning_rate, index_writer=signed_index_writer(settings.home))
-    card = {**result.card, "output_dir": str(result.output_dir)}
-    if as_json:
-        emit_json(card)
-        return
-    stderr.print(f"[green]saved[/] {result.output_dir}  parameters={card['parameters']:,}  held-out perplexity="
-                 f"{card['heldout_perplexity']} (teacher {card['teacher']['heldout_perplexity']})  "
-                 f"wall={card['wall_seconds']}s")
+    _print_card(result.output_dir, result.card, as_json, lambda card: (
+        f"[green]saved[/] {result.output_dir}  parameters={card['parameters']:,}  held-out perplexity="
+        f"{card['heldout_perplexity']} (teacher {card['teacher']['heldout_perplexity']})  "
+        f"wall={card['wall_seconds']}s"))
 
 
 @app.command("adapt")
@@ -199,13 +182,32 @@ def adapt(
         result = adapt_generator(base, corpus, output_dir, rank=rank, max_minutes=max_minutes, max_steps=max_steps,
                                  learning_rate=learning_rate, seed=seed, on_progress=report,
                                  index_writer=signed_index_writer(settings.home))
-    card = {**result.card, "output_dir": str(result.output_dir)}
+    _print_card(result.output_dir, result.card, as_json, lambda card: (
+        f"[green]saved[/] adapter {result.output_dir}  domain perplexity "
+        f"{card['domain_perplexity_before']} -> {card['domain_perplexity_after']}  "
+        f"(use: PROVENANCE_ADAPTER={result.output_dir})"))
+
+
+def _print_card(output_dir: Path, card: dict[str, Any], as_json: bool,
+                summary: Callable[[dict[str, Any]], str]) -> None:
+    """What a training command prints: with ``--json`` its card and where it was saved (stdout, for scripts),
+    else the one-line ``summary`` of that card on stderr."""
+    card = {**card, "output_dir": str(output_dir)}
     if as_json:
         emit_json(card)
-        return
-    stderr.print(f"[green]saved[/] adapter {result.output_dir}  domain perplexity "
-                 f"{card['domain_perplexity_before']} -> {card['domain_perplexity_after']}  "
-                 f"(use: PROVENANCE_ADAPTER={result.output_dir})")
+    else:
+        stderr.print(summary(card))
+
+
+def _preset_within_budget(preset: str, max_minutes: float | None, max_steps: int | None) -> Preset:
+    """Bootstrap and distillation take a preset name and the same optional budget: the preset, once the name is
+    known and the budget positive (anything else is a usage error)."""
+    chosen = get_preset(preset)
+    if max_minutes is not None and max_minutes <= 0:
+        raise CliError(f"--max-minutes must be positive, got {max_minutes}", hint="for example --max-minutes 15")
+    if max_steps is not None and max_steps <= 0:
+        raise CliError(f"--max-steps must be positive, got {max_steps}", hint="omit it to train for the budget")
+    return chosen
 
 
 def _training_progress(*, transient: bool) -> Progress:

@@ -8,15 +8,16 @@ Secrets (HMAC secret, AES key) come from settings or are created 0600 under ``<h
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import typer
 
+from provenance.batching import chunked
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.inputs import chunked, open_input, read_text_records
+from provenance.cli.inputs import open_input, read_text_records
 from provenance.cli.output import CliError, emit_json, stderr, stdout
 from provenance.settings import Settings
 from provenance.signals.pii import (  # noqa: F401 (re-exported: the pii commands' configuration lives there)
@@ -274,21 +275,20 @@ def eval_cmd(
 def _print_per_type(report: dict[str, Any]) -> None:
     """Recall per gold type and false positives per predicted type, ours beside the baseline when present."""
     systems = [n for n in ("ours", "presidio_defaults") if n in report]
-    stdout.print("recall by gold type: " + " | ".join(systems), highlight=False)
-    gold_types = sorted({t for n in systems for t in report[n]["per_type"]["recall"]})
-    for kind in gold_types:
-        cells = []
-        for n in systems:
-            row = report[n]["per_type"]["recall"].get(kind)
-            cells.append(f"{row['recall']:.3f} ({row['found']}/{row['gold']})" if row and row["gold"] else "-")
-        rows = [report[n]["per_type"]["recall"].get(kind) for n in systems]
-        note = "" if any(r and r["pii"] for r in rows) else "  (not PII)"
-        stdout.print(f"  {kind:<18} " + " | ".join(cells) + note, highlight=False)
-    stdout.print("false positives by predicted type: " + " | ".join(systems), highlight=False)
-    predicted = sorted({t for n in systems for t in report[n]["per_type"]["false_positives"]})
-    for kind in predicted:
-        cells = []
-        for n in systems:
-            row = report[n]["per_type"]["false_positives"].get(kind)
-            cells.append(f"{row['false_positives']}/{row['predicted']}" if row else "-")
-        stdout.print(f"  {kind:<18} " + " | ".join(cells), highlight=False)
+    _print_type_table("recall by gold type", systems, [report[n]["per_type"]["recall"] for n in systems],
+                      lambda row: f"{row['recall']:.3f} ({row['found']}/{row['gold']})" if row and row["gold"] else "-",
+                      note=lambda rows: "" if any(r and r["pii"] for r in rows) else "  (not PII)")
+    _print_type_table("false positives by predicted type", systems,
+                      [report[n]["per_type"]["false_positives"] for n in systems],
+                      lambda row: f"{row['false_positives']}/{row['predicted']}" if row else "-")
+
+
+def _print_type_table(title: str, systems: list[str], tables: list[dict[str, dict[str, Any]]],
+                      cell: Callable[[dict[str, Any] | None], str],
+                      note: Callable[[list[dict[str, Any] | None]], str] = lambda rows: "") -> None:
+    """One line per entity type (sorted), a ``cell`` per system side by side; a type a system never saw is
+    ``None`` to ``cell`` and ``note``."""
+    stdout.print(f"{title}: " + " | ".join(systems), highlight=False)
+    for kind in sorted({t for table in tables for t in table}):
+        rows = [table.get(kind) for table in tables]
+        stdout.print(f"  {kind:<18} " + " | ".join(cell(row) for row in rows) + note(rows), highlight=False)

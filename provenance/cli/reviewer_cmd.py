@@ -10,10 +10,9 @@ import getpass
 import sys
 
 import typer
-from rich.table import Table
 
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.output import CliError, emit_json, stderr, stdout
+from provenance.cli.output import CliError, emit_json, print_records, stderr
 
 reviewer_app = typer.Typer(help="Reviewer accounts for the dashboard (passwords stored as Argon2id hashes).",
                            no_args_is_help=True)
@@ -69,18 +68,10 @@ def list_accounts(as_json: bool = typer.Option(False, "--json", help="One JSON o
     """Every account with its role and status (never a password hash)."""
     from provenance.review.accounts import list_reviewers
 
-    records = list_reviewers(_database_url())
-    if as_json:
-        for record in records:
-            emit_json(record)
-        return
-    table = Table(title="Reviewer accounts")
-    for column in ("name", "role", "tenant", "status", "created_at", "password_changed_at"):
-        table.add_column(column)
-    for record in records:
-        table.add_row(record["name"], record["role"], record["tenant"], record["status"], record["created_at"] or "",
-                      record["password_changed_at"] or "")
-    stdout.print(table)
+    print_records(list_reviewers(_database_url()), as_json, title="Reviewer accounts",
+                  columns=("name", "role", "tenant", "status", "created_at", "password_changed_at"),
+                  cells=lambda record: (record["name"], record["role"], record["tenant"], record["status"],
+                                        record["created_at"] or "", record["password_changed_at"] or ""))
 
 
 @reviewer_app.command("disable")

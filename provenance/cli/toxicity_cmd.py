@@ -22,9 +22,10 @@ from detect.toxicity.evaluation import (
     per_source_metrics,
 )
 from detect.toxicity.training import fit_scorer, out_of_fold_scores
+from provenance.batching import chunked
 from provenance.cli.config_cmd import load_settings
-from provenance.cli.inputs import chunked, open_input, read_text_records
-from provenance.cli.output import emit_json, stderr, stdout
+from provenance.cli.inputs import open_input, read_text_records
+from provenance.cli.output import emit_json, print_skipped, stderr, stdout
 from provenance.signals import signal_set
 from provenance.toxicity import benign_calibration_passages, toxicity_bundle_dir
 
@@ -95,10 +96,7 @@ def train(
     directory = toxicity_bundle_dir(settings, out)
     prepared = read_toxicity_data(data, max_per_source=max_per_source, seed=seed)
     benign = benign_calibration_passages(data)
-    for rejected in prepared.rejected[:5]:
-        stderr.print(f"[yellow]skipped[/] {rejected}", highlight=False)
-    if len(prepared.rejected) > 5:
-        stderr.print(f"[yellow]skipped[/] {len(prepared.rejected) - 5} more bad lines")
+    print_skipped(prepared.rejected)
     with stderr.status("training") as status:
         bundle = train_toxicity_bundle(prepared, name=directory.name, seed=seed, folds=folds,
                                        target_fpr=target_fpr or settings.toxicity_target_fpr,
@@ -109,10 +107,15 @@ def train(
     from provenance.toxicity import TOXICITY_KIND
 
     save_toxicity_bundle(bundle, directory, seal=sealer(settings.home, TOXICITY_KIND))
-    card = bundle.card
     if as_json:
-        emit_json(card)
-        return
+        emit_json(bundle.card)
+    else:
+        _print_trained(out, directory, bundle.card)
+
+
+def _print_trained(out: str, directory: Path, card: dict[str, Any]) -> None:
+    """Where the bundle went, its cross-validated quality at both thresholds, and the per-source tables that
+    show whether it generalises beyond one source."""
     pooled = card["metrics"]["cross_validated"]["pooled"]
     stderr.print(f"saved toxicity bundle [bold]{out}[/] to {directory}")
     stderr.print(f"cross-validated AUROC {pooled.get('auroc')} TPR@5%FPR {pooled.get('tpr_at_5pct_fpr')} "

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from generator.stamping import text_sha256
+from provenance.batching import chunked
 from provenance.bundles import bundle_version
 from provenance.errors import ProvenanceError
 from provenance.pipeline.bulk_insert import bulk_insert
@@ -170,17 +171,6 @@ def _pending_chunks(settings: Settings, job_id: str) -> int:
                               .where(Chunk.job_id == job_id, Chunk.status != "done")) or 0
 
 
-def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRecord]]:
-    batch: list[InputRecord] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 _END = object()
 
 
@@ -237,7 +227,7 @@ def records_per_commit(settings: Settings) -> int:
 def feed(settings: Settings, job_id: str, records: Iterable[InputRecord], *,
          progress: ProgressCallback | None = None) -> None:
     """Commit and send ``records`` batch by batch, with back-pressure; then mark the submission complete."""
-    for batch in _read_ahead(_batches(records, records_per_commit(settings))):
+    for batch in _read_ahead(chunked(records, records_per_commit(settings))):
         while _pending_chunks(settings, job_id) >= settings.scan_max_pending_chunks:
             recover_job(settings, job_id, lambda chunk_id: send_chunk(settings, chunk_id))
             time.sleep(0.5)
