@@ -36,13 +36,9 @@ def guidelines() -> None:
 def priority_panel(breakdown: review.PriorityBreakdown) -> None:
     """"Why is this item in the queue": each signal's share, with its rule, summing to the priority."""
     st.markdown(f"**Why this item is in the queue** · priority {breakdown.total:.3f}")
-    rows = [{"signal": part.signal, "share": part.share, "rule": part.rule} for part in breakdown.parts
-            if part.share]
-    if rows:
-        st.dataframe(rows, hide_index=True, width="stretch", column_config={
-            "signal": st.column_config.TextColumn("signal", width="small"),
-            "share": st.column_config.NumberColumn("share", format="%.3f", width="small"),
-            "rule": st.column_config.TextColumn("rule", width="large")})
+    lines = [f"- **{part.signal}** +{part.share:.3f}: {part.rule}" for part in breakdown.parts if part.share]
+    if lines:  # a list, not a table: the rules are sentences, and a table cell would cut them off
+        st.markdown("\n".join(lines))
     parts = " + ".join(f"{p.signal} {p.share:.3f}" for p in breakdown.parts if p.share) or "no signal"
     st.caption(f"priority = {parts} = {breakdown.total:.3f} (the sum of each registered signal's review share)")
     if not breakdown.matches_stored:
@@ -93,7 +89,7 @@ def detector_chart(settings: Settings, verdict: Any) -> None:
                      "side": "machine side" if x > 0 else "human side"})
     title = "human range (0 = human median, ±1 = human 5th/95th percentile)" if ranged else "raw signed score"
     st.markdown("**Detector scores** · right = more machine-like →")
-    height = 28 * len(rows) + 60
+    height = 34 * len(rows) + 30
     y = alt.Y("statistic:N", sort=None, title=None, axis=alt.Axis(labelLimit=240))
     bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         y=y, x=alt.X("x:Q", title=title),

@@ -85,11 +85,13 @@ class ToxicityEvidence:
 
 
 def _toxicity_card(settings: Settings) -> tuple[dict[str, Any] | None, str | None]:
-    """The configured toxicity bundle's card and its version (``name:sha12``, what verdicts record)."""
-    from provenance.toxicity import toxicity_bundle_dir
+    """The configured toxicity bundle's card and its version (``name:sha12``, what verdicts record). Read as
+    JSON through ``provenance.bundles`` (``provenance.toxicity`` would import scikit-learn and torch: seconds on
+    a loaded machine, for one number)."""
+    from provenance.bundles import bundle_dir
 
     try:
-        directory = toxicity_bundle_dir(settings)
+        directory = bundle_dir(settings, settings.toxicity_bundle, kind="toxicity bundle")
         card = json.loads((Path(directory) / "card.json").read_text(encoding="utf-8"))
     except Exception:  # no bundle, an unreadable card or a bad name: the panel says so
         return None, None
