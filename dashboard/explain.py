@@ -25,6 +25,12 @@ GUIDELINES = """\
   can judge (another language, code, legal or safety questions), or when a misuse call would have consequences
   for a person. An escalated item goes to the escalated queue for a second reviewer; add a note saying why.
 """
+# The ledger-matches table's widths: manifest ids are long, and similarity and requester were cut off.
+LEDGER_COLUMNS = {"manifest": st.column_config.TextColumn("manifest", width="medium"),
+                  "kind": st.column_config.TextColumn("kind", width="small"),
+                  "similarity": st.column_config.NumberColumn("similarity", format="%.3f", width="small"),
+                  "model": st.column_config.TextColumn("model", width="small"),
+                  "requester": st.column_config.TextColumn("requester", width="medium")}
 MAX_SCALED = 4.0  # bars are clipped here (4x the distance from the human median to its 5th/95th percentile)
 
 
@@ -70,26 +76,26 @@ def watermark_threshold(record: dict[str, Any] | None) -> None:
     st.caption("Threshold: " + review.watermark_rule(record).rule + ".")
 
 
-def detector_chart(settings: Settings, verdict: Any) -> None:
-    """One chart: each statistic scaled against its human range (band = human 5th-95th percentile, line = their
-    median), the machine direction marked, every bar labelled with its name and stored value."""
-    import altair as alt
-
-    scale = review.detector_scale(settings, verdict)
-    if not scale.bars:
-        return
+def detector_rows(scale: review.DetectorScale) -> tuple[list[dict[str, Any]], bool]:
+    """The chart's rows (one per drawable statistic) and whether they are on the human-range scale."""
     ranged = any(bar.scaled is not None for bar in scale.bars)
     rows = []
     for bar in scale.bars:
         if ranged and bar.scaled is None:
             continue
-        x = bar.scaled if ranged else bar.value
-        x = max(-MAX_SCALED, min(MAX_SCALED, x)) if ranged else x
+        x = max(-MAX_SCALED, min(MAX_SCALED, bar.scaled)) if ranged and bar.scaled is not None else bar.value
         rows.append({"statistic": bar.name, "x": x, "label": f"{bar.value:.3g}",
                      "side": "machine side" if x > 0 else "human side"})
+    return rows, ranged
+
+
+def detector_figure(scale: review.DetectorScale) -> Any:
+    """One Altair chart: a labelled bar per statistic, red toward machine and blue toward human; on the
+    human-range scale, a shaded band for the human 5th-95th percentile and a rule at their median."""
+    import altair as alt
+
+    rows, ranged = detector_rows(scale)
     title = "human range (0 = human median, ±1 = human 5th/95th percentile)" if ranged else "raw signed score"
-    st.markdown("**Detector scores** · right = more machine-like →")
-    height = 34 * len(rows) + 30
     y = alt.Y("statistic:N", sort=None, title=None, axis=alt.Axis(labelLimit=240))
     bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         y=y, x=alt.X("x:Q", title=title),
@@ -103,7 +109,17 @@ def detector_chart(settings: Settings, verdict: Any) -> None:
             x="lo:Q", x2="hi:Q")
         zero = alt.Chart(alt.Data(values=[{"x": 0.0}])).mark_rule(color="#444").encode(x="x:Q")
         layers = [band, zero, *layers]
-    st.altair_chart(alt.layer(*layers).properties(height=height), width="stretch")
+    return alt.layer(*layers).properties(height=34 * len(rows) + 30)
+
+
+def detector_chart(settings: Settings, verdict: Any) -> None:
+    """The detector panel: the chart, where its human range comes from, and what could not be drawn."""
+    scale = review.detector_scale(settings, verdict)
+    if not scale.bars:
+        return
+    _, ranged = detector_rows(scale)
+    st.markdown("**Detector scores** · right = more machine-like →")
+    st.altair_chart(detector_figure(scale), width="stretch")
     st.caption(scale.reference + (". Values outside ±4 are drawn at the edge; each bar's label is its stored "
                                   "score" if ranged else ""))
     missing = [bar.name for bar in scale.bars if ranged and bar.scaled is None]

@@ -103,7 +103,7 @@ def _manifest_panel(settings: Settings, detail: review.ItemDetail, matches: list
         st.dataframe([{"manifest": m["manifest_id"], "kind": m["kind"], "similarity": round(m["similarity"], 3),
                        "model": (bodies.get(m["manifest_id"], {}).get("model") or {}).get("name"),
                        "requester": bodies.get(m["manifest_id"], {}).get("requester")} for m in matches],
-                     hide_index=True)
+                     hide_index=True, column_config=explain.LEDGER_COLUMNS)
     else:
         st.caption("No near-duplicate or containment ledger matches.")
 
