@@ -28,6 +28,15 @@ def store(tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite and a real PostgreSQL (LIKE escaping and case folding differ between them)."""
+    url = f"sqlite:///{tmp_path / 'evidence.sqlite'}" if request.param == "sqlite" else \
+        request.getfixturevalue("postgres_url")
+    upgrade(url)
+    return url
+
+
 def add_verdict(url: str, text: str = "An invented letter about the harbour and its lamps.", *,
                 job_id: str | None = None, **columns) -> int:
     """One document and its verdict, with the review priority the pipeline's own function gives it."""
@@ -199,7 +208,8 @@ def test_detector_scores_are_scaled_against_the_bundles_human_range(store: str, 
 
 
 # -- PII types on offer ----------------------------------------------------------------------------------------
-def test_entity_types_offered_are_those_that_occur_in_the_readers_scope(store: str) -> None:
+def test_entity_types_offered_are_those_that_occur_in_the_readers_scope(any_store: str) -> None:
+    store = any_store
     with session_scope(store) as db:
         db.add(ScanJob(id="job-a", status="done", inputs={}, bundle_version="demo", tenant="acme"))
     add_verdict(store, pii_types=",NRP,ORGANIZATION,", pii_count=2, job_id="job-a")
@@ -211,7 +221,8 @@ def test_entity_types_offered_are_those_that_occur_in_the_readers_scope(store: s
 
 
 # -- audit filters ---------------------------------------------------------------------------------------------
-def test_audit_filters_by_action_set_and_a_literal_reviewer_prefix(store: str) -> None:
+def test_audit_filters_by_action_set_and_a_literal_reviewer_prefix(any_store: str) -> None:
+    store = any_store
     with session_scope(store) as db:
         for actor, action in (("alice", "review.decide"), ("alice", "generate"), ("albert", "review.decide"),
                               ("al_x", "review.decide"), ("bob", "review.decide"), ("api:key1", "verify")):
