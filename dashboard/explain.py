@@ -95,15 +95,23 @@ def detector_figure(scale: review.DetectorScale) -> Any:
     import altair as alt
 
     rows, ranged = detector_rows(scale)
-    title = "human range (0 = human median, ±1 = human 5th/95th percentile)" if ranged else "raw signed score"
+    # A short axis title: Vega shrinks the plot to fit a long one (the caption under the chart explains it).
+    title = "vs human range (band)" if ranged else "raw signed score"
     y = alt.Y("statistic:N", sort=None, title=None, axis=alt.Axis(labelLimit=240))
-    bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-        y=y, x=alt.X("x:Q", title=title),
+    # A fixed, symmetric axis on the human-range scale (room for the labels beyond the clipped bars), so the
+    # machine side is always the right half and one item's chart reads like the next one's.
+    x_scale = alt.Scale(domain=[-MAX_SCALED - 1, MAX_SCALED + 1]) if ranged else alt.Undefined
+    data = alt.Data(values=rows)
+    bars = alt.Chart(data).mark_bar().encode(
+        y=y, x=alt.X("x:Q", title=title, scale=x_scale),
         color=alt.Color("side:N", scale=alt.Scale(domain=["human side", "machine side"],
                                                   range=["#4c78a8", "#e45756"]), legend=None),
         tooltip=["statistic:N", "label:N", "x:Q"])
-    labels = alt.Chart(alt.Data(values=rows)).mark_text(align="left", dx=4).encode(y=y, x="x:Q", text="label:N")
-    layers = [bars, labels]
+    right = alt.Chart(data).transform_filter("datum.x >= 0").mark_text(align="left", dx=4).encode(
+        y=y, x="x:Q", text="label:N")
+    left = alt.Chart(data).transform_filter("datum.x < 0").mark_text(align="right", dx=-4).encode(
+        y=y, x="x:Q", text="label:N")
+    layers = [bars, right, left]
     if ranged:
         band = alt.Chart(alt.Data(values=[{"lo": -1.0, "hi": 1.0}])).mark_rect(opacity=0.15, color="#888").encode(
             x="lo:Q", x2="hi:Q")
@@ -120,8 +128,9 @@ def detector_chart(settings: Settings, verdict: Any) -> None:
     _, ranged = detector_rows(scale)
     st.markdown("**Detector scores** · right = more machine-like →")
     st.altair_chart(detector_figure(scale), width="stretch")
-    st.caption(scale.reference + (". Values outside ±4 are drawn at the edge; each bar's label is its stored "
-                                  "score" if ranged else ""))
+    st.caption(scale.reference + (". Shaded band: the human 5th-95th percentile (-1 to +1); line: the human "
+                                  "median; values beyond ±4 are drawn at ±4; each bar's label is its stored score"
+                                  if ranged else ""))
     missing = [bar.name for bar in scale.bars if ranged and bar.scaled is None]
     if missing:
         st.caption("Not drawn (no human range on the card): " + ", ".join(missing))

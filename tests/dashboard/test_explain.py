@@ -21,9 +21,10 @@ def test_ranged_chart_labels_every_bar_marks_the_human_band_and_clips_far_values
     assert [r["side"] for r in rows] == ["machine side", "human side", "machine side"]
     spec = detector_figure(scale).to_dict()
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
-    assert marks == ["rect", "rule", "bar", "text"]
-    assert spec["layer"][3]["encoding"]["text"]["field"] == "label"
-    assert "human range" in spec["layer"][2]["encoding"]["x"]["title"]
+    assert marks == ["rect", "rule", "bar", "text", "text"]  # band, median, bars, labels right and left of 0
+    assert all(spec["layer"][i]["encoding"]["text"]["field"] == "label" for i in (3, 4))
+    assert spec["layer"][2]["encoding"]["x"]["title"] == "vs human range (band)"
+    assert spec["layer"][2]["encoding"]["x"]["scale"]["domain"] == [-MAX_SCALED - 1, MAX_SCALED + 1]
 
 
 def test_without_a_reference_the_raw_scores_are_drawn() -> None:
@@ -31,4 +32,4 @@ def test_without_a_reference_the_raw_scores_are_drawn() -> None:
     assert not ranged and rows == [{"statistic": "perplexity", "x": 0.88, "label": "0.88", "side": "machine side"}]
     marks = [layer["mark"] for layer in detector_figure(DetectorScale([_bar("perplexity", 0.88, None)], "")
                                                         ).to_dict()["layer"]]
-    assert [m["type"] if isinstance(m, dict) else m for m in marks] == ["bar", "text"]
+    assert [m["type"] if isinstance(m, dict) else m for m in marks] == ["bar", "text", "text"]
