@@ -43,6 +43,23 @@ def _filters() -> review.QueueFilters:
 MARGIN_HELP = ("Distance of P(machine) from the nearer of the bundle's machine/human thresholds (how close the "
                "verdict came to flipping). The uncertainty order sorts by |P - 0.5| instead: closeness to even odds.")
 DOUBT_HELP = "|P(machine) - 0.5|: the uncertainty order's sort key (smallest first)."
+# Pixel widths that fit every column beside the sidebar on a 1366-pixel screen (auto widths pushed "taken by"
+# off the right edge); ids and names longer than their column show in full on hover.
+QUEUE_COLUMNS = {
+    "item": st.column_config.NumberColumn("item", width=55),
+    "priority": st.column_config.NumberColumn("priority", width=62),
+    "verdict": st.column_config.TextColumn("verdict", width=78),
+    "P(machine)": st.column_config.ProgressColumn("P(machine)", min_value=0.0, max_value=1.0, format="%.2f",
+                                                  width=100),
+    "margin": st.column_config.NumberColumn("margin", help=MARGIN_HELP, format="%.3f", width=62),
+    "|P-0.5|": st.column_config.NumberColumn("|P-0.5|", help=DOUBT_HELP, format="%.3f", width=62),
+    "PII": st.column_config.TextColumn("PII", width=100),
+    "watermark": st.column_config.TextColumn("watermark", width=75),
+    "ledger": st.column_config.TextColumn("ledger", width=95),
+    "misuse": st.column_config.TextColumn("misuse", width=55),
+    "job": st.column_config.TextColumn("job", width=80),
+    "taken by": st.column_config.TextColumn("taken by", width=90),
+}
 
 
 def _table(rows: list[review.QueueRow], ordering: str = "priority") -> None:
@@ -57,12 +74,7 @@ def _table(rows: list[review.QueueRow], ordering: str = "priority") -> None:
              "PII": r.pii_types.strip(",").replace(",", ", "), "watermark": "yes" if r.watermarked else "",
              "ledger": r.ledger_manifest_id or "", "misuse": "yes" if r.misuse else "", "job": r.job_id or "",
              "taken by": r.taken_by or ""} for r in rows]
-    st.dataframe(data, hide_index=True, width="stretch", column_config={
-        "P(machine)": st.column_config.ProgressColumn("P(machine)", min_value=0.0, max_value=1.0, format="%.2f"),
-        "margin": st.column_config.NumberColumn("margin", help=MARGIN_HELP, format="%.3f"),
-        "|P-0.5|": st.column_config.NumberColumn("|P-0.5|", help=DOUBT_HELP, format="%.3f"),
-        "ledger": st.column_config.TextColumn("ledger", width="medium"),
-        "taken by": st.column_config.TextColumn("taken by", width="medium")})
+    st.dataframe(data, hide_index=True, width="stretch", column_config=QUEUE_COLUMNS)
 
 
 def render() -> None:
