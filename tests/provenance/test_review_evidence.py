@@ -253,7 +253,9 @@ def test_a_session_token_resumes_the_account_until_it_expires_or_the_session_end
         assert db.scalars(select(AuditLog).where(AuditLog.action == "reviewer.session_resumed")).one().actor == "alice"
     later = utcnow() + timedelta(minutes=31)
     assert resume(store, home, token, max_hours=12, now=later).reason == "expired (idle)"
-    assert resume(store, home, token, max_hours=0.0001).reason == "expired (maximum session length)"
+    long_idle = issue_token(home, account, idle_minutes=24 * 60, now=account.signed_in_at)
+    too_old = account.signed_in_at + timedelta(hours=13)  # inside its idle window, past the 12 h maximum
+    assert resume(store, home, long_idle, max_hours=12, now=too_old).reason == "expired (maximum session length)"
     payload, signature = token.split(".")
     forged = issue_token(tmp_path / "another-home", account, idle_minutes=30)
     assert resume(store, home, forged, max_hours=12).reason == "bad signature"
