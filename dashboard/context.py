@@ -88,9 +88,38 @@ def scope() -> str | None:
     return getattr(account, "scope", "default") if account is not None else "default"
 
 
+def _keep_token(settings: Settings, account: Any) -> None:
+    """Put a fresh signed session token in the page URL (its expiry moves with activity), so a reload resumes
+    the session instead of signing the reviewer out. Never the password: see ``review.session_tokens``."""
+    from provenance.review.session_tokens import QUERY_PARAM, issue_token
+
+    st.query_params[QUERY_PARAM] = issue_token(settings.home, account,
+                                               idle_minutes=settings.dashboard_session_minutes)
+
+
+def _resume_from_url(settings: Settings) -> None:
+    """A reload: a valid token in the URL brings the account back (checked server-side), else it is dropped."""
+    from provenance.review.session_tokens import QUERY_PARAM, resume
+
+    token = st.query_params.get(QUERY_PARAM)
+    if not token or st.session_state.get(ACCOUNT_KEY) is not None:
+        return
+    resumed = resume(database_url(), settings.home, str(token), max_hours=settings.dashboard_session_max_hours,
+                     client=_client_address())
+    if resumed.account is None:
+        st.query_params.pop(QUERY_PARAM, None)
+        return
+    from provenance.review.accounts import now_utc
+
+    st.session_state[ACCOUNT_KEY] = resumed.account
+    st.session_state[LAST_SEEN_KEY] = now_utc()  # the token was still inside its idle window
+
+
 def _end_session(reason: str) -> None:
     from provenance.review.accounts import record_session_end
+    from provenance.review.session_tokens import QUERY_PARAM
 
+    st.query_params.pop(QUERY_PARAM, None)
     account = st.session_state.pop(ACCOUNT_KEY, None)
     st.session_state.pop(LAST_SEEN_KEY, None)
     st.session_state.pop("item_id", None)
@@ -139,10 +168,12 @@ def sign_in(settings: Settings) -> str | None:
     Only accounts made with ``provenance reviewer add`` can sign in; with none, the page says how to add one."""
     from provenance.review.accounts import authenticate, has_accounts
 
+    _resume_from_url(settings)
     account = st.session_state.get(ACCOUNT_KEY)
     if account is not None:
         ended = _session_expired(settings, account)
         if ended is None:
+            _keep_token(settings, account)
             with st.sidebar:
                 st.caption(f"Signed in as **{account.name}** ({account.role})")
                 if st.button("Sign out", key="sign-out"):

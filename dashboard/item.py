@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context, evidence, highlight
+from dashboard import context, evidence, explain, highlight
 from provenance import review
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
@@ -78,6 +78,7 @@ def _watermark_panel(settings: Settings, verdict: Any, found: evidence.TokenEvid
     summary = found.summary or stored
     match = stored.get("provenance") if isinstance(stored.get("provenance"), dict) else None
     st.write(evidence.watermark_summary(summary))
+    explain.watermark_threshold(summary)
     if match:
         st.caption(f"ledger match: {match.get('kind')} of manifest {match.get('manifest_id')} "
                    f"(similarity {match.get('similarity')})")
@@ -102,7 +103,7 @@ def _manifest_panel(settings: Settings, detail: review.ItemDetail, matches: list
         st.dataframe([{"manifest": m["manifest_id"], "kind": m["kind"], "similarity": round(m["similarity"], 3),
                        "model": (bodies.get(m["manifest_id"], {}).get("model") or {}).get("name"),
                        "requester": bodies.get(m["manifest_id"], {}).get("requester")} for m in matches],
-                     hide_index=True)
+                     hide_index=True, column_config=explain.LEDGER_COLUMNS)
     else:
         st.caption("No near-duplicate or containment ledger matches.")
 
@@ -144,10 +145,7 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
             if verdict.reasons:
                 st.caption("Reasons: " + "; ".join(str(r) for r in verdict.reasons))
         with side_col:
-            scores = {k: float(v) for k, v in (verdict.detectors or {}).items() if isinstance(v, (int, float))}
-            if scores:
-                st.markdown("**Detector scores**")
-                st.bar_chart(scores, height=180, horizontal=True)
+            explain.flags(settings, verdict, ledger_match=detail.manifest_id is not None)
             _watermark_panel(settings, verdict, found)
             _manifest_panel(settings, detail, matches, bodies)
             _signals_panel(verdict)

@@ -25,7 +25,10 @@ def _jobs_table() -> None:
     st.caption(f"{len(rows)} job(s), {running} queued or running · refreshed every {REFRESH_SECONDS} s")
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
-        "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+        "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm:ss", width="medium"),
+        "job": st.column_config.TextColumn("job", width="medium"),
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f", width="small"),
+        "error": st.column_config.TextColumn("error", width="large")})
 
 
 def render() -> None:

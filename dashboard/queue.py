@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, item
+from dashboard import context, item, links
 from provenance import review
 from provenance.settings import Settings
 
@@ -18,14 +18,17 @@ def _filters() -> review.QueueFilters:
         st.subheader("Filters")
         with context.session() as db:
             jobs = review.job_ids(db, tenant=context.scope())
+            entity_types = review.entity_types_present(db, tenant=context.scope())
         status = st.radio("Queue", [review.STATUS_OPEN, review.STATUS_ESCALATED], horizontal=True, key="f-status")
         ordering = st.radio("Order", list(review.ORDERINGS), horizontal=True, key="f-order",
-                            help="priority: most urgent first; uncertainty: what the model is least sure of first "
+                            help="priority: most urgent first (the sum of the signals' shares, broken down on each "
+                                 "item); uncertainty: P(machine) closest to 0.5 first, i.e. smallest |P - 0.5| "
                                  "(with a random share), the labels a retrain learns most from")
         job = st.selectbox("Job", ["(all)", *jobs], key="f-job")
         verdicts = st.multiselect("Verdict", list(review.VERDICTS), key="f-verdict")
         low, high = st.slider("P(machine) range", 0.0, 1.0, (0.0, 1.0), step=0.01, key="f-score")
-        entity = st.selectbox("PII entity type", ["(any)", *review.ENTITY_TYPES], key="f-entity")
+        entity = st.selectbox("PII entity type", ["(any)", *entity_types], key="f-entity",
+                              help="The entity types found in the verdicts you can see.")
         misuse = st.checkbox("Misuse flagged only", key="f-misuse")
     filters = review.QueueFilters(job_id=None if job == "(all)" else job, verdicts=tuple(verdicts), p_min=low,
                                   p_max=high, entity_type=None if entity == "(any)" else entity,
@@ -37,25 +40,48 @@ def _filters() -> review.QueueFilters:
     return filters
 
 
-def _table(rows: list[review.QueueRow]) -> None:
+MARGIN_HELP = ("Distance of P(machine) from the nearer of the bundle's machine/human thresholds (how close the "
+               "verdict came to flipping). The uncertainty order sorts by |P - 0.5| instead: closeness to even odds.")
+DOUBT_HELP = "|P(machine) - 0.5|: the uncertainty order's sort key (smallest first)."
+# Pixel widths that fit every column beside the sidebar on a 1366-pixel screen (auto widths pushed "taken by"
+# off the right edge); ids and names longer than their column show in full on hover.
+QUEUE_COLUMNS = {
+    "item": st.column_config.NumberColumn("item", width=55),
+    "priority": st.column_config.NumberColumn("priority", width=62),
+    "verdict": st.column_config.TextColumn("verdict", width=78),
+    "P(machine)": st.column_config.ProgressColumn("P(machine)", min_value=0.0, max_value=1.0, format="%.2f",
+                                                  width=100),
+    "margin": st.column_config.NumberColumn("margin", help=MARGIN_HELP, format="%.3f", width=62),
+    "|P-0.5|": st.column_config.NumberColumn("|P-0.5|", help=DOUBT_HELP, format="%.3f", width=62),
+    "PII": st.column_config.TextColumn("PII", width=100),
+    "watermark": st.column_config.TextColumn("watermark", width=75),
+    "ledger": st.column_config.TextColumn("ledger", width=95),
+    "misuse": st.column_config.TextColumn("misuse", width=55),
+    "job": st.column_config.TextColumn("job", width=80),
+    "taken by": st.column_config.TextColumn("taken by", width=90),
+}
+
+
+def _table(rows: list[review.QueueRow], ordering: str = "priority") -> None:
     if not rows:
         st.info("Nothing to review here: no item matches these filters.")
         return
     data = [{"item": r.id, "priority": round(r.review_priority, 3), "verdict": r.verdict,
              "P(machine)": None if r.p_machine is None else round(r.p_machine, 3),
              "margin": None if r.margin is None else round(r.margin, 3),
+             **({"|P-0.5|": None if r.p_machine is None else round(abs(r.p_machine - 0.5), 3)}
+                if ordering == "uncertainty" else {}),
              "PII": r.pii_types.strip(",").replace(",", ", "), "watermark": "yes" if r.watermarked else "",
              "ledger": r.ledger_manifest_id or "", "misuse": "yes" if r.misuse else "", "job": r.job_id or "",
              "taken by": r.taken_by or ""} for r in rows]
-    st.dataframe(data, hide_index=True, width="stretch",
-                 column_config={"P(machine)": st.column_config.ProgressColumn("P(machine)", min_value=0.0,
-                                                                              max_value=1.0, format="%.2f")})
+    st.dataframe(data, hide_index=True, width="stretch", column_config=QUEUE_COLUMNS)
 
 
 def render() -> None:
     settings = context.load_settings()
     name = context.reviewer()
     filters = _filters()
+    links.open_linked_item(settings, name)
     flash = st.session_state.pop("flash", None)
     if flash:
         st.success(flash)
@@ -64,6 +90,7 @@ def render() -> None:
         st.error(failure)
     if st.session_state.get("item_id") is not None:
         item.render(settings, name, filters)
+    links.show_open_item()
     _queue_list(settings, name, filters)
 
 
@@ -83,7 +110,7 @@ def _queue_list(settings: Settings, name: str | None, filters: review.QueueFilte
     with right:
         if st.button("Review next item", type="primary", key="next-item"):
             item.open_next(settings, name, filters)
-    _table(page.rows)
+    _table(page.rows, filters.ordering)
     prev_col, next_col, open_col, go_col = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
     # Callbacks run before the rerun the click causes, so a page change costs one run, not two.
     prev_col.button("Previous page", disabled=len(cursors) <= 1, key="prev-page", on_click=cursors.pop)

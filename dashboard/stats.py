@@ -41,10 +41,10 @@ def render() -> None:
         st.markdown("**Verdict distribution**")
         st.bar_chart(data["distribution"], height=240)
         st.markdown("**Watermark z-score histogram**")
-        st.bar_chart({f"{start:+.1f}": n for start, n in data["z_hist"]}, height=240)
+        _histogram(data["z_hist"], "{:+.1f}", "z-score (bin start)")
     with right:
         st.markdown("**P(machine) histogram**")
-        st.bar_chart({f"{start:.2f}": n for start, n in data["p_hist"]}, height=240)
+        _histogram(data["p_hist"], "{:.2f}", "P(machine) (bin start)")
         st.markdown("**Decisions over time**")
         series: dict[str, dict[str, int]] = {}
         for day, decision, n in data["over_time"]:
@@ -60,10 +60,31 @@ def render() -> None:
     st.metric("Agreement (machine/human decisions on machine/human verdicts)",
               "n/a" if rate is None else f"{rate:.0%}", help=f"{agreement['sided']} comparable decisions")
     if agreement["table"]:
-        pivot: dict[str, dict[str, int]] = {}
-        for row in agreement["table"]:
-            pivot.setdefault(row["reviewer"], {})[row["model"]] = row["count"]
-        st.bar_chart(pivot, height=240, stack=True, x_label="model verdict", y_label="decisions")
+        _agreement_chart(agreement["table"])
+
+
+def _histogram(bins: list[tuple[float, int]], label: str, title: str) -> None:
+    """Bars in numeric order of their bin (a dict of labels is sorted as text: "+9.5" before "-0.5")."""
+    import altair as alt
+
+    rows = [{"bin": label.format(start), "count": int(n)} for start, n in sorted(bins)]
+    order = [row["bin"] for row in rows]
+    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+        x=alt.X("bin:O", sort=order, title=title, axis=alt.Axis(labelAngle=-90)),
+        y=alt.Y("count:Q", title="verdicts"), tooltip=["bin:O", "count:Q"])
+    st.altair_chart(chart.properties(height=240), width="stretch")
+
+
+def _agreement_chart(table: list[dict[str, Any]]) -> None:
+    """Model verdict x reviewer decision, stacked; the legend sits below the bars so nothing is cut off."""
+    import altair as alt
+
+    chart = alt.Chart(alt.Data(values=table)).mark_bar().encode(
+        x=alt.X("model:N", title="model verdict", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("count:Q", title="decisions"),
+        color=alt.Color("reviewer:N", title="reviewer decision", legend=alt.Legend(orient="bottom")),
+        tooltip=["model:N", "reviewer:N", "count:Q"])
+    st.altair_chart(chart.properties(height=280), width="stretch")
 
 
 def _learning(labels: dict[str, Any], promotion: dict[str, Any] | None) -> None:

@@ -25,7 +25,7 @@ from detect.review_data import (
     merge_rows,
     promotion_checks,
 )
-from detect.training import PreparedData, cv_metrics, score_rows
+from detect.training import PreparedData, cv_metrics, human_reference, score_rows
 
 
 def retrain_bundle(name: str, scorer: PerplexityScorer, base: PreparedData, reviewed: Sequence[LabelledText],
@@ -87,7 +87,8 @@ def retrain_bundle(name: str, scorer: PerplexityScorer, base: PreparedData, revi
                "reviewed_trained": int(extra.sum()), "reviewed_held_back": len(compare),
                "reviewed_fingerprint_sha256": fingerprint(reviewed)}
     card = build_card(name, ScorerIdentity.of(scorer), candidate, data=summary,
-                      metrics={"cross_validated": cv_metrics(result), "folds": result.folds},
+                      metrics={"cross_validated": cv_metrics(result), "folds": result.folds,
+                               "human_reference": human_reference(result)},
                       training={"target_fpr": target_fpr, "seed": seed,
                                 "grouping": "prompt groups + MinHash near-duplicates of reviewed items",
                                 "scorer_quantize": scorer.lm.quantized or "none", "stacker": candidate.stacker,

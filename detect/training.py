@@ -188,6 +188,30 @@ def score_rows(scorer: PerplexityScorer, rows: Sequence[LabelledText], cache: St
     return [ScoredText(text, stat, state) for text, stat, state in zip(texts, stats, states, strict=True)]
 
 
+HUMAN_REFERENCE_QUANTILES = (5, 25, 50, 75, 95)
+
+
+def human_reference(result: TrainingResult) -> dict[str, Any]:
+    """Per detector statistic, where the training *human* texts fall (out-of-fold for the trained margins):
+    percentiles of the signed score (higher = more machine-like, as stored with every verdict) and their
+    count. The reviewer's item page scales a verdict's scores against this range, so "fast_detectgpt 0.79"
+    reads as "far above typical human text" instead of a bare number on its own scale."""
+    humans = np.asarray(result.labels) == 0
+    reference: dict[str, Any] = {}
+    for name, scores in result.oof_scores.items():
+        if name == "ensemble":
+            continue
+        values = np.asarray(scores, dtype=np.float64)[humans]
+        values = values[np.isfinite(values)]
+        if values.size < 2:
+            continue
+        points = np.percentile(values, HUMAN_REFERENCE_QUANTILES)
+        reference[name] = {"n": int(values.size),
+                           **{f"p{q}": round(float(v), 6) for q, v in zip(HUMAN_REFERENCE_QUANTILES, points,
+                                                                         strict=True)}}
+    return reference
+
+
 def cv_metrics(result: TrainingResult) -> dict[str, Any]:
     """Out-of-fold metrics per detector; the ensemble's FPR at its own threshold is in-sample by design."""
     metrics = {}
@@ -222,7 +246,8 @@ def train_bundle(name: str, scorer: PerplexityScorer, data: PreparedData, *, cac
                             progress=stage, stacker=stacker)
     identity = ScorerIdentity.of(scorer)
     card = build_card(name, identity, result.ensemble, data={**data.summary(), "texts_used": len(keep)},
-                      metrics={"cross_validated": cv_metrics(result), "folds": result.folds},
+                      metrics={"cross_validated": cv_metrics(result), "folds": result.folds,
+                               "human_reference": human_reference(result)},
                       training={"target_fpr": target_fpr, "seed": seed, "grouping": "prompt groups",
                                 "scorer_quantize": scorer.lm.quantized or "none",
                                 "stacker": result.ensemble.stacker,

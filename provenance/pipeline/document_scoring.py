@@ -18,6 +18,9 @@ from provenance.settings import Settings
 from provenance.signals import Signal, document_signal_names, signal_class, signal_names, signal_set
 
 log = logging.getLogger(__name__)
+# Machine-generated text leaning toxic is misuse even under the toxicity bundle's own threshold (a generator
+# being used for abuse is what the platform must catch); ``provenance.review.evidence`` shows which rule fired.
+MISUSE_MACHINE_P_TOXIC = 0.5
 
 
 @dataclass
@@ -55,7 +58,7 @@ class DocumentResult:
             return False
         if self.toxicity.get("toxic"):
             return True
-        return self.verdict == "machine" and float(self.toxicity.get("p_toxic") or 0.0) >= 0.5
+        return self.verdict == "machine" and float(self.toxicity.get("p_toxic") or 0.0) >= MISUSE_MACHINE_P_TOXIC
 
     def review(self, ledger_match: bool) -> tuple[bool, float]:
         """(needs review, priority): see ``review_priority``."""
@@ -70,10 +73,19 @@ def review_priority(*, misuse: bool, watermarked: bool, verdict: str, p_machine:
     unexplained watermark 3, uncertain verdicts 2-3, close machine calls 1.5, PII up to 1). A function of stored
     verdict columns, so a reader's view can be recomputed with *its own* ledger (``ledger_match``) instead of
     the whole ledger's answer the pipeline stored."""
+    shares = review_shares(misuse=misuse, watermarked=watermarked, verdict=verdict, p_machine=p_machine,
+                           margin=margin, pii_count=pii_count, ledger_match=ledger_match)
+    priority = sum(shares.values())
+    return priority > 0, round(priority, 4)
+
+
+def review_shares(*, misuse: bool, watermarked: bool, verdict: str, p_machine: float | None,
+                  margin: float | None, pii_count: int, ledger_match: bool) -> dict[str, float]:
+    """Each registered signal's ``review_share`` of the priority, by signal name in registry order: the parts
+    ``review_priority`` adds up, which the reviewer's item page shows as "why is this item in the queue"."""
     columns = {"misuse": misuse, "watermarked": watermarked, "verdict": verdict, "p_machine": p_machine,
                "margin": margin, "pii_count": pii_count, "ledger_match": ledger_match}
-    priority = sum(signal_class(name).review_share(columns) for name in signal_names())
-    return priority > 0, round(priority, 4)
+    return {name: float(signal_class(name).review_share(columns)) for name in signal_names()}
 
 
 class DocumentScorer:

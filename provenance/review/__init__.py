@@ -8,7 +8,7 @@ one reason to change; this package re-exports the public names so callers write 
 
 from __future__ import annotations
 
-from provenance.review.audit import AUDIT_COLUMNS, audit_actions, audit_csv, audit_rows
+from provenance.review.audit import AUDIT_COLUMNS, audit_actions, audit_csv, audit_rows, review_actions
 from provenance.review.common import (
     DECISIONS,
     DEFAULT_PAGE_SIZE,
@@ -26,10 +26,28 @@ from provenance.review.common import (
     visible,
 )
 from provenance.review.decisions import decide
+from provenance.review.evidence import (
+    DetectorScale,
+    PriorityBreakdown,
+    ToxicityEvidence,
+    WatermarkRule,
+    detector_scale,
+    priority_parts,
+    toxicity_evidence,
+    watermark_rule,
+)
 from provenance.review.items import ItemDetail, ensure_store, item_detail, ledger_matches, manifest_bodies, open_session
 from provenance.review.jobs import jobs
 from provenance.review.leases import ClaimResult, claim, claim_next, release
-from provenance.review.queue import QueueFilters, QueuePage, QueueRow, job_ids, queue_count, queue_page
+from provenance.review.queue import (
+    QueueFilters,
+    QueuePage,
+    QueueRow,
+    entity_types_present,
+    job_ids,
+    queue_count,
+    queue_page,
+)
 from provenance.review.stats import (
     agreement,
     decisions_over_time,
@@ -43,9 +61,11 @@ from provenance.review.stats import (
 __all__ = [
     "AUDIT_COLUMNS", "DECISIONS", "DEFAULT_PAGE_SIZE", "ENTITY_TYPES", "MAX_REVIEWER_LENGTH", "ORDERINGS",
     "STATUS_DECIDED", "STATUS_ESCALATED", "STATUS_OPEN", "UNCERTAINTY_RANDOM_SHARE", "VERDICTS", "ClaimResult",
-    "ItemDetail", "QueueFilters", "QueuePage", "QueueRow", "ReviewError", "agreement", "audit_actions", "audit_csv",
-    "audit_rows", "claim", "claim_next", "decide", "decisions_over_time", "ensure_store", "escape_like",
-    "item_detail", "job_ids", "jobs", "last_promotion", "ledger_matches", "manifest_bodies", "open_session",
-    "queue_count", "queue_page", "release", "retrain_labels", "review_counts", "score_histogram", "tenant_scope",
-    "verdict_distribution", "visible",
+    "DetectorScale", "ItemDetail", "PriorityBreakdown", "QueueFilters", "QueuePage", "QueueRow", "ReviewError",
+    "ToxicityEvidence", "WatermarkRule", "agreement", "audit_actions", "audit_csv", "audit_rows", "claim",
+    "claim_next", "decide", "decisions_over_time", "detector_scale", "ensure_store", "entity_types_present",
+    "escape_like", "item_detail", "job_ids", "jobs", "last_promotion", "ledger_matches", "manifest_bodies",
+    "open_session", "priority_parts", "queue_count", "queue_page", "release", "retrain_labels", "review_actions",
+    "review_counts", "score_histogram", "tenant_scope", "toxicity_evidence", "verdict_distribution", "visible",
+    "watermark_rule",
 ]

@@ -13,6 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from provenance.review.common import escape_like
 from provenance.store.models import (
     AuditLog,
     ReviewDecision,
@@ -20,14 +21,24 @@ from provenance.store.models import (
 )
 
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "subject_type", "subject_id", "decision", "note", "details")
+REVIEW_ACTION_PREFIX = "review."  # decisions and lease actions; generate/verify/scan rows outnumber them ~30:1
+
+
+def review_actions(actions: Sequence[str]) -> list[str]:
+    """The reviewers' own actions among ``actions`` (the audit page's default selection, so the review
+    history is not drowned by the API's generate/verify rows)."""
+    return [action for action in actions if action.startswith(REVIEW_ACTION_PREFIX)]
 
 
 def audit_rows(session: Session, *, actor: str | None = None, action: str | None = None,
                subject_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-               limit: int = 1000, tenant: str | None = None) -> list[dict[str, Any]]:
+               limit: int = 1000, tenant: str | None = None, actions: Sequence[str] | None = None,
+               actor_prefix: str | None = None) -> list[dict[str, Any]]:
     """Audit history newest first; review decisions carry their decision and note. For a tenant's reviewer
     (``tenant`` set): only rows whose actor is one of that tenant's accounts (the audit log has no tenant
-    column; platform rows, API rows and unauthenticated sign-in attempts are the platform-admin's)."""
+    column; platform rows, API rows and unauthenticated sign-in attempts are the platform-admin's).
+    ``actions``: any of these actions (an empty sequence matches nothing); ``actor_prefix``: actors whose name
+    starts with it, matched literally (``%`` and ``_`` are escaped)."""
     conditions = []
     if tenant is not None:
         conditions.append(AuditLog.actor.in_(select(Reviewer.name).where(Reviewer.tenant == tenant)))
@@ -35,6 +46,10 @@ def audit_rows(session: Session, *, actor: str | None = None, action: str | None
         conditions.append(AuditLog.actor == actor)
     if action:
         conditions.append(AuditLog.action == action)
+    if actions is not None:
+        conditions.append(AuditLog.action.in_(list(actions)))
+    if actor_prefix:
+        conditions.append(AuditLog.actor.ilike(escape_like(actor_prefix) + "%", escape="\\"))
     if subject_id:
         conditions.append(AuditLog.subject_id == str(subject_id))
     if since:

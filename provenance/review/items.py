@@ -32,6 +32,7 @@ class ItemDetail:
     content_hash: str
     manifest: dict[str, Any] | None
     decisions: list[ReviewDecision] = field(default_factory=list)
+    manifest_id: str | None = None  # the ledger match this reader may see (a tenant's: only its own ledger's)
 
 
 def item_detail(session: Session, verdict_id: int, *, tenant: str | None = None) -> ItemDetail | None:
@@ -56,7 +57,8 @@ def item_detail(session: Session, verdict_id: int, *, tenant: str | None = None)
         manifest = dict(row.body) if row is not None else None
     decisions = list(session.scalars(select(ReviewDecision).where(ReviewDecision.verdict_id == verdict_id)
                                      .order_by(ReviewDecision.created_at)))
-    return ItemDetail(verdict, document.redacted_text or "", source_id, document.content_hash, manifest, decisions)
+    return ItemDetail(verdict, document.redacted_text or "", source_id, document.content_hash, manifest, decisions,
+                      manifest_id)
 
 
 def ledger_matches(session: Session, settings: Any, text: str, *, tenant: str | None = None) -> list[dict[str, Any]]:

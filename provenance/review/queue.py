@@ -158,6 +158,18 @@ def queue_count(session: Session, filters: QueueFilters | None = None, *, cap: i
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
+def entity_types_present(session: Session, *, tenant: str | None = None) -> list[str]:
+    """The PII entity types that occur in the verdicts ``tenant`` may see, sorted: the queue's filter offers
+    these instead of a fixed list (which offered types that never occur and missed ones that do). One
+    DISTINCT over the ``pii_types`` strings (few distinct combinations however many verdicts)."""
+    found: set[str] = set()
+    query = select(VerdictRow.pii_types).where(VerdictRow.pii_types.is_not(None), VerdictRow.pii_types != "",
+                                               tenant_scope(tenant)).distinct()
+    for value in session.scalars(query):
+        found.update(part for part in str(value).split(",") if part)
+    return sorted(found)
+
+
 def job_ids(session: Session, limit: int = 200, *, tenant: str | None = None) -> list[str]:
     """Jobs to filter by, newest first (``tenant``'s only, unless None)."""
     query = select(ScanJob.id).order_by(ScanJob.created_at.desc()).limit(limit)
