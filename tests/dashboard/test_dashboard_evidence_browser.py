@@ -2,7 +2,7 @@
 priority's parts add up to the priority shown, the watermark names its threshold; a reload keeps the reviewer
 signed in, ``?item=ID`` opens that item, the audit page filters by action and reviewer prefix, and the Stats
 histogram's bins are in numeric order. Helpers (server, browser flags, guards) come from
-``tests/test_dashboard_browser.py``.
+``tests/dashboard/test_dashboard_browser.py``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from provenance.review.accounts import add_reviewer
 from provenance.store import Document, VerdictRow, session_scope, upgrade
 from provenance.store.audit import audit
 from testkit.review_seed import seed_demo_verdicts
-from tests.test_dashboard_browser import (
+from tests.dashboard.test_dashboard_browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     PASSWORD,
     UI_GUARD_MS,
 )
-from tests.test_dashboard_browser import dashboard_url as dashboard_url  # noqa: F401 - a fixture, used by name
+from tests.dashboard.test_dashboard_browser import dashboard_url as dashboard_url  # noqa: F401 - a fixture, used by name
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                                 reason="Debian's Chromium is not installed at /usr/bin/chromium")

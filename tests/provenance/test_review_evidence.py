@@ -17,8 +17,8 @@ from provenance.review.session_tokens import issue_token, resume
 from provenance.settings import Settings
 from provenance.store import AuditLog, Document, ScanJob, VerdictRow, session_scope, upgrade, utcnow
 from provenance.store.audit import audit
+from testkit.texts import synthetic_toxicity_rows
 from tests.conftest import install_bundle, resign_bundle
-from tests.test_toxicity_model import synthetic_toxicity_rows
 
 
 @pytest.fixture
