@@ -18,6 +18,7 @@ from provenance.review.common import (
     STATUS_DECIDED,
     STATUS_ESCALATED,
     STATUS_OPEN,
+    STATUS_OVERLAP,
     UNCERTAINTY_RANDOM_SHARE,
     VERDICTS,
     ReviewError,
@@ -25,10 +26,10 @@ from provenance.review.common import (
     tenant_scope,
     visible,
 )
-from provenance.review.decisions import decide
+from provenance.review.decisions import DEFAULT_UNDO_SECONDS, RecentDecision, change, decide, recent_decisions, undo
 from provenance.review.items import ItemDetail, ensure_store, item_detail, ledger_matches, manifest_bodies, open_session
 from provenance.review.jobs import jobs
-from provenance.review.leases import ClaimResult, claim, claim_next, release
+from provenance.review.leases import ClaimResult, claim, claim_next, release, release_item, skip
 from provenance.review.queue import QueueFilters, QueuePage, QueueRow, job_ids, queue_count, queue_page
 from provenance.review.stats import (
     agreement,
@@ -36,12 +37,15 @@ from provenance.review.stats import (
     last_promotion,
     retrain_labels,
     review_counts,
+    reviewer_agreement,
     score_histogram,
     verdict_distribution,
 )
 
 __all__ = [
-    "AUDIT_COLUMNS", "DECISIONS", "DEFAULT_PAGE_SIZE", "ENTITY_TYPES", "MAX_REVIEWER_LENGTH", "ORDERINGS",
+    "AUDIT_COLUMNS", "DEFAULT_UNDO_SECONDS", "STATUS_OVERLAP", "RecentDecision", "change", "recent_decisions",
+    "release_item", "reviewer_agreement", "skip", "undo",
+    "DECISIONS", "DEFAULT_PAGE_SIZE", "ENTITY_TYPES", "MAX_REVIEWER_LENGTH", "ORDERINGS",
     "STATUS_DECIDED", "STATUS_ESCALATED", "STATUS_OPEN", "UNCERTAINTY_RANDOM_SHARE", "VERDICTS", "ClaimResult",
     "ItemDetail", "QueueFilters", "QueuePage", "QueueRow", "ReviewError", "agreement", "audit_actions", "audit_csv",
     "audit_rows", "claim", "claim_next", "decide", "decisions_over_time", "ensure_store", "escape_like",

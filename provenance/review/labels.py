@@ -47,7 +47,8 @@ class ReviewLabels:
 
 def review_labels(session: Session, *, since: datetime | None = None, job_id: str | None = None) -> ReviewLabels:
     """One record per reviewed document (see module docstring), oldest decision first."""
-    conditions: list[Any] = [ReviewDecision.decision.in_(LABEL_DECISIONS)]
+    conditions: list[Any] = [ReviewDecision.decision.in_(LABEL_DECISIONS),
+                             ReviewDecision.superseded_at.is_(None)]  # undone or changed: not a label
     if since is not None:
         conditions.append(ReviewDecision.created_at >= since)
     if job_id is not None:
