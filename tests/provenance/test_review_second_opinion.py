@@ -43,9 +43,8 @@ def test_the_escalator_can_neither_claim_nor_settle_the_escalated_item(seeded: s
         assert not refused.ok and "another reviewer" in refused.message
         escalated = review.QueueFilters(status=review.STATUS_ESCALATED)
         assert review.claim_next(db, "ann", 600, escalated) is None  # the only escalated item is hers
-    with pytest.raises(review.ReviewError, match="you escalated item"):
-        with session_scope(seeded) as db:
-            review.decide(db, item, "ann", "human")
+    with pytest.raises(review.ReviewError, match="you escalated item"), session_scope(seeded) as db:
+        review.decide(db, item, "ann", "human")
     with session_scope(seeded) as db:
         assert db.get(VerdictRow, item).review_status == review.STATUS_ESCALATED
         claimed = review.claim_next(db, "ben", 600, review.QueueFilters(status=review.STATUS_ESCALATED))
@@ -56,18 +55,16 @@ def test_the_escalator_can_neither_claim_nor_settle_the_escalated_item(seeded: s
         # nor may she turn her escalation into a decision through "change"
         escalation = next(r for r in review.recent_decisions(db, "ann") if r.verdict_id == item)
         assert escalation.changeable_to == ()
-    with pytest.raises(review.ReviewError):
-        with session_scope(seeded) as db:
-            review.change(db, escalation.decision_id, "ann", "machine")
+    with pytest.raises(review.ReviewError), session_scope(seeded) as db:
+        review.change(db, escalation.decision_id, "ann", "machine")
 
 
 def test_an_escalation_cannot_be_changed_into_a_decision_by_its_escalator(seeded: str) -> None:
     item = _first_open(seeded)
     with session_scope(seeded) as db:
         record = review.decide(db, item, "ann", "escalate")
-    with pytest.raises(review.ReviewError, match="another reviewer settles it"):
-        with session_scope(seeded) as db:
-            review.change(db, record.id, "ann", "machine")
+    with pytest.raises(review.ReviewError, match="another reviewer settles it"), session_scope(seeded) as db:
+        review.change(db, record.id, "ann", "machine")
     with session_scope(seeded) as db:
         assert db.get(VerdictRow, item).review_status == review.STATUS_ESCALATED
 
@@ -86,9 +83,8 @@ def test_overlap_sampling_sends_the_drawn_share_to_a_second_independent_reviewer
         assert drawn not in mine
         assert not review.claim(db, drawn, "ann", 600).ok
         assert review.review_counts(db)["overlap"] == 1
-    with pytest.raises(review.ReviewError, match="another reviewer"):
-        with session_scope(seeded) as db:
-            review.decide(db, drawn, "ann", "human", overlap_share=0.1)
+    with pytest.raises(review.ReviewError, match="another reviewer"), session_scope(seeded) as db:
+        review.decide(db, drawn, "ann", "human", overlap_share=0.1)
     with session_scope(seeded) as db:
         assert review.claim(db, drawn, "ben", 600).ok
         review.decide(db, drawn, "ben", "human", overlap_share=0.1)

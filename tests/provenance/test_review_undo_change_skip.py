@@ -72,20 +72,16 @@ def test_undo_is_refused_when_late_not_own_or_not_the_latest(seeded: str) -> Non
         first = review.claim_next(db, "ann", 600).verdict_id
         second = review.claim_next(db, "ann", 600, skip=(first,)).verdict_id
         record = review.decide(db, first, "ann", "machine", now=utcnow() - timedelta(seconds=60))
-    with pytest.raises(review.ReviewError, match="too late to undo"):
-        with session_scope(seeded) as db:
-            review.undo(db, record.id, "ann", window_seconds=20)
-    with pytest.raises(review.ReviewError, match="is ann's"):
-        with session_scope(seeded) as db:
-            review.undo(db, record.id, "ben", window_seconds=3600)
-    with pytest.raises(review.ReviewError, match="does not exist"):
-        with session_scope(seeded) as db:
-            review.undo(db, 999_999, "ann")
+    with pytest.raises(review.ReviewError, match="too late to undo"), session_scope(seeded) as db:
+        review.undo(db, record.id, "ann", window_seconds=20)
+    with pytest.raises(review.ReviewError, match="is ann's"), session_scope(seeded) as db:
+        review.undo(db, record.id, "ben", window_seconds=3600)
+    with pytest.raises(review.ReviewError, match="does not exist"), session_scope(seeded) as db:
+        review.undo(db, 999_999, "ann")
     with session_scope(seeded) as db:
         review.undo(db, record.id, "ann", window_seconds=3600)
-    with pytest.raises(review.ReviewError, match="already undone"):
-        with session_scope(seeded) as db:
-            review.undo(db, record.id, "ann", window_seconds=3600)
+    with pytest.raises(review.ReviewError, match="already undone"), session_scope(seeded) as db:
+        review.undo(db, record.id, "ann", window_seconds=3600)
     with session_scope(seeded) as db:
         assert db.get(VerdictRow, second).review_status is None
 
@@ -111,15 +107,12 @@ def test_change_keeps_the_old_decision_and_audits_both(seeded: str) -> None:
         audit = review.audit_rows(db, action="review.change")
         assert audit[0]["note"] == "second look: template phrasing"
         assert review.agreement(db)["decisions"] == 1
-    with pytest.raises(review.ReviewError, match="is ann's"):
-        with session_scope(seeded) as db:
-            review.change(db, new.id, "ben", "human")
-    with pytest.raises(review.ReviewError, match="already undone or changed"):
-        with session_scope(seeded) as db:
-            review.change(db, old.id, "ann", "misuse")
-    with pytest.raises(review.ReviewError, match="unknown decision"):
-        with session_scope(seeded) as db:
-            review.change(db, new.id, "ann", "maybe")
+    with pytest.raises(review.ReviewError, match="is ann's"), session_scope(seeded) as db:
+        review.change(db, new.id, "ben", "human")
+    with pytest.raises(review.ReviewError, match="already undone or changed"), session_scope(seeded) as db:
+        review.change(db, old.id, "ann", "misuse")
+    with pytest.raises(review.ReviewError, match="unknown decision"), session_scope(seeded) as db:
+        review.change(db, new.id, "ann", "maybe")
 
 
 def test_change_into_an_escalation_sends_the_item_to_the_escalated_queue(seeded: str) -> None:
@@ -142,12 +135,10 @@ def test_only_the_latest_decision_on_an_item_can_be_changed(seeded: str) -> None
         settled = review.decide(db, item, "ben", "human")
         assert review.recent_decisions(db, "ann")[0].latest is False
         assert "escalate" not in review.recent_decisions(db, "ben")[0].changeable_to
-    with pytest.raises(review.ReviewError, match="settled a second-level item"):
-        with session_scope(seeded) as db:
-            review.change(db, settled.id, "ben", "escalate")
-    with pytest.raises(review.ReviewError):
-        with session_scope(seeded) as db:
-            review.undo(db, escalation.id, "ann", window_seconds=3600)
+    with pytest.raises(review.ReviewError, match="settled a second-level item"), session_scope(seeded) as db:
+        review.change(db, settled.id, "ben", "escalate")
+    with pytest.raises(review.ReviewError), session_scope(seeded) as db:
+        review.undo(db, escalation.id, "ann", window_seconds=3600)
 
 
 def test_skip_releases_the_lease_audits_it_and_hands_out_a_different_item(seeded: str) -> None:
