@@ -93,7 +93,7 @@ def test_queue_lists_items_and_a_decision_is_recorded_then_the_next_item_opens(s
     with session_scope(store) as db:
         assert db.get(ReviewLease, first).reviewer == "alice"
     at.text_area(key=f"note-{first}").input("reads like a template")
-    at.button(key="decide-machine").click()
+    at.button(key=f"decide-machine-{first}").click()
     at.run()
     assert not at.exception
     assert at.session_state["item_id"] not in (None, first)
@@ -169,7 +169,7 @@ def test_a_decision_that_lost_a_race_is_a_message(store: str) -> None:
     item = at.session_state["item_id"]
     with session_scope(store) as db:  # the same reviewer, in another tab, decided it already
         review.decide(db, item, "alice", "human")
-    at.button(key="decide-machine").click()
+    at.button(key=f"decide-machine-{item}").click()
     at.run()
     assert not at.exception
     assert any("already been decided" in e.value for e in at.error)
