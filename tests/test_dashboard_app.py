@@ -246,3 +246,21 @@ def test_fragment_reruns_check_the_session_too(store: str) -> None:
     idle.session_state[LAST_SEEN_KEY] = now_utc() - timedelta(hours=2)
     idle.run()
     assert any("session ended" in w.value for w in idle.warning) and ACCOUNT_KEY not in idle.session_state
+
+
+def test_stats_show_agreement_between_reviewers_beside_agreement_with_the_model(store: str) -> None:
+    with session_scope(store) as db:
+        items = [row.id for row in review.queue_page(db, limit=4).rows]
+        for item, (first, second) in zip(items, [("machine", "machine"), ("human", "human"), ("human", "machine"),
+                                                 ("machine", "machine")], strict=True):
+            review.decide(db, item, "alice", first, overlap_share=1.0)
+            review.decide(db, item, "bob", second, overlap_share=1.0)
+    at = signed_in()
+    at.switch_page("views/stats.py")
+    at.run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Agreement between reviewers"] == "75%"
+    # kappa by hand: observed 3/4; alice said machine 2/4, bob machine 3/4 -> chance 0.5*0.75 + 0.5*0.25 = 0.5
+    assert metrics["Cohen's kappa between reviewers"] == "0.50"
+    assert "Agreement with the model (machine/human decisions on machine/human verdicts)" in metrics
