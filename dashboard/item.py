@@ -28,12 +28,20 @@ SKIPPED_KEY, SKIPPED_MAX = "skipped-items", 20
 LAST_DECISION_KEY = "last-decision"
 
 
+def _set_item(verdict_id: int | None) -> None:
+    """Open ``verdict_id`` (None: close the item). Every opening gets a new serial, so the focus script runs
+    again even when the same item reopens (after a release or an undo)."""
+    st.session_state["item_id"] = verdict_id
+    if verdict_id is not None:
+        st.session_state["item-serial"] = int(st.session_state.get("item-serial", 0)) + 1
+
+
 def open_item(settings: Settings, name: str | None, verdict_id: int) -> None:
     """Claim ``verdict_id`` and show it, or say who holds it."""
     with context.session() as db:
         result = review.claim(db, verdict_id, name or "", settings.review_lease_seconds, tenant=context.scope())
     if result.ok:
-        st.session_state["item_id"] = verdict_id
+        _set_item(verdict_id)
         st.rerun()
     st.warning(result.message)
 
@@ -42,7 +50,7 @@ def _claim_next(settings: Settings, name: str | None, filters: review.QueueFilte
                 skip: tuple[int, ...] = ()) -> None:
     with context.session() as db:
         result = review.claim_next(db, name or "", settings.review_lease_seconds, filters, skip=skip)
-    st.session_state["item_id"] = result.verdict_id if result else None
+    _set_item(result.verdict_id if result else None)
     if result is None:
         st.session_state["flash"] = (st.session_state.get("flash") or "") + " The queue is empty."
 
@@ -88,7 +96,7 @@ def _decide(settings: Settings, name: str, verdict_id: int, decision: str, filte
         _claim_next(settings, name, filters, skip=(verdict_id,))
     except Exception as exc:
         _fail(exc)
-        st.session_state["item_id"] = None
+        _set_item(None)
 
 
 def _skip(settings: Settings, name: str, verdict_id: int, filters: review.QueueFilters) -> None:
@@ -104,10 +112,10 @@ def _skip(settings: Settings, name: str, verdict_id: int, filters: review.QueueF
                 result = review.claim_next(db, name, settings.review_lease_seconds, filters, skip=(verdict_id,))
     except Exception as exc:
         _fail(exc)
-        st.session_state["item_id"] = None
+        _set_item(None)
         return
     st.session_state[SKIPPED_KEY] = [*skipped, verdict_id]
-    st.session_state["item_id"] = result.verdict_id if result else None
+    _set_item(result.verdict_id if result else None)
     st.session_state["flash"] = f"Skipped item {verdict_id}: it is back in the queue." + \
         ("" if result else " There is no other item to review.")
 
@@ -123,7 +131,7 @@ def _release(name: str, verdict_id: int) -> None:
             f"Item {verdict_id} was no longer yours (the claim had expired); it is in the queue."
     except Exception as exc:
         _fail(exc)
-    st.session_state["item_id"] = None
+    _set_item(None)
 
 
 def _undo(settings: Settings, name: str) -> None:
@@ -143,7 +151,7 @@ def _undo(settings: Settings, name: str) -> None:
     except Exception as exc:
         _fail(exc)
         return
-    st.session_state["item_id"] = last["verdict_id"] if claimed.ok else None
+    _set_item(last["verdict_id"] if claimed.ok else None)
     st.session_state["flash"] = f"Undid '{last['decision']}' for item {last['verdict_id']}: it is " + \
         ("open again." if claimed.ok else f"back in the queue ({claimed.message}).")
 
@@ -201,13 +209,13 @@ def recent_decisions(name: str | None) -> None:
         right.button("Change", key="change-decision", on_click=_change, args=(name, chosen, target))
 
 
-def _focus_script(verdict_id: int) -> None:
+def _focus_script(opening: str) -> None:
     """On a new item: scroll to the top, move the focus off every button (onto the item heading) and ignore
     Enter, Space and the shortcut keys for ``ARM_MS``; always: a clicked button gives up the focus at once and
     a held key's repeats are ignored. Together a second Enter can never land on the next item's button."""
     keys = "".join(sorted(k.lower() for k in SHORTCUTS.values()))
     st.html(f"""<script>(() => {{
-  const item = {int(verdict_id)}, armMs = {ARM_MS}, keys = "{keys}";
+  const item = {json.dumps(opening)}, armMs = {ARM_MS}, keys = "{keys}";
   const w = window, doc = document;
   if (w.__provItem !== item) {{
     w.__provItem = item;
@@ -311,7 +319,7 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
         bodies = review.manifest_bodies(db, [m["manifest_id"] for m in matches])
     if not lease.ok or detail is None:
         st.warning(lease.message)
-        st.session_state["item_id"] = None
+        _set_item(None)
         return
     verdict = detail.verdict
     # The source id can bias a reviewer ("human-corpus-7"): kept for the message after the decision.
@@ -347,4 +355,4 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
                 when = decision.created_at.strftime("%Y-%m-%d %H:%M")
                 st.caption(f"Earlier: {decision.reviewer} decided {decision.decision} at {when} UTC"
                            + (f" ({decision.note})" if decision.note else ""))
-    _focus_script(verdict_id)
+    _focus_script(f"{verdict_id}-{st.session_state.get('item-serial', 0)}")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from dashboard.item import ARM_MS
 from provenance.review.accounts import add_reviewer
 from provenance.store import AuditLog, ReviewDecision, ReviewLease, VerdictRow, session_scope, upgrade
 from testkit.review_seed import seed_demo_verdicts
@@ -119,6 +120,12 @@ def _decisions(home: Path, reviewer: str) -> list[tuple[int, str, bool]]:
             select(ReviewDecision).where(ReviewDecision.reviewer == reviewer).order_by(ReviewDecision.id))]
 
 
+def _past_arming(page: Any) -> None:
+    """Let the new item's arming period (keys and Enter ignored) run out, as a reader's first glance does; a
+    pause, not an assertion."""
+    page.wait_for_timeout(ARM_MS + 600)
+
+
 def _scroll_down(page: Any) -> None:
     page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollTop = 600")
 
@@ -138,6 +145,7 @@ def test_a_double_enter_decides_at_most_one_item(browser: Any, base_url: str, st
     page.get_by_role("button", name="Review next item").click()
     first = _open_item(page)
     _scroll_down(page)
+    _past_arming(page)
     _button(page, "human", first).focus()
     page.keyboard.press("Enter")
     page.keyboard.press("Enter")
@@ -164,10 +172,11 @@ def test_shortcut_keys_pressed_twice_or_held_decide_one_item_each(browser: Any, 
     page.get_by_role("button", name="Review next item").click()
     first = _open_item(page)
     expect(page.get_by_text("Keys: M machine")).to_be_visible()  # the shortcuts are shown on the page
+    _past_arming(page)
     page.keyboard.press("m")
     page.keyboard.press("m")
     second = _next_item(page, first)
-    page.wait_for_timeout(1000)  # past the arming period, so the next key press counts (not an assertion)
+    _past_arming(page)  # so that the held key's first press counts
     page.keyboard.down("x")
     page.keyboard.down("x")  # held: the browser marks the second keydown as a repeat
     page.keyboard.down("x")
