@@ -327,6 +327,8 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
     p = "n/a" if verdict.p_machine is None else f"{verdict.p_machine:.3f}"
     with st.container(border=True, key="item-card"):
         st.subheader(f"Item {verdict_id} · {verdict.verdict} · P(machine) {p}", anchor=False)
+        # Before the buttons: the arming period starts as they appear, not after the evidence is drawn.
+        _focus_script(f"{verdict_id}-{st.session_state.get('item-serial', 0)}")
         _decision_bar(settings, name or "", verdict_id, filters)
         st.caption(f"priority {verdict.review_priority:.3f} · job {verdict.job_id or '-'} · {lease.message}"
                    + (" · misuse flagged" if verdict.misuse else ""))
@@ -355,4 +357,3 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
                 when = decision.created_at.strftime("%Y-%m-%d %H:%M")
                 st.caption(f"Earlier: {decision.reviewer} decided {decision.decision} at {when} UTC"
                            + (f" ({decision.note})" if decision.note else ""))
-    _focus_script(f"{verdict_id}-{st.session_state.get('item-serial', 0)}")
