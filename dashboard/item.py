@@ -8,6 +8,7 @@ row and the lease release are one transaction; then the next free item opens.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -159,12 +160,11 @@ def _undo(settings: Settings, name: str) -> None:
 def undo_bar(settings: Settings, name: str | None) -> None:
     """The Undo button for the last decision, while it is younger than ``review_undo_seconds`` (the server
     checks the age again: a click just after the window closes is refused with a message)."""
-    from provenance.store.models import utcnow
-
     last = st.session_state.get(LAST_DECISION_KEY)
     if not last:
         return
-    if (utcnow() - last["at"]).total_seconds() > settings.review_undo_seconds:
+    now = datetime.now(UTC).replace(tzinfo=None)  # decisions are stored in naive UTC
+    if (now - last["at"]).total_seconds() > settings.review_undo_seconds:
         st.session_state.pop(LAST_DECISION_KEY, None)
         return
     st.button(f"Undo '{last['decision']}' for item {last['verdict_id']}", key="undo-last",
