@@ -49,7 +49,7 @@ def passages(tokenizer, count: int, tokens: int) -> list[str]:  # noqa: ANN001
     if sources:
         words = " ".join(p.read_text(encoding="utf-8", errors="replace") for p in sources[:3]).split()
     else:
-        from tests.conftest import synthetic_paragraphs
+        from testkit.texts import synthetic_paragraphs
 
         words = " ".join(synthetic_paragraphs(4000)).split()
     texts, start = [], 5000 if len(words) > 200_000 else 0

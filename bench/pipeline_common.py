@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from sqlalchemy import func, select
-
-from provenance.pipeline.jobs import job_summary
 from provenance.settings import Settings
-from provenance.store import WorkerHeartbeat, session_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))  # the repository root, for testkit (the harness the tests use too)
+
+from testkit.services import RedisServer, redis_binary  # noqa: E402,F401 - RedisServer for the benches
+from testkit.workers import WorkerProcess, settings_for, worker_env  # noqa: E402,F401 - the benches import them from here
+from testkit.workers import wait_job as wait_job_for  # noqa: E402
+
+env_for = worker_env
 
 
 def unique_documents(count: int, data: Path, corpus: Path) -> list[str]:
@@ -61,102 +59,18 @@ def fresh_home(base: Path, name: str) -> Path:
     return home
 
 
-def env_for(home: Path, model: str, broker: str | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
-    env.update(PROVENANCE_HOME=str(home), PROVENANCE_MODEL=model, TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="",
-               HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", **extra)
-    if broker:
-        env["PROVENANCE_BROKER_URL"] = broker
-    return env
+def start_redis(directory: Path) -> RedisServer:
+    """A loopback redis-server without persistence (a restart forgets every queued message)."""
+    binary = redis_binary()
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install -y redis-server)")
+    directory.mkdir(parents=True, exist_ok=True)
+    server = RedisServer(binary, directory)
+    server.start()
+    return server
 
 
-def settings_for(env: dict[str, str]) -> Settings:
-    """Settings as a process started with ``env`` sees them."""
-    values = {k[len("PROVENANCE_"):].lower(): v for k, v in env.items() if k.startswith("PROVENANCE_")}
-    return Settings(**values)
-
-
-class WorkerProcess:
-    def __init__(self, env: dict[str, str], concurrency: int, log: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "provenance.cli", "worker", "--concurrency",
-                                         str(concurrency), "--loglevel", "WARNING"], env=env,
-                                        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-        self.settings = settings_for(env)
-        self.log = log
-
-    def wait_ready(self, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("worker exited:\n" + self.log.read_text()[-2000:])
-            try:
-                with session_scope(self.settings.resolved_database_url) as session:
-                    if session.scalar(select(func.count()).select_from(WorkerHeartbeat)
-                                      .where(WorkerHeartbeat.pid == self.process.pid)):
-                        return
-            except Exception:
-                pass
-            time.sleep(0.3)
-        raise SystemExit("worker not ready in time")
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(120)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-class RedisProcess:
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        if not Path(binary).exists():
-            raise FileNotFoundError("redis-server is not installed")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.binary, self.directory, self.process = binary, directory, None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--dir", str(self.directory)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise SystemExit("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(15)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-def wait_job(settings: Settings, job_id: str, condition=lambda s: s["status"] == "done", timeout: float = 7200,
+def wait_job(settings: Settings, job_id: str, condition=lambda s: s["status"] == "done",  # noqa: ANN001
              poll: float = 0.2) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        summary = job_summary(settings, job_id)
-        if condition(summary):
-            return summary
-        time.sleep(poll)
-    raise SystemExit(f"job {job_id} did not finish: {job_summary(settings, job_id)}")
+    """The job's summary once ``condition`` holds; a benchmark's job may run for up to two hours."""
+    return wait_job_for(settings, job_id, condition, timeout=7200, poll=poll)

@@ -18,11 +18,12 @@ from pathlib import Path
 
 from pipeline_common import (
     SHARED,
-    RedisProcess,
+    RedisServer,
     WorkerProcess,
     env_for,
     fresh_home,
     settings_for,
+    start_redis,
     unique_documents,
     wait_job,
     write_jsonl,
@@ -77,12 +78,12 @@ def kill_mid_job(base: Path, model: str, dump: Path, lines: int, broker: str | N
     home = fresh_home(base, name)
     env = env_for(home, model, broker, **FAST_RECOVERY)
     settings = settings_for(env)
-    first = WorkerProcess(env, 1, home / "worker-1.log")
+    first = WorkerProcess(env, home / "worker-1.log", concurrency=1, loglevel="WARNING")
     first.wait_ready()
     job_id = submit(env, dump)
     at_kill = wait_job(settings, job_id, lambda s: s["chunks_done"] >= 3)
     first.kill()
-    second = WorkerProcess(env, 1, home / "worker-2.log")
+    second = WorkerProcess(env, home / "worker-2.log", concurrency=1, loglevel="WARNING")
     try:
         second.wait_ready()
         wait_job(settings, job_id)
@@ -92,11 +93,11 @@ def kill_mid_job(base: Path, model: str, dump: Path, lines: int, broker: str | N
             **counts(settings, job_id, lines)}
 
 
-def redis_restart(base: Path, model: str, dump: Path, lines: int, redis: RedisProcess) -> dict:
+def redis_restart(base: Path, model: str, dump: Path, lines: int, redis: RedisServer) -> dict:
     home = fresh_home(base, "redis-restart")
     env = env_for(home, model, redis.url, **FAST_RECOVERY)
     settings = settings_for(env)
-    worker = WorkerProcess(env, 1, home / "worker.log")
+    worker = WorkerProcess(env, home / "worker.log", concurrency=1, loglevel="WARNING")
     try:
         worker.wait_ready()
         job_id = submit(env, dump)
@@ -118,7 +119,7 @@ def rescan_and_malformed(base: Path, model: str, texts: list[str], root: Path) -
     for index in bad:
         lines[index] = lines[index][: len(lines[index]) // 2]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    worker = WorkerProcess(env, 1, home / "worker.log")
+    worker = WorkerProcess(env, home / "worker.log", concurrency=1, loglevel="WARNING")
     try:
         worker.wait_ready()
         first = submit(env, path)
@@ -150,7 +151,7 @@ def main() -> None:
     print(json.dumps({"progress": "kill_worker_embedded"}), flush=True)
     redis = None
     try:
-        redis = RedisProcess(root / "redis")
+        redis = start_redis(root / "redis")
         report["kill_worker_redis"] = kill_mid_job(base, args.model, dump, len(texts), redis.url, "kill-redis")
         redis.restart()
         report["redis_restart"] = redis_restart(base, args.model, dump, len(texts), redis)

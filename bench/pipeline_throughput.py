@@ -24,11 +24,11 @@ from pathlib import Path
 
 from pipeline_common import (
     SHARED,
-    RedisProcess,
     WorkerProcess,
     env_for,
     fresh_home,
     settings_for,
+    start_redis,
     unique_documents,
     wait_job,
     write_jsonl,
@@ -90,7 +90,7 @@ def through_queue(home: Path, model: str, dump: Path, warm: Path, workers: int, 
 
     get_settings.cache_clear()
     settings = settings_for(env)
-    worker = WorkerProcess(env, workers, home / "worker.log")
+    worker = WorkerProcess(env, home / "worker.log", concurrency=workers, loglevel="WARNING")
     try:
         worker.wait_ready()
         wait_job(settings, submit_paths(settings, [warm]))  # every pool process has loaded its models
@@ -141,7 +141,7 @@ def main() -> None:
                 broker = None
                 if kind == "redis":
                     try:
-                        redis = redis or RedisProcess(root / "redis")
+                        redis = redis or start_redis(root / "redis")
                     except FileNotFoundError as exc:
                         report["runs"][config] = {"skipped": str(exc)}
                         continue

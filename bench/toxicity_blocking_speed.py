@@ -2,7 +2,7 @@
 
 Baseline: the same bundle with its blocking stage removed (``model.blocking = None``), which runs exactly the
 scoring code path of bundles trained by main's recipe (the first stage is main's recipe, unchanged). Measured:
-the scan path (``blocking=False``: what a scan worker runs through ``ToxicitySignal``/``ToxicityDetector``)
+the scan path (``blocking=False``: what a scan worker runs through ``ToxicitySignal``)
 and the generation/CLI path (``blocking=True``: parse + second stage). Runs are interleaved ``--rounds``
 times so load changes on the shared cores hit every arm alike; medians of docs per CPU-second are reported
 with the load average.

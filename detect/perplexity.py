@@ -36,8 +36,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from detect.base import DetectionBatch, DetectorOutput
-
 STATISTICS = (
     "log_likelihood", "log_rank", "lrr", "fast_detectgpt", "entropy", "gltr_top10", "gltr_top100",
     "gltr_top1000", "burstiness", "log_likelihood_std", "top1", "token_z_mean", "token_z_positive",
@@ -327,22 +325,3 @@ class PerplexityScorer:
             if item.pooled is not None and item.pooled.size == width:
                 states[i] = item.pooled
         return [aggregate(item, text) for item, text in zip(scores, texts, strict=True)], states
-
-
-class PerplexityDetector:
-    """Detector interface over ``PerplexityScorer``: every statistic becomes a named, signed score."""
-
-    name = "perplexity"
-    requires: tuple[str, ...] = ()
-
-    def __init__(self, scorer: PerplexityScorer, progress: Callable[[int], None] | None = None) -> None:
-        self.scorer = scorer
-        self.progress = progress
-
-    def score(self, batch: DetectionBatch) -> DetectorOutput:
-        stats = self.scorer.statistics(batch.texts, self.progress)
-        scores = {name: np.array([getattr(s, name) * MACHINE_DIRECTION[name] for s in stats], dtype=np.float64)
-                  for name in STATISTICS}
-        # The headline score first: Fast-DetectGPT is the strongest single statistic.
-        scores = {"fast_detectgpt": scores.pop("fast_detectgpt"), **scores}
-        return DetectorOutput(self.name, scores, [s.as_dict() for s in stats])

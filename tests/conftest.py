@@ -6,39 +6,23 @@ No test touches the network: the hub is switched off for the whole session, and 
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from testkit.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
+from testkit.texts import synthetic_paragraphs, synthetic_toxicity_rows
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.pop("PROVENANCE_MODEL", None)
-
-SUBJECTS = ["the old captain", "a young doctor", "the quiet village", "my sister", "the river", "the king",
-            "a tired soldier", "the small boat", "her mother", "the city council"]
-VERBS = ["walked toward", "remembered", "looked at", "spoke with", "waited for", "followed", "described",
-         "crossed", "admired", "avoided"]
-OBJECTS = ["the harbour", "an empty house", "the morning train", "a letter from London", "the long road",
-           "the winter garden", "a silver key", "the northern hills", "the market square", "a strange light"]
-TAILS = ["before the storm.", "in silence.", "at dawn.", "without a word.", "for many years.",
-         "with great care.", "once again.", "after dinner.", "near the bridge.", "as the bells rang."]
-
-
-def synthetic_paragraphs(count: int, seed: int = 0) -> list[str]:
-    """Grammatical, repetitive English: enough structure for a micro model to learn in seconds."""
-    rng = random.Random(seed)
-    paragraphs = []
-    for _ in range(count):
-        sentences = [
-            f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}"
-            for _ in range(rng.randint(2, 5))
-        ]
-        paragraphs.append(" ".join(sentences))
-    return paragraphs
-
 
 @pytest.fixture(scope="session")
 def synthetic_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -177,4 +161,75 @@ def resign_bundle(home: Path, directory: Path, kind: str = "detector-bundle") ->
     sign_directory(home, directory, kind)
 
 
-from tests.services import postgres_server, postgres_url, redis_server  # noqa: E402,F401 - shared fixtures
+# ------------------------------------------------------------------------------ toxicity (detect and provenance)
+@pytest.fixture(scope="session")
+def toxicity_data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("toxicity") / "labelled.jsonl"
+    lines = [json.dumps(row) for row in synthetic_toxicity_rows(400)]
+    lines.insert(5, "{not json")
+    lines.insert(9, json.dumps({"text": "x", "label": "maybe"}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def toxicity_bundle_path(tmp_path_factory: pytest.TempPathFactory, toxicity_data_file: Path) -> Path:
+    from detect.toxicity import read_toxicity_data, save_toxicity_bundle, train_toxicity_bundle
+
+    data = read_toxicity_data([toxicity_data_file])
+    bundle = train_toxicity_bundle(data, name="toxicity", folds=3, target_fpr=0.05)
+    return save_toxicity_bundle(bundle, tmp_path_factory.mktemp("bundles") / "toxicity")
+
+
+# ------------------------------------------------------------------------------ loopback services
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require(binary: str | None, what: str) -> str:
+    """Outside CI a missing server binary skips the tests that need it, with the reason; in CI (``CI=true``,
+    where ``.ci/run`` installs both) it fails them, so those tests are mandatory there."""
+    if binary:
+        return binary
+    message = f"{what} is not installed (apt-get install -y redis-server postgresql; .ci/run does this)"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(require(redis_binary(), "redis-server"), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = require(postgres_bindir(), "PostgreSQL")
+    directory = Path(tempfile.mkdtemp(prefix="provenance-pg-"))  # not under pytest's 0700 root-owned tmp
+    server = PostgresServer(bindir, directory)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+_databases = iter(range(10**6))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.create_database(f"test_{os.getpid()}_{next(_databases)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store on SQLite and on PostgreSQL (each test runs on both)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return request.getfixturevalue("postgres_url")

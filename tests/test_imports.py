@@ -46,7 +46,7 @@ def test_light_modules_import_no_heavy_library(tmp_path: Path) -> None:
 
 def test_light_commands_run_without_heavy_libraries(tmp_path: Path) -> None:
     """--help, config show, scan submission (no --wait), jobs list/show, verdicts export, apikey create."""
-    probe = ROOT / "tests" / "light_cli_probe.py"
+    probe = ROOT / "testkit" / "light_cli_probe.py"
     done = subprocess.run([sys.executable, str(probe), str(tmp_path)], capture_output=True, text=True,
                           cwd=tmp_path, env=_env(tmp_path), timeout=300)
     assert done.returncode == 0, done.stderr
@@ -198,3 +198,19 @@ def test_no_import_cycles() -> None:
         if node not in index:
             connect(node)
     assert cycles == []
+
+
+def test_benchmarks_and_the_product_never_import_the_test_suite() -> None:
+    """The harness the tests and benchmarks share lives in ``testkit``; a benchmark that imported ``tests`` would
+    run pytest's fixtures module as a library. The product packages import neither."""
+    offenders = []
+    for path in sorted([*ROOT.glob("bench/*.py"), *ROOT.glob("testkit/*.py"),
+                        *(p for package in PACKAGES for p in ROOT.glob(f"{package}/**/*.py"))]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.split(".")[0] == "tests"]
+            if path.relative_to(ROOT).parts[0] in PACKAGES:
+                offenders += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.split(".")[0] == "testkit"]
+    assert offenders == []

@@ -2,7 +2,7 @@
 
 Why a new suite: the first one (``functional``) was written before the cue lexicon, and almost all of its
 hateful cases contain a lexicon word, so it cannot say whether the model generalises. This suite was written
-before any model change in this round and is frozen by a digest test (``tests/test_toxicity_suite.py``):
+before any model change in this round and is frozen by a digest test (``tests/detect/test_toxicity_suite.py``):
 changing a sentence changes the digest and fails the test, so nobody tunes to it by accident. Many hateful
 cases here use words no lexicon lists ("a swarm of locusts", "livestock, not citizens"), and every contrast
 shares most of its words with a hateful case.

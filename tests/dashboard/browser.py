@@ -5,10 +5,8 @@ guards for a shared, slow machine."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from provenance.store import AuditLog, session_scope
+from testkit.services import free_port
+from testkit.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,12 +29,6 @@ UI_GUARD_MS = 180_000
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                                     reason="Debian's Chromium is not installed at /usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -50,19 +44,13 @@ def running_dashboard(home: Path, extra_env: dict[str, str] | None = None) -> It
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_GUARD_S
-        while True:
+        def healthy() -> bool:
             if server.poll() is not None:
                 pytest.fail("dashboard exited: " + (home / "dashboard.log").read_text(errors="replace")[-2000:])
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("dashboard did not start: " + (home / "dashboard.log").read_text(errors="replace"))
-            time.sleep(0.5)
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+                return response.status == 200
+
+        wait_until(healthy, timeout=STARTUP_GUARD_S, interval=0.5, what="dashboard health check")
         yield url
     finally:
         server.terminate()
@@ -103,10 +91,9 @@ def sign_in(page: Any, name: str, password: str) -> None:
 def wait_for_audit_rows(home: Path, action: str, count: int) -> None:
     """Block until the store holds ``count`` audit rows of ``action`` (a hang guard, not a timing check)."""
     url = f"sqlite:///{home / 'provenance.sqlite'}"
-    deadline = time.monotonic() + UI_GUARD_MS / 1000
-    while time.monotonic() < deadline:
+
+    def rows() -> int:
         with session_scope(url) as db:
-            if len(db.scalars(select(AuditLog).where(AuditLog.action == action)).all()) >= count:
-                return
-        time.sleep(0.2)
-    pytest.fail(f"no {count} {action} audit rows")
+            return len(db.scalars(select(AuditLog).where(AuditLog.action == action)).all())
+
+    wait_until(rows, timeout=UI_GUARD_MS / 1000, done=lambda n: n >= count, what=f"{count} {action} audit rows")
