@@ -3,8 +3,6 @@ escalated it, overlap sampling hands a share of items to a second reviewer, inte
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -15,14 +13,13 @@ from provenance.store import AuditLog, VerdictRow, session_scope, upgrade
 from testkit.review_seed import seed_demo_verdicts
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def seeded(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'review.sqlite'}" if request.param == "sqlite" else \
-        request.getfixturevalue("postgres_url")
-    upgrade(url)
-    with session_scope(url) as db:
+@pytest.fixture
+def seeded(db_url: str) -> str:
+    """A seeded store on SQLite and on PostgreSQL (``db_url`` runs each test on both)."""
+    upgrade(db_url)
+    with session_scope(db_url) as db:
         seed_demo_verdicts(db, 60, seed=5)
-    return url
+    return db_url
 
 
 def _first_open(url: str, *, overlap: bool | None = None) -> int:

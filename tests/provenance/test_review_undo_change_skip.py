@@ -4,7 +4,6 @@ statistics and labels count only what still stands."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,14 +14,13 @@ from provenance.store import AuditLog, ReviewDecision, ReviewLease, VerdictRow, 
 from testkit.review_seed import seed_demo_verdicts
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def seeded(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'review.sqlite'}" if request.param == "sqlite" else \
-        request.getfixturevalue("postgres_url")
-    upgrade(url)
-    with session_scope(url) as db:
+@pytest.fixture
+def seeded(db_url: str) -> str:
+    """A seeded store on SQLite and on PostgreSQL (``db_url`` runs each test on both)."""
+    upgrade(db_url)
+    with session_scope(db_url) as db:
         seed_demo_verdicts(db, 40, seed=8)
-    return url
+    return db_url
 
 
 def _actions(db, item: int) -> list[str]:
