@@ -101,6 +101,7 @@ def latest_decisions(session: Session, document_ids: Sequence[int]) -> dict[int,
         return {}
     rows = session.execute(select(VerdictRow.document_id, ReviewDecision.decision)
                            .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id)
-                           .where(VerdictRow.document_id.in_(list(document_ids)))
+                           .where(VerdictRow.document_id.in_(list(document_ids)),
+                                  ReviewDecision.superseded_at.is_(None))  # undone or changed: not the decision
                            .order_by(ReviewDecision.created_at, ReviewDecision.id)).all()
     return {document_id: decision for document_id, decision in rows}

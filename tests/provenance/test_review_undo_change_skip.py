@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from provenance import review
-from provenance.review.labels import review_labels
+from provenance.review.labels import latest_decisions, review_labels
 from provenance.store import AuditLog, ReviewDecision, ReviewLease, VerdictRow, session_scope, upgrade, utcnow
 from testkit.review_seed import seed_demo_verdicts
 
@@ -43,6 +43,7 @@ def test_undo_restores_the_item_to_the_queue_and_keeps_the_old_decision(seeded: 
         assert _actions(db, item) == ["review.decide", "review.undo"]
         assert review.agreement(db)["decisions"] == 0
         assert review_labels(db).summary()["records"] == 0
+        assert latest_decisions(db, [db.get(VerdictRow, item).document_id]) == {}  # verdicts export's decision
         assert review.recent_decisions(db, "ann") == []
         # the undoer may decide it again (an undone decision is no longer "hers")
         assert review.claim(db, item, "ann", 600).ok
@@ -102,6 +103,8 @@ def test_change_keeps_the_old_decision_and_audits_both(seeded: str) -> None:
         assert _actions(db, item) == ["review.decide", "review.change"]
         change = db.scalars(select(AuditLog).where(AuditLog.action == "review.change")).one()
         assert (change.details["previous_decision"], change.details["decision"]) == ("human", "machine")
+        assert latest_decisions(db, [db.get(VerdictRow, item).document_id]) == {
+            db.get(VerdictRow, item).document_id: "machine"}
         audit = review.audit_rows(db, action="review.change")
         assert audit[0]["note"] == "second look: template phrasing"
         assert review.agreement(db)["decisions"] == 1
