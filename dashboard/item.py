@@ -301,7 +301,7 @@ def _decision_bar(settings: Settings, name: str, verdict_id: int, filters: revie
                       on_click=_decide, args=(settings, name, verdict_id, decision, filters))
         st.button("Skip", key=f"skip-{verdict_id}", shortcut=SHORTCUTS["skip"], on_click=_skip,
                   args=(settings, name, verdict_id, filters), help="Release this item and open a different one")
-        st.button("Release", key="release-item", on_click=_release, args=(name, verdict_id),
+        st.button("Release", key=f"release-{verdict_id}", on_click=_release, args=(name, verdict_id),
                   help="Give the item back and close it")
     st.caption("Keys: " + " · ".join(f"**{key}** {what}" for what, key in SHORTCUTS.items())
                + " (not while typing a note). Escalate hands the item to another reviewer.")
