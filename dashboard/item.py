@@ -8,6 +8,7 @@ row and the lease release are one transaction; then the next free item opens.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -19,6 +20,21 @@ from provenance.settings import Settings
 
 DECISION_BUTTONS = (("machine", "Machine-generated"), ("human", "Human"), ("misuse", "Misuse"),
                     ("escalate", "Escalate"))
+# One key each, shown on the buttons and in the line under them (Streamlit reserves C and R).
+SHORTCUTS = {"machine": "M", "human": "H", "misuse": "X", "escalate": "E", "skip": "S", "undo": "U"}
+# After a new item opens, Enter, Space and the shortcut keys do nothing for this long (and a held key's
+# repeats never count), so a key pressed for the previous item cannot decide the new one unseen.
+ARM_MS = 400
+SKIPPED_KEY, SKIPPED_MAX = "skipped-items", 20
+LAST_DECISION_KEY = "last-decision"
+
+
+def _set_item(verdict_id: int | None) -> None:
+    """Open ``verdict_id`` (None: close the item). Every opening gets a new serial, so the focus script runs
+    again even when the same item reopens (after a release or an undo)."""
+    st.session_state["item_id"] = verdict_id
+    if verdict_id is not None:
+        st.session_state["item-serial"] = int(st.session_state.get("item-serial", 0)) + 1
 
 
 def open_item(settings: Settings, name: str | None, verdict_id: int) -> None:
@@ -26,7 +42,7 @@ def open_item(settings: Settings, name: str | None, verdict_id: int) -> None:
     with context.session() as db:
         result = review.claim(db, verdict_id, name or "", settings.review_lease_seconds, tenant=context.scope())
     if result.ok:
-        st.session_state["item_id"] = verdict_id
+        _set_item(verdict_id)
         st.rerun()
     st.warning(result.message)
 
@@ -35,41 +51,200 @@ def _claim_next(settings: Settings, name: str | None, filters: review.QueueFilte
                 skip: tuple[int, ...] = ()) -> None:
     with context.session() as db:
         result = review.claim_next(db, name or "", settings.review_lease_seconds, filters, skip=skip)
-    st.session_state["item_id"] = result.verdict_id if result else None
+    _set_item(result.verdict_id if result else None)
     if result is None:
         st.session_state["flash"] = (st.session_state.get("flash") or "") + " The queue is empty."
 
 
 def open_next(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
-    _claim_next(settings, name, filters)
+    """"Review next item": with an item open this is a skip (never the same item again)."""
+    current = st.session_state.get("item_id")
+    if current is not None:
+        _skip(settings, name or "", int(current), filters)
+    else:
+        _claim_next(settings, name, filters)
     st.rerun()
+
+
+def _current(verdict_id: int) -> bool:
+    """Whether a button drawn for ``verdict_id`` still belongs to the open item. A click that reaches the
+    server after the next item opened (a double Enter, a held key) carries the old item's id: ignored."""
+    return st.session_state.get("item_id") == verdict_id
+
+
+def _fail(exc: Exception) -> None:
+    if isinstance(exc, ProvenanceError):
+        st.session_state["flash-error"] = str(exc) + (f"  \nHint: {exc.hint}" if exc.hint else "")
+    else:  # never a traceback: one line
+        st.session_state["flash-error"] = f"internal error: {exc.__class__.__name__}: {exc}".splitlines()[0]
 
 
 def _decide(settings: Settings, name: str, verdict_id: int, decision: str, filters: review.QueueFilters) -> None:
     """Button callback: runs before the rerun the click causes, so the next item is what that run draws.
     Errors become a message on that run (a callback's exception would otherwise be a traceback)."""
+    if not _current(verdict_id):
+        return
     note = str(st.session_state.get(f"note-{verdict_id}") or "")
+    source = st.session_state.get("item-source", {}).get(verdict_id)
     try:
         with context.session() as db:
-            review.decide(db, verdict_id, name, decision, note, tenant=context.scope())
-        st.session_state["flash"] = f"Recorded '{decision}' for item {verdict_id}."
+            record = review.decide(db, verdict_id, name, decision, note, tenant=context.scope(),
+                                   overlap_share=settings.review_overlap_share)
+            st.session_state[LAST_DECISION_KEY] = {"id": record.id, "verdict_id": verdict_id, "decision": decision,
+                                                   "at": record.created_at}
+        st.session_state["flash"] = f"Recorded '{decision}' for item {verdict_id}" + \
+            (f" (source {source})." if source else ".")
         _claim_next(settings, name, filters, skip=(verdict_id,))
-    except ProvenanceError as exc:
-        st.session_state["flash-error"] = str(exc) + (f"  \nHint: {exc.hint}" if exc.hint else "")
-        st.session_state["item_id"] = None
-    except Exception as exc:  # never a traceback: one line, and the item closes
-        st.session_state["flash-error"] = f"internal error: {exc.__class__.__name__}: {exc}".splitlines()[0]
-        st.session_state["item_id"] = None
+    except Exception as exc:
+        _fail(exc)
+        _set_item(None)
+
+
+def _skip(settings: Settings, name: str, verdict_id: int, filters: review.QueueFilters) -> None:
+    """Skip callback (and "Review next item" with an item open): release the item (audited ``review.skip``)
+    and open a different one; items skipped earlier in this session come last."""
+    if not _current(verdict_id):
+        return
+    skipped = [i for i in st.session_state.get(SKIPPED_KEY, []) if i != verdict_id][-SKIPPED_MAX:]
+    try:
+        with context.session() as db:
+            result = review.skip(db, verdict_id, name, settings.review_lease_seconds, filters, avoid=skipped)
+            if result is None and skipped:  # only skipped items left: hand those out again
+                result = review.claim_next(db, name, settings.review_lease_seconds, filters, skip=(verdict_id,))
+    except Exception as exc:
+        _fail(exc)
+        _set_item(None)
+        return
+    st.session_state[SKIPPED_KEY] = [*skipped, verdict_id]
+    _set_item(result.verdict_id if result else None)
+    st.session_state["flash"] = f"Skipped item {verdict_id}: it is back in the queue." + \
+        ("" if result else " There is no other item to review.")
 
 
 def _release(name: str, verdict_id: int) -> None:
-    """Button callback: give the item back and close it."""
+    """Button callback: give the item back (audited) and close it."""
+    if not _current(verdict_id):
+        return
     try:
         with context.session() as db:
-            review.release(db, verdict_id, name)
+            released = review.release_item(db, verdict_id, name)
+        st.session_state["flash"] = f"Released item {verdict_id}: it is back in the queue." if released else \
+            f"Item {verdict_id} was no longer yours (the claim had expired); it is in the queue."
     except Exception as exc:
-        st.session_state["flash-error"] = f"could not release item {verdict_id}: {exc}".splitlines()[0]
-    st.session_state["item_id"] = None
+        _fail(exc)
+    _set_item(None)
+
+
+def _undo(settings: Settings, name: str) -> None:
+    """Undo callback: the last decision is undone (audited ``review.undo``, the decision row kept), the item
+    that opened after it goes back to the queue, and the undone item opens again."""
+    last = st.session_state.pop(LAST_DECISION_KEY, None)
+    if not last:
+        return
+    current = st.session_state.get("item_id")
+    try:
+        with context.session() as db:
+            review.undo(db, last["id"], name, window_seconds=settings.review_undo_seconds, tenant=context.scope())
+            if current is not None and current != last["verdict_id"]:
+                review.release(db, int(current), name)
+            claimed = review.claim(db, last["verdict_id"], name, settings.review_lease_seconds,
+                                   tenant=context.scope())
+    except Exception as exc:
+        _fail(exc)
+        return
+    _set_item(last["verdict_id"] if claimed.ok else None)
+    st.session_state["flash"] = f"Undid '{last['decision']}' for item {last['verdict_id']}: it is " + \
+        ("open again." if claimed.ok else f"back in the queue ({claimed.message}).")
+
+
+def undo_bar(settings: Settings, name: str | None) -> None:
+    """The Undo button for the last decision, while it is younger than ``review_undo_seconds`` (the server
+    checks the age again: a click just after the window closes is refused with a message)."""
+    last = st.session_state.get(LAST_DECISION_KEY)
+    if not last:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None)  # decisions are stored in naive UTC
+    if (now - last["at"]).total_seconds() > settings.review_undo_seconds:
+        st.session_state.pop(LAST_DECISION_KEY, None)
+        return
+    st.button(f"Undo '{last['decision']}' for item {last['verdict_id']}", key="undo-last",
+              shortcut=SHORTCUTS["undo"], on_click=_undo, args=(settings, name or ""),
+              help=f"Possible for {settings.review_undo_seconds:g} s after a decision; later, change it under "
+                   "My recent decisions.")
+
+
+def _change(name: str, decision_id: int, decision: str) -> None:
+    try:
+        with context.session() as db:
+            record = review.change(db, decision_id, name, decision, tenant=context.scope())
+        st.session_state["flash"] = f"Changed your decision on item {record.verdict_id} to '{decision}'."
+    except Exception as exc:
+        _fail(exc)
+
+
+def recent_decisions(name: str | None) -> None:
+    """"My recent decisions": the reviewer's own latest decisions (with the source id, now that they are
+    made), and a change of one of them (audited ``review.change``, the old decision kept)."""
+    if not name:
+        return
+    with st.expander("My recent decisions"):
+        with context.session() as db:
+            rows = review.recent_decisions(db, name, limit=10, tenant=context.scope())
+        if not rows:
+            st.caption("No decisions yet.")
+            return
+        st.dataframe([{"item": r.verdict_id, "decision": r.decision, "at (UTC)": f"{r.created_at:%H:%M:%S}",
+                       "source": r.source_id or "", "note": r.note or "",
+                       "changeable": "yes" if r.changeable_to else ""} for r in rows],
+                     hide_index=True, width="stretch")
+        changeable = {r.decision_id: r for r in rows if r.changeable_to}
+        if not changeable:
+            st.caption("None of these can be changed (an item decided again since, or an escalation).")
+            return
+        left, middle, right = st.columns([2, 3, 1], vertical_alignment="bottom")
+        chosen = left.selectbox("Decision to change", list(changeable), key="change-which",
+                                format_func=lambda i: f"item {changeable[i].verdict_id}: {changeable[i].decision}")
+        target = middle.radio("Change to", changeable[chosen].changeable_to, horizontal=True,
+                              key=f"change-to-{chosen}")
+        right.button("Change", key="change-decision", on_click=_change, args=(name, chosen, target))
+
+
+def _focus_script(opening: str) -> None:
+    """On a new item: scroll to the top, move the focus off every button (onto the item heading) and ignore
+    Enter, Space and the shortcut keys for ``ARM_MS``; always: a clicked button gives up the focus at once and
+    a held key's repeats are ignored. Together a second Enter can never land on the next item's button."""
+    keys = "".join(sorted(k.lower() for k in SHORTCUTS.values()))
+    st.html(f"""<script>(() => {{
+  const item = {json.dumps(opening)}, armMs = {ARM_MS}, keys = "{keys}";
+  const w = window, doc = document;
+  if (w.__provItem !== item) {{
+    w.__provItem = item;
+    w.__provArmedUntil = Date.now() + armMs;
+    if (doc.activeElement && doc.activeElement !== doc.body) doc.activeElement.blur();
+    for (const sel of ['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]',
+                       '[data-testid="stAppScrollToBottomContainer"]', 'section.main']) {{
+      const el = doc.querySelector(sel);
+      if (el) el.scrollTop = 0;
+    }}
+    w.scrollTo(0, 0);
+    const head = doc.querySelector('.st-key-item-card h3');
+    if (head) {{ head.tabIndex = -1; head.style.outline = "none"; head.focus({{preventScroll: true}}); }}
+  }}
+  if (!w.__provGuard) {{
+    w.__provGuard = true;
+    doc.addEventListener('keydown', (e) => {{
+      const t = e.target;
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+      const k = (e.key || '').toLowerCase();
+      if (!(k === 'enter' || k === ' ' || (k.length === 1 && keys.includes(k)))) return;
+      if (e.repeat || Date.now() < (w.__provArmedUntil || 0)) {{ e.preventDefault(); e.stopImmediatePropagation(); }}
+    }}, true);
+    doc.addEventListener('click', (e) => {{
+      const b = e.target && e.target.closest ? e.target.closest('button') : null;
+      if (b) setTimeout(() => b.blur(), 0);
+    }}, true);
+  }}
+}})();</script>""", unsafe_allow_javascript=True)
 
 
 def _watermark_panel(settings: Settings, verdict: Any, found: evidence.TokenEvidence) -> None:
@@ -117,6 +292,24 @@ def _signals_panel(verdict: Any) -> None:
         st.code(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True, default=str), language="json")
 
 
+def _decision_bar(settings: Settings, name: str, verdict_id: int, filters: review.QueueFilters) -> None:
+    """The decision controls, drawn right under the item's heading so they are on screen without scrolling
+    (1366x768). Keys carry the item id: a click meant for the previous item never reaches this one."""
+    with st.container(horizontal=True, key="decision-bar"):
+        for decision, label in DECISION_BUTTONS:
+            st.button(label, key=f"decide-{decision}-{verdict_id}", shortcut=SHORTCUTS[decision],
+                      type="primary" if decision != "escalate" else "secondary",
+                      on_click=_decide, args=(settings, name, verdict_id, decision, filters))
+        st.button("Skip", key=f"skip-{verdict_id}", shortcut=SHORTCUTS["skip"], on_click=_skip,
+                  args=(settings, name, verdict_id, filters), help="Release this item and open a different one")
+        st.button("Release", key=f"release-{verdict_id}", on_click=_release, args=(name, verdict_id),
+                  help="Give the item back and close it")
+    st.caption("Keys: " + " · ".join(f"**{key}** {what}" for what, key in SHORTCUTS.items())
+               + " (not while typing a note). Escalate hands the item to another reviewer.")
+    st.text_area("Note", key=f"note-{verdict_id}", max_chars=2000, height=68,
+                 placeholder="Why? (stored with the decision)")
+
+
 def render(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
     verdict_id = int(st.session_state["item_id"])
     with context.session() as db:
@@ -127,14 +320,19 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
         bodies = review.manifest_bodies(db, [m["manifest_id"] for m in matches])
     if not lease.ok or detail is None:
         st.warning(lease.message)
-        st.session_state["item_id"] = None
+        _set_item(None)
         return
     verdict = detail.verdict
+    # The source id can bias a reviewer ("human-corpus-7"): kept for the message after the decision.
+    st.session_state["item-source"] = {verdict_id: detail.source_id}
     p = "n/a" if verdict.p_machine is None else f"{verdict.p_machine:.3f}"
-    with st.container(border=True):
-        st.subheader(f"Item {verdict_id} · {verdict.verdict} · P(machine) {p}")
-        st.caption(f"priority {verdict.review_priority:.3f} · job {verdict.job_id or '-'} · source "
-                   f"{detail.source_id or '-'} · {lease.message}" + (" · misuse flagged" if verdict.misuse else ""))
+    with st.container(border=True, key="item-card"):
+        st.subheader(f"Item {verdict_id} · {verdict.verdict} · P(machine) {p}", anchor=False)
+        # Before the buttons: the arming period starts as they appear, not after the evidence is drawn.
+        _focus_script(f"{verdict_id}-{st.session_state.get('item-serial', 0)}")
+        _decision_bar(settings, name or "", verdict_id, filters)
+        st.caption(f"priority {verdict.review_priority:.3f} · job {verdict.job_id or '-'} · {lease.message}"
+                   + (" · misuse flagged" if verdict.misuse else ""))
         found = evidence.token_evidence(verdict.watermark, detail.text)
         spans = [(a, b) for a, b, _ in (found.spans or evidence.stored_spans(verdict.watermark))]
         text_col, side_col = st.columns([3, 2])
@@ -149,14 +347,11 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
             _watermark_panel(settings, verdict, found)
             _manifest_panel(settings, detail, matches, bodies)
             _signals_panel(verdict)
-        for decision in detail.decisions:
-            when = decision.created_at.strftime("%Y-%m-%d %H:%M")
-            st.caption(f"Earlier: {decision.reviewer} decided {decision.decision} at {when} UTC"
-                       + (f" ({decision.note})" if decision.note else ""))
-        st.text_area("Note", key=f"note-{verdict_id}", max_chars=2000,
-                            placeholder="Why? (stored with the decision)")
-        columns = st.columns(len(DECISION_BUTTONS) + 1)
-        for column, (decision, label) in zip(columns, DECISION_BUTTONS, strict=False):
-            column.button(label, key=f"decide-{decision}", type="primary" if decision != "escalate" else "secondary",
-                          on_click=_decide, args=(settings, name or "", verdict_id, decision, filters))
-        columns[-1].button("Release", key="release-item", on_click=_release, args=(name or "", verdict_id))
+        if verdict.review_status == review.STATUS_OVERLAP:
+            st.caption("Second opinion: another reviewer decided this item; decide independently (their "
+                       "decision shows after yours).")
+        else:
+            for decision in detail.decisions:
+                when = decision.created_at.strftime("%Y-%m-%d %H:%M")
+                st.caption(f"Earlier: {decision.reviewer} decided {decision.decision} at {when} UTC"
+                           + (f" ({decision.note})" if decision.note else ""))

@@ -88,10 +88,12 @@ def render() -> None:
     failure = st.session_state.pop("flash-error", None)
     if failure:
         st.error(failure)
+    item.undo_bar(settings, name)
     if st.session_state.get("item_id") is not None:
         item.render(settings, name, filters)
     links.show_open_item()
     _queue_list(settings, name, filters)
+    item.recent_decisions(name)
 
 
 @st.fragment

@@ -26,6 +26,7 @@ def _aggregates(url: str, tenant: str | None) -> dict[str, Any]:
                 "z_hist": review.score_histogram(db, "watermark_z", bins=28, low=-4.0, high=10.0, tenant=tenant),
                 "over_time": review.decisions_over_time(db, tenant=tenant),
                 "agreement": review.agreement(db, tenant=tenant),
+                "reviewers": review.reviewer_agreement(db, tenant=tenant),
                 "retrain": review.retrain_labels(db)}
 
 
@@ -55,10 +56,12 @@ def render() -> None:
             st.caption("No decisions in the last 30 days.")
     _learning(data["retrain"], review.last_promotion(context.load_settings()))
     agreement = data["agreement"]
-    st.markdown("**Reviewer agreement with the model**")
+    st.markdown("**Reviewer agreement with the model, and between reviewers**")
     rate = agreement["agreement"]
-    st.metric("Agreement (machine/human decisions on machine/human verdicts)",
-              "n/a" if rate is None else f"{rate:.0%}", help=f"{agreement['sided']} comparable decisions")
+    model_col, raw_col, kappa_col = st.columns(3)
+    model_col.metric("Agreement with the model (machine/human decisions on machine/human verdicts)",
+                     "n/a" if rate is None else f"{rate:.0%}", help=f"{agreement['sided']} comparable decisions")
+    _reviewer_agreement(raw_col, kappa_col, data["reviewers"])
     if agreement["table"]:
         _agreement_chart(agreement["table"])
 
@@ -85,6 +88,18 @@ def _agreement_chart(table: list[dict[str, Any]]) -> None:
         color=alt.Color("reviewer:N", title="reviewer decision", legend=alt.Legend(orient="bottom")),
         tooltip=["model:N", "reviewer:N", "count:Q"])
     st.altair_chart(chart.properties(height=280), width="stretch")
+
+
+def _reviewer_agreement(raw_col: Any, kappa_col: Any, pairs: dict[str, Any]) -> None:
+    """Inter-reviewer agreement on items two reviewers decided (overlap sampling, settled escalations)."""
+    share = context.load_settings().review_overlap_share
+    help_text = (f"{pairs['items']} items decided by two reviewers (overlap sampling: {share:.0%} of items get a "
+                 "second, independent decision; settled escalations count too)")
+    raw_col.metric("Agreement between reviewers", "n/a" if pairs["agreement"] is None else
+                   f"{pairs['agreement']:.0%}", help=help_text)
+    kappa_col.metric("Cohen's kappa between reviewers", "n/a" if pairs["kappa"] is None else f"{pairs['kappa']:.2f}",
+                     help="Agreement beyond what the two label distributions give by chance: 1 perfect, 0 chance "
+                          "level. " + help_text)
 
 
 def _learning(labels: dict[str, Any], promotion: dict[str, Any] | None) -> None:

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
                                                description="A dashboard session ends this long after sign-in.")
     review_lease_seconds: float = Field(default=900.0, gt=0, description="A reviewer's claim on an item expires "
                                         "after this long without a decision.")
+    review_undo_seconds: float = Field(default=20.0, gt=0, le=3600, description="How long after a decision its "
+                                       "reviewer can still undo it (later: change it under My recent decisions).")
+    review_overlap_share: float = Field(default=0.1, ge=0.0, le=1.0, description="Share of reviewed items "
+                                        "decided by two different reviewers (overlap sampling: inter-reviewer "
+                                        "agreement on the Stats page); 0 turns it off.")
 
     # Machine-text detection (detect/): the scorer LM defaults to the generator model.
     scorer_model: str | None = Field(default=None, description="Scorer LM for detection; default = `model`.")

@@ -18,6 +18,7 @@ from provenance.review.common import (
     STATUS_DECIDED,
     STATUS_ESCALATED,
     STATUS_OPEN,
+    STATUS_OVERLAP,
     UNCERTAINTY_RANDOM_SHARE,
     VERDICTS,
     ReviewError,
@@ -25,7 +26,7 @@ from provenance.review.common import (
     tenant_scope,
     visible,
 )
-from provenance.review.decisions import decide
+from provenance.review.decisions import DEFAULT_UNDO_SECONDS, RecentDecision, change, decide, recent_decisions, undo
 from provenance.review.evidence import (
     DetectorScale,
     PriorityBreakdown,
@@ -38,7 +39,7 @@ from provenance.review.evidence import (
 )
 from provenance.review.items import ItemDetail, ensure_store, item_detail, ledger_matches, manifest_bodies, open_session
 from provenance.review.jobs import jobs
-from provenance.review.leases import ClaimResult, claim, claim_next, release
+from provenance.review.leases import ClaimResult, claim, claim_next, release, release_item, skip
 from provenance.review.queue import (
     QueueFilters,
     QueuePage,
@@ -54,12 +55,15 @@ from provenance.review.stats import (
     last_promotion,
     retrain_labels,
     review_counts,
+    reviewer_agreement,
     score_histogram,
     verdict_distribution,
 )
 
 __all__ = [
-    "AUDIT_COLUMNS", "DECISIONS", "DEFAULT_PAGE_SIZE", "ENTITY_TYPES", "MAX_REVIEWER_LENGTH", "ORDERINGS",
+    "AUDIT_COLUMNS", "DEFAULT_UNDO_SECONDS", "STATUS_OVERLAP", "RecentDecision", "change", "recent_decisions",
+    "release_item", "reviewer_agreement", "skip", "undo",
+    "DECISIONS", "DEFAULT_PAGE_SIZE", "ENTITY_TYPES", "MAX_REVIEWER_LENGTH", "ORDERINGS",
     "STATUS_DECIDED", "STATUS_ESCALATED", "STATUS_OPEN", "UNCERTAINTY_RANDOM_SHARE", "VERDICTS", "ClaimResult",
     "DetectorScale", "ItemDetail", "PriorityBreakdown", "QueueFilters", "QueuePage", "QueueRow", "ReviewError",
     "ToxicityEvidence", "WatermarkRule", "agreement", "audit_actions", "audit_csv", "audit_rows", "claim",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from provenance.errors import ProvenanceError
 from provenance.store.models import (
     JobItem,
+    ReviewDecision,
     ScanJob,
     VerdictRow,
 )
@@ -27,6 +28,9 @@ VERDICTS = ("machine", "human", "uncertain", "abstain")
 ENTITY_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "LOCATION", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS",
                 "US_SSN", "URL", "DATE_TIME")
 STATUS_OPEN, STATUS_DECIDED, STATUS_ESCALATED = "open", "decided", "escalated"
+# Decided once and drawn for overlap sampling: waits in the open queue for a second, independent reviewer.
+STATUS_OVERLAP = "overlap"
+SIDED_DECISIONS = ("machine", "human", "misuse")  # what settles an item (escalate hands it on)
 DEFAULT_PAGE_SIZE = 50
 ORDERINGS = ("priority", "uncertainty")
 UNCERTAINTY_RANDOM_SHARE = 0.2  # of items handed out in uncertainty order, this share is drawn at random instead
@@ -52,6 +56,28 @@ def visible(session: Session, verdict_id: int, tenant: str | None) -> bool:
     """Whether ``verdict_id`` exists and is in ``tenant``'s scope (another tenant's item reads as missing)."""
     return session.scalar(select(VerdictRow.id).where(VerdictRow.id == verdict_id, tenant_scope(tenant))) is not None
 
+
+
+def active_decision() -> Any:
+    """A decision that still counts: not undone and not replaced by a change (those rows are kept, marked)."""
+    return ReviewDecision.superseded_at.is_(None)
+
+
+def decided_by(reviewer: str) -> Any:
+    """The verdict already has an active decision (or escalation) by ``reviewer``: a second opinion or the
+    settling of an escalation must come from someone else, so such items are neither handed out to nor
+    decidable by that reviewer."""
+    return select(ReviewDecision.id).where(ReviewDecision.verdict_id == VerdictRow.id,
+                                           ReviewDecision.reviewer == reviewer, active_decision()).exists()
+
+
+def overlap_selected(verdict_id: int, share: float) -> bool:
+    """Whether ``verdict_id`` is one of the ``share`` of items decided by two reviewers. A fixed hash of the id
+    (Knuth's multiplicative hash, spread evenly over consecutive ids) rather than a random draw, so the choice
+    is the same in every process and an undo followed by a new decision draws the same answer."""
+    if share <= 0.0:
+        return False
+    return ((verdict_id * 2654435761) % 2**32) / 2**32 < share
 
 
 def escape_like(value: str) -> str:

@@ -55,7 +55,8 @@ def item_detail(session: Session, verdict_id: int, *, tenant: str | None = None)
     if manifest_id:
         row = session.get(Manifest, manifest_id)
         manifest = dict(row.body) if row is not None else None
-    decisions = list(session.scalars(select(ReviewDecision).where(ReviewDecision.verdict_id == verdict_id)
+    decisions = list(session.scalars(select(ReviewDecision).where(ReviewDecision.verdict_id == verdict_id,
+                                                                  ReviewDecision.superseded_at.is_(None))
                                      .order_by(ReviewDecision.created_at)))
     return ItemDetail(verdict, document.redacted_text or "", source_id, document.content_hash, manifest, decisions,
                       manifest_id)

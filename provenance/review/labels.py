@@ -47,7 +47,8 @@ class ReviewLabels:
 
 def review_labels(session: Session, *, since: datetime | None = None, job_id: str | None = None) -> ReviewLabels:
     """One record per reviewed document (see module docstring), oldest decision first."""
-    conditions: list[Any] = [ReviewDecision.decision.in_(LABEL_DECISIONS)]
+    conditions: list[Any] = [ReviewDecision.decision.in_(LABEL_DECISIONS),
+                             ReviewDecision.superseded_at.is_(None)]  # undone or changed: not a label
     if since is not None:
         conditions.append(ReviewDecision.created_at >= since)
     if job_id is not None:
@@ -100,6 +101,7 @@ def latest_decisions(session: Session, document_ids: Sequence[int]) -> dict[int,
         return {}
     rows = session.execute(select(VerdictRow.document_id, ReviewDecision.decision)
                            .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id)
-                           .where(VerdictRow.document_id.in_(list(document_ids)))
+                           .where(VerdictRow.document_id.in_(list(document_ids)),
+                                  ReviewDecision.superseded_at.is_(None))  # undone or changed: not the decision
                            .order_by(ReviewDecision.created_at, ReviewDecision.id)).all()
     return {document_id: decision for document_id, decision in rows}

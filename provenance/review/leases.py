@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -27,11 +27,15 @@ from sqlalchemy.orm import Session
 from provenance.review.common import (
     STATUS_DECIDED,
     UNCERTAINTY_RANDOM_SHARE,
+    active_decision,
     clean_reviewer,
+    decided_by,
     visible,
 )
 from provenance.review.queue import QueueFilters, queue_conditions, queue_page
+from provenance.store.audit import audit
 from provenance.store.models import (
+    ReviewDecision,
     ReviewLease,
     VerdictRow,
     utcnow,
@@ -59,7 +63,8 @@ def _upsert_lease(session: Session, verdict_id: int, reviewer: str, expires: dat
     dialect = session.get_bind().dialect.name
     source = select(VerdictRow.id, literal(reviewer, String()), literal(expires, DateTime())).where(
         VerdictRow.id == verdict_id,
-        or_(VerdictRow.review_status.is_(None), VerdictRow.review_status != STATUS_DECIDED))
+        or_(VerdictRow.review_status.is_(None), VerdictRow.review_status != STATUS_DECIDED),
+        ~decided_by(reviewer))
     columns = ["verdict_id", "reviewer", "expires_at"]
     takeover = or_(ReviewLease.expires_at <= now, ReviewLease.reviewer == reviewer)
     if dialect in ("sqlite", "postgresql"):
@@ -95,9 +100,18 @@ def claim(session: Session, verdict_id: int, reviewer: str, lease_seconds: float
     if status is None or status[0] == STATUS_DECIDED:
         what = "does not exist" if status is None else "has already been decided"
         return ClaimResult(False, verdict_id, None, None, f"item {verdict_id} {what}")
-    holder, expires = session.execute(select(ReviewLease.reviewer, ReviewLease.expires_at)
-                                      .where(ReviewLease.verdict_id == verdict_id)
-                                      .execution_options(populate_existing=True)).one()
+    mine = session.scalar(select(ReviewDecision.decision).where(
+        ReviewDecision.verdict_id == verdict_id, ReviewDecision.reviewer == reviewer, active_decision()).limit(1))
+    if mine is not None:
+        what = "escalated" if mine == "escalate" else "already decided"
+        return ClaimResult(False, verdict_id, None, None, f"you {what} item {verdict_id}: the next decision on it "
+                           "must come from another reviewer")
+    found = session.execute(select(ReviewLease.reviewer, ReviewLease.expires_at)
+                            .where(ReviewLease.verdict_id == verdict_id)
+                            .execution_options(populate_existing=True)).first()
+    if found is None:
+        return ClaimResult(False, verdict_id, None, None, f"item {verdict_id} could not be claimed")
+    holder, expires = found
     if holder == reviewer:
         return ClaimResult(True, verdict_id, holder, expires,
                            f"item {verdict_id} is yours until {expires:%H:%M:%S} UTC")
@@ -111,6 +125,27 @@ def release(session: Session, verdict_id: int, reviewer: str) -> None:
                                               ReviewLease.reviewer == reviewer))
 
 
+def release_item(session: Session, verdict_id: int, reviewer: str, *, action: str = "review.release") -> bool:
+    """Give an item back and audit it (``review.release``, or ``review.skip`` for a skip); whether a lease of
+    ours was released (False: it had expired or was never ours, which the audit row records too)."""
+    reviewer = clean_reviewer(reviewer)
+    released = session.execute(delete(ReviewLease).where(ReviewLease.verdict_id == verdict_id,
+                                                         ReviewLease.reviewer == reviewer)).rowcount == 1
+    audit(session, actor=reviewer, action=action, subject_type="verdict", subject_id=verdict_id,
+          details={"released": released})
+    return released
+
+
+def skip(session: Session, verdict_id: int, reviewer: str, lease_seconds: float,
+         filters: QueueFilters | None = None, *, avoid: Sequence[int] = (), now: datetime | None = None,
+         rng: random.Random | None = None) -> ClaimResult | None:
+    """Skip an item: release its lease (audited ``review.skip``) and claim the next free item other than it
+    (and other than ``avoid``, the items skipped before in this sitting); None when there is no other item.
+    The skipped item stays in the queue for the other reviewers and for later."""
+    release_item(session, verdict_id, reviewer, action="review.skip")
+    return claim_next(session, reviewer, lease_seconds, filters, now=now, skip=(verdict_id, *avoid), rng=rng)
+
+
 def claim_next(session: Session, reviewer: str, lease_seconds: float, filters: QueueFilters | None = None,
                *, now: datetime | None = None, skip: Sequence[int] = (), attempts: int = 5,
                rng: random.Random | None = None) -> ClaimResult | None:
@@ -121,7 +156,7 @@ def claim_next(session: Session, reviewer: str, lease_seconds: float, filters: Q
     items only would learn a skewed picture of the domain)."""
     reviewer = clean_reviewer(reviewer)
     now = now or utcnow()
-    filters = (filters or QueueFilters()).validated()
+    filters = replace((filters or QueueFilters()).validated(), reviewer=reviewer)
     # Housekeeping that is also this transaction's first write (see ``claim``): expired leases are free anyway.
     session.execute(delete(ReviewLease).where(ReviewLease.expires_at <= now))
     if filters.ordering == "uncertainty" and (rng or random).random() < UNCERTAINTY_RANDOM_SHARE:

@@ -23,8 +23,10 @@ from provenance.review.common import (
     ORDERINGS,
     STATUS_ESCALATED,
     STATUS_OPEN,
+    STATUS_OVERLAP,
     VERDICTS,
     ReviewError,
+    decided_by,
     escape_like,
     tenant_scope,
 )
@@ -50,6 +52,9 @@ class QueueFilters:
     status: str = STATUS_OPEN
     ordering: str = "priority"  # or "uncertainty": P(machine) closest to 0.5 first (what the model is least sure of)
     tenant: str | None = None  # the signed-in account's tenant (None: a platform-admin, every tenant)
+    # Leave out items this reviewer already decided or escalated: the second opinion on an overlap item and the
+    # settling of an escalation must come from someone else (``claim_next`` always sets it).
+    reviewer: str | None = None
 
     def validated(self) -> QueueFilters:
         """Reject nonsense early with a message (a reviewer typo must never become a traceback)."""
@@ -91,8 +96,9 @@ class QueuePage:
 
 
 def queue_conditions(filters: QueueFilters) -> list[Any]:
-    status = VerdictRow.review_status.is_(None) if filters.status == STATUS_OPEN else \
-        VerdictRow.review_status == STATUS_ESCALATED
+    # The open queue holds new items and overlap items waiting for their second, independent decision.
+    status = or_(VerdictRow.review_status.is_(None), VerdictRow.review_status == STATUS_OVERLAP) \
+        if filters.status == STATUS_OPEN else VerdictRow.review_status == STATUS_ESCALATED
     conditions: list[Any] = [VerdictRow.needs_review.is_(True), status]
     if filters.job_id:
         conditions.append(VerdictRow.job_id == filters.job_id)
@@ -108,6 +114,8 @@ def queue_conditions(filters: QueueFilters) -> list[Any]:
         conditions.append(VerdictRow.p_machine.is_not(None))  # an abstained text has no boundary to be close to
     if filters.tenant is not None:
         conditions.append(tenant_scope(filters.tenant))
+    if filters.reviewer:
+        conditions.append(~decided_by(filters.reviewer))
     return conditions
 
 

@@ -15,8 +15,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from provenance.review.common import (
+    SIDED_DECISIONS,
     STATUS_DECIDED,
     STATUS_ESCALATED,
+    STATUS_OVERLAP,
+    active_decision,
     tenant_scope,
 )
 from provenance.store.models import (
@@ -52,7 +55,7 @@ def decisions_over_time(session: Session, days: int = 30, now: datetime | None =
     since = (now or utcnow()) - timedelta(days=days)
     rows = session.execute(select(ReviewDecision.created_at, ReviewDecision.decision)
                            .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id)
-                           .where(ReviewDecision.created_at >= since, tenant_scope(tenant)))
+                           .where(ReviewDecision.created_at >= since, active_decision(), tenant_scope(tenant)))
     counts: dict[tuple[str, str], int] = {}
     for created, decision in rows:
         key = (created.date().isoformat(), decision)
@@ -64,7 +67,8 @@ def agreement(session: Session, *, tenant: str | None = None) -> dict[str, Any]:
     """How often reviewers agree with the model: a (model verdict x decision) table and the agreement rate
     over decisions that take a side (machine or human)."""
     rows = session.execute(select(VerdictRow.verdict, ReviewDecision.decision, func.count())
-                           .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id).where(tenant_scope(tenant))
+                           .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id)
+                           .where(active_decision(), tenant_scope(tenant))
                            .group_by(VerdictRow.verdict, ReviewDecision.decision)).all()
     table = [{"model": v, "reviewer": d, "count": int(n)} for v, d, n in rows]
     sided = [r for r in table if r["reviewer"] in ("machine", "human") and r["model"] in ("machine", "human")]
@@ -72,6 +76,49 @@ def agreement(session: Session, *, tenant: str | None = None) -> dict[str, Any]:
     agree = sum(r["count"] for r in sided if r["model"] == r["reviewer"])
     return {"table": table, "decisions": sum(r["count"] for r in table), "sided": total,
             "agreement": (agree / total) if total else None}
+
+
+def reviewer_agreement(session: Session, *, tenant: str | None = None) -> dict[str, Any]:
+    """How often two reviewers agree on the same item (overlap sampling, settled escalations): over items with
+    active machine / human / misuse decisions by two different reviewers (the first two such decisions), the
+    raw agreement and Cohen's kappa (agreement corrected for what the two label distributions would give by
+    chance; None when chance agreement is total, e.g. both always said "machine"). The pairs are
+    (first decision, second decision) in time order."""
+    rows = session.execute(select(ReviewDecision.verdict_id, ReviewDecision.reviewer, ReviewDecision.decision)
+                           .join(VerdictRow, VerdictRow.id == ReviewDecision.verdict_id)
+                           .where(ReviewDecision.decision.in_(SIDED_DECISIONS), active_decision(),
+                                  tenant_scope(tenant))
+                           .order_by(ReviewDecision.verdict_id, ReviewDecision.created_at, ReviewDecision.id))
+    firsts: dict[int, tuple[str, str]] = {}
+    pairs: list[tuple[str, str]] = []
+    paired: set[int] = set()
+    for verdict_id, reviewer, decision in rows:
+        if verdict_id in paired:
+            continue
+        first = firsts.get(verdict_id)
+        if first is None:
+            firsts[verdict_id] = (reviewer, decision)
+        elif first[0] != reviewer:
+            pairs.append((first[1], decision))
+            paired.add(verdict_id)
+    return pair_agreement(pairs)
+
+
+def pair_agreement(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Raw agreement and Cohen's kappa of (first, second) label pairs, with the pair table."""
+    n = len(pairs)
+    counts: dict[tuple[str, str], int] = {}
+    for pair in pairs:
+        counts[pair] = counts.get(pair, 0) + 1
+    table = [{"first": a, "second": b, "count": c} for (a, b), c in sorted(counts.items())]
+    if not n:
+        return {"items": 0, "agreement": None, "kappa": None, "table": table}
+    observed = sum(1 for a, b in pairs if a == b) / n
+    labels = {label for pair in pairs for label in pair}
+    chance = sum((sum(1 for a, _ in pairs if a == label) / n) * (sum(1 for _, b in pairs if b == label) / n)
+                 for label in labels)
+    kappa = None if chance >= 1.0 else (observed - chance) / (1.0 - chance)
+    return {"items": n, "agreement": observed, "kappa": kappa, "table": table}
 
 
 def retrain_labels(session: Session) -> dict[str, Any]:
@@ -90,11 +137,14 @@ def last_promotion(settings: Any) -> dict[str, Any] | None:
 
 
 def review_counts(session: Session, *, tenant: str | None = None) -> dict[str, int]:
-    """All verdicts, open queue, escalated and decided, in one scan instead of four counts."""
+    """All verdicts, open queue, escalated and decided, in one scan instead of four counts; ``overlap``: decided
+    once and waiting in the open queue for a second reviewer (counted in ``open`` too)."""
     needs = VerdictRow.needs_review.is_(True)
+    overlap = VerdictRow.review_status == STATUS_OVERLAP
     row = session.execute(select(
-        func.count(), func.sum(case((needs & VerdictRow.review_status.is_(None), 1), else_=0)),
+        func.count(), func.sum(case((needs & (VerdictRow.review_status.is_(None) | overlap), 1), else_=0)),
         func.sum(case((VerdictRow.review_status == STATUS_ESCALATED, 1), else_=0)),
-        func.sum(case((VerdictRow.review_status == STATUS_DECIDED, 1), else_=0))).where(tenant_scope(tenant))).one()
+        func.sum(case((VerdictRow.review_status == STATUS_DECIDED, 1), else_=0)),
+        func.sum(case((needs & overlap, 1), else_=0))).where(tenant_scope(tenant))).one()
     return {"verdicts": int(row[0] or 0), "open": int(row[1] or 0), "escalated": int(row[2] or 0),
-            "decided": int(row[3] or 0)}
+            "decided": int(row[3] or 0), "overlap": int(row[4] or 0)}

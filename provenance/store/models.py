@@ -174,7 +174,7 @@ class VerdictRow(Base):
     versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     review_priority: Mapped[float] = mapped_column(Float, default=0.0)
-    review_status: Mapped[str | None] = mapped_column(String(16))  # None | decided
+    review_status: Mapped[str | None] = mapped_column(String(16))  # None | decided | escalated | overlap
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -215,6 +215,11 @@ class ReviewDecision(Base):
     decision: Mapped[str] = mapped_column(String(32))  # machine | human | misuse | escalate
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Undo and change keep the old row: it is marked superseded (and by which row, for a change) and no longer
+    # counts anywhere; ``previous_status`` is the verdict's review status before this decision, what undo restores.
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    superseded_at: Mapped[datetime | None] = mapped_column()
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
 
 
 class ReviewLease(Base):

@@ -93,7 +93,7 @@ def test_queue_lists_items_and_a_decision_is_recorded_then_the_next_item_opens(s
     with session_scope(store) as db:
         assert db.get(ReviewLease, first).reviewer == "alice"
     at.text_area(key=f"note-{first}").input("reads like a template")
-    at.button(key="decide-machine").click()
+    at.button(key=f"decide-machine-{first}").click()
     at.run()
     assert not at.exception
     assert at.session_state["item_id"] not in (None, first)
@@ -169,7 +169,7 @@ def test_a_decision_that_lost_a_race_is_a_message(store: str) -> None:
     item = at.session_state["item_id"]
     with session_scope(store) as db:  # the same reviewer, in another tab, decided it already
         review.decide(db, item, "alice", "human")
-    at.button(key="decide-machine").click()
+    at.button(key=f"decide-machine-{item}").click()
     at.run()
     assert not at.exception
     assert any("already been decided" in e.value for e in at.error)
@@ -246,3 +246,21 @@ def test_fragment_reruns_check_the_session_too(store: str) -> None:
     idle.session_state[LAST_SEEN_KEY] = now_utc() - timedelta(hours=2)
     idle.run()
     assert any("session ended" in w.value for w in idle.warning) and ACCOUNT_KEY not in idle.session_state
+
+
+def test_stats_show_agreement_between_reviewers_beside_agreement_with_the_model(store: str) -> None:
+    with session_scope(store) as db:
+        items = [row.id for row in review.queue_page(db, limit=4).rows]
+        for item, (first, second) in zip(items, [("machine", "machine"), ("human", "human"), ("human", "machine"),
+                                                 ("machine", "machine")], strict=True):
+            review.decide(db, item, "alice", first, overlap_share=1.0)
+            review.decide(db, item, "bob", second, overlap_share=1.0)
+    at = signed_in()
+    at.switch_page("views/stats.py")
+    at.run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Agreement between reviewers"] == "75%"
+    # kappa by hand: observed 3/4; alice said machine 2/4, bob machine 3/4 -> chance 0.5*0.75 + 0.5*0.25 = 0.5
+    assert metrics["Cohen's kappa between reviewers"] == "0.50"
+    assert "Agreement with the model (machine/human decisions on machine/human verdicts)" in metrics

@@ -10,9 +10,6 @@ its audit rows. No request may leave 127.0.0.1. A screenshot is saved under ``$P
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,21 +20,20 @@ from provenance.review.accounts import FREE_FAILURES, add_reviewer
 from provenance.store import AuditLog, Document, ReviewDecision, VerdictRow, session_scope, upgrade
 from provenance.store.ledger import record_manifest
 from testkit.review_seed import seed_demo_verdicts
-from testkit.services import free_port
-from testkit.waiting import wait_until
+from tests.dashboard.browser import (
+    UI_GUARD_MS,
+    launch_chromium,
+    needs_chromium,
+    only_local,
+    running_dashboard,
+    wait_for_audit_rows,
+)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-PROVENANCE_BIN = Path(sys.executable).parent / "provenance"
 ARTIFACTS = Path(os.environ.get("PROVENANCE_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")
 PASSWORD = "a browser test passphrase"
 PREFIX = "Please write to <EMAIL_ADDRESS> before Friday. "
-STARTUP_GUARD_S = 240  # a hang guard only (a shared 2-core machine can be slow); nothing here is a timing check
-UI_GUARD_MS = 180_000
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
-                                reason="Debian's Chromium is not installed at /usr/bin/chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -90,44 +86,11 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
     return clean_env, verdict_id
 
 
-def wait_for_audit_rows(home: Path, action: str, count: int) -> None:
-    """Block until the store holds ``count`` audit rows of ``action`` (a hang guard, not a timing check)."""
-    url = f"sqlite:///{home / 'provenance.sqlite'}"
-
-    def rows() -> int:
-        with session_scope(url) as db:
-            return len(db.scalars(select(AuditLog).where(AuditLog.action == action)).all())
-
-    wait_until(rows, timeout=UI_GUARD_MS / 1000, done=lambda n: n >= count, what=f"{count} {action} audit rows")
-
-
 @pytest.fixture
 def dashboard_url(flagged_home: tuple[Path, int], micro_model_dir: Path) -> Iterator[str]:
     home, _ = flagged_home
-    port = free_port()
-    env = {**os.environ, "PROVENANCE_HOME": str(home), "PROVENANCE_MODEL": str(micro_model_dir),
-           "HF_HUB_OFFLINE": "1"}
-    env.pop("PROVENANCE_DATABASE_URL", None)
-    log = (home / "dashboard.log").open("wb")
-    server = subprocess.Popen([str(PROVENANCE_BIN), "dashboard", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        def healthy() -> bool:
-            if server.poll() is not None:
-                pytest.fail("dashboard exited: " + (home / "dashboard.log").read_text(errors="replace")[-2000:])
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
-                return response.status == 200
-
-        wait_until(healthy, timeout=STARTUP_GUARD_S, interval=0.5, what="dashboard health check")
+    with running_dashboard(home, {"PROVENANCE_MODEL": str(micro_model_dir)}) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.mark.slow
@@ -138,19 +101,11 @@ def test_reviewer_decides_an_item_in_a_real_browser(dashboard_url: str, flagged_
     outside: list[str] = []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 2000})
             page.set_default_timeout(UI_GUARD_MS)
-
-            def only_local(route) -> None:
-                if route.request.url.startswith(dashboard_url):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", only_local)
+            only_local(page, dashboard_url, outside)
             page.goto(dashboard_url)
             page.get_by_role("textbox", name="Account").fill("alice")
             # Guessing: the third wrong password imposes a wait. Each attempt is synchronised on its audit row
