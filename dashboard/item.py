@@ -88,8 +88,8 @@ def _decide(settings: Settings, name: str, verdict_id: int, decision: str, filte
     source = st.session_state.get("item-source", {}).get(verdict_id)
     try:
         with context.session() as db:
-            record = review.decide(db, verdict_id, name, decision, note, tenant=context.scope(),
-                                   overlap_share=settings.review_overlap_share)
+            share = review.overlap_share_for(db, settings.review_overlap_share, context.scope())
+            record = review.decide(db, verdict_id, name, decision, note, tenant=context.scope(), overlap_share=share)
             st.session_state[LAST_DECISION_KEY] = {"id": record.id, "verdict_id": verdict_id, "decision": decision,
                                                    "at": record.created_at}
         st.session_state["flash"] = f"Recorded '{decision}' for item {verdict_id}" + \

@@ -26,7 +26,15 @@ from provenance.review.common import (
     tenant_scope,
     visible,
 )
-from provenance.review.decisions import DEFAULT_UNDO_SECONDS, RecentDecision, change, decide, recent_decisions, undo
+from provenance.review.decisions import (
+    DEFAULT_UNDO_SECONDS,
+    RecentDecision,
+    change,
+    decide,
+    overlap_share_for,
+    recent_decisions,
+    undo,
+)
 from provenance.review.evidence import (
     DetectorScale,
     PriorityBreakdown,
@@ -62,7 +70,7 @@ from provenance.review.stats import (
 
 __all__ = [
     "AUDIT_COLUMNS", "DEFAULT_UNDO_SECONDS", "STATUS_OVERLAP", "RecentDecision", "change", "recent_decisions",
-    "release_item", "reviewer_agreement", "skip", "undo",
+    "release_item", "reviewer_agreement", "skip", "undo", "overlap_share_for",
     "DECISIONS", "DEFAULT_PAGE_SIZE", "ENTITY_TYPES", "MAX_REVIEWER_LENGTH", "ORDERINGS",
     "STATUS_DECIDED", "STATUS_ESCALATED", "STATUS_OPEN", "UNCERTAINTY_RANDOM_SHARE", "VERDICTS", "ClaimResult",
     "DetectorScale", "ItemDetail", "PriorityBreakdown", "QueueFilters", "QueuePage", "QueueRow", "ReviewError",

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     delete,
+    func,
     or_,
     select,
     update,
@@ -37,12 +38,25 @@ from provenance.store.audit import audit
 from provenance.store.models import (
     Document,
     ReviewDecision,
+    Reviewer,
     ReviewLease,
     VerdictRow,
     utcnow,
 )
 
 DEFAULT_UNDO_SECONDS = 20.0
+
+
+def overlap_share_for(session: Session, share: float, tenant: str | None) -> float:
+    """The overlap share that can work here: a second opinion needs a second reviewer, so with fewer than two
+    active accounts (in ``tenant``, or anywhere for a platform-admin) no item is held for one — it would wait
+    forever, as in a one-reviewer demo."""
+    if share <= 0.0:
+        return 0.0
+    active = select(func.count()).select_from(Reviewer).where(Reviewer.disabled_at.is_(None))
+    if tenant is not None:
+        active = active.where(Reviewer.tenant == tenant)
+    return share if int(session.scalar(active) or 0) >= 2 else 0.0
 
 
 def _status_after(previous: str | None, decision: str, verdict_id: int, overlap_share: float) -> str:

@@ -140,3 +140,21 @@ def test_agreement_counts_each_overlapped_item_once_and_ignores_one_reviewer_twi
 def _rows(url: str) -> list[review.QueueRow]:
     with session_scope(url) as db:
         return review.queue_page(db, limit=60).rows
+
+
+def test_overlap_needs_a_second_active_reviewer(db_url: str) -> None:
+    """With one reviewer (the demo's case) an overlap item would wait forever for a second opinion: none is held."""
+    from provenance.review.accounts import add_reviewer, disable_reviewer
+
+    upgrade(db_url)
+    add_reviewer(db_url, "solo", "a long invented password 1")
+    with session_scope(db_url) as db:
+        assert review.overlap_share_for(db, 0.5, None) == 0.0
+    add_reviewer(db_url, "second", "a long invented password 2")
+    with session_scope(db_url) as db:
+        assert review.overlap_share_for(db, 0.5, None) == 0.5
+        assert review.overlap_share_for(db, 0.5, "another-tenant") == 0.0
+        assert review.overlap_share_for(db, 0.0, None) == 0.0
+    disable_reviewer(db_url, "second")
+    with session_scope(db_url) as db:
+        assert review.overlap_share_for(db, 0.5, None) == 0.0
