@@ -26,6 +26,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 PROVENANCE_BIN = Path(sys.executable).parent / "provenance"
 STARTUP_GUARD_S = 240  # a hang guard only (a shared 2-core machine can be slow); nothing here is a timing check
 UI_GUARD_MS = 180_000
+ARTIFACTS = Path(os.environ.get("PROVENANCE_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")
+PASSWORD = "a browser test passphrase"
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                                     reason="Debian's Chromium is not installed at /usr/bin/chromium")

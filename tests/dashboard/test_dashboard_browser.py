@@ -9,8 +9,6 @@ its audit rows. No request may leave 127.0.0.1. A screenshot is saved under ``$P
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,16 +19,15 @@ from provenance.store import AuditLog, Document, ReviewDecision, VerdictRow, ses
 from provenance.store.ledger import record_manifest
 from testkit.review_seed import seed_demo_verdicts
 from tests.dashboard.browser import (
+    ARTIFACTS,
+    PASSWORD,
     UI_GUARD_MS,
     launch_chromium,
     needs_chromium,
     only_local,
-    running_dashboard,
     wait_for_audit_rows,
 )
 
-ARTIFACTS = Path(os.environ.get("PROVENANCE_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")
-PASSWORD = "a browser test passphrase"
 PREFIX = "Please write to <EMAIL_ADDRESS> before Friday. "
 
 pytestmark = needs_chromium
@@ -84,13 +81,6 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
         verdict_id = verdict.id
     add_reviewer(url, "alice", PASSWORD)
     return clean_env, verdict_id
-
-
-@pytest.fixture
-def dashboard_url(flagged_home: tuple[Path, int], micro_model_dir: Path) -> Iterator[str]:
-    home, _ = flagged_home
-    with running_dashboard(home, {"PROVENANCE_MODEL": str(micro_model_dir)}) as url:
-        yield url
 
 
 @pytest.mark.slow

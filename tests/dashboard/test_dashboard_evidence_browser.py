@@ -18,14 +18,13 @@ from provenance.review.accounts import add_reviewer
 from provenance.store import Document, VerdictRow, session_scope, upgrade
 from provenance.store.audit import audit
 from testkit.review_seed import seed_demo_verdicts
-from tests.dashboard.test_dashboard_browser import (
+from tests.dashboard.browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     PASSWORD,
     UI_GUARD_MS,
 )
-from tests.dashboard.test_dashboard_browser import dashboard_url as dashboard_url  # noqa: F401 - a fixture, used by name
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                                 reason="Debian's Chromium is not installed at /usr/bin/chromium")
