@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from detect.toxicity.context import CONTEXT_FEATURES
 from detect.toxicity.lexicon import FEATURE_NAMES as CUE_NAMES
 from detect.toxicity.lexicon import cue_counts
 from detect.toxicity.structure import FEATURES as STRUCTURE_NAMES
@@ -41,7 +42,11 @@ MIN_BLOCK_SCORE = 0.5  # a category never blocks below this score, whatever the 
 # blocked; 0.5 -> dialogue 1/1,087, but 0% of must-block cases blocked (thresholds 0.987 / 0.9997). A screen
 # that blocks nothing is worse than a slightly eager one, so 1.0 stays (docs/guides/toxicity.md).
 CALIBRATION_MARGIN = 1.0
-DENSE_NAMES = ("p_toxic_logit", *CUE_NAMES, *STRUCTURE_NAMES)
+# Quotation context (``context``) and its interactions with the hostile cues: a threat in a character's quoted,
+# speech-tagged line is a story, not a threat to the reader.
+CONTEXT_NAMES = (*CONTEXT_FEATURES, "quoted_threat", "narrated_threat", "quoted_group_hostile")
+DENSE_NAMES = ("p_toxic_logit", *CUE_NAMES, *STRUCTURE_NAMES, *CONTEXT_NAMES)
+LEGACY_DENSE_NAMES = ("p_toxic_logit", *CUE_NAMES, *STRUCTURE_NAMES)  # stages fitted before the context columns
 STAGE_C = 1.0
 
 
@@ -60,8 +65,10 @@ def needs_parse(text: str, p_toxic: float, gate: float) -> bool:
     return p_toxic >= gate and bool(cue_counts(text).get("violence"))
 
 
-def dense_features(texts: Sequence[str], p_toxic: np.ndarray, gate: float) -> np.ndarray:
-    """One row of ``DENSE_NAMES`` per normalised window text."""
+def dense_features(texts: Sequence[str], p_toxic: np.ndarray, gate: float,
+                   contexts: Sequence[tuple[float, float]] | None = None) -> np.ndarray:
+    """One row of ``DENSE_NAMES`` per normalised window text; ``contexts`` gives each window's
+    (``quoted_share``, ``speech_tagged``) from the raw text (``context.window_context``; zeros when None)."""
     matrix = np.zeros((len(texts), len(DENSE_NAMES)), dtype=np.float64)
     matrix[:, 0] = _logit(np.asarray(p_toxic, dtype=np.float64))
     for row, text in enumerate(texts):
@@ -72,6 +79,17 @@ def dense_features(texts: Sequence[str], p_toxic: np.ndarray, gate: float) -> np
     for row, found in zip(parse_rows, parse_features([texts[i] for i in parse_rows]), strict=True):
         for j, name in enumerate(STRUCTURE_NAMES):
             matrix[row, offset + j] = found[name]
+    if contexts is not None:
+        column = {name: i for i, name in enumerate(DENSE_NAMES)}
+        quoted = np.array([c[0] for c in contexts], dtype=np.float64)
+        tagged = np.array([c[1] for c in contexts], dtype=np.float64)
+        threat = matrix[:, column["threat_modal"]]
+        hostile = np.maximum(matrix[:, column["group_dehumanised"]], matrix[:, column["group_violence"]])
+        matrix[:, column["quoted_share"]] = quoted
+        matrix[:, column["speech_tagged"]] = tagged
+        matrix[:, column["quoted_threat"]] = threat * quoted
+        matrix[:, column["narrated_threat"]] = threat * tagged
+        matrix[:, column["quoted_group_hostile"]] = hostile * quoted
     return matrix
 
 
@@ -84,12 +102,17 @@ class BlockingStage:
     thresholds: dict[str, float] = field(default_factory=dict)  # at ``block_fpr`` on the calibration genres
     block_fpr: float | None = None
     benign_scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # category -> genre -> scores
+    # The columns the heads were fitted on (stages pickled before the context columns use the legacy ones).
+    features: tuple[str, ...] = LEGACY_DENSE_NAMES
 
-    def scores(self, texts: Sequence[str], p_toxic: np.ndarray) -> dict[str, np.ndarray]:
+    def scores(self, texts: Sequence[str], p_toxic: np.ndarray,
+               contexts: Sequence[tuple[float, float]] | None = None) -> dict[str, np.ndarray]:
         """P(category) per window for every head."""
         if not len(texts):
             return {name: np.zeros(0) for name in self.heads}
-        matrix = dense_features(texts, p_toxic, self.gate)
+        matrix = dense_features(texts, p_toxic, self.gate, contexts)
+        if tuple(self.features) != DENSE_NAMES:
+            matrix = matrix[:, [DENSE_NAMES.index(name) for name in self.features]]
         return {name: head.predict_proba(matrix)[:, 1] for name, head in self.heads.items()}
 
     def threshold_for(self, category: str, block_fpr: float | None = None) -> float:
@@ -108,7 +131,7 @@ def fit_stage(matrix: np.ndarray, targets: dict[str, np.ndarray], gate: float) -
     for name, target in targets.items():
         if 0 < int(target.sum()) < len(target):
             heads[name] = LogisticRegression(C=STAGE_C, class_weight="balanced", max_iter=2000).fit(matrix, target)
-    return BlockingStage(heads=heads, gate=gate)
+    return BlockingStage(heads=heads, gate=gate, features=DENSE_NAMES)
 
 
 def calibrate(stage: BlockingStage, genre_scores: dict[str, dict[str, np.ndarray]], block_fpr: float) -> None:

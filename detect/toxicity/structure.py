@@ -63,6 +63,12 @@ _CONDEMNING = _w("disgusting wrong hateful shameful ashamed racist bigoted vile 
                  "condemn condemned")
 _THREAT_SUBJECTS = _w("i we you someone somebody everyone everybody they he she")
 _FUTURE = _w("will ll gonna going shall")
+# A threat needs a person to threaten: "kill it and take it with you" (a goose) or "shoot the photo again" is
+# not one. Person targets: these pronouns, a group, a person noun, a name, or a body part of a person ("your
+# throat").
+_PERSON_PRONOUNS = _w("you ya u him her them me us yourself yourselves himself herself themselves everyone "
+                      "everybody anyone anybody somebody someone")
+_POSSESSIVES = _w("your his her their my our yer")
 FEATURES = ("group_target", "group_dehumanised", "group_violence", "threat_modal", "negated", "reported",
             "condemned", "self_reference", "plain_group_dehumanised", "plain_group_violence", "plain_threat")
 _SELF = re.compile(r"^(?:i am|im|as an?|we|us|my)\b")
@@ -138,6 +144,20 @@ def _embedding(token: Any) -> tuple[bool, bool]:
     return reported, condemned
 
 
+def _person_target(verb: Any) -> bool:
+    """Does the violent ``verb`` have a person as its object (directly, through a particle or preposition, or
+    a person's body part)?"""
+    objects = [c for c in verb.children if c.dep_ in ("dobj", "obj", "dative")]
+    for prep in (c for c in verb.children if c.dep_ in ("prep", "prt")):
+        objects += [c for c in prep.children if c.dep_ == "pobj"]
+    for obj in objects:
+        if obj.lower_ in _PERSON_PRONOUNS or obj.lower_ in _PERSON_NOUNS or _is_group(obj) or obj.pos_ == "PROPN":
+            return True
+        if any(c.dep_ == "poss" and c.lower_ in _POSSESSIVES for c in obj.children):
+            return True
+    return False
+
+
 def structure_features(doc: Any) -> dict[str, float]:
     """The cues of one parsed text (0/1 each, see the module docstring)."""
     found = dict.fromkeys(FEATURES, 0.0)
@@ -172,7 +192,8 @@ def structure_features(doc: Any) -> dict[str, float]:
             future = any(c.lower_ in _FUTURE for c in children) or token.head.lower_ in ("going", "gonna")
             has_object = any(c.dep_ in ("dobj", "prt", "prep") for c in children)
             imperative = subject is None and token.dep_ == "ROOT" and token.tag_ == "VB" and has_object
-            if (subject is not None and subject.lower_ in _THREAT_SUBJECTS and future) or imperative:
+            if ((subject is not None and subject.lower_ in _THREAT_SUBJECTS and future) or imperative) \
+                    and _person_target(token):
                 found["threat_modal"] = 1.0
                 if not (_negated(token) or any(_embedding(token))):
                     found["plain_threat"] = 1.0
