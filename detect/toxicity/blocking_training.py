@@ -42,8 +42,8 @@ def stage_training_set(texts: Sequence[str], oof: np.ndarray, category_sets: Seq
 
 def train_stage(texts: Sequence[str], oof: np.ndarray, category_sets: Sequence[tuple[str, ...]], first_stage: Any,
                 *, exclude_family: str | None = None, raw_texts: Sequence[str] | None = None) -> BlockingStage:
-    matrix, targets = stage_training_set(texts, oof, category_sets, first_stage, hard_cases(exclude_family),
-                                         raw_texts)
+    cases = hard_cases(exclude_family)
+    matrix, targets = stage_training_set(texts, oof, category_sets, first_stage, cases, raw_texts)
     return fit_stage(matrix, targets, gate=first_stage.threshold)
 
 

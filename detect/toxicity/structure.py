@@ -69,6 +69,10 @@ _FUTURE = _w("will ll gonna going shall")
 _PERSON_PRONOUNS = _w("you ya u him her them me us yourself yourselves himself herself themselves everyone "
                       "everybody anyone anybody somebody someone")
 _POSSESSIVES = _w("your his her their my our yer")
+# Verbs that threaten only with a person as their object ("cut your throat", not "cut the cake"); used for the
+# threat shape only, never to decide what to parse.
+_THREAT_VERBS = _VIOLENT_VERBS | _w("cut slit gut behead butcher torture maim whip flog punch kick bash knife "
+                                    "skin batter pound")
 FEATURES = ("group_target", "group_dehumanised", "group_violence", "threat_modal", "negated", "reported",
             "condemned", "self_reference", "plain_group_dehumanised", "plain_group_violence", "plain_threat")
 _SELF = re.compile(r"^(?:i am|im|as an?|we|us|my)\b")
@@ -144,6 +148,19 @@ def _embedding(token: Any) -> tuple[bool, bool]:
     return reported, condemned
 
 
+def _imperative_clause(verb: Any) -> bool:
+    """A subjectless base-form verb at the root, or joined by "and" to one ("find him and make him bleed")."""
+    for _ in range(3):
+        if verb.tag_ != "VB" or any(c.dep_ in ("nsubj", "nsubjpass") for c in verb.children):
+            return False
+        if verb.dep_ == "ROOT":
+            return True
+        if verb.dep_ != "conj":
+            return False
+        verb = verb.head
+    return False
+
+
 def _person_target(verb: Any) -> bool:
     """Does the violent ``verb`` have a person as its object (directly, through a particle or preposition, or
     a person's body part)?"""
@@ -184,14 +201,19 @@ def structure_features(doc: Any) -> dict[str, float]:
             if verb.lower_ in _VIOLENT_VERBS or verb.lemma_ in _VIOLENT_VERBS:
                 found["group_violence"] = 1.0
                 _note_framing(found, verb, "plain_group_violence")
-        if token.pos_ == "VERB" and (token.lower_ in _VIOLENT_VERBS or token.lemma_ in _VIOLENT_VERBS):
+        if token.pos_ == "VERB" and (token.lower_ in _THREAT_VERBS or token.lemma_ in _THREAT_VERBS):
             children = list(token.children)
             subject = next((c for c in children if c.dep_ in ("nsubj", "nsubjpass")), None)
             if subject is None and token.dep_ == "xcomp":  # "i am going to <verb>": the subject is the head's
                 subject = next((c for c in token.head.children if c.dep_ in ("nsubj", "nsubjpass")), None)
             future = any(c.lower_ in _FUTURE for c in children) or token.head.lower_ in ("going", "gonna")
             has_object = any(c.dep_ in ("dobj", "prt", "prep") for c in children)
-            imperative = subject is None and token.dep_ == "ROOT" and token.tag_ == "VB" and has_object
+            imperative = subject is None and token.tag_ == "VB" and has_object and _imperative_clause(token)
+            if subject is not None and subject.lower_ in _PERSON_PRONOUNS and _imperative_clause(token.head) \
+                    and token.head is not token:  # "make him bleed": a person made to suffer, on command
+                found["threat_modal"] = 1.0
+                if not (_negated(token.head) or any(_embedding(token.head))):
+                    found["plain_threat"] = 1.0
             if ((subject is not None and subject.lower_ in _THREAT_SUBJECTS and future) or imperative) \
                     and _person_target(token):
                 found["threat_modal"] = 1.0
