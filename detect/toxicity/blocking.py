@@ -61,41 +61,59 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def needs_parse(text: str, p_toxic: float, gate: float) -> bool:
+def needs_parse(text: str, p_toxic: float, gate: float, cues: dict[str, int] | None = None) -> bool:
     """Parse a window only when structure can matter: it names a group and says something of it (a copula or
     modal after the group word, or a violent verb), or it carries a violence cue and is already toxic by the
     first stage (a threat). Profanity and insults aimed at no group are not parsed:
     they never block by default, and the parse costs six times the rest of scoring."""
     if names_group(text) and predicates_group(text):
         return True
-    return p_toxic >= gate and bool(cue_counts(text).get("violence"))
+    return p_toxic >= gate and bool((cue_counts(text) if cues is None else cues).get("violence"))
+
+
+_COLUMN = {name: i for i, name in enumerate(DENSE_NAMES)}
+_STRUCTURE_OFFSET = 1 + len(CUE_NAMES)
+
+
+def base_features(texts: Sequence[str], p_toxic: np.ndarray, contexts: Sequence[tuple[float, float]] | None,
+                  ) -> tuple[np.ndarray, list[dict[str, int]]]:
+    """``DENSE_NAMES`` rows with every parse-dependent column zero, and each window's cue counts."""
+    matrix = np.zeros((len(texts), len(DENSE_NAMES)), dtype=np.float64)
+    matrix[:, 0] = _logit(np.asarray(p_toxic, dtype=np.float64))
+    cues = [cue_counts(text) for text in texts]
+    for row, counts in enumerate(cues):
+        for name, count in counts.items():
+            matrix[row, 1 + CUE_NAMES.index(name)] = np.log1p(count)
+    if contexts is not None and len(contexts):
+        matrix[:, _COLUMN["quoted_share"]] = [c[0] for c in contexts]
+        matrix[:, _COLUMN["speech_tagged"]] = [c[1] for c in contexts]
+    return matrix, cues
+
+
+def add_structure(matrix: np.ndarray, texts: Sequence[str], rows: Sequence[int]) -> None:
+    """Parse ``rows`` (one ``nlp.pipe`` call) and fill their structural columns and context products."""
+    for row, found in zip(rows, parse_features([texts[i] for i in rows]), strict=True):
+        for j, name in enumerate(STRUCTURE_NAMES):
+            matrix[row, _STRUCTURE_OFFSET + j] = found[name]
+    if not len(rows):
+        return
+    rows = np.asarray(rows)
+    threat = matrix[rows, _COLUMN["threat_modal"]]
+    hostile = np.maximum(matrix[rows, _COLUMN["group_dehumanised"]], matrix[rows, _COLUMN["group_violence"]])
+    quoted, tagged = matrix[rows, _COLUMN["quoted_share"]], matrix[rows, _COLUMN["speech_tagged"]]
+    matrix[rows, _COLUMN["quoted_threat"]] = threat * quoted
+    matrix[rows, _COLUMN["narrated_threat"]] = threat * tagged
+    matrix[rows, _COLUMN["quoted_group_hostile"]] = hostile * quoted
 
 
 def dense_features(texts: Sequence[str], p_toxic: np.ndarray, gate: float,
                    contexts: Sequence[tuple[float, float]] | None = None) -> np.ndarray:
     """One row of ``DENSE_NAMES`` per normalised window text; ``contexts`` gives each window's
-    (``quoted_share``, ``speech_tagged``) from the raw text (``context.window_context``; zeros when None)."""
-    matrix = np.zeros((len(texts), len(DENSE_NAMES)), dtype=np.float64)
-    matrix[:, 0] = _logit(np.asarray(p_toxic, dtype=np.float64))
-    for row, text in enumerate(texts):
-        for name, count in cue_counts(text).items():
-            matrix[row, 1 + CUE_NAMES.index(name)] = np.log1p(count)
-    parse_rows = [i for i, text in enumerate(texts) if needs_parse(text, float(p_toxic[i]), gate)]
-    offset = 1 + len(CUE_NAMES)
-    for row, found in zip(parse_rows, parse_features([texts[i] for i in parse_rows]), strict=True):
-        for j, name in enumerate(STRUCTURE_NAMES):
-            matrix[row, offset + j] = found[name]
-    if contexts is not None:
-        column = {name: i for i, name in enumerate(DENSE_NAMES)}
-        quoted = np.array([c[0] for c in contexts], dtype=np.float64)
-        tagged = np.array([c[1] for c in contexts], dtype=np.float64)
-        threat = matrix[:, column["threat_modal"]]
-        hostile = np.maximum(matrix[:, column["group_dehumanised"]], matrix[:, column["group_violence"]])
-        matrix[:, column["quoted_share"]] = quoted
-        matrix[:, column["speech_tagged"]] = tagged
-        matrix[:, column["quoted_threat"]] = threat * quoted
-        matrix[:, column["narrated_threat"]] = threat * tagged
-        matrix[:, column["quoted_group_hostile"]] = hostile * quoted
+    (``quoted_share``, ``speech_tagged``) from the raw text (``context.window_context``; zeros when None).
+    Every window that ``needs_parse`` is parsed (training and calibration)."""
+    matrix, cues = base_features(texts, p_toxic, contexts)
+    add_structure(matrix, texts, [i for i, text in enumerate(texts)
+                                  if needs_parse(text, float(p_toxic[i]), gate, cues[i])])
     return matrix
 
 
@@ -117,13 +135,17 @@ class BlockingStage:
         """P(category) per window for every head."""
         if not len(texts):
             return {name: np.zeros(0) for name in self.heads}
-        matrix = dense_features(texts, p_toxic, self.gate, contexts)
-        out = {}
-        for name, head in self.heads.items():
-            columns = getattr(self, "head_features", {}).get(name, self.features)
-            view = matrix if tuple(columns) == DENSE_NAMES else matrix[:, [DENSE_NAMES.index(c) for c in columns]]
-            out[name] = head.predict_proba(view)[:, 1]
-        return out
+        matrix, cues = base_features(texts, p_toxic, contexts)
+        add_structure(matrix, texts, [i for i, text in enumerate(texts)
+                                      if needs_parse(text, float(p_toxic[i]), self.gate, cues[i])])
+        return {name: head.predict_proba(self._view(name, matrix))[:, 1] for name, head in self.heads.items()}
+
+    def _columns(self, name: str) -> tuple[str, ...]:
+        return tuple(getattr(self, "head_features", {}).get(name, self.features))
+
+    def _view(self, name: str, matrix: np.ndarray) -> np.ndarray:
+        columns = self._columns(name)
+        return matrix if columns == DENSE_NAMES else matrix[:, [DENSE_NAMES.index(c) for c in columns]]
 
     def threshold_for(self, category: str, block_fpr: float | None = None) -> float:
         """The category's blocking threshold at ``block_fpr`` (default: the trained one), from the stored benign

@@ -115,6 +115,21 @@ def _is_group(token: Any) -> bool:
     return any(child.dep_ in ("amod", "compound") and child.lower_ in _GROUP_WORDS for child in token.children)
 
 
+def _group_tokens(doc: Any) -> set[int]:
+    """Indices of the tokens ``_is_group`` accepts, in one pass over the doc (walking every token's children
+    was most of the cost of ``structure_features``)."""
+    out = set()
+    for token in doc:
+        lower = token.lower_
+        if lower in _GROUP_WORDS:
+            out.add(token.i)
+        if token.dep_ in ("amod", "compound"):
+            head = token.head
+            if lower in _GROUP_WORDS or head.lower_ in _PEOPLE_HEADS:
+                out.add(head.i)
+    return out
+
+
 def _note_framing(found: dict[str, float], anchor: Any, plain_key: str) -> None:
     """Record how a hostile predicate at ``anchor`` is framed: negated and reported always; ``plain_key`` only when
     it is neither negated, reported nor condemned (counter-speech and quoted hate do not endorse it)."""
@@ -183,8 +198,9 @@ def structure_features(doc: Any) -> dict[str, float]:
         found["self_reference"] = 1.0
     if any(token.lower_ in _CONDEMNING for token in doc):
         found["condemned"] = 1.0
+    groups = _group_tokens(doc)
     for token in doc:
-        group = _is_group(token)
+        group = token.i in groups
         head = token.head
         if group and token.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj", "attr", "conj"):
             found["group_target"] = 1.0
