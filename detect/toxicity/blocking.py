@@ -48,12 +48,6 @@ CONTEXT_NAMES = (*CONTEXT_FEATURES, "quoted_threat", "narrated_threat", "quoted_
 DENSE_NAMES = ("p_toxic_logit", *CUE_NAMES, *STRUCTURE_NAMES, *CONTEXT_NAMES)
 LEGACY_DENSE_NAMES = ("p_toxic_logit", *CUE_NAMES, *STRUCTURE_NAMES)  # stages fitted before the context columns
 STAGE_C = 1.0
-# Columns a head does not see. Threat positives come only from the hand-written cases, which do not swear,
-# while every labelled row is a non-threat, so with them the threat head learnt "a swear word or insult means
-# no threat" (profanity -7.9, insult -7.3): "i will fucking kill you" would pass. Swearing says nothing about
-# threats. (Dropping profanity from the *hate* head was tried on the development split too: held-out-source
-# hate ranking fell, Davidson 0.66 -> 0.52, ToxiGen 0.80 -> 0.44, so the hate head keeps it.)
-HEAD_EXCLUDED = {"threat": ("profanity", "neg_profanity", "insult", "neg_insult", "you_insult")}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -128,7 +122,6 @@ class BlockingStage:
     benign_scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # category -> genre -> scores
     # The columns the heads were fitted on (stages pickled before the context columns use the legacy ones).
     features: tuple[str, ...] = LEGACY_DENSE_NAMES
-    head_features: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per head, when not ``features``
 
     def scores(self, texts: Sequence[str], p_toxic: np.ndarray,
                contexts: Sequence[tuple[float, float]] | None = None) -> dict[str, np.ndarray]:
@@ -140,11 +133,8 @@ class BlockingStage:
                                       if needs_parse(text, float(p_toxic[i]), self.gate, cues[i])])
         return {name: head.predict_proba(self._view(name, matrix))[:, 1] for name, head in self.heads.items()}
 
-    def _columns(self, name: str) -> tuple[str, ...]:
-        return tuple(getattr(self, "head_features", {}).get(name, self.features))
-
     def _view(self, name: str, matrix: np.ndarray) -> np.ndarray:
-        columns = self._columns(name)
+        columns = tuple(self.features)
         return matrix if columns == DENSE_NAMES else matrix[:, [DENSE_NAMES.index(c) for c in columns]]
 
     def threshold_for(self, category: str, block_fpr: float | None = None) -> float:
@@ -158,24 +148,23 @@ class BlockingStage:
 
 
 def fit_stage(matrix: np.ndarray, targets: dict[str, np.ndarray], gate: float) -> BlockingStage:
-    """Fit one class-balanced logistic head per category with both classes present, each on its columns
-    (``DENSE_NAMES`` less ``HEAD_EXCLUDED``).
+    """Fit one class-balanced logistic head per category with both classes present, on ``DENSE_NAMES``.
+
+    Hiding profanity and insult columns from the threat head was tried (threat positives come only from the
+    hand-written cases, which do not swear, so the head learns "a swear word means no threat"): on the default
+    bundle the fiction genre then set a higher threat threshold (0.986 vs 0.946) and the frozen suite's
+    must-block cases blocked fell from 25.6% to 18.6%, so the columns stay (docs/guides/toxicity.md).
 
     Source-balanced weights (every (source, label) cell equal, hard cases one cell) were tried on the
     development split: held-out-source hate ranking rose (Stormfront 0.73 -> 0.76, ToxiGen 0.73 -> 0.80) and
     the suite AUROC too, but the hate scores of the slur-laden 19th-century books in the fiction genre rose
     with them, the calibrated threshold with those, and the screen blocked 0.6% of the suite's must-block
-    cases instead of 19%. Recall at the threshold is the job, so the heads stay class-balanced."""
+    cases instead of about a fifth. Recall at the threshold is the job, so the heads stay class-balanced."""
     heads = {}
-    head_features = {}
     for name, target in targets.items():
         if 0 < int(target.sum()) < len(target):
-            columns = tuple(c for c in DENSE_NAMES if c not in HEAD_EXCLUDED.get(name, ()))
-            view = matrix[:, [DENSE_NAMES.index(c) for c in columns]]
-            head = LogisticRegression(C=STAGE_C, class_weight="balanced", max_iter=2000)
-            heads[name] = head.fit(view, target)
-            head_features[name] = columns
-    return BlockingStage(heads=heads, gate=gate, features=DENSE_NAMES, head_features=head_features)
+            heads[name] = LogisticRegression(C=STAGE_C, class_weight="balanced", max_iter=2000).fit(matrix, target)
+    return BlockingStage(heads=heads, gate=gate, features=DENSE_NAMES)
 
 
 def calibrate(stage: BlockingStage, genre_scores: dict[str, dict[str, np.ndarray]], block_fpr: float) -> None:

@@ -47,7 +47,6 @@ def test_a_threat_needs_a_person_to_threaten() -> None:
 
 def test_quoted_narrated_threat_scores_below_the_same_threat_unquoted(toxicity_bundle_path: Path) -> None:  # noqa: F811
     model = load_toxicity_bundle(toxicity_bundle_path).model
-    assert set(model.blocking.head_features["threat"]).isdisjoint({"profanity", "insult"})
     bare, story = model.score(["I will shoot you dead, you thief.",
                                "\u201cI will shoot you dead, you thief,\u201d growled the farmer in the tale."],
                               block_categories=())
