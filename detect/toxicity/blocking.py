@@ -9,7 +9,10 @@ category gets its own small logistic model over a few dense, source-independent 
 
 * the first stage's ``p_toxic`` (as a logit) and its cue-lexicon counts;
 * the structural cues of the spaCy parse (``structure``): group as target of a dehumanising or violent
-  predicate, threat shape, negation, reporting and condemnation, self-reference.
+  predicate, threat shape, negation, reporting and condemnation, self-reference;
+* the quotation context of the window in the raw text (``context``: quoted share, speech tags) and its
+  products with the threat and group-hostility cues, so a character's quoted threat in a story is not
+  read as a threat to the reader.
 
 It is trained on the labelled rows (first-stage scores out of fold) plus the hand-written hard cases
 (``hard_cases``), and each category's threshold is calibrated on benign text of many genres

@@ -11,7 +11,8 @@ never carry (group-directed hate, threats):
   livestock") or an insult/dehumanising word from the lexicon classes;
 * ``group_violence``: the group is the object of a violent or removal verb ("round up", "clear out");
 * ``threat_modal``: a person subject plus will/going to/gonna with a violent verb, or an imperative violent
-  verb with a person or group object;
+  verb (or "make him bleed" under an imperative), always with a person to threaten (``_person_target``:
+  you/him/them, a group, a person noun, a name, "your throat"); "kill it" or "cut the bread" is none;
 * ``negated``, ``reported`` (under say/claim/write/describe...), ``condemned`` (the clause is the subject
   or object of a condemning word: disgusting, wrong, ashamed, report...) and ``self_reference`` ("i am",
   "as a", "we ... ") turn the cues above into their harmless variants.
