@@ -152,7 +152,7 @@ def main() -> None:
     oof = out_of_fold_scores(kept.features_texts, kept.labels, kept.sources, folds=3, seed=0)
     all_cases = hard_cases()
     matrix, targets = stage_training_set(kept.features_texts, oof, [r.categories for r in kept.rows], model,
-                                         all_cases)
+                                         all_cases, raw_texts=[r.text for r in kept.rows])
     families = np.array([""] * len(kept.rows) + [c.family for c in all_cases])
     lofo = np.zeros(len(cases))
     for name in dict.fromkeys(c.functionality for c in cases):

@@ -16,6 +16,7 @@ import numpy as np
 
 from detect.toxicity.benign import BenignPassage
 from detect.toxicity.blocking import BlockingStage, calibrate, dense_features, fit_stage
+from detect.toxicity.context import text_context
 from detect.toxicity.hard_cases import HardCase, hard_cases
 from detect.toxicity.normalize import normalize_toxicity
 
@@ -23,21 +24,26 @@ CALIBRATION_BATCH = 256
 
 
 def stage_training_set(texts: Sequence[str], oof: np.ndarray, category_sets: Sequence[tuple[str, ...]],
-                       first_stage: Any, cases: Sequence[HardCase]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Dense matrix and per-category targets: labelled rows (out-of-fold scores) + hard cases."""
+                       first_stage: Any, cases: Sequence[HardCase], raw_texts: Sequence[str] | None = None,
+                       ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Dense matrix and per-category targets: labelled rows (out-of-fold scores) + hard cases. ``raw_texts``
+    (the rows before normalisation) give the quotation context; without them the rows get none."""
     case_texts = [normalize_toxicity(case.text).text for case in cases]
     case_p, _ = first_stage.probabilities(case_texts) if case_texts else (np.zeros(0), {})
     all_texts = list(texts) + case_texts
     p = np.concatenate([np.asarray(oof, dtype=np.float64), case_p])
-    matrix = dense_features(all_texts, p, first_stage.threshold)
+    raws = list(raw_texts) if raw_texts is not None else [""] * len(texts)
+    contexts = text_context(raws + [case.text for case in cases])
+    matrix = dense_features(all_texts, p, first_stage.threshold, contexts)
     hate = np.array([("hate" in row) for row in category_sets] + [case.hate for case in cases], dtype=np.int64)
     threat = np.array([0] * len(texts) + [case.threat for case in cases], dtype=np.int64)
     return matrix, {"hate": hate, "threat": threat}
 
 
 def train_stage(texts: Sequence[str], oof: np.ndarray, category_sets: Sequence[tuple[str, ...]], first_stage: Any,
-                *, exclude_family: str | None = None) -> BlockingStage:
-    matrix, targets = stage_training_set(texts, oof, category_sets, first_stage, hard_cases(exclude_family))
+                *, exclude_family: str | None = None, raw_texts: Sequence[str] | None = None) -> BlockingStage:
+    cases = hard_cases(exclude_family)
+    matrix, targets = stage_training_set(texts, oof, category_sets, first_stage, cases, raw_texts)
     return fit_stage(matrix, targets, gate=first_stage.threshold)
 
 

@@ -89,6 +89,21 @@ _OTHER: list[tuple[str, bool, bool, tuple[str, ...]]] = [
         "\"i will have your head for this,\" the king roared at the traitor in the tale",
         "the soldiers fell one by one as the battle raged across the valley",
         "she buried the knife in the vampire's heart and the castle crumbled")),
+    # A character's threat in a story's quoted, speech-tagged dialogue: a story, not a threat to the reader.
+    ("fiction_with_violence", False, False, (
+        "\u201cI will kill you for this, you miserable wretch,\u201d cried the old sailor, and he reached for his "
+        "cutlass.",
+        "\u201cTouch the girl again and I'll break every bone in your body,\u201d said Tom quietly.",
+        "The innkeeper shook his fist. \u201cYou'll hang before the week is out, mark my words!\u201d he shouted "
+        "after the stranger.",
+        "\"Come one step nearer and I shoot you dead,\" she whispered, and the lantern trembled in her hand.",
+        "\u201cWe are going to burn your farm to the ground,\u201d growled the leader of the band, while the "
+        "others laughed.",
+        "\u201cI'll cut your heart out, I swear it,\u201d the pirate hissed. Then he was gone into the fog.",
+        "\u201cIf you tell the master, I'll drown you in the millpond,\u201d said the elder brother.",
+        "\"Stab him, stab him now!\" yelled the boy, but the fencing master only smiled and lowered his foil.",
+        "\u201cGo and strangle the old fool in his bed,\u201d the witch muttered to her servant in the play.",
+        "\u201cI am going to shoot you like a dog,\u201d replied the sheriff, and the whole saloon fell silent.")),
     ("violence_against_non_humans", False, False, (
         "we have to kill the weeds before they choke the roses", "shoot the photo again with better light",
         "the exterminator gassed the wasps' nest in the attic")),

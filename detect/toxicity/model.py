@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from detect.toxicity.blocking import BLOCKING_CATEGORIES
+from detect.toxicity.context import window_context
 from detect.toxicity.normalize import Normalized, normalize_toxicity
 from detect.toxicity.thresholds import benign_threshold
 
@@ -100,6 +101,7 @@ class ToxicityModel:
         and its parse: ``blocked`` is then None (not decided) and categories come from the first stage."""
         plans: list[tuple[list[int], str | None]] = []  # window indices per text, note
         windows: list[str] = []
+        contexts: list[tuple[float, float]] = []  # per window: quotation context from the raw text (blocking)
         for raw in texts:
             note = None
             if not isinstance(raw, str):
@@ -120,6 +122,8 @@ class ToxicityModel:
             for start in starts:
                 indices.append(len(windows))
                 windows.append(" ".join(words[start:start + WINDOW_WORDS]))
+            if blocking:
+                contexts.extend(window_context(raw, len(words), starts, WINDOW_WORDS))
             if len(indices) > 1:
                 note = _join_notes(note, f"long text: the most toxic of {len(indices)} windows counts")
             plans.append((indices, note))
@@ -133,7 +137,7 @@ class ToxicityModel:
         if stage is None:
             block = self.blocking_threshold() if block_threshold is None else block_threshold
             return [self._combine(indices, note, p, per_category, block) for indices, note in plans]
-        stage_scores = stage.scores(windows, p)
+        stage_scores = stage.scores(windows, p, contexts)
         if "offensive" in per_category:  # opt-in blocking of offensive language: toxic and offensive at once
             stage_scores["offensive"] = p * per_category["offensive"]
         chosen = tuple(BLOCKING_CATEGORIES if block_categories is None else block_categories)

@@ -11,7 +11,8 @@ never carry (group-directed hate, threats):
   livestock") or an insult/dehumanising word from the lexicon classes;
 * ``group_violence``: the group is the object of a violent or removal verb ("round up", "clear out");
 * ``threat_modal``: a person subject plus will/going to/gonna with a violent verb, or an imperative violent
-  verb with a person or group object;
+  verb (or "make him bleed" under an imperative), always with a person to threaten (``_person_target``:
+  you/him/them, a group, a person noun, a name, "your throat"); "kill it" or "cut the bread" is none;
 * ``negated``, ``reported`` (under say/claim/write/describe...), ``condemned`` (the clause is the subject
   or object of a condemning word: disgusting, wrong, ashamed, report...) and ``self_reference`` ("i am",
   "as a", "we ... ") turn the cues above into their harmless variants.
@@ -63,6 +64,16 @@ _CONDEMNING = _w("disgusting wrong hateful shameful ashamed racist bigoted vile 
                  "condemn condemned")
 _THREAT_SUBJECTS = _w("i we you someone somebody everyone everybody they he she")
 _FUTURE = _w("will ll gonna going shall")
+# A threat needs a person to threaten: "kill it and take it with you" (a goose) or "shoot the photo again" is
+# not one. Person targets: these pronouns, a group, a person noun, a name, or a body part of a person ("your
+# throat").
+_PERSON_PRONOUNS = _w("you ya u him her them me us yourself yourselves himself herself themselves everyone "
+                      "everybody anyone anybody somebody someone")
+_POSSESSIVES = _w("your his her their my our yer")
+# Verbs that threaten only with a person as their object ("cut your throat", not "cut the cake"); used for the
+# threat shape only, never to decide what to parse.
+_THREAT_VERBS = _VIOLENT_VERBS | _w("cut slit gut behead butcher torture maim whip flog punch kick bash knife "
+                                    "skin batter pound")
 FEATURES = ("group_target", "group_dehumanised", "group_violence", "threat_modal", "negated", "reported",
             "condemned", "self_reference", "plain_group_dehumanised", "plain_group_violence", "plain_threat")
 _SELF = re.compile(r"^(?:i am|im|as an?|we|us|my)\b")
@@ -105,6 +116,21 @@ def _is_group(token: Any) -> bool:
     return any(child.dep_ in ("amod", "compound") and child.lower_ in _GROUP_WORDS for child in token.children)
 
 
+def _group_tokens(doc: Any) -> set[int]:
+    """Indices of the tokens ``_is_group`` accepts, in one pass over the doc (walking every token's children
+    was most of the cost of ``structure_features``)."""
+    out = set()
+    for token in doc:
+        lower = token.lower_
+        if lower in _GROUP_WORDS:
+            out.add(token.i)
+        if token.dep_ in ("amod", "compound"):
+            head = token.head
+            if lower in _GROUP_WORDS or head.lower_ in _PEOPLE_HEADS:
+                out.add(head.i)
+    return out
+
+
 def _note_framing(found: dict[str, float], anchor: Any, plain_key: str) -> None:
     """Record how a hostile predicate at ``anchor`` is framed: negated and reported always; ``plain_key`` only when
     it is neither negated, reported nor condemned (counter-speech and quoted hate do not endorse it)."""
@@ -138,6 +164,33 @@ def _embedding(token: Any) -> tuple[bool, bool]:
     return reported, condemned
 
 
+def _imperative_clause(verb: Any) -> bool:
+    """A subjectless base-form verb at the root, or joined by "and" to one ("find him and make him bleed")."""
+    for _ in range(3):
+        if verb.tag_ != "VB" or any(c.dep_ in ("nsubj", "nsubjpass") for c in verb.children):
+            return False
+        if verb.dep_ == "ROOT":
+            return True
+        if verb.dep_ != "conj":
+            return False
+        verb = verb.head
+    return False
+
+
+def _person_target(verb: Any) -> bool:
+    """Does the violent ``verb`` have a person as its object (directly, through a particle or preposition, or
+    a person's body part)?"""
+    objects = [c for c in verb.children if c.dep_ in ("dobj", "obj", "dative")]
+    for prep in (c for c in verb.children if c.dep_ in ("prep", "prt")):
+        objects += [c for c in prep.children if c.dep_ == "pobj"]
+    for obj in objects:
+        if obj.lower_ in _PERSON_PRONOUNS or obj.lower_ in _PERSON_NOUNS or _is_group(obj) or obj.pos_ == "PROPN":
+            return True
+        if any(c.dep_ == "poss" and c.lower_ in _POSSESSIVES for c in obj.children):
+            return True
+    return False
+
+
 def structure_features(doc: Any) -> dict[str, float]:
     """The cues of one parsed text (0/1 each, see the module docstring)."""
     found = dict.fromkeys(FEATURES, 0.0)
@@ -146,8 +199,9 @@ def structure_features(doc: Any) -> dict[str, float]:
         found["self_reference"] = 1.0
     if any(token.lower_ in _CONDEMNING for token in doc):
         found["condemned"] = 1.0
+    groups = _group_tokens(doc)
     for token in doc:
-        group = _is_group(token)
+        group = token.i in groups
         head = token.head
         if group and token.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj", "attr", "conj"):
             found["group_target"] = 1.0
@@ -164,15 +218,21 @@ def structure_features(doc: Any) -> dict[str, float]:
             if verb.lower_ in _VIOLENT_VERBS or verb.lemma_ in _VIOLENT_VERBS:
                 found["group_violence"] = 1.0
                 _note_framing(found, verb, "plain_group_violence")
-        if token.pos_ == "VERB" and (token.lower_ in _VIOLENT_VERBS or token.lemma_ in _VIOLENT_VERBS):
+        if token.pos_ == "VERB" and (token.lower_ in _THREAT_VERBS or token.lemma_ in _THREAT_VERBS):
             children = list(token.children)
             subject = next((c for c in children if c.dep_ in ("nsubj", "nsubjpass")), None)
             if subject is None and token.dep_ == "xcomp":  # "i am going to <verb>": the subject is the head's
                 subject = next((c for c in token.head.children if c.dep_ in ("nsubj", "nsubjpass")), None)
             future = any(c.lower_ in _FUTURE for c in children) or token.head.lower_ in ("going", "gonna")
             has_object = any(c.dep_ in ("dobj", "prt", "prep") for c in children)
-            imperative = subject is None and token.dep_ == "ROOT" and token.tag_ == "VB" and has_object
-            if (subject is not None and subject.lower_ in _THREAT_SUBJECTS and future) or imperative:
+            imperative = subject is None and token.tag_ == "VB" and has_object and _imperative_clause(token)
+            if subject is not None and subject.lower_ in _PERSON_PRONOUNS and _imperative_clause(token.head) \
+                    and token.head is not token:  # "make him bleed": a person made to suffer, on command
+                found["threat_modal"] = 1.0
+                if not (_negated(token.head) or any(_embedding(token.head))):
+                    found["plain_threat"] = 1.0
+            if ((subject is not None and subject.lower_ in _THREAT_SUBJECTS and future) or imperative) \
+                    and _person_target(token):
                 found["threat_modal"] = 1.0
                 if not (_negated(token) or any(_embedding(token))):
                     found["plain_threat"] = 1.0

@@ -206,7 +206,7 @@ def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int =
     if stage:
         stage("fitting the blocking stage (spaCy parse features)")
     category_sets = [row.categories for row in data.rows]
-    model.blocking = train_stage(texts, oof, category_sets, model)
+    model.blocking = train_stage(texts, oof, category_sets, model, raw_texts=raw_texts)
     if stage:
         stage("calibrating blocking thresholds on benign genres")
     calibration = select(list(benign), "calibrate") if benign else [
