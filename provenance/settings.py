@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1, description="Worker processes of `provenance worker`.")
 
     # Verification API (provenance/api).
+    api_signal_check_requests: int = Field(
+        default=32, ge=1, description="An API process compares its loaded bundles with the active ones every this "
+        "many uses of a signal (a promotion reaches it within that many requests, without a restart).")
     api_max_batch: int = Field(default=64, ge=1, description="Texts per /v1/verify/batch request.")
     api_max_text_chars: int = Field(default=100_000, ge=1, description="Longest text the API accepts (413 above).")
     api_max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest request body (413 above).")

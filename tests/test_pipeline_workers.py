@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from provenance.pipeline.jobs import job_summary
+from provenance.pipeline.jobs import job_summary, job_verdict
 from provenance.settings import Settings
 from provenance.store import JobItem, ScanJob, StagedText, VerdictRow, WorkerHeartbeat, session_scope
-from tests.conftest import install_bundle, synthetic_paragraphs
+from tests.conftest import install_bundle, synthetic_paragraphs, write_signed_state
 
 CONTRACT_KEYS = {"job_id", "status", "total", "scored", "quarantined", "duplicates"}
 JOB_TIMEOUT = 300
@@ -33,13 +33,15 @@ def pipeline_home(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path) -
     return home
 
 
-def pipeline_env(home: Path, model: Path, broker: str | None = None) -> dict[str, str]:
+def pipeline_env(home: Path, model: Path, broker: str | None = None, database: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
     env.update(PROVENANCE_HOME=str(home), PROVENANCE_MODEL=str(model), PROVENANCE_SCAN_CHUNK_SIZE="4",
                PROVENANCE_STALL_SECONDS="4", PROVENANCE_CHUNK_LEASE_SECONDS="10", PROVENANCE_TASK_TIME_LIMIT="8",
                TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     if broker:
         env["PROVENANCE_BROKER_URL"] = broker
+    if database:
+        env["PROVENANCE_DATABASE_URL"] = database
     return env
 
 
@@ -53,13 +55,14 @@ def cli(env: dict[str, str], *args: str, timeout: float = JOB_TIMEOUT) -> dict:
 class Worker:
     """`provenance worker` in its own process group, so SIGKILL reaches the pool children too."""
 
-    def __init__(self, env: dict[str, str], home: Path, name: str) -> None:
-        self.log = home / f"{name}.log"
+    def __init__(self, env: dict[str, str], home: Path, name: str, log_dir: Path | None = None) -> None:
+        self.log = (log_dir or home) / f"{name}.log"
         home.mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen([sys.executable, "-m", "provenance.cli", "worker", "--concurrency", "1"],
                                         env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                         start_new_session=True)
-        self.settings = Settings(home=home)
+        self.settings = Settings(home=home, database_url=env.get("PROVENANCE_DATABASE_URL"))
 
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -131,10 +134,12 @@ def assert_each_line_once(settings: Settings, job_id: str, lines: int) -> None:
                                 .where(JobItem.job_id == job_id).order_by(JobItem.seq)).all()
         assert [item.seq for item in items] == list(range(lines))
         documents = [item.document_id for item in items if item.outcome == "document"]
-        verdicts = session.execute(select(VerdictRow.document_id, func.count()).where(
-            VerdictRow.document_id.in_(documents), VerdictRow.bundle_version == job.bundle_version)
-            .group_by(VerdictRow.document_id)).all()
+        verdicts = session.execute(select(VerdictRow.document_id, func.count()).where(  # under any bundle version
+            VerdictRow.document_id.in_(documents)).group_by(VerdictRow.document_id)).all()
         assert len(verdicts) == len(documents) and all(count == 1 for _, count in verdicts)
+        seen = session.scalars(select(VerdictRow.document_id).join(JobItem, job_verdict(job_id, job.bundle_version))
+                               .where(JobItem.job_id == job_id, JobItem.outcome == "document")).all()
+        assert sorted(seen) == sorted(documents)  # the job's own view (counts, export) finds each one once
         assert all(item.reason for item in items if item.outcome == "quarantined")
         assert session.scalar(select(func.count()).select_from(StagedText)) == 0
         assert job.status == "done" and job.chunks_done == job.chunks_total
@@ -213,3 +218,91 @@ def test_worker_shuts_down_cleanly_on_sigterm(pipeline_home: Path, micro_model_d
     settings = Settings(home=pipeline_home)
     with session_scope(settings.resolved_database_url) as session:
         assert session.scalar(select(func.count()).select_from(WorkerHeartbeat)) == 0
+
+
+def _wait_for_a_blocked_writer(url: str, timeout: float = 120) -> None:
+    """Until a worker's write transaction waits on the test's lock (it holds its chunk claim meanwhile)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                         "AND datname = current_database()").fetchone()[0]
+            if waiting:
+                return
+            time.sleep(0.1)
+    raise AssertionError("no worker transaction ever waited on the verdicts lock")
+
+
+def test_postgresql_restarted_mid_write_the_task_retry_reowns_its_chunk(
+        pipeline_home: Path, micro_model_dir: Path, tmp_path: Path, workers: list[Worker], postgres_server,
+        postgres_url: str) -> None:
+    """The drill of issue 28: a chunk's write transaction is cut by ``pg_ctl restart`` (AdminShutdown); the
+    task's retry must take its own chunk back at once, not skip it as "running" and wait out the lease. The
+    worker is held inside its write transaction by a table lock so the restart always lands there."""
+    import psycopg
+
+    env = pipeline_env(pipeline_home, micro_model_dir, database=postgres_url)
+    env["PROVENANCE_STALL_SECONDS"] = "30"  # a lease wait (10 s) would show up as a stall re-send or takeover
+    settings = Settings(home=pipeline_home, database_url=postgres_url)
+    workers.append(Worker(env, pipeline_home, "worker"))
+    workers[0].wait_ready()
+    dump = write_dump(tmp_path / "dump.jsonl", 200, seed=11)
+    submitted = cli(env, "scan", str(dump), "--json")
+    wait_for(settings, submitted["job_id"], lambda s: s["submission_done"] and s["chunks_done"] >= 2)
+    locker = psycopg.connect(postgres_url.replace("+psycopg", ""))
+    locker.execute("LOCK TABLE verdicts IN ACCESS EXCLUSIVE MODE")
+    _wait_for_a_blocked_writer(postgres_url)
+    postgres_server.restart()
+    locker.close()
+    wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert_each_line_once(settings, submitted["job_id"], 200)
+    log = workers[0].log.read_text()
+    assert "transient error" in log and "re-owned by a retry of its own task" in log
+    assert "chunk is running" not in log
+    assert "after its lease expired" not in log and "after a stall" not in log
+
+
+def test_a_bundle_promoted_mid_scan_reaches_the_worker_at_its_next_chunk(
+        pipeline_home: Path, micro_model_dir: Path, trained_bundle: Path, tmp_path: Path,
+        workers: list[Worker]) -> None:
+    """No restart: the running worker judges the chunks it claims after the promotion with the new bundle, each
+    chunk wholly by one bundle, and every verdict records the version that judged it."""
+    from provenance.bundles import bundle_version
+    from provenance.store import utcnow
+
+    install_bundle(trained_bundle, pipeline_home, name="candidate")
+    env = pipeline_env(pipeline_home, micro_model_dir)
+    settings = Settings(home=pipeline_home)
+    old = bundle_version(settings)
+    workers.append(Worker(env, pipeline_home, "worker"))
+    workers[0].wait_ready()
+    dump = write_dump(tmp_path / "dump.jsonl", 200, seed=12)
+    submitted = cli(env, "scan", str(dump), "--json")
+    wait_for(settings, submitted["job_id"], lambda s: s["chunks_done"] >= 3)
+    promoted_at = utcnow()
+    write_signed_state(pipeline_home, {"active": "candidate", "history": [
+        {"kind": "promote", "name": "candidate", "previous": "default", "at": promoted_at.isoformat()}]})
+    new = bundle_version(settings)
+    assert new != old
+    summary = wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert_each_line_once(settings, submitted["job_id"], 200)
+    with session_scope(settings.resolved_database_url) as session:
+        rows = session.execute(select(JobItem.seq, VerdictRow.bundle_version, VerdictRow.versions,
+                                      VerdictRow.created_at)
+                               .join(VerdictRow, VerdictRow.document_id == JobItem.document_id)
+                               .where(JobItem.job_id == submitted["job_id"])).all()
+    chunks: dict[int, set[str]] = {}
+    for seq, version, versions, _created in rows:
+        assert versions["detection"] == version  # the verdict names the bundle that judged it
+        chunks.setdefault(seq // 4, set()).add(version)  # chunk size 4, documents staged in input order
+    assert all(len(versions) == 1 for versions in chunks.values())  # no chunk judged by two bundles
+    finished = sorted((max(r.created_at for r in rows if r.seq // 4 == chunk), versions.pop())
+                      for chunk, versions in chunks.items())
+    assert all(version == old for at, version in finished if at < promoted_at)
+    after = [version for at, version in finished if at >= promoted_at]
+    assert set(after) <= {old, new} and after.count(old) <= 1  # only the chunk in flight kept the old bundle
+    assert after and after[-1] == new and after == sorted(after, key=lambda version: version == new)
+    counts = job_summary(settings, submitted["job_id"], details=True)["verdicts"]
+    assert sum(counts[key] for key in ("machine", "human", "uncertain", "abstain")) == summary["documents"]

@@ -46,6 +46,11 @@ class ApiServices:
         self._model_lock = threading.Lock()
         self._generate_lock = threading.Lock()
         self._lm: Any = None
+        from provenance.signals import signal_set
+
+        # Every Nth request compares the loaded bundles with the active ones (a promotion arrives without a
+        # restart; the other requests pay nothing for it).
+        signal_set(settings).check_every = settings.api_signal_check_requests
 
     def load_watermark(self) -> None:
         """Load the tokenizer and keys now (startup); a failure is kept for /readyz instead of crashing."""
