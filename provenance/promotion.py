@@ -120,6 +120,10 @@ def promote(settings: Settings, name: str, *, actor: str = "cli") -> dict[str, A
     state["active"] = entry["name"]
     state.setdefault("history", []).append(entry)
     _audited_write(settings, state, entry, actor)
+    from provenance.artifacts import DETECTOR, publish, store_in_use
+
+    if store_in_use(settings):  # hosts fed by the store follow at their next chunk
+        publish(settings, (DETECTOR,), actor=actor)
     return entry
 
 

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in the data dir.")
     broker_url: str | None = Field(default=None, description="Celery broker; default SQLite broker in the data dir.")
     hf_token: SecretStr | None = Field(default=None, description="Hugging Face token for private checkpoints.")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Key-encryption key for the secrets published to the database (watermark, "
+        "signing and PII keys); never stored there. Any long random string.")
+    secret_key_file: Path | None = Field(default=None, description="A file holding the key-encryption key "
+                                         "(instead of PROVENANCE_SECRET_KEY).")
+    artifacts_from_store: bool = Field(
+        default=False, description="Fetch bundles, memorisation index and keys from the database into the data "
+        "home (and refresh them once per chunk): a host that starts with an empty home (`worker --from-store`).")
 
     # Store and scanning pipeline (provenance/store, provenance/pipeline).
     store_raw_text: bool = Field(default=False, description="Keep each document's raw text (default: redacted only).")

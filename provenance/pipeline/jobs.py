@@ -19,15 +19,15 @@ def _scored(session: Session, job: ScanJob) -> int:
 
 
 def job_verdict(job_id: str, version: str) -> ColumnElement[bool]:
-    """Join condition (on ``JobItem.document_id``) for *the* verdict of each of a job's documents: the one this
-    job's workers wrote, whatever bundle version judged it (a promotion mid-scan moves later chunks to the new
-    bundle), else the one under the job's version that it reused. At most one per document: a document the job
-    scored has no verdict under the job's version from before (it would have been reused, not scored)."""
-    own = aliased(VerdictRow)
+    """Join condition (on ``JobItem.document_id``) for *the* verdict of each of a job's documents: the one under
+    the job's bundle version (scored or reused), else, when a promotion mid-scan moved later chunks to a new
+    bundle, the one this job's workers wrote under that bundle."""
+    under_version = aliased(VerdictRow)
     return and_(VerdictRow.document_id == JobItem.document_id,
-                or_(VerdictRow.job_id == job_id,
-                    and_(VerdictRow.bundle_version == version,
-                         ~exists().where(own.document_id == VerdictRow.document_id, own.job_id == job_id))))
+                or_(VerdictRow.bundle_version == version,
+                    and_(VerdictRow.job_id == job_id,
+                         ~exists().where(under_version.document_id == VerdictRow.document_id,
+                                         under_version.bundle_version == version))))
 
 
 def verdict_counts(session: Session, job: ScanJob) -> dict[str, int]:

@@ -130,7 +130,11 @@ def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = No
         staged = session.execute(select(StagedText.document_id, StagedText.text, Document.content_hash)
                                  .join(Document, Document.id == StagedText.document_id)
                                  .where(StagedText.chunk_id == chunk_id).order_by(StagedText.id)).all()
-    scorer = process_scorer(settings)
+    if settings.artifacts_from_store:  # a host fed by the store: one query, a fetch only when something moved
+        from provenance.artifacts import sync
+
+        sync(settings)
+    scorer = process_scorer(settings)  # the bundles active now judge the whole chunk
     with session_scope(url) as session:  # a job rescored for another signal's version writes under its own
         job_version = session.scalar(select(ScanJob.bundle_version).where(ScanJob.id == job_id)) or ""
     version = job_version if job_version.startswith(f"{scorer.version}+") else scorer.version
