@@ -23,6 +23,8 @@ from provenance.store import JobItem, ScanJob, StagedText, VerdictRow, WorkerHea
 from tests.conftest import install_bundle, synthetic_paragraphs, write_signed_state
 
 CONTRACT_KEYS = {"job_id", "status", "total", "scored", "quarantined", "duplicates"}
+STORE_WORKER = ("--from-store",)  # the many-hosts drill's worker: `provenance worker --concurrency 1 --from-store`
+ROOT = Path(__file__).resolve().parents[1]
 JOB_TIMEOUT = 300
 
 
@@ -55,11 +57,13 @@ def cli(env: dict[str, str], *args: str, timeout: float = JOB_TIMEOUT) -> dict:
 class Worker:
     """`provenance worker` in its own process group, so SIGKILL reaches the pool children too."""
 
-    def __init__(self, env: dict[str, str], home: Path, name: str, log_dir: Path | None = None) -> None:
+    def __init__(self, env: dict[str, str], home: Path, name: str, log_dir: Path | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
         self.log = (log_dir or home) / f"{name}.log"
         home.mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "provenance.cli", "worker", "--concurrency", "1"],
+        self.process = subprocess.Popen([sys.executable, "-m", "provenance.cli", "worker", "--concurrency", "1",
+                                         *extra],
                                         env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                         start_new_session=True)
         self.settings = Settings(home=home, database_url=env.get("PROVENANCE_DATABASE_URL"))
@@ -306,3 +310,62 @@ def test_a_bundle_promoted_mid_scan_reaches_the_worker_at_its_next_chunk(
     assert after and after[-1] == new and after == sorted(after, key=lambda version: version == new)
     counts = job_summary(settings, submitted["job_id"], details=True)["verdicts"]
     assert sum(counts[key] for key in ("machine", "human", "uncertain", "abstain")) == summary["documents"]
+
+
+@pytest.mark.slow
+def test_three_workers_from_empty_homes_finish_a_scan_through_a_sigkill(
+        pipeline_home: Path, micro_model_dir: Path, tmp_path: Path, workers: list[Worker], redis_server,
+        postgres_url: str) -> None:
+    """The many-hosts drill: PostgreSQL + Redis, three workers each with an empty data home of its own, given
+    only the database, the broker, the model and the key-encryption key; the artifacts come from the store. One
+    worker is SIGKILLed mid-scan. 0 lost, 0 doubled, every verdict judged by the published bundle."""
+    from provenance.artifacts import installed
+    from provenance.bundles import bundle_version
+
+    env = pipeline_env(pipeline_home, micro_model_dir, redis_server.url, postgres_url)
+    env["PROVENANCE_SECRET_KEY"] = "an-invented-key-encryption-key-for-the-drill"
+    settings = Settings(home=pipeline_home, database_url=postgres_url)
+    published = subprocess.run([sys.executable, "-m", "provenance.cli", "artifacts", "publish", "--json"], env=env,
+                               capture_output=True, text=True, timeout=JOB_TIMEOUT)
+    assert published.returncode == 0, published.stderr[-3000:]
+    digests = {record["kind"]: record["digest"] for record in map(json.loads, published.stdout.splitlines())}
+    assert {"keys", "detector-bundle"} <= set(digests)
+    homes = [tmp_path / f"host-{index}" for index in range(3)]
+    for index, home in enumerate(homes):
+        host_env = {**env, "PROVENANCE_HOME": str(home)}
+        workers.append(Worker(host_env, home, f"worker-{index}", log_dir=tmp_path / "logs", extra=STORE_WORKER))
+    for worker in workers:
+        worker.wait_ready()
+    dump = write_dump(tmp_path / "dump.jsonl", 600, seed=13)
+    submitted = cli(env, "scan", str(dump), "--json")
+    wait_for(settings, submitted["job_id"], lambda s: s["chunks_done"] >= 20)
+    workers[1].kill()
+    wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert_each_line_once(settings, submitted["job_id"], 600)
+    version = bundle_version(settings)
+    with session_scope(postgres_url) as session:
+        assert set(session.scalars(select(VerdictRow.bundle_version))) == {version}
+    for home in homes:
+        assert installed(home) == digests  # each host fetched each artifact once, by digest
+        assert bundle_version(Settings(home=home)) == version
+
+
+def test_compose_runs_the_drills_worker_command_and_every_command_parses() -> None:
+    """Deployment on paper, kept honest: compose.yaml's worker is exactly the drill's worker (the image's
+    entrypoint is `provenance`), every role's command is accepted by the CLI, and each role is given the
+    database, the broker, the model and the key-encryption key, nothing copied into its home."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert 'ENTRYPOINT ["provenance"]' in (ROOT / "Dockerfile").read_text()
+    assert services["worker"]["command"] == ["worker", "--concurrency", "1", *STORE_WORKER]
+    for role in ("api", "worker", "dashboard"):
+        environment = services[role]["environment"]
+        assert {"PROVENANCE_DATABASE_URL", "PROVENANCE_BROKER_URL", "PROVENANCE_MODEL",
+                "PROVENANCE_SECRET_KEY_FILE"} <= set(environment)
+        assert environment["PROVENANCE_ARTIFACTS_FROM_STORE"] == "1"
+        assert not any(volume.endswith(":/data") for volume in services[role].get("volumes", []))
+        parsed = subprocess.run([sys.executable, "-m", "provenance.cli", *services[role]["command"], "--help"],
+                                capture_output=True, text=True, timeout=120)
+        assert parsed.returncode == 0, parsed.stderr

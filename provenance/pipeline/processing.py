@@ -118,6 +118,10 @@ def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = No
     url = settings.resolved_database_url
     token = claim_token(task_id)
     lease = max(settings.chunk_lease_seconds, settings.task_time_limit * 1.1)  # a live task keeps its chunk
+    if settings.artifacts_from_store:  # a host fed by the store: one query, a fetch only when something moved;
+        from provenance.artifacts import sync  # before the claim, so a refused archive leaves the chunk queued
+
+        sync(settings)
     with session_scope(url) as session:
         claimed = claim_chunk(session, chunk_id, token, lease)
         if claimed is None:
@@ -130,10 +134,6 @@ def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = No
         staged = session.execute(select(StagedText.document_id, StagedText.text, Document.content_hash)
                                  .join(Document, Document.id == StagedText.document_id)
                                  .where(StagedText.chunk_id == chunk_id).order_by(StagedText.id)).all()
-    if settings.artifacts_from_store:  # a host fed by the store: one query, a fetch only when something moved
-        from provenance.artifacts import sync
-
-        sync(settings)
     scorer = process_scorer(settings)  # the bundles active now judge the whole chunk
     with session_scope(url) as session:  # a job rescored for another signal's version writes under its own
         job_version = session.scalar(select(ScanJob.bundle_version).where(ScanJob.id == job_id)) or ""
