@@ -120,7 +120,24 @@ def promote(settings: Settings, name: str, *, actor: str = "cli") -> dict[str, A
     state["active"] = entry["name"]
     state.setdefault("history", []).append(entry)
     _audited_write(settings, state, entry, actor)
+    _publish(settings, entry, actor)
     return entry
+
+
+def _publish(settings: Settings, entry: dict[str, Any], actor: str) -> None:
+    """Once the store serves bundles to other hosts, the promotion is published there too (they follow at their
+    next chunk). The promotion itself is already done and audited: a failure here says so and how to finish."""
+    from provenance.artifacts import DETECTOR, publish, store_in_use
+    from provenance.errors import ProvenanceError
+
+    try:
+        if store_in_use(settings):
+            publish(settings, (DETECTOR,), actor=actor)
+    except Exception as exc:
+        raise ProvenanceError(f"bundle {entry['name']!r} is active here, but publishing it to the store failed "
+                              f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+                              hint="other hosts keep the previous bundle until you run provenance artifacts "
+                                   "publish --kind detector-bundle") from None
 
 
 def _audited_write(settings: Settings, state: dict[str, Any], entry: dict[str, Any], actor: str) -> None:

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in the data dir.")
     broker_url: str | None = Field(default=None, description="Celery broker; default SQLite broker in the data dir.")
     hf_token: SecretStr | None = Field(default=None, description="Hugging Face token for private checkpoints.")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Key-encryption key for the secrets published to the database (watermark, "
+        "signing and PII keys); never stored there. Any long random string.")
+    secret_key_file: Path | None = Field(default=None, description="A file holding the key-encryption key "
+                                         "(instead of PROVENANCE_SECRET_KEY).")
+    artifacts_from_store: bool = Field(
+        default=False, description="Fetch bundles, memorisation index and keys from the database into the data "
+        "home (and refresh them once per chunk): a host that starts with an empty home (`worker --from-store`).")
 
     # Store and scanning pipeline (provenance/store, provenance/pipeline).
     store_raw_text: bool = Field(default=False, description="Keep each document's raw text (default: redacted only).")
@@ -89,6 +97,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1, description="Worker processes of `provenance worker`.")
 
     # Verification API (provenance/api).
+    api_signal_check_requests: int = Field(
+        default=32, ge=1, description="An API process compares its loaded bundles with the active ones every this "
+        "many uses of a signal (a promotion reaches it within that many requests, without a restart).")
     api_max_batch: int = Field(default=64, ge=1, description="Texts per /v1/verify/batch request.")
     api_max_text_chars: int = Field(default=100_000, ge=1, description="Longest text the API accepts (413 above).")
     api_max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest request body (413 above).")

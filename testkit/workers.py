@@ -40,9 +40,10 @@ def settings_for(env: dict[str, str]) -> Settings:
 class WorkerProcess:
     """One `provenance worker` process; ``log`` collects its output (shown when it fails to start)."""
 
-    def __init__(self, env: dict[str, str], log: Path, *, concurrency: int = 1, loglevel: str | None = None) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, concurrency: int = 1, loglevel: str | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "provenance.cli", "worker", "--concurrency", str(concurrency)]
+        command = [sys.executable, "-m", "provenance.cli", "worker", "--concurrency", str(concurrency), *extra]
         if loglevel:
             command += ["--loglevel", loglevel]
         self.log = log

@@ -37,6 +37,11 @@ class ApiServices:
                                else DatabaseRateLimiter(self.engine))
         self.limiter: RateLimiter = LeasedRateLimiter(shared)
         self.audit = AuditWriter(self.engine)
+        if settings.artifacts_from_store:  # before the signing key is read: it comes from the store too
+            from provenance.artifacts import sync
+
+            sync(settings)
+        self._uses = 0
         signing_key = load_or_create_signing_key(settings.home)
         self.public_key = signing_key.public_key()
         self.public_key_pem = public_key_pem(self.public_key).decode("ascii")
@@ -46,6 +51,11 @@ class ApiServices:
         self._model_lock = threading.Lock()
         self._generate_lock = threading.Lock()
         self._lm: Any = None
+        from provenance.signals import signal_set
+
+        # Every Nth request compares the loaded bundles with the active ones (a promotion arrives without a
+        # restart; the other requests pay nothing for it).
+        signal_set(settings).check_every = settings.api_signal_check_requests
 
     def load_watermark(self) -> None:
         """Load the tokenizer and keys now (startup); a failure is kept for /readyz instead of crashing."""
@@ -96,6 +106,11 @@ class ApiServices:
         """The detection service of the active bundle (a promotion reaches this process on the next call)."""
         from provenance.signals import signal_set
 
+        self._uses += 1
+        if self.settings.artifacts_from_store and self._uses % self.settings.api_signal_check_requests == 0:
+            from provenance.artifacts import sync
+
+            sync(self.settings)  # every Nth request: one query; a fetch only when something was published
         return signal_set(self.settings).get("detection").service
 
     @property

@@ -53,6 +53,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "jobs": ("scan_cmd", "jobs_app", "group", "Scan jobs: list them, show one."),
     "verdicts": ("scan_cmd", "verdicts_app", "group", "Stored verdicts: export them."),
     "db": ("scan_cmd", "db_app", "group", "The platform's database: migrations."),
+    "artifacts": ("artifacts_cmd", "app", "group",
+                  "Publish the data home's bundles and keys to the database; fetch them on another host."),
 }
 
 

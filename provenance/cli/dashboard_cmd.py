@@ -51,6 +51,10 @@ def dashboard(
     from provenance.store.schema import ensure_schema
 
     ensure_schema(settings.resolved_database_url)
+    if settings.artifacts_from_store:  # a dashboard host with an empty home: bundles and keys from the store
+        from provenance.artifacts import sync
+
+        sync(settings)
     if not APP_PATH.is_file():
         raise CliError(f"dashboard app not found at {APP_PATH}", hint="install from the source tree (pip install -e .)")
     env = dict(os.environ)

@@ -63,13 +63,24 @@ def rotate(model: str | None = typer.Option(None, "--model"), as_json: bool = ty
     old, new = KeyStore(settings.home).rotate(tokenizer)
     if old is not None and not as_json:
         stderr.print(f"{old.key.key_id} now verify-only")
+    _publish_if_shared(settings)
     _show([new], as_json)
+
+
+def _publish_if_shared(settings) -> None:
+    """Once the store serves the keys to other hosts, a rotation or revocation is published there too."""
+    from provenance.artifacts import KEYS, publish, store_in_use
+
+    if store_in_use(settings):
+        publish(settings, (KEYS,), actor="cli")
 
 
 @app.command("revoke")
 def revoke(key_id: str = typer.Argument(..., help="The key_id to stop using and stop detecting.")) -> None:
     """Stop using a key entirely (text it watermarked is no longer recognised)."""
-    stored = KeyStore(load_settings().home).set_status(key_id, "revoked")
+    settings = load_settings()
+    stored = KeyStore(settings.home).set_status(key_id, "revoked")
+    _publish_if_shared(settings)
     stderr.print(f"{stored.key.key_id} revoked")
 
 

@@ -166,13 +166,27 @@ def worker(
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Worker processes (default: "
                                            "PROVENANCE_WORKER_CONCURRENCY)."),
     loglevel: str = typer.Option("INFO", "--loglevel", help="Celery log level."),
+    from_store: bool = typer.Option(False, "--from-store", help="Start from an empty data home: fetch bundles, "
+                                    "index and keys from the database (PROVENANCE_SECRET_KEY decrypts the keys) "
+                                    "and follow later publications once per chunk."),
 ) -> None:
     """Run a Celery worker in the foreground (SIGTERM or Ctrl-C: finish the task in hand, then exit)."""
+    import os
+
     from provenance.store import ensure_schema
 
+    if from_store:  # the pool processes read their settings from the environment
+        os.environ["PROVENANCE_ARTIFACTS_FROM_STORE"] = "1"
+        from provenance.settings import get_settings
+
+        get_settings.cache_clear()
     settings = load_settings()
     settings.ensure_home()
     ensure_schema(settings.resolved_database_url)
+    if settings.artifacts_from_store:
+        from provenance.artifacts import sync
+
+        sync(settings)  # fail here, with the reason, rather than in every task
     from provenance.pipeline.celery_app import current_app
 
     app = current_app()

@@ -89,17 +89,21 @@ def review_shares(*, misuse: bool, watermarked: bool, verdict: str, p_machine: f
 
 
 class DocumentScorer:
-    """One per process; ``score`` takes raw texts and returns one ``DocumentResult`` each, in order."""
+    """``score`` takes raw texts and returns one ``DocumentResult`` each, in order.
+
+    The signals are taken from the process's ``SignalSet`` once, when the scorer is made, and kept: everything
+    one scorer judges is judged by the same bundles, and ``version`` is the detection bundle those signals were
+    built from (not a second read of the active bundle, which a promotion could move in between). The pipeline
+    makes one scorer per chunk, right after claiming it, so a promotion reaches a worker at its next chunk and
+    no chunk is judged half by one bundle and half by another."""
 
     def __init__(self, settings: Settings, names: tuple[str, ...] | None = None) -> None:
         self.settings = settings
         self.names = names if names is not None else document_signal_names()
-        self.version = bundle_version(settings)
-
-    @property
-    def signals(self) -> dict[str, Signal]:
-        """From the process's ``SignalSet`` (built once, rebuilt when a signal's bundle changes)."""
-        return signal_set(self.settings).document_signals(self.names, options={"watermark": {"evidence": True}})
+        self.signals: dict[str, Signal] = signal_set(settings).document_signals(
+            self.names, options={"watermark": {"evidence": True}})
+        detection = self.signals.get("detection")
+        self.version = detection.version if detection is not None else bundle_version(settings)
 
     def warm_up(self) -> None:
         """Load every model now (a worker does this at start, so the first task is not slow)."""

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from provenance.errors import ProvenanceError
+from provenance.pipeline.jobs import job_verdict
 from provenance.review.labels import latest_decisions
 from provenance.settings import Settings
 from provenance.store import Document, JobItem, ScanJob, VerdictRow, session_scope
@@ -70,7 +71,7 @@ def iter_verdicts(settings: Settings, job_id: str | None = None) -> Iterator[dic
                 rows = session.execute(
                     select(JobItem.seq, VerdictRow, Document, JobItem.source_id)
                     .join(Document, Document.id == JobItem.document_id)
-                    .join(VerdictRow, (VerdictRow.document_id == Document.id) & (VerdictRow.bundle_version == version))
+                    .join(VerdictRow, job_verdict(job_id, version))
                     .where(JobItem.job_id == job_id, JobItem.outcome == "document", JobItem.seq > last)
                     .order_by(JobItem.seq).limit(PAGE)).all()
             else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
@@ -18,6 +18,18 @@ def _scored(session: Session, job: ScanJob) -> int:
     return int(done) + job.reused
 
 
+def job_verdict(job_id: str, version: str) -> ColumnElement[bool]:
+    """Join condition (on ``JobItem.document_id``) for *the* verdict of each of a job's documents: the one under
+    the job's bundle version (scored or reused), else, when a promotion mid-scan moved later chunks to a new
+    bundle, the one this job's workers wrote under that bundle."""
+    under_version = aliased(VerdictRow)
+    return and_(VerdictRow.document_id == JobItem.document_id,
+                or_(VerdictRow.bundle_version == version,
+                    and_(VerdictRow.job_id == job_id,
+                         ~exists().where(under_version.document_id == VerdictRow.document_id,
+                                         under_version.bundle_version == version))))
+
+
 def verdict_counts(session: Session, job: ScanJob) -> dict[str, int]:
     """machine / human / uncertain / abstain, watermarked, with PII, misuse over the job's distinct documents."""
     def flagged(condition):
@@ -27,8 +39,8 @@ def verdict_counts(session: Session, job: ScanJob) -> dict[str, int]:
         select(VerdictRow.verdict, func.count(), flagged(VerdictRow.watermarked.is_(True)),
                flagged(VerdictRow.pii_count > 0),
                flagged(VerdictRow.misuse.is_(True)))
-        .join(JobItem, (JobItem.document_id == VerdictRow.document_id) & (JobItem.outcome == "document"))
-        .where(JobItem.job_id == job.id, VerdictRow.bundle_version == job.bundle_version)
+        .join(JobItem, job_verdict(job.id, job.bundle_version) & (JobItem.outcome == "document"))
+        .where(JobItem.job_id == job.id)
         .group_by(VerdictRow.verdict)).all()
     counts = dict.fromkeys(("machine", "human", "uncertain", "abstain", "watermarked", "with_pii", "misuse"), 0)
     for verdict, count, watermarked, with_pii, misuse in rows:

@@ -3,6 +3,11 @@
 The claim is a conditional UPDATE (queued, or running with an expired lease), so two deliveries of the same
 message never score a chunk at the same time; the final write is conditional on still holding the claim, and
 verdicts are unique per document and bundle version, so a late duplicate delivery writes nothing.
+
+A claim made by a Celery task carries the task's id (``task:<id>:<host>:<pid>:<nonce>``). A task that failed on
+a transient database error (a PostgreSQL restart) left its chunk ``running``; its retry has the same task id and
+re-owns the chunk at once instead of waiting out the lease. The nonce is new on every attempt, so if two
+deliveries of one task ever overlapped, only the last to claim could write.
 """
 
 from __future__ import annotations
@@ -31,19 +36,51 @@ def process_scorer(settings: Settings) -> DocumentScorer:
     return DocumentScorer(settings)
 
 
-def claim_token() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+TASK_PREFIX = "task:"
 
 
-def claim_chunk(session: Session, chunk_id: int, token: str, lease_seconds: float) -> bool:
+def claim_token(task_id: str | None = None) -> str:
+    """Who holds a claim: the task (when there is one), then host, process and a per-attempt nonce."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{TASK_PREFIX}{task_id}:{owner}" if task_id else owner
+
+
+def _task_prefix(token: str) -> str | None:
+    """``task:<id>:`` for a task's token, None otherwise (a claim without a task is never re-owned)."""
+    if not token.startswith(TASK_PREFIX):
+        return None
+    task_id = token[len(TASK_PREFIX):].split(":", 1)[0]
+    return f"{TASK_PREFIX}{task_id}:"
+
+
+def claim_chunk(session: Session, chunk_id: int, token: str, lease_seconds: float) -> str | None:
+    """Claim the chunk for ``token``; returns how (``"queued"``, ``"retry"``: re-owned from an earlier attempt
+    of the same task, ``"expired"``: taken over after another claim's lease ran out) or None when it is held
+    (or done). An expired takeover is logged: it is what a stall costs, and the drills look for it."""
     now = utcnow()
+    previous = session.execute(select(Chunk.status, Chunk.worker, Chunk.lease_until)
+                               .where(Chunk.id == chunk_id)).first()
+    if previous is None:
+        return None
+    claimable = (Chunk.status == "queued") | ((Chunk.status == "running") & (Chunk.lease_until < now))
+    prefix = _task_prefix(token)
+    if prefix is not None:
+        claimable = claimable | ((Chunk.status == "running") & Chunk.worker.startswith(prefix, autoescape=True))
     result = session.execute(
         update(Chunk)
         .where(Chunk.id == chunk_id)
-        .where((Chunk.status == "queued") | ((Chunk.status == "running") & (Chunk.lease_until < now)))
+        .where(claimable)
         .values(status="running", worker=token, lease_until=now + timedelta(seconds=lease_seconds),
                 attempts=Chunk.attempts + 1))
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return None
+    if previous.status == "queued":
+        return "queued"
+    if prefix is not None and (previous.worker or "").startswith(prefix):
+        log.info("chunk %s: re-owned by a retry of its own task", chunk_id)
+        return "retry"
+    log.warning("chunk %s: took over from %s after its lease expired", chunk_id, previous.worker)
+    return "expired"
 
 
 def _verdict_row(document_id: int, version: str, job_id: str, result: DocumentResult,
@@ -75,13 +112,19 @@ def _ledger_matches(settings: Settings, session: Session, texts: list[str]) -> l
     return [ProvenanceResult(record).best_match for record in records]
 
 
-def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
-    """Claim, score and commit one chunk. Returns what happened (for logs and tests)."""
+def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = None) -> dict[str, Any]:
+    """Claim, score and commit one chunk (``task_id``: the Celery task's, so its retries re-own the claim).
+    Returns what happened (for logs and tests)."""
     url = settings.resolved_database_url
-    token = claim_token()
+    token = claim_token(task_id)
     lease = max(settings.chunk_lease_seconds, settings.task_time_limit * 1.1)  # a live task keeps its chunk
+    if settings.artifacts_from_store:  # a host fed by the store: one query, a fetch only when something moved;
+        from provenance.artifacts import sync  # before the claim, so a refused archive leaves the chunk queued
+
+        sync(settings)
     with session_scope(url) as session:
-        if not claim_chunk(session, chunk_id, token, lease):
+        claimed = claim_chunk(session, chunk_id, token, lease)
+        if claimed is None:
             chunk = session.get(Chunk, chunk_id)
             return {"chunk": chunk_id, "skipped": "unknown chunk" if chunk is None else f"chunk is {chunk.status}"}
         chunk = session.get(Chunk, chunk_id)
@@ -91,7 +134,7 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
         staged = session.execute(select(StagedText.document_id, StagedText.text, Document.content_hash)
                                  .join(Document, Document.id == StagedText.document_id)
                                  .where(StagedText.chunk_id == chunk_id).order_by(StagedText.id)).all()
-    scorer = process_scorer(settings)
+    scorer = process_scorer(settings)  # the bundles active now judge the whole chunk
     with session_scope(url) as session:  # a job rescored for another signal's version writes under its own
         job_version = session.scalar(select(ScanJob.bundle_version).where(ScanJob.id == job_id)) or ""
     version = job_version if job_version.startswith(f"{scorer.version}+") else scorer.version
@@ -129,7 +172,7 @@ def process_chunk(settings: Settings, chunk_id: int) -> dict[str, Any]:
                                 last_progress_at=now))
         session.flush()
         finish_job_if_complete(session, job_id)
-    return {"chunk": chunk_id, "documents": len(staged), "new_verdicts": written,
+    return {"chunk": chunk_id, "claim": claimed, "documents": len(staged), "new_verdicts": written,
             "score_seconds": round(scored_at - started, 3), "write_seconds": round(time.perf_counter() - scored_at, 3)}
 
 

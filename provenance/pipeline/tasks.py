@@ -19,9 +19,10 @@ MAX_RETRIES = 6
 @shared_task(name="provenance.score_chunk", bind=True, acks_late=True, reject_on_worker_lost=True,
              max_retries=MAX_RETRIES)
 def score_chunk(self, chunk_id: int) -> dict:
-    """Score one chunk of documents; retried with exponential backoff on transient database errors."""
+    """Score one chunk of documents; retried with exponential backoff on transient database errors. The retry
+    keeps the task id, which is what lets it re-own the chunk its failed attempt left ``running``."""
     try:
-        outcome = process_chunk(get_settings(), int(chunk_id))
+        outcome = process_chunk(get_settings(), int(chunk_id), task_id=self.request.id)
     except SoftTimeLimitExceeded:
         log.warning("chunk %s hit the soft time limit; its lease expires and another worker retries it", chunk_id)
         raise

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from provenance.bundles import NO_BUNDLE, bundle_version
+from provenance.bundles import NO_BUNDLE, active_bundle_name, bundle_version
 from provenance.detection import DetectionService, detection_fields
 from provenance.settings import Settings
 from provenance.signals.base import Availability, BaseSignal, SignalResult
@@ -43,7 +43,10 @@ class DetectionSignal(BaseSignal):
     def __init__(self, settings: Settings, *, bundle_name: str | None = None, lm: Any = None) -> None:
         self.settings = settings
         self.bundle_name = bundle_name
-        self._version = bundle_version(settings, bundle_name)
+        # The active bundle is read once: the version recorded and the bundle loaded (lazily) are the same one
+        # even when a promotion lands between this signal's construction and its first score.
+        self._loads = bundle_name if bundle_name is not None else active_bundle_name(settings)
+        self._version = bundle_version(settings, self._loads)
         self._lm = lm
 
     @classmethod
@@ -74,7 +77,7 @@ class DetectionSignal(BaseSignal):
 
     @cached_property
     def service(self) -> DetectionService:
-        return _service(self.settings, bundle_name=self.bundle_name, lm=self._lm)
+        return _service(self.settings, bundle_name=self._loads, lm=self._lm)
 
     def identity(self) -> dict[str, Any] | None:
         if self._version == NO_BUNDLE:

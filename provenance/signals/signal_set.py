@@ -30,13 +30,25 @@ class SignalSet:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._built: dict[_Key, tuple[Any, Signal]] = {}
+        self._since_check: dict[_Key, int] = {}
         self._lock = threading.RLock()
+        # How often ``get`` compares a cached signal's stamp with the active one: every call (a worker asks once
+        # per chunk, the CLI once), or every Nth call in a process that asks per request (the API sets this).
+        self.check_every = 1
 
     def get(self, name: str, **options: Any) -> Signal:
         cls = signal_class(name)
         key = (name, tuple(sorted((option, _hashable(value)) for option, value in options.items())))
+        with self._lock:
+            cached = self._built.get(key)
+            if cached is not None and self.check_every > 1:
+                calls = self._since_check.get(key, 0) + 1
+                if calls < self.check_every:
+                    self._since_check[key] = calls
+                    return cached[1]
         stamp = cls.stamp(self.settings, **options)
         with self._lock:
+            self._since_check[key] = 0
             cached = self._built.get(key)
             if cached is not None and cached[0] == stamp:
                 return cached[1]
@@ -58,6 +70,7 @@ class SignalSet:
         """Forget every built signal (tests; a settings change)."""
         with self._lock:
             self._built.clear()
+            self._since_check.clear()
 
 
 def _hashable(value: Any) -> Any:

@@ -2,7 +2,9 @@
 
 from provenance.store.engine import get_engine, session_scope
 from provenance.store.models import (
+    ActiveArtifact,
     ApiKey,
+    Artifact,
     AuditLog,
     Base,
     Chunk,
@@ -22,7 +24,8 @@ from provenance.store.models import (
 from provenance.store.schema import ensure_schema, upgrade
 
 __all__ = [
-    "ApiKey", "AuditLog", "Base", "Chunk", "Document", "JobItem", "Manifest", "ManifestBand", "RateBucket",
+    "ActiveArtifact", "ApiKey", "Artifact",
+    "AuditLog", "Base", "Chunk", "Document", "JobItem", "Manifest", "ManifestBand", "RateBucket",
     "ReviewDecision", "ReviewLease", "ScanJob", "StagedText", "VerdictRow", "WorkerHeartbeat", "ensure_schema",
     "get_engine", "session_scope", "upgrade", "utcnow",
 ]

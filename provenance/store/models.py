@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -318,3 +319,35 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime | None] = mapped_column()
     blocked_until: Mapped[datetime | None] = mapped_column()
+
+
+class Artifact(Base):
+    """A published artifact (detector bundle with its promotion state, toxicity bundle, memorisation index, the
+    ``keys`` directory) as one archive, so a host with an empty data home can fetch it (``provenance.artifacts``).
+    ``digest`` is the SHA-256 of the plain archive; ``encrypted`` payloads (secrets) are AES-GCM under the
+    operator's key-encryption key, which is never stored here."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("kind", "digest", name="uq_artifacts_kind_digest"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(256))
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    published_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ActiveArtifact(Base):
+    """Which artifact of each kind every host should be serving: one row per kind, moved by a publish (and a
+    promotion, once the store is in use). Hosts compare its digest with what they cached, once per chunk."""
+
+    __tablename__ = "active_artifacts"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"))
+    digest: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,11 +26,13 @@ def pipeline_home(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path) -
     return home
 
 
-def pipeline_env(home: Path, model: Path, broker: str | None = None) -> dict[str, str]:
+def pipeline_env(home: Path, model: Path, broker: str | None = None, database: str | None = None) -> dict[str, str]:
     """A worker's or `provenance scan`'s environment with small chunks and short leases, so a test's job spans
-    several chunks and a killed worker's chunk comes back within seconds."""
+    several chunks and a killed worker's chunk comes back within seconds (``database``: a shared store, e.g.
+    PostgreSQL, instead of the home's SQLite)."""
+    extra = {"PROVENANCE_DATABASE_URL": database} if database else {}
     return worker_env(home, model, broker, PROVENANCE_SCAN_CHUNK_SIZE="4", PROVENANCE_STALL_SECONDS="4",
-                      PROVENANCE_CHUNK_LEASE_SECONDS="10", PROVENANCE_TASK_TIME_LIMIT="8")
+                      PROVENANCE_CHUNK_LEASE_SECONDS="10", PROVENANCE_TASK_TIME_LIMIT="8", **extra)
 
 
 def pipeline_settings(home: Path, model_dir: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:

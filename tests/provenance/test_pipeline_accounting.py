@@ -104,6 +104,28 @@ def test_an_expired_lease_hands_the_chunk_over_and_the_late_writer_is_refused(se
     assert job_summary(settings, job_id)["status"] == "done"
 
 
+def test_a_retry_of_the_same_task_reowns_its_chunk_and_no_other_claim_does(settings: Settings,
+                                                                         sent: list[int]) -> None:
+    """A task whose write failed on a transient error left its chunk running: its retry (same task id, any
+    host) takes it back at once; another task, or a claim without a task, still waits for the lease."""
+    submission.submit_records(settings, [{"id": i, "text": t} for i, t in
+                                         enumerate(synthetic_paragraphs(4, seed=10))], inputs={})
+    (chunk_id,) = sent
+    url = settings.resolved_database_url
+    first = processing.claim_token("task-one")
+    with session_scope(url) as session:
+        assert processing.claim_chunk(session, chunk_id, first, lease_seconds=600) == "queued"
+    with session_scope(url) as session:
+        assert processing.claim_chunk(session, chunk_id, processing.claim_token("task-two"), 600) is None
+        assert processing.claim_chunk(session, chunk_id, processing.claim_token(), 600) is None
+        assert processing.claim_chunk(session, chunk_id, processing.claim_token("task-on"), 600) is None  # a prefix
+    outcome = processing.process_chunk(settings, chunk_id, task_id="task-one")  # the retry
+    assert (outcome["claim"], outcome["new_verdicts"]) == ("retry", 4)
+    with session_scope(url) as session:
+        chunk = session.get(Chunk, chunk_id)
+        assert (chunk.status, chunk.attempts) == ("done", 2)
+
+
 def test_resume_continues_after_the_last_committed_batch(settings: Settings, sent: list[int], tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     dump = _dump(tmp_path / "dump.jsonl", synthetic_paragraphs(40, seed=2), {})

@@ -14,13 +14,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from provenance.pipeline.jobs import job_summary, job_verdict
 from provenance.settings import Settings
 from provenance.store import JobItem, ScanJob, StagedText, VerdictRow, WorkerHeartbeat, session_scope
 from testkit.texts import synthetic_paragraphs
+from testkit.waiting import wait_until
 from testkit.workers import WorkerProcess, wait_job
+from tests.conftest import install_bundle, write_signed_state
 from tests.provenance.conftest import pipeline_env
 
 CONTRACT_KEYS = {"job_id", "status", "total", "scored", "quarantined", "duplicates"}
+STORE_WORKER = ("--from-store",)  # the many-hosts drill's worker: `provenance worker --concurrency 1 --from-store`
+ROOT = Path(__file__).resolve().parents[2]
 JOB_TIMEOUT = 300
 
 
@@ -63,10 +68,12 @@ def assert_each_line_once(settings: Settings, job_id: str, lines: int) -> None:
                                 .where(JobItem.job_id == job_id).order_by(JobItem.seq)).all()
         assert [item.seq for item in items] == list(range(lines))
         documents = [item.document_id for item in items if item.outcome == "document"]
-        verdicts = session.execute(select(VerdictRow.document_id, func.count()).where(
-            VerdictRow.document_id.in_(documents), VerdictRow.bundle_version == job.bundle_version)
-            .group_by(VerdictRow.document_id)).all()
+        verdicts = session.execute(select(VerdictRow.document_id, func.count()).where(  # under any bundle version
+            VerdictRow.document_id.in_(documents)).group_by(VerdictRow.document_id)).all()
         assert len(verdicts) == len(documents) and all(count == 1 for _, count in verdicts)
+        seen = session.scalars(select(VerdictRow.document_id).join(JobItem, job_verdict(job_id, job.bundle_version))
+                               .where(JobItem.job_id == job_id, JobItem.outcome == "document")).all()
+        assert sorted(seen) == sorted(documents)  # the job's own view (counts, export) finds each one once
         assert all(item.reason for item in items if item.outcome == "quarantined")
         assert session.scalar(select(func.count()).select_from(StagedText)) == 0
         assert job.status == "done" and job.chunks_done == job.chunks_total
@@ -145,3 +152,145 @@ def test_worker_shuts_down_cleanly_on_sigterm(pipeline_home: Path, micro_model_d
     settings = Settings(home=pipeline_home)
     with session_scope(settings.resolved_database_url) as session:
         assert session.scalar(select(func.count()).select_from(WorkerHeartbeat)) == 0
+
+
+def _wait_for_a_blocked_writer(url: str, timeout: float = 120) -> None:
+    """Until a worker's write transaction waits on the test's lock (it holds its chunk claim meanwhile)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        wait_until(lambda: connection.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                              "AND datname = current_database()").fetchone()[0],
+                   timeout=timeout, interval=0.1, what="a worker transaction waiting on the verdicts lock")
+
+
+def test_postgresql_restarted_mid_write_the_task_retry_reowns_its_chunk(
+        pipeline_home: Path, micro_model_dir: Path, tmp_path: Path, workers: list[WorkerProcess], postgres_server,
+        postgres_url: str) -> None:
+    """The drill of issue 28: a chunk's write transaction is cut by ``pg_ctl restart`` (AdminShutdown); the
+    task's retry must take its own chunk back at once, not skip it as "running" and wait out the lease. The
+    worker is held inside its write transaction by a table lock so the restart always lands there."""
+    import psycopg
+
+    env = pipeline_env(pipeline_home, micro_model_dir, database=postgres_url)
+    env["PROVENANCE_STALL_SECONDS"] = "30"  # a lease wait (10 s) would show up as a stall re-send or takeover
+    settings = Settings(home=pipeline_home, database_url=postgres_url)
+    workers.append(WorkerProcess(env, pipeline_home / "worker.log"))
+    workers[0].wait_ready()
+    dump = write_dump(tmp_path / "dump.jsonl", 200, seed=11)
+    submitted = cli(env, "scan", str(dump), "--json")
+    wait_for(settings, submitted["job_id"], lambda s: s["submission_done"] and s["chunks_done"] >= 2)
+    locker = psycopg.connect(postgres_url.replace("+psycopg", ""))
+    locker.execute("LOCK TABLE verdicts IN ACCESS EXCLUSIVE MODE")
+    _wait_for_a_blocked_writer(postgres_url)
+    postgres_server.restart()
+    locker.close()
+    wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert_each_line_once(settings, submitted["job_id"], 200)
+    log = workers[0].log.read_text()
+    assert "transient error" in log and "re-owned by a retry of its own task" in log
+    assert "chunk is running" not in log
+    assert "after its lease expired" not in log and "after a stall" not in log
+
+
+def test_a_bundle_promoted_mid_scan_reaches_the_worker_at_its_next_chunk(
+        pipeline_home: Path, micro_model_dir: Path, trained_bundle: Path, tmp_path: Path,
+        workers: list[WorkerProcess]) -> None:
+    """No restart: the running worker judges the chunks it claims after the promotion with the new bundle, each
+    chunk wholly by one bundle, and every verdict records the version that judged it."""
+    from provenance.bundles import bundle_version
+    from provenance.store import utcnow
+
+    install_bundle(trained_bundle, pipeline_home, name="candidate")
+    env = pipeline_env(pipeline_home, micro_model_dir)
+    settings = Settings(home=pipeline_home)
+    old = bundle_version(settings)
+    workers.append(WorkerProcess(env, pipeline_home / "worker.log"))
+    workers[0].wait_ready()
+    dump = write_dump(tmp_path / "dump.jsonl", 200, seed=12)
+    submitted = cli(env, "scan", str(dump), "--json")
+    wait_for(settings, submitted["job_id"], lambda s: s["chunks_done"] >= 3)
+    promoted_at = utcnow()
+    write_signed_state(pipeline_home, {"active": "candidate", "history": [
+        {"kind": "promote", "name": "candidate", "previous": "default", "at": promoted_at.isoformat()}]})
+    new = bundle_version(settings)
+    assert new != old
+    summary = wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert_each_line_once(settings, submitted["job_id"], 200)
+    with session_scope(settings.resolved_database_url) as session:
+        rows = session.execute(select(JobItem.seq, VerdictRow.bundle_version, VerdictRow.versions,
+                                      VerdictRow.created_at)
+                               .join(VerdictRow, VerdictRow.document_id == JobItem.document_id)
+                               .where(JobItem.job_id == submitted["job_id"])).all()
+    chunks: dict[int, set[str]] = {}
+    for seq, version, versions, _created in rows:
+        assert versions["detection"] == version  # the verdict names the bundle that judged it
+        chunks.setdefault(seq // 4, set()).add(version)  # chunk size 4, documents staged in input order
+    assert all(len(versions) == 1 for versions in chunks.values())  # no chunk judged by two bundles
+    finished = sorted((max(r.created_at for r in rows if r.seq // 4 == chunk), versions.pop())
+                      for chunk, versions in chunks.items())
+    assert all(version == old for at, version in finished if at < promoted_at)
+    after = [version for at, version in finished if at >= promoted_at]
+    assert set(after) <= {old, new} and after.count(old) <= 1  # only the chunk in flight kept the old bundle
+    assert after and after[-1] == new and after == sorted(after, key=lambda version: version == new)
+    counts = job_summary(settings, submitted["job_id"], details=True)["verdicts"]
+    assert sum(counts[key] for key in ("machine", "human", "uncertain", "abstain")) == summary["documents"]
+
+
+@pytest.mark.slow
+def test_three_workers_from_empty_homes_finish_a_scan_through_a_sigkill(
+        pipeline_home: Path, micro_model_dir: Path, tmp_path: Path, workers: list[WorkerProcess], redis_server,
+        postgres_url: str) -> None:
+    """The many-hosts drill: PostgreSQL + Redis, three workers each with an empty data home of its own, given
+    only the database, the broker, the model and the key-encryption key; the artifacts come from the store. One
+    worker is SIGKILLed mid-scan. 0 lost, 0 doubled, every verdict judged by the published bundle."""
+    from provenance.artifacts import installed
+    from provenance.bundles import bundle_version
+
+    env = pipeline_env(pipeline_home, micro_model_dir, redis_server.url, postgres_url)
+    env["PROVENANCE_SECRET_KEY"] = "an-invented-key-encryption-key-for-the-drill"
+    settings = Settings(home=pipeline_home, database_url=postgres_url)
+    published = subprocess.run([sys.executable, "-m", "provenance.cli", "artifacts", "publish", "--json"], env=env,
+                               capture_output=True, text=True, timeout=JOB_TIMEOUT)
+    assert published.returncode == 0, published.stderr[-3000:]
+    digests = {record["kind"]: record["digest"] for record in map(json.loads, published.stdout.splitlines())}
+    assert {"keys", "detector-bundle"} <= set(digests)
+    homes = [tmp_path / f"host-{index}" for index in range(3)]
+    for index, home in enumerate(homes):
+        host_env = {**env, "PROVENANCE_HOME": str(home)}
+        workers.append(WorkerProcess(host_env, tmp_path / "logs" / f"worker-{index}.log", extra=STORE_WORKER))
+    for worker in workers:
+        worker.wait_ready()
+    dump = write_dump(tmp_path / "dump.jsonl", 600, seed=13)
+    submitted = cli(env, "scan", str(dump), "--json")
+    wait_for(settings, submitted["job_id"], lambda s: s["chunks_done"] >= 20)
+    workers[1].kill()
+    wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert_each_line_once(settings, submitted["job_id"], 600)
+    version = bundle_version(settings)
+    with session_scope(postgres_url) as session:
+        assert set(session.scalars(select(VerdictRow.bundle_version))) == {version}
+    for home in homes:
+        assert installed(home) == digests  # each host fetched each artifact once, by digest
+        assert bundle_version(Settings(home=home)) == version
+
+
+def test_compose_runs_the_drills_worker_command_and_every_command_parses() -> None:
+    """Deployment on paper, kept honest: compose.yaml's worker is exactly the drill's worker (the image's
+    entrypoint is `provenance`), every role's command is accepted by the CLI, and each role is given the
+    database, the broker, the model and the key-encryption key, nothing copied into its home."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert 'ENTRYPOINT ["provenance"]' in (ROOT / "Dockerfile").read_text()
+    assert services["worker"]["command"] == ["worker", "--concurrency", "1", *STORE_WORKER]
+    for role in ("api", "worker", "dashboard"):
+        environment = services[role]["environment"]
+        assert {"PROVENANCE_DATABASE_URL", "PROVENANCE_BROKER_URL", "PROVENANCE_MODEL",
+                "PROVENANCE_SECRET_KEY_FILE"} <= set(environment)
+        assert environment["PROVENANCE_ARTIFACTS_FROM_STORE"] == "1"
+        assert not any(volume.endswith(":/data") for volume in services[role].get("volumes", []))
+        parsed = subprocess.run([sys.executable, "-m", "provenance.cli", *services[role]["command"], "--help"],
+                                capture_output=True, text=True, timeout=120)
+        assert parsed.returncode == 0, parsed.stderr

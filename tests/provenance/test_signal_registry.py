@@ -203,3 +203,18 @@ def test_each_judgement_is_constructed_in_exactly_one_module() -> None:
                     if re.search(pattern, code):
                         found[pattern].add(str(path.relative_to(ROOT)))
     assert found == {pattern: {module} for pattern, module in CONSTRUCTORS.items()}
+
+
+def test_a_signal_set_that_checks_every_nth_use_still_sees_a_promotion_by_then(tmp_path: Path) -> None:
+    """The API's setting: the stamp (card digest) is compared every Nth use, so a promotion reaches a process
+    within N requests and the other requests pay nothing."""
+    settings = Settings(home=tmp_path / "home")
+    card = settings.detectors_dir / "default" / "card.json"
+    card.parent.mkdir(parents=True)
+    card.write_text(json.dumps({"name": "default", "trained": "first"}))
+    signals = SignalSet(settings)
+    signals.check_every = 3
+    first = signals.get("detection")
+    card.write_text(json.dumps({"name": "default", "trained": "second"}))
+    assert [signals.get("detection") is first for _ in range(2)] == [True, True]
+    assert signals.get("detection") is not first  # the third use compares and rebuilds
