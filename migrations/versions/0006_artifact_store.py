@@ -3,7 +3,7 @@ directory encrypted under the operator's key-encryption key) and ``active_artifa
 every host serves, so a worker, API or dashboard host can start from an empty data home.
 
 Revision ID: 0006
-Revises: 0004 (the integrator re-chains it after 0005)
+Revises: 0005
 Create Date: 2026-12-06 22:00:00
 """
 
