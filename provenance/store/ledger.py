@@ -51,7 +51,8 @@ def record_manifest(session: Session, manifest: Mapping[str, Any], *, tenant: st
                    watermark_key_id=(manifest.get("watermark") or {}).get("key_id"),
                    requester=manifest.get("requester"), body=dict(manifest), minhash=values, tenant=tenant)
     session.add(row)
-    session.add_all(ManifestBand(manifest_id=row.id, band=band, bucket=bucket) for band, bucket in _bands(values))
+    session.add_all(ManifestBand(manifest_id=row.id, band=band, bucket=bucket, tenant=tenant)
+                    for band, bucket in _bands(values))
     return row
 
 
@@ -69,16 +70,18 @@ def _mark(connection: Connection) -> str | None:
 @lru_cache(maxsize=64)
 def _shared_bands_sql(mark: str, groups: tuple[int, ...], limit: int, by_tenant: bool = False) -> str:
     """``(band = ? AND bucket IN (?, ...)) OR ...``: SQLite (multi-index OR) and PostgreSQL (bitmap OR) both
-    answer it from the (band, bucket) index, where a row-value IN list makes SQLite scan the whole table. With
-    ``by_tenant`` the owning tenant is joined in before the LIMIT, so other tenants' manifests never crowd out
-    one's own."""
-    condition = " OR ".join(f"(b.band = {mark} AND b.bucket = {mark})" if size == 1 else
-                            f"(b.band = {mark} AND b.bucket IN ({', '.join([mark] * size)}))" for size in groups)
-    source, where = "manifest_bands b", condition
-    if by_tenant:
-        source = "manifest_bands b JOIN manifests m ON m.id = b.manifest_id"
-        where = f"m.tenant = {mark} AND ({condition})"
-    return (f"SELECT b.manifest_id, COUNT(*) FROM {source} WHERE {where} GROUP BY b.manifest_id "
+    answer it from the (band, bucket) index, where a row-value IN list makes SQLite scan the whole table.
+
+    With ``by_tenant`` every OR term starts with ``tenant = ?`` and is answered from the (band, bucket, tenant)
+    index: the tenant is a column of the band row (revision 0005), so no join runs before the LIMIT and other
+    tenants' manifests never crowd out one's own. The tenant goes into each term rather than once outside the
+    OR, because SQLite's planner would otherwise search the index by tenant alone and filter every band row of
+    the tenant (what the old join did too)."""
+    prefix = f"b.tenant = {mark} AND " if by_tenant else ""
+    condition = " OR ".join(f"({prefix}b.band = {mark} AND b.bucket = {mark})" if size == 1 else
+                            f"({prefix}b.band = {mark} AND b.bucket IN ({', '.join([mark] * size)}))"
+                            for size in groups)
+    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b WHERE {condition} GROUP BY b.manifest_id "
             f"HAVING COUNT(*) >= {mark} ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
 
 
@@ -92,8 +95,8 @@ def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]], neede
     if not pairs:
         return []
     groups = tuple(len(values) for _, values in pairs)
-    params = ([tenant] if tenant is not None else []) + \
-        [item for band, values in pairs for item in (band, *values)] + [max(1, needed)]
+    lead = [tenant] if tenant is not None else []
+    params = [item for band, values in pairs for item in (*lead, band, *values)] + [max(1, needed)]
     mark = _mark(connection)
     if mark is not None:  # plain driver SQL: the API's hot path (building expressions costs more than the query)
         rows = connection.exec_driver_sql(_shared_bands_sql(mark, groups, limit, tenant is not None),

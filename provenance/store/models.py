@@ -195,15 +195,23 @@ class Manifest(Base):
 
 
 class ManifestBand(Base):
-    """MinHash LSH buckets of a manifest: near-duplicate lookup is an indexed equality join on (band, bucket)."""
+    """MinHash LSH buckets of a manifest: near-duplicate lookup is an indexed equality join on (band, bucket).
+
+    ``tenant`` repeats the manifest's owner (a manifest never changes tenant) so that a tenant's lookup is
+    answered from the index alone; joining ``manifests`` first made every lookup read all of the tenant's band
+    rows (revision 0005 added the column, filled it in and widened the index). One (band, bucket, tenant) index
+    serves both lookups: the whole ledger's by its (band, bucket) prefix, a tenant's by all three columns.
+    With the tenant first, PostgreSQL's planner kept choosing a (band, bucket) index and filtering, and a
+    second index on 128 rows per manifest doubles the index size and write cost."""
 
     __tablename__ = "manifest_bands"
-    __table_args__ = (Index("ix_manifest_bands_bucket", "band", "bucket"),)
+    __table_args__ = (Index("ix_manifest_bands_bucket_tenant", "band", "bucket", "tenant"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     manifest_id: Mapped[str] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
     band: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(40))
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT, server_default=DEFAULT_TENANT)
 
 
 class ReviewDecision(Base):
