@@ -7,6 +7,7 @@ from provenance.store.models import (
     Base,
     Chunk,
     Document,
+    JobCallback,
     JobItem,
     Manifest,
     ManifestBand,
@@ -22,7 +23,7 @@ from provenance.store.models import (
 from provenance.store.schema import ensure_schema, upgrade
 
 __all__ = [
-    "ApiKey", "AuditLog", "Base", "Chunk", "Document", "JobItem", "Manifest", "ManifestBand", "RateBucket",
-    "ReviewDecision", "ReviewLease", "ScanJob", "StagedText", "VerdictRow", "WorkerHeartbeat", "ensure_schema",
-    "get_engine", "session_scope", "upgrade", "utcnow",
+    "ApiKey", "AuditLog", "Base", "Chunk", "Document", "JobCallback", "JobItem", "Manifest", "ManifestBand",
+    "RateBucket", "ReviewDecision", "ReviewLease", "ScanJob", "StagedText", "VerdictRow", "WorkerHeartbeat",
+    "ensure_schema", "get_engine", "session_scope", "upgrade", "utcnow",
 ]

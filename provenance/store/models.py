@@ -178,6 +178,25 @@ class VerdictRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class JobCallback(Base):
+    """A scan job's ``callback_url``: called once when the job ends, with a body signed by ``secret`` (HMAC-SHA256;
+    the secret is shown to the submitter once). ``status``: pending | sending | delivered | failed; a sender
+    claims the row (``sending`` until ``next_attempt_at``) so that several workers never call it twice, and a
+    sender that died mid-attempt is replaced once that claim expires."""
+
+    __tablename__ = "job_callbacks"
+    __table_args__ = (Index("ix_job_callbacks_due", "status", "next_attempt_at"),)
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("scan_jobs.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(512))
+
+
 class Manifest(Base):
     """The generation ledger: every signed manifest the platform's generator issued."""
 
