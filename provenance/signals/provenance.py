@@ -100,31 +100,43 @@ def containment(hashes: TextHashes, values: np.ndarray) -> tuple[float, float, f
     return jaccard, in_text, text_in
 
 
+def _manifest_rows(connection: Connection, column: str, values: Sequence[str], tenant: str | None,
+                   selected: str) -> list[tuple[Any, Any]]:
+    """``SELECT {selected} FROM manifests WHERE {column} IN (...) [AND tenant = ?]`` as plain driver SQL: on the
+    API's hot path building and compiling the equivalent SQLAlchemy expression cost more than the query."""
+    from provenance.store.ledger import paramstyle_mark
+
+    mark = paramstyle_mark(connection)
+    if mark is None:  # an unusual driver: the expression language
+        from sqlalchemy import column as sql_column
+        from sqlalchemy import select, table
+
+        manifests = table("manifests", sql_column("id"), sql_column("text_sha256"), sql_column("body"),
+                          sql_column("tenant"))
+        query = select(*[manifests.c[name.strip()] for name in selected.split(",")]).where(
+            manifests.c[column].in_(list(values)))
+        if tenant is not None:
+            query = query.where(manifests.c.tenant == tenant)
+        return [tuple(row) for row in connection.execute(query)]
+    sql = f"SELECT {selected} FROM manifests WHERE {column} IN ({', '.join([mark] * len(values))})"
+    params = list(values)
+    if tenant is not None:
+        sql += f" AND tenant = {mark}"
+        params.append(tenant)
+    return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(params)).all()]
+
+
 def _bodies(connection: Connection, ids: set[str], tenant: str | None) -> dict[str, dict[str, Any]]:
-    from sqlalchemy import select
-
-    from provenance.store.models import Manifest
-
     if not ids:
         return {}
-    query = select(Manifest.id, Manifest.body).where(Manifest.id.in_(sorted(ids)))
-    if tenant is not None:
-        query = query.where(Manifest.tenant == tenant)
-    rows = connection.execute(query).all()
+    rows = _manifest_rows(connection, "id", sorted(ids), tenant, "id, body")
     return {manifest_id: json.loads(body) if isinstance(body, str | bytes) else body for manifest_id, body in rows}
 
 
 def _exact(connection: Connection, digests: Sequence[str], tenant: str | None) -> dict[str, str]:
-    from sqlalchemy import select
-
-    from provenance.store.models import Manifest
-
     if not digests:
         return {}
-    query = select(Manifest.text_sha256, Manifest.id).where(Manifest.text_sha256.in_(set(digests)))
-    if tenant is not None:
-        query = query.where(Manifest.tenant == tenant)
-    return {digest: manifest_id for digest, manifest_id in connection.execute(query)}
+    return dict(_manifest_rows(connection, "text_sha256", sorted(set(digests)), tenant, "text_sha256, id"))
 
 
 def lookup_many(source: Engine | Connection, public_key: Any, texts: Sequence[str], *,
@@ -151,8 +163,8 @@ def lookup_hashed(connection: Connection, public_key: Any, hashed: Sequence[Text
     exact = _exact(connection, [h.digest for h in hashed], tenant)
     near = [near_duplicate_ids(connection, h.signature, min_similarity=DEFAULT_MIN_SIMILARITY,
                                limit=NEAR_DUPLICATE_LIMIT, tenant=tenant) for h in hashed]
-    contained = [shared_bands(connection, [row[:CONTAINMENT_QUERY_BOTTOM].tolist() for row in h.bottom],
-                              CONTAINMENT_MIN_SHARED, NEAR_DUPLICATE_LIMIT, tenant) for h in hashed]
+    contained = [shared_bands(connection, h.bottom[:, :CONTAINMENT_QUERY_BOTTOM], CONTAINMENT_MIN_SHARED,
+                              NEAR_DUPLICATE_LIMIT, tenant) for h in hashed]
     wanted = (set(exact.values()) | {m for matches in near for m, _ in matches}
               | {m for matches in contained for m, _ in matches})
     bodies = _bodies(connection, wanted, tenant)
