@@ -175,7 +175,7 @@ class VerdictPageResponse(BaseModel):
     tenant: str
     status: str
     verdicts: list[dict[str, Any]] = Field(description="Records shaped as `provenance verdicts export` lines.")
-    next_cursor: str = Field(description="Pass as cursor= for the next page.")
+    next_cursor: str = Field(description="Pass as cursor= for the next page (\"\" until a first record is read).")
     complete: bool = Field(description="True once the job has ended and no verdict lies beyond next_cursor.")
 
 

@@ -48,8 +48,8 @@ def _page(settings: Any, job_id: str, tenant: str, after: int, limit: int) -> di
         page = job_verdict_page(session, job, after, limit, tenant=tenant)
         ended = job.status in ("done", "failed")
         return {"job_id": job.id, "tenant": tenant, "status": job.status,
-                "verdicts": [record for _seq, record in page.records], "next_cursor": str(page.cursor),
-                "complete": ended and page.end}
+                "verdicts": [record for _seq, record in page.records],
+                "next_cursor": str(page.cursor) if page.cursor >= 0 else "", "complete": ended and page.end}
 
 
 @router.get("/jobs/{job_id}/verdicts", response_model=VerdictPageResponse, responses=ERROR_RESPONSES,
