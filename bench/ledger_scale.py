@@ -237,7 +237,10 @@ def main() -> None:
     directory = Path(tempfile.mkdtemp(prefix="provenance-bench-ledger-", dir=args.directory))
     os.environ.setdefault("PROVENANCE_HOME", str(directory / "home"))
     try:
-        scales = [run_scale(directory, int(count), args) for count in args.scales.split(",")]
+        scales = []
+        for count in args.scales.split(","):
+            scales.append(run_scale(directory, int(count), args))
+            print(json.dumps(scales[-1]), file=sys.stderr, flush=True)  # each scale as it ends (10^6 is slow)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     print(json.dumps({
