@@ -102,6 +102,7 @@ def payload(session: Session, job: ScanJob) -> dict[str, Any]:
     from provenance.pipeline.jobs import summarise
 
     summary = summarise(session, job)
+    summary.pop("callback", None)  # the delivery's own state ("sending") says nothing to the receiver
     return {"event": "scan.finished", **summary, "verdicts_url": f"/v1/jobs/{job.id}/verdicts",
             "export_url": f"/v1/jobs/{job.id}/export"}
 
