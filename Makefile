@@ -91,6 +91,8 @@ bench: $(STAMP)
 	$(RECORD) bench/optimize_scoring.py $(if $(wildcard $(SHARED_MODEL)/config.json),--model $(SHARED_MODEL),) \
 		$(if $(wildcard .provenance/models/distilled/config.json),--student .provenance/models/distilled,)
 	$(DEMO_ENV) $(RECORD) bench/api_verify.py
+	$(DEMO_ENV) $(RECORD) bench/api_verify_processes.py
+	$(RECORD) bench/ledger_scale.py
 	$(RECORD) bench/dashboard_queue.py
 	$(RECORD) bench/toxicity_quality.py
 	$(DEMO_ENV) $(RECORD) bench/toxicity_speed.py

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from provenance.api.docs import install_offline_docs
 from provenance.api.errors import install_error_handlers
 from provenance.api.middleware import LimitsAndMetrics
-from provenance.api.routes import generate, health, records, scan, verify
+from provenance.api.routes import generate, health, records, results, scan, verify
 from provenance.api.services import ApiServices
 from provenance.settings import Settings
 
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     install_offline_docs(app)
     install_error_handlers(app)
-    for router in (verify.router, generate.router, scan.router, records.router, health.router):
+    for router in (verify.router, generate.router, scan.router, results.router, records.router, health.router):
         app.include_router(router)
     if settings.api_cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

@@ -155,11 +155,28 @@ class ScanRequest(Strict):
     format: Literal["auto", "jsonl", "txt", "csv", "parquet", "warc"] = "auto"
     text_field: str = "text"
     id_field: str = "id"
+    callback_url: str | None = Field(None, description="Called once (POST, JSON job summary) when the job ends, "
+                                     "signed with the returned callback_secret (header X-Provenance-Signature); "
+                                     "https://, or http:// to a loopback address only.")
 
 
 class ScanResponse(BaseModel):
     job_id: str
     status_url: str
+    verdicts_url: str
+    callback_secret: str | None = Field(None, description="With callback_url: the HMAC-SHA256 key of the "
+                                        "callback's signature, shown only here.")
+
+
+class VerdictPageResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    tenant: str
+    status: str
+    verdicts: list[dict[str, Any]] = Field(description="Records shaped as `provenance verdicts export` lines.")
+    next_cursor: str = Field(description="Pass as cursor= for the next page (\"\" until a first record is read).")
+    complete: bool = Field(description="True once the job has ended and no verdict lies beyond next_cursor.")
 
 
 class JobResponse(BaseModel):

@@ -5,9 +5,11 @@ or a file. Memory is bounded by one page of verdicts plus one Parquet row group,
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from provenance.errors import ProvenanceError
 from provenance.pipeline.jobs import job_verdict
@@ -55,33 +57,85 @@ def csv_row(record: dict[str, Any]) -> list[Any]:
     return [flat.get(column) for column in CSV_COLUMNS]
 
 
-def iter_verdicts(settings: Settings, job_id: str | None = None) -> Iterator[dict[str, Any]]:
-    """A job's documents in input order (first sighting), or every verdict in the store."""
+@dataclass
+class VerdictPage:
+    """One keyset page: (input position, record) pairs, the position to continue after, and whether nothing
+    lay beyond it when read (``end``; while a job runs, later pages may still fill)."""
+
+    records: list[tuple[int, dict[str, Any]]]
+    cursor: int
+    end: bool
+
+
+def job_verdict_page(session: Session, job: ScanJob, after: int, limit: int, *, tenant: str | None = None,
+                     contiguous: bool = True) -> VerdictPage:
+    """The job's documents after input position ``after``, in input order, as export records: the one keyset
+    page that ``verdicts export`` and the API's ``/v1/jobs/{id}/verdicts`` and ``/export`` read.
+
+    ``contiguous`` (the API's paging): while the job runs the page stops before the first document not yet
+    scored, so a client that pages on never skips one scored later; otherwise (one pass, ``verdicts export``)
+    unscored documents are passed over. With ``tenant`` (an API reader) a ledger match in another tenant's
+    ledger is withheld, as ``GET /v1/verdicts/{id}`` does."""
+    from provenance.tenant_view import own_manifest_id
+
+    rows = session.execute(
+        select(JobItem.seq, VerdictRow, Document, JobItem.source_id)
+        .join(Document, Document.id == JobItem.document_id)
+        .outerjoin(VerdictRow, job_verdict(job.id, job.bundle_version))
+        .where(JobItem.job_id == job.id, JobItem.outcome == "document", JobItem.seq > after)
+        .order_by(JobItem.seq).limit(limit)).all()
+    wait = contiguous and job.status not in ("done", "failed")
+    scored, cursor, stopped = [], after, False
+    for row in rows:
+        if row[1] is None and wait:
+            stopped = True
+            break
+        cursor = row[0]
+        if row[1] is not None:
+            scored.append(row)
+    decisions = latest_decisions(session, [document.id for _seq, _verdict, document, _source in scored])
+    records = []
+    for seq, verdict, document, source_id in scored:
+        record = verdict_record(verdict, document, source_id, decisions.get(document.id))
+        if tenant is not None:
+            record["ledger_manifest_id"] = own_manifest_id(session, tenant, verdict)
+        records.append((seq, record))
+    return VerdictPage(records, cursor, end=not stopped and len(rows) < limit)
+
+
+def find_job(session: Session, job_id: str, tenant: str | None = None) -> ScanJob:
+    """The job; with ``tenant`` another tenant's job reads exactly like a missing one."""
+    job = session.get(ScanJob, job_id)
+    if job is None or (tenant is not None and job.tenant != tenant):
+        raise ProvenanceError(f"no scan job {job_id!r}", hint="list jobs with provenance jobs list")
+    return job
+
+
+def iter_verdicts(settings: Settings, job_id: str | None = None, *,
+                  tenant: str | None = None) -> Iterator[dict[str, Any]]:
+    """A job's documents in input order (first sighting), or every verdict in the store. One page of ``PAGE``
+    verdicts in memory at a time, each read in its own short transaction that is closed before the page is
+    handed out (a streamed HTTP response may resume this generator on another thread)."""
     url = settings.resolved_database_url
     last = -1
-    with session_scope(url) as session:
-        if job_id is not None:
-            job = session.get(ScanJob, job_id)
-            if job is None:
-                raise ProvenanceError(f"no scan job {job_id!r}", hint="list jobs with provenance jobs list")
-            version = job.bundle_version
+    if job_id is not None:
+        with session_scope(url) as session:
+            find_job(session, job_id, tenant)
     while True:
         with session_scope(url) as session:
             if job_id is not None:
-                rows = session.execute(
-                    select(JobItem.seq, VerdictRow, Document, JobItem.source_id)
-                    .join(Document, Document.id == JobItem.document_id)
-                    .join(VerdictRow, job_verdict(job_id, version))
-                    .where(JobItem.job_id == job_id, JobItem.outcome == "document", JobItem.seq > last)
-                    .order_by(JobItem.seq).limit(PAGE)).all()
+                page = job_verdict_page(session, find_job(session, job_id), last, PAGE, tenant=tenant,
+                                        contiguous=False)
+                records, last, end = [record for _seq, record in page.records], page.cursor, page.end
             else:
                 rows = session.execute(
                     select(VerdictRow.id, VerdictRow, Document, Document.source_id)
                     .join(Document, Document.id == VerdictRow.document_id)
                     .where(VerdictRow.id > last).order_by(VerdictRow.id).limit(PAGE)).all()
-            if not rows:
-                return
-            decisions = latest_decisions(session, [document.id for _key, _verdict, document, _source in rows])
-            for _key, verdict, document, source_id in rows:
-                yield verdict_record(verdict, document, source_id, decisions.get(document.id))
-            last = rows[-1][0]
+                decisions = latest_decisions(session, [document.id for _key, _v, document, _source in rows])
+                records = [verdict_record(verdict, document, source_id, decisions.get(document.id))
+                           for _key, verdict, document, source_id in rows]
+                last, end = (rows[-1][0] if rows else last), len(rows) < PAGE
+        yield from records
+        if end:
+            return

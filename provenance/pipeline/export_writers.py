@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -64,6 +64,66 @@ def write_parquet(records: Iterable[dict[str, Any]], sink: Any) -> int:
         if rows or count == 0:
             writer.write_table(pa.Table.from_pylist(rows, schema=schema))
     return count
+
+
+class _Chunks:
+    """A write-only sink that keeps what was written until it is taken: lets the Parquet writer feed a stream."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        data, self._parts = b"".join(self._parts), []
+        return data
+
+
+def parquet_chunks(records: Iterable[dict[str, Any]], row_group: int = ROW_GROUP) -> Iterator[bytes]:
+    """The Parquet file of ``write_parquet`` as a stream of byte chunks, one row group at a time (the API's
+    export: memory bounded by one row group, whatever the job's size)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_schema()
+    sink = _Chunks()
+    writer = pq.ParquetWriter(sink, schema, compression="zstd")
+    rows: list[dict[str, Any]] = []
+    count = 0
+    try:
+        for record in records:
+            rows.append(_parquet_row(record))
+            count += 1
+            if len(rows) >= row_group:
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                rows = []
+                yield sink.take()
+        if rows or count == 0:
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+    finally:
+        writer.close()
+    yield sink.take()
+
+
+def jsonl_chunks(records: Iterable[dict[str, Any]], lines: int = 200) -> Iterator[bytes]:
+    """``write_jsonl``'s lines as a stream of byte chunks of ``lines`` records."""
+    batch: list[str] = []
+    for record in records:
+        batch.append(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        if len(batch) >= lines:
+            yield "".join(batch).encode()
+            batch = []
+    if batch:
+        yield "".join(batch).encode()
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], sink: IO[str]) -> int:

@@ -68,6 +68,11 @@ def summarise(session: Session, job: ScanJob, *, details: bool = False) -> dict[
         summary["seconds"] = round((job.finished_at - job.started_at).total_seconds(), 3)
     if job.error:
         summary["error"] = job.error
+    from provenance.pipeline.callbacks import callback_state
+
+    callback = callback_state(session, job.id)
+    if callback is not None:
+        summary["callback"] = callback
     if details:
         summary["verdicts"] = verdict_counts(session, job)
         summary["inputs"] = job.inputs

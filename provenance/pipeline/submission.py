@@ -29,7 +29,17 @@ from provenance.pipeline.formats.common import shape_excerpt
 from provenance.pipeline.readers import InputRecord, ReaderOptions, RecordReader
 from provenance.pipeline.recovery import recover_job
 from provenance.settings import Settings
-from provenance.store import Chunk, Document, JobItem, ScanJob, StagedText, VerdictRow, ensure_schema, session_scope
+from provenance.store import (
+    Chunk,
+    Document,
+    JobCallback,
+    JobItem,
+    ScanJob,
+    StagedText,
+    VerdictRow,
+    ensure_schema,
+    session_scope,
+)
 from provenance.store.models import utcnow
 from provenance.tenants import require_tenant
 
@@ -82,14 +92,20 @@ def new_job_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def create_job(settings: Settings, inputs: dict[str, Any]) -> str:
-    """Record a job owned by ``inputs["tenant"]`` (``default`` when absent; it must exist)."""
+def create_job(settings: Settings, inputs: dict[str, Any], callback: dict[str, str] | None = None) -> str:
+    """Record a job owned by ``inputs["tenant"]`` (``default`` when absent; it must exist), with its
+    ``callback`` (``{"url", "secret"}`` from ``callbacks.new_callback``) in the same transaction, so a job
+    that ends at once still has it."""
     ensure_schema(settings.resolved_database_url)
     job_id = new_job_id()
     with session_scope(settings.resolved_database_url) as session:
         tenant = require_tenant(session, inputs.get("tenant"))
         session.add(ScanJob(id=job_id, inputs={**inputs, "tenant": tenant}, tenant=tenant,
                             bundle_version=bundle_version(settings), status="queued"))
+        if callback is not None:
+            session.flush()
+            session.add(JobCallback(job_id=job_id, url=callback["url"], secret=callback["secret"],
+                                    status="pending", attempts=0, next_attempt_at=utcnow()))
     return job_id
 
 
@@ -260,9 +276,10 @@ def _records_from_dicts(records: Iterable[dict[str, Any]], options: ReaderOption
             yield InputRecord(seq, source_id, text, None, location)
 
 
-def submit_records(settings: Settings, records: Iterable[dict[str, Any]], *, inputs: dict[str, Any]) -> str:
+def submit_records(settings: Settings, records: Iterable[dict[str, Any]], *, inputs: dict[str, Any],
+                   callback: dict[str, str] | None = None) -> str:
     """Scan in-memory records (``{"id"?, "text"}``, e.g. from the API). Returns the job id."""
-    job_id = create_job(settings, {**inputs, "kind": "records"})
+    job_id = create_job(settings, {**inputs, "kind": "records"}, callback)
     feed(settings, job_id, _records_from_dicts(records, ReaderOptions(max_chars=settings.scan_max_chars)))
     return job_id
 
@@ -292,12 +309,13 @@ def path_inputs(paths: Sequence[str | Path], *, format: str = "auto", text_field
 
 def submit_paths(settings: Settings, paths: Sequence[str | Path], *, format: str = "auto", text_field: str = "text",
                  id_field: str = "id", progress: ProgressCallback | None = None,
-                 on_job: Callable[[str], None] | None = None, tenant: str | None = None) -> str:
+                 on_job: Callable[[str], None] | None = None, tenant: str | None = None,
+                 callback: dict[str, str] | None = None) -> str:
     """Scan files and directories for ``tenant`` (``default`` when None). ``on_job`` hears the job id as soon as
     it exists (for Ctrl-C messages)."""
     inputs = path_inputs(paths, format=format, text_field=text_field, id_field=id_field, tenant=tenant)
     reader = reader_for(settings, inputs, paths)  # validates paths and options before a job is recorded
-    job_id = create_job(settings, inputs)
+    job_id = create_job(settings, inputs, callback)
     if on_job is not None:
         on_job(job_id)
     feed(settings, job_id, iter(reader), progress=progress)

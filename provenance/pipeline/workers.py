@@ -1,5 +1,6 @@
-"""Worker process life cycle: one thread per worker says it is alive and runs the stall recovery; pool
-processes use one torch thread each and load their models once; `scan --wait` can start local workers.
+"""Worker process life cycle: one thread per worker says it is alive, runs the stall recovery and sends due
+scan-job callbacks; pool processes use one torch thread each and load their models once; `scan --wait` can
+start local workers.
 """
 
 from __future__ import annotations
@@ -50,6 +51,19 @@ def _heartbeat_loop(hostname: str, concurrency: int) -> None:
             log.warning("heartbeat/recovery failed: %s", exc)
 
 
+def _callback_loop() -> None:
+    """Scan-job callbacks of ended jobs (each claimed, so one worker sends it): a thread of its own, because
+    a slow receiver (up to the 10 s timeout per attempt) must never delay the heartbeat."""
+    from provenance.pipeline.callbacks import deliver_due
+
+    settings = get_settings()
+    while not _stop.wait(HEARTBEAT_SECONDS):
+        try:
+            deliver_due(settings)
+        except Exception as exc:  # the next round tries again; each attempt's outcome is in the audit log
+            log.warning("callback delivery failed: %s", exc)
+
+
 @signals.worker_ready.connect
 def _on_worker_ready(sender=None, **_kwargs) -> None:
     from provenance.store import ensure_schema
@@ -62,6 +76,7 @@ def _on_worker_ready(sender=None, **_kwargs) -> None:
     _beat(hostname, concurrency)
     threading.Thread(target=_heartbeat_loop, args=(hostname, concurrency), name="provenance-heartbeat",
                      daemon=True).start()
+    threading.Thread(target=_callback_loop, name="provenance-callbacks", daemon=True).start()
 
 
 @signals.worker_shutdown.connect

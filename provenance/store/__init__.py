@@ -9,6 +9,7 @@ from provenance.store.models import (
     Base,
     Chunk,
     Document,
+    JobCallback,
     JobItem,
     Manifest,
     ManifestBand,
@@ -24,8 +25,7 @@ from provenance.store.models import (
 from provenance.store.schema import ensure_schema, upgrade
 
 __all__ = [
-    "ActiveArtifact", "ApiKey", "Artifact",
-    "AuditLog", "Base", "Chunk", "Document", "JobItem", "Manifest", "ManifestBand", "RateBucket",
-    "ReviewDecision", "ReviewLease", "ScanJob", "StagedText", "VerdictRow", "WorkerHeartbeat", "ensure_schema",
-    "get_engine", "session_scope", "upgrade", "utcnow",
+    "ActiveArtifact", "ApiKey", "Artifact", "AuditLog", "Base", "Chunk", "Document", "JobCallback", "JobItem",
+    "Manifest", "ManifestBand", "RateBucket", "ReviewDecision", "ReviewLease", "ScanJob", "StagedText", "VerdictRow",
+    "WorkerHeartbeat", "ensure_schema", "get_engine", "session_scope", "upgrade", "utcnow",
 ]

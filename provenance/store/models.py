@@ -179,6 +179,25 @@ class VerdictRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class JobCallback(Base):
+    """A scan job's ``callback_url``: called once when the job ends, with a body signed by ``secret`` (HMAC-SHA256;
+    the secret is shown to the submitter once). ``status``: pending | sending | delivered | failed; a sender
+    claims the row (``sending`` until ``next_attempt_at``) so that several workers never call it twice, and a
+    sender that died mid-attempt is replaced once that claim expires."""
+
+    __tablename__ = "job_callbacks"
+    __table_args__ = (Index("ix_job_callbacks_due", "status", "next_attempt_at"),)
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("scan_jobs.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(512))
+
+
 class Manifest(Base):
     """The generation ledger: every signed manifest the platform's generator issued."""
 
@@ -196,15 +215,23 @@ class Manifest(Base):
 
 
 class ManifestBand(Base):
-    """MinHash LSH buckets of a manifest: near-duplicate lookup is an indexed equality join on (band, bucket)."""
+    """MinHash LSH buckets of a manifest: near-duplicate lookup is an indexed equality join on (band, bucket).
+
+    ``tenant`` repeats the manifest's owner (a manifest never changes tenant) so that a tenant's lookup is
+    answered from the index alone; joining ``manifests`` first made every lookup read all of the tenant's band
+    rows (revision 0007 added the column, filled it in and widened the index). One (band, bucket, tenant) index
+    serves both lookups: the whole ledger's by its (band, bucket) prefix, a tenant's by all three columns.
+    With the tenant first, PostgreSQL's planner kept choosing a (band, bucket) index and filtering, and a
+    second index on 128 rows per manifest doubles the index size and write cost."""
 
     __tablename__ = "manifest_bands"
-    __table_args__ = (Index("ix_manifest_bands_bucket", "band", "bucket"),)
+    __table_args__ = (Index("ix_manifest_bands_bucket_tenant", "band", "bucket", "tenant"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     manifest_id: Mapped[str] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
     band: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(40))
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT, server_default=DEFAULT_TENANT)
 
 
 class ReviewDecision(Base):

@@ -1,7 +1,9 @@
 """``POST /v1/scan`` (texts, or a server-side path with the admin scope) and ``GET /v1/jobs/{job_id}``.
 
 Scans go through the pipeline (``provenance.pipeline``): the texts are staged and enqueued, and the response
-carries the job id at once; the job's progress and its verdicts are read back with the GET endpoints.
+carries the job id at once; the job's progress and its verdicts are read back with the GET endpoints
+(``routes/results.py``), and an optional ``callback_url`` is called when the job ends
+(``provenance.pipeline.callbacks``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def _records(body: ScanRequest) -> list[dict[str, Any]]:
     return [{"id": index, "text": text} for index, text in enumerate(body.texts or [])]
 
 
-def _submit_path_in_background(submission: Any, settings: Any, body: ScanRequest, tenant: str) -> str:
+def _submit_path_in_background(submission: Any, settings: Any, body: ScanRequest, tenant: str,
+                               callback: dict[str, str] | None) -> str:
     """A dump can be large and submission applies back-pressure (it waits for workers), so it runs in its own
     thread; the request returns as soon as the job exists (or the path or options are refused)."""
     created: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -60,7 +63,7 @@ def _submit_path_in_background(submission: Any, settings: Any, body: ScanRequest
         try:
             submission.submit_paths(settings, files.paths, format=body.format, text_field=body.text_field,
                                     id_field=body.id_field, on_job=lambda job_id: created.put(("job", job_id)),
-                                    tenant=tenant)
+                                    tenant=tenant, callback=callback)
         except Exception as exc:  # before the job exists: the request reports it; after: the job records it
             created.put(("error", exc))
         finally:
@@ -82,11 +85,12 @@ async def scan(body: ScanRequest, request: Request, key: ApiKeyInfo = Depends(re
     given = [name for name in ("records", "texts", "path") if getattr(body, name) is not None]
     if len(given) != 1:
         raise ApiError(422, "give exactly one of records, texts or path")
+    callback = _callback(body.callback_url)
     if body.path is not None:
         if not key.allows("admin"):
             raise ApiError(403, "scanning a server-side path needs the 'admin' scope")
         submission = _pipeline("submission")
-        call = (_submit_path_in_background, submission, services.settings, body, key.tenant)
+        call = (_submit_path_in_background, submission, services.settings, body, key.tenant, callback)
         kwargs: dict[str, Any] = {}
         count: int | None = None
     else:
@@ -97,7 +101,8 @@ async def scan(body: ScanRequest, request: Request, key: ApiKeyInfo = Depends(re
             check_text(services, record["text"], f"text {index}")
         submission = _pipeline("submission")
         call = (submission.submit_records, services.settings, records)
-        kwargs = {"inputs": {"source": "api", "key_id": key.id, "records": len(records), "tenant": key.tenant}}
+        kwargs = {"inputs": {"source": "api", "key_id": key.id, "records": len(records), "tenant": key.tenant},
+                  "callback": callback}
         count = len(records)
     from provenance.scan_roots import ScanPathRefused
 
@@ -110,8 +115,30 @@ async def scan(body: ScanRequest, request: Request, key: ApiKeyInfo = Depends(re
     except ProvenanceError as exc:
         raise ApiError(400, str(exc)) from None
     services.audit.record(actor=actor(key), action="scan", subject_type="scan_job", subject_id=job_id,
-                          details={"records": count, "path": body.path is not None})
-    return JSONResponse({"job_id": job_id, "status_url": f"/v1/jobs/{job_id}"}, status_code=202)
+                          details={"records": count, "path": body.path is not None,
+                                   "callback_host": _host(callback)})
+    response = {"job_id": job_id, "status_url": f"/v1/jobs/{job_id}", "verdicts_url": f"/v1/jobs/{job_id}/verdicts"}
+    if callback is not None:
+        response["callback_secret"] = callback["secret"]
+    return JSONResponse(response, status_code=202)
+
+
+def _callback(url: str | None) -> dict[str, str] | None:
+    """The checked callback URL and a fresh secret; a refused URL is a 422 that says what is accepted."""
+    if url is None:
+        return None
+    from provenance.pipeline.callbacks import new_callback
+
+    try:
+        return new_callback(url)
+    except ProvenanceError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+def _host(callback: dict[str, str] | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(callback["url"]).hostname if callback else None
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse, responses=ERROR_RESPONSES, summary="A scan job's progress")

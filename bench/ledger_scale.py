@@ -1,0 +1,259 @@
+"""Ledger lookup at scale: p50/p99 of one verification's ledger lookup at 10^5 and 10^6 manifests.
+
+The ledger is the default store (SQLite, schema made by the real migrations, revision 0005 included) filled
+with synthetic manifests: ``--targets`` of them carry known random MinHash signatures and full bodies (what
+queries hit); the rest are filler whose 128 band rows are random 53-bit values generated inside the database
+(bulk ``INSERT ... SELECT``, seconds per million band rows instead of a Python loop), with empty bodies.
+Tenants: half the manifests belong to ``default`` (the tenant every query names), the rest to three others.
+
+One lookup = ``provenance.signals.provenance.lookup_hashed`` (exact digest, near-duplicate and containment
+queries, manifest bodies of the candidates): ``lookup_many`` without hashing the text. Query mix: a quarter
+exact copies of a target, a quarter edited copies (half of the signature kept), half unrelated; each query's
+"smallest hashes" per permutation are synthetic too (the containment query sends 16 per band: 2,048 probes).
+
+Baseline, same run, same queries: ``old_join_query`` = the tenant query as it was before revision 0005
+(band rows joined to ``manifests`` and filtered by its tenant before the band condition), timed on the two
+ledger queries of a lookup only, for at most ``--baseline-budget`` seconds per scale (at 10^6 one such lookup
+reads every band row of the tenant; one still running then is interrupted and reported as a lower bound,
+``interrupted_at_ms``, and ``old_over_new_p50`` uses that bound). ``new_tenant_queries`` times the same two
+queries as they are now.
+
+    python bench/ledger_scale.py [--scales 100000,1000000] [--lookups 1000] [--targets 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TENANTS = ("default", "newsroom", "archive", "legal")  # default holds half of the ledger
+MAX_VALUE = (1 << 53) - 2  # below the empty-text marker
+GOAL_P50_MS, GOAL_P99_MS = 5.0, 20.0
+
+
+def tenant_of(index: int) -> str:
+    return "default" if index % 2 == 0 else TENANTS[1 + (index // 2) % 3]
+
+
+def legacy_sql(groups: tuple[int, ...], limit: int) -> str:
+    """The tenant query before revision 0005 (the baseline): join manifests, then the band condition."""
+    condition = " OR ".join("(b.band = ? AND b.bucket = ?)" if size == 1 else
+                            f"(b.band = ? AND b.bucket IN ({', '.join(['?'] * size)}))" for size in groups)
+    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b JOIN manifests m ON m.id = b.manifest_id "
+            f"WHERE m.tenant = ? AND ({condition}) GROUP BY b.manifest_id HAVING COUNT(*) >= ? "
+            f"ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
+
+
+def build(path: Path, count: int, targets: np.ndarray) -> dict[str, float]:
+    """``count`` manifests: the first ``len(targets)`` with the given signatures, the rest filler."""
+    from provenance.store import get_engine, upgrade
+    from provenance.store.models import ManifestBand
+
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    get_engine(url).dispose()  # the bulk load below takes the file alone
+    started = time.perf_counter()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;")
+    indexes = [index for index in ManifestBand.__table__.indexes]
+    for index in indexes:  # built once at the end: much faster than maintaining them row by row
+        db.execute(f"DROP INDEX {index.name}")
+    db.execute("BEGIN")
+    rows = []
+    for index, values in enumerate(targets):
+        body = json.dumps({"id": f"m{index:08d}", "minhash": {"values": [int(v) for v in values]}})
+        rows.append((f"m{index:08d}", f"{index:064x}", tenant_of(index), body, "[]"))
+    db.executemany("INSERT INTO manifests (id, text_sha256, tenant, body, minhash, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, '2026-01-01 00:00:00')", rows)
+    db.executemany("INSERT INTO manifest_bands (manifest_id, band, bucket, tenant) VALUES (?, ?, ?, ?)",
+                   ((f"m{index:08d}", band, str(int(value)), tenant_of(index))
+                    for index, values in enumerate(targets) for band, value in enumerate(values)))
+    tenant_case = ("CASE WHEN n % 2 = 0 THEN 'default' WHEN (n / 2) % 3 = 0 THEN 'newsroom' "
+                   "WHEN (n / 2) % 3 = 1 THEN 'archive' ELSE 'legal' END")
+    db.execute(f"""INSERT INTO manifests (id, text_sha256, tenant, body, minhash, created_at)
+        WITH RECURSIVE seq(n) AS (SELECT {len(targets)} UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < {count})
+        SELECT printf('m%08d', n), printf('%064x', n), {tenant_case}, '{{}}', '[]', '2026-01-01 00:00:00'
+        FROM seq""")
+    db.execute(f"""INSERT INTO manifest_bands (manifest_id, band, bucket, tenant)
+        WITH RECURSIVE bands(band) AS (SELECT 0 UNION ALL SELECT band + 1 FROM bands WHERE band < 127)
+        SELECT m.id, bands.band, CAST(abs(random()) % {MAX_VALUE} AS TEXT), m.tenant
+        FROM manifests m CROSS JOIN bands WHERE m.id >= printf('m%08d', {len(targets)})""")
+    db.execute("COMMIT")
+    inserted = time.perf_counter()
+    for index in indexes:
+        columns = ", ".join(column.name for column in index.columns)
+        db.execute(f"CREATE INDEX {index.name} ON manifest_bands ({columns})")
+    db.close()
+    return {"insert_s": round(inserted - started, 1), "index_s": round(time.perf_counter() - inserted, 1),
+            "size_gb": round(path.stat().st_size / 1e9, 2)}
+
+
+def queries(targets: np.ndarray, count: int, rng: np.random.Generator) -> list[tuple[object, str | None]]:
+    """(TextHashes, the target it copies or None): exact copies, edited copies and unrelated documents."""
+    from provenance.signals.provenance import CONTAINMENT_BOTTOM, TextHashes
+
+    made = []
+    for number in range(count):
+        kind = ("exact", "edited", "unrelated", "unrelated")[number % 4]
+        target = int(rng.integers(0, len(targets))) if kind != "unrelated" else None
+        if target is not None:
+            signature = targets[target].copy()
+            if kind == "edited":
+                replace = rng.random(128) < 0.5
+                signature[replace] = rng.integers(1, MAX_VALUE, size=int(replace.sum()), dtype=np.uint64)
+        else:
+            signature = rng.integers(1, MAX_VALUE, size=128, dtype=np.uint64)
+        rest = np.sort(rng.integers(0, MAX_VALUE, size=(128, CONTAINMENT_BOTTOM - 1), dtype=np.uint64), axis=1)
+        bottom = np.concatenate([signature[:, None], np.maximum(rest, signature[:, None] + np.uint64(1))], axis=1)
+        digest = f"{target:064x}" if kind == "exact" else f"{number:062x}ff"
+        made.append((TextHashes(digest, [int(v) for v in signature], bottom, 400), None if target is None
+                     else f"m{target:08d}"))
+    return made
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
+
+    return {"n": len(ordered), "p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": round(ordered[-1] * 1000, 3)}
+
+
+def time_lookups(connection, hashed: list, tenant: str | None) -> tuple[dict[str, float], int]:  # noqa: ANN001
+    from provenance.signals.provenance import lookup_hashed
+
+    samples, matched = [], 0
+    for item, _target in hashed:
+        started = time.perf_counter()
+        record = lookup_hashed(connection, None, [item], tenant=tenant)[0]
+        samples.append(time.perf_counter() - started)
+        matched += record["best_match"] is not None
+    return percentiles(samples), matched
+
+
+def ledger_queries(connection, item, tenant: str, legacy: bool) -> list:  # noqa: ANN001
+    """The two band queries of one lookup (near-duplicate, containment), new or as before revision 0005."""
+    from provenance.signals.provenance import CONTAINMENT_MIN_SHARED, CONTAINMENT_QUERY_BOTTOM, NEAR_DUPLICATE_LIMIT
+    from provenance.store.ledger import shared_bands
+
+    near = ([[v] for v in item.signature], 13)
+    contained = ([row[:CONTAINMENT_QUERY_BOTTOM].tolist() for row in item.bottom], CONTAINMENT_MIN_SHARED)
+    results = []
+    for buckets, needed in (near, contained):
+        if not legacy:
+            results.append(shared_bands(connection, buckets, needed, NEAR_DUPLICATE_LIMIT, tenant))
+            continue
+        groups = tuple(len(values) for values in buckets)
+        params = [tenant] + [x for band, values in enumerate(buckets) for x in (band, *map(str, values))] + [needed]
+        results.append(connection.exec_driver_sql(legacy_sql(groups, NEAR_DUPLICATE_LIMIT), tuple(params)).all())
+    return results
+
+
+def time_queries(connection, hashed: list, tenant: str, legacy: bool, budget: float) -> dict[str, object]:  # noqa: ANN001
+    """Percentiles of the two band queries per lookup; a query still running when ``budget`` runs out is
+    interrupted (SQLite's interrupt) and reported as ``interrupted_at_ms``, a lower bound on its time."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    samples: list[float] = []
+    timer = threading.Timer(budget, connection.connection.dbapi_connection.interrupt) \
+        if budget != float("inf") else None
+    if timer is not None:
+        timer.start()
+    try:
+        for item, _target in hashed:
+            started = time.perf_counter()
+            try:
+                ledger_queries(connection, item, tenant, legacy)
+            except OperationalError:
+                connection.rollback()
+                interrupted = time.perf_counter() - started
+                result: dict[str, object] = percentiles(samples) if samples else {"n": 0}
+                return {**result, "interrupted_at_ms": round(interrupted * 1000, 1)}
+            samples.append(time.perf_counter() - started)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return percentiles(samples)
+
+
+def run_scale(directory: Path, count: int, args: argparse.Namespace) -> dict[str, object]:
+    from provenance.store import get_engine
+
+    rng = np.random.default_rng(count)
+    targets = rng.integers(1, MAX_VALUE, size=(min(args.targets, count), 128), dtype=np.uint64)
+    path = directory / f"ledger-{count}.sqlite"
+    built = build(path, count, targets)
+    hashed = queries(targets, args.lookups, rng)
+    tenant_hashed = [(item, target) for item, target in hashed
+                     if target is None or tenant_of(int(target[1:])) == "default"]
+    engine = get_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        # One untimed pass of every query in both modes first: the file was just written, and whichever mode
+        # ran first otherwise paid for reading the index into the page cache.
+        time_lookups(connection, hashed, "default")
+        time_lookups(connection, hashed, None)
+        with_tenant, matched_tenant = time_lookups(connection, tenant_hashed, "default")
+        without, matched_all = time_lookups(connection, hashed, None)
+        new_queries = time_queries(connection, tenant_hashed, "default", False, float("inf"))
+        old_queries = time_queries(connection, tenant_hashed, "default", True, args.baseline_budget)
+        # Same answers: the new tenant query and the old join on the queries the baseline had time for.
+        same = all(ledger_queries(connection, item, "default", False) ==
+                   [[tuple(row) for row in rows] for rows in ledger_queries(connection, item, "default", True)]
+                   for item, _ in tenant_hashed[:min(int(old_queries["n"]), 3)]) if old_queries["n"] else None
+    engine.dispose()
+    path.unlink()
+    return {"manifests": count, "band_rows": count * 128, "target_manifests": len(targets), "build": built,
+            "lookup_with_tenant": {**with_tenant, "matched": matched_tenant},
+            "lookup_without_tenant": {**without, "matched": matched_all},
+            "new_tenant_queries": new_queries, "old_join_query": old_queries,
+            "old_over_new_p50": round(float(old_queries.get("p50_ms") or old_queries["interrupted_at_ms"])
+                                      / max(new_queries["p50_ms"], 1e-6), 1),
+            "same_answers_as_old_query": same,
+            "goal_met": with_tenant["p50_ms"] <= GOAL_P50_MS and with_tenant["p99_ms"] <= GOAL_P99_MS,
+            "load_average_1m": round(os.getloadavg()[0], 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="100000,1000000", help="comma-separated manifest counts")
+    parser.add_argument("--lookups", type=int, default=1000, help="timed lookups per mode and scale")
+    parser.add_argument("--targets", type=int, default=2000, help="manifests with known signatures")
+    parser.add_argument("--baseline-budget", type=float, default=60.0,
+                        help="seconds per scale for the old join query (it reads every band row of the tenant)")
+    parser.add_argument("--directory", default=None, help="where the SQLite files go (default: a temp dir)")
+    args = parser.parse_args()
+    directory = Path(tempfile.mkdtemp(prefix="provenance-bench-ledger-", dir=args.directory))
+    os.environ.setdefault("PROVENANCE_HOME", str(directory / "home"))
+    try:
+        scales = []
+        for count in args.scales.split(","):
+            scales.append(run_scale(directory, int(count), args))
+            print(json.dumps(scales[-1]), file=sys.stderr, flush=True)  # each scale as it ends (10^6 is slow)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    print(json.dumps({
+        "benchmark": "ledger_scale", "store": "sqlite (default)", "signatures": "synthetic (random 53-bit)",
+        "query_tenant": "default (half of the ledger)", "lookups": args.lookups,
+        "goal": {"tenant_p50_ms": GOAL_P50_MS, "tenant_p99_ms": GOAL_P99_MS, "at": "largest scale"},
+        "cpu_count": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "scales": scales,
+        "goal_met": scales[-1]["goal_met"],
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
