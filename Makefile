@@ -92,8 +92,11 @@ bench: $(STAMP)
 		$(if $(wildcard .provenance/models/distilled/config.json),--student .provenance/models/distilled,)
 	$(DEMO_ENV) $(RECORD) bench/api_verify.py
 	$(DEMO_ENV) $(RECORD) bench/api_verify_processes.py
+	$(DEMO_ENV) $(RECORD) bench/api_verify_cpu.py
+	$(DEMO_ENV) $(RECORD) bench/pipeline_workers_scaling.py
 	$(RECORD) bench/ledger_scale.py
 	$(RECORD) bench/dashboard_queue.py
+	$(RECORD) bench/dashboard_decision_latency.py
 	$(RECORD) bench/toxicity_quality.py
 	$(DEMO_ENV) $(RECORD) bench/toxicity_speed.py
 	$(RECORD) bench/toxicity_blocking.py

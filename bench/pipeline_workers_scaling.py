@@ -22,11 +22,11 @@ from pathlib import Path
 
 from pipeline_common import (
     SHARED,
-    RedisProcess,
     WorkerProcess,
     env_for,
     fresh_home,
     settings_for,
+    start_redis,
     unique_documents,
     wait_job,
     write_jsonl,
@@ -66,7 +66,7 @@ def run(base: Path, root: Path, model: str, dump: Path, warm: Path, workers: int
             host = root / name / f"host-{index}"
             host.mkdir()
             host_env = env_for(host, model, broker, PROVENANCE_ARTIFACTS_FROM_STORE="1", **common)
-            processes.append(WorkerProcess(host_env, 1, root / name / f"worker-{index}.log"))
+            processes.append(WorkerProcess(host_env, root / name / f"worker-{index}.log", loglevel="WARNING"))
         for process in processes:
             process.wait_ready()
         wait_job(settings, submit_paths(settings, [warm]))
@@ -106,7 +106,7 @@ def main() -> None:
         for workers in (1, 2):
             broker = None
             if args.broker == "redis":
-                redis = redis or RedisProcess(root / "redis")
+                redis = redis or start_redis(root / "redis")
                 redis.restart()
                 broker = redis.url
             report["runs"][f"{workers}"] = run(base, root, args.model, dump, warm, workers, broker,

@@ -23,11 +23,11 @@ from provenance.pipeline.callbacks import SIGNATURE_HEADER, check_callback_url, 
 from provenance.pipeline.export import iter_verdicts
 from provenance.settings import Settings
 from provenance.store import AuditLog, JobCallback, session_scope
+from testkit.services import free_port
+from testkit.workers import WorkerProcess
 from tests.conftest import install_bundle, synthetic_paragraphs
-from tests.services import free_port
-from tests.test_api_app import api_settings_for, prepare_home
-from tests.test_api_server import ThreadedServer
-from tests.test_pipeline_workers import Worker, pipeline_env
+from tests.provenance.api_support import ThreadedServer, api_settings_for, prepare_home
+from tests.provenance.conftest import pipeline_env
 
 DOCUMENTS = 23  # with chunks of 4 and pages of 5: pages and chunks never line up
 WAIT_SECONDS = 300
@@ -77,10 +77,10 @@ def api(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path) -> Iterator
 
 
 @pytest.fixture
-def stack(api: tuple[Settings, str], micro_model_dir: Path) -> Iterator[tuple[Settings, str, Worker]]:
+def stack(api: tuple[Settings, str], micro_model_dir: Path) -> Iterator[tuple[Settings, str, WorkerProcess]]:
     """... and one `provenance worker` process sharing its data home."""
     settings, base_url = api
-    worker = Worker(pipeline_env(settings.home, micro_model_dir), settings.home, "worker")
+    worker = WorkerProcess(pipeline_env(settings.home, micro_model_dir), settings.home / "worker.log")
     try:
         worker.wait_ready()
         yield settings, base_url, worker
@@ -103,7 +103,7 @@ def _wait(condition, what: str) -> None:  # noqa: ANN001
     raise AssertionError(f"waited {WAIT_SECONDS}s for {what}")
 
 
-def test_a_client_reads_every_verdict_of_its_job_through_the_api(stack: tuple[Settings, str, Worker]) -> None:
+def test_a_client_reads_every_verdict_of_its_job_through_the_api(stack: tuple[Settings, str, WorkerProcess]) -> None:
     settings, base_url, _worker = stack
     owner, other = _headers(settings, "default"), _headers(settings, "partner")
     receiver = Receiver()
