@@ -170,20 +170,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", default="1,2", help="comma-separated uvicorn worker counts to measure")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    parser.add_argument("--texts", type=int, default=100)
-    parser.add_argument("--modes", default="watermark_only,full",
-                        help="watermark_only (provenance=false) and/or full (watermark + ledger lookup)")
-    parser.add_argument("--tokens", type=int, default=200)
-    parser.add_argument("--model", default=os.environ.get("PROVENANCE_MODEL") or str(DEFAULT_MODEL))
-    args = parser.parse_args()
-
+def prepare_server_home(model: str, count: int, tokens: int):  # noqa: ANN201 - (settings, services, texts, key)
+    """A fresh data home for a verify benchmark: the model's tokenizer and watermark keys loaded, ``count`` passages
+    of ``tokens`` tokens, every fifth one recorded in the ledger as a signed manifest, and a verify-scope API key
+    with no practical rate limit. Sets the PROVENANCE_* environment the server processes inherit."""
     home = Path(tempfile.mkdtemp(prefix="provenance-bench-api-"))
-    os.environ.update(PROVENANCE_HOME=str(home), PROVENANCE_MODEL=args.model, HF_HUB_OFFLINE="1",
+    os.environ.update(PROVENANCE_HOME=str(home), PROVENANCE_MODEL=model, HF_HUB_OFFLINE="1",
                       TOKENIZERS_PARALLELISM="false", PROVENANCE_HUB_OFFLINE="true")
     from generator.stamping import build_manifest, sign_manifest
     from provenance.api.services import ApiServices
@@ -198,7 +190,7 @@ def main() -> None:
     services.load_watermark()
     if services.startup_error:
         raise SystemExit(f"cannot load the tokenizer: {services.startup_error}")
-    texts = passages(services.watermark.tokenizer, args.texts, args.tokens)
+    texts = passages(services.watermark.tokenizer, count, tokens)
     signing = load_or_create_signing_key(home)
     with session_scope(settings.resolved_database_url) as session:
         for index, text in enumerate(texts[::5]):
@@ -207,6 +199,22 @@ def main() -> None:
             record_manifest(session, sign_manifest(body, signing))
     _key_id, key = create_api_key(settings.resolved_database_url, name="bench", scopes="verify",
                                   requests_per_minute=1_000_000_000)
+    return settings, services, texts, key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", default="1,2", help="comma-separated uvicorn worker counts to measure")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--texts", type=int, default=100)
+    parser.add_argument("--modes", default="watermark_only,full",
+                        help="watermark_only (provenance=false) and/or full (watermark + ledger lookup)")
+    parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--model", default=os.environ.get("PROVENANCE_MODEL") or str(DEFAULT_MODEL))
+    args = parser.parse_args()
+
+    _settings, services, texts, key = prepare_server_home(args.model, args.texts, args.tokens)
     started_cpu, started_wall = own_cpu(), time.perf_counter()
     baseline = in_process(services, texts, min(args.duration, 5.0))
     baseline["cpu_share_during_baseline"] = round((own_cpu() - started_cpu) / (time.perf_counter() - started_wall), 2)

@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from api_verify import DEFAULT_MODEL, cpu_seconds, free_port, passages, percentile, wait_ready  # noqa: E402
+from api_verify import DEFAULT_MODEL, cpu_seconds, free_port, percentile, prepare_server_home, wait_ready  # noqa: E402
 
 GOALS = {1: 261.0, 2: 500.0}  # requests/s: last round's one-process figure, and the two-process goal
 
@@ -88,32 +87,8 @@ def main() -> None:
     parser.add_argument("--model", default=os.environ.get("PROVENANCE_MODEL") or str(DEFAULT_MODEL))
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="provenance-bench-api-"))
-    os.environ.update(PROVENANCE_HOME=str(home), PROVENANCE_MODEL=args.model, HF_HUB_OFFLINE="1",
-                      TOKENIZERS_PARALLELISM="false", PROVENANCE_HUB_OFFLINE="true")
-    from generator.stamping import build_manifest, sign_manifest
-    from provenance.api.services import ApiServices
-    from provenance.apikeys import create_api_key
-    from provenance.settings import Settings
-    from provenance.signing import load_or_create_signing_key
-    from provenance.store.engine import session_scope
-    from provenance.store.ledger import record_manifest
-
-    settings = Settings()
-    services = ApiServices(settings)
-    services.load_watermark()
-    if services.startup_error:
-        raise SystemExit(f"cannot load the tokenizer: {services.startup_error}")
-    texts = passages(services.watermark.tokenizer, args.texts, args.tokens)
+    _settings, services, texts, key = prepare_server_home(args.model, args.texts, args.tokens)
     services.close()
-    signing = load_or_create_signing_key(home)
-    with session_scope(settings.resolved_database_url) as session:
-        for index, text in enumerate(texts[::5]):
-            body = build_manifest(text=text, prompt=f"p{index}", model={"name": "bench"}, decoding={},
-                                  watermark=None, requester="bench")
-            record_manifest(session, sign_manifest(body, signing))
-    _key_id, key = create_api_key(settings.resolved_database_url, name="bench", scopes="verify",
-                                  requests_per_minute=1_000_000_000)
     verify = [("POST", "/v1/verify", json.dumps({"text": text}).encode(),
                {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}) for text in texts]
     floor = [("GET", "/healthz", None, {})]
