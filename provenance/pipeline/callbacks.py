@@ -184,13 +184,3 @@ def deliver_due(settings: Settings, limit: int = 20) -> int:
     while sent < limit and attempt(settings):
         sent += 1
     return sent
-
-
-def callback_state(session: Session, job_id: str) -> dict[str, Any] | None:
-    """The job's callback as a job summary shows it (never the secret)."""
-    row = session.get(JobCallback, job_id)
-    if row is None:
-        return None
-    return {"status": row.status, "attempts": row.attempts,
-            "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
-            "last_error": row.last_error}

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, aliased
 
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
-from provenance.store import Chunk, JobItem, ScanJob, VerdictRow, session_scope
+from provenance.store import Chunk, JobCallback, JobItem, ScanJob, VerdictRow, session_scope
 
 
 def _scored(session: Session, job: ScanJob) -> int:
@@ -68,8 +68,6 @@ def summarise(session: Session, job: ScanJob, *, details: bool = False) -> dict[
         summary["seconds"] = round((job.finished_at - job.started_at).total_seconds(), 3)
     if job.error:
         summary["error"] = job.error
-    from provenance.pipeline.callbacks import callback_state
-
     callback = callback_state(session, job.id)
     if callback is not None:
         summary["callback"] = callback
@@ -100,3 +98,13 @@ def quarantine_records(settings: Settings, job_id: str) -> list[dict[str, Any]]:
                                .order_by(JobItem.seq)).all()
         return [{"seq": r.seq, "source_id": r.source_id, "reason": r.reason, "location": r.location,
                  "excerpt": r.excerpt} for r in rows]
+
+
+def callback_state(session: Session, job_id: str) -> dict[str, Any] | None:
+    """The job's callback as a job summary shows it (never the secret)."""
+    row = session.get(JobCallback, job_id)
+    if row is None:
+        return None
+    return {"status": row.status, "attempts": row.attempts,
+            "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+            "last_error": row.last_error}
