@@ -75,17 +75,8 @@ def stored_spans(watermark: dict[str, Any] | None) -> list[tuple[int, int, float
 
 
 def manifest_status(settings: Settings, manifest: dict[str, Any]) -> tuple[bool, str]:
-    """(valid, reason) of a ledger manifest's Ed25519 signature with the installation's public key.
+    """(valid, reason) of a ledger manifest's signature, checked by the provenance signal (the same check as the
+    ledger lookup and the API); the dashboard never verifies signatures itself."""
+    from provenance.signals import signal_set
 
-    The text is not checked against ``text_sha256``: the store keeps only the redacted text, which differs
-    from the generated text whenever PII was found. The public key is read, never created here."""
-    from generator.stamping import verify_manifest
-    from provenance.signing import PUBLIC_KEY_FILE, keys_dir, load_public_key
-
-    path = keys_dir(settings.home) / PUBLIC_KEY_FILE
-    if not path.is_file():
-        return False, f"cannot verify: no public key at {path} (export one with provenance keys public)"
-    try:
-        return verify_manifest(manifest, load_public_key(path))
-    except Exception as exc:
-        return False, f"cannot verify: {exc}".splitlines()[0]
+    return signal_set(settings).get("provenance").verify(manifest)

@@ -268,6 +268,18 @@ class ProvenanceSignal(BaseSignal):
             source = connection
         return lookup_many(source, self.public_key, texts, tenant=tenant)
 
+    def verify(self, manifest: dict[str, Any]) -> tuple[bool, str]:
+        """(valid, reason) of a stored manifest's Ed25519 signature with the installation's public key: the one
+        check the ledger lookup, the API and the dashboard share. The text is not compared with ``text_sha256``
+        (a store keeps only the redacted text, which differs whenever PII was found)."""
+        if self.public_key is None:
+            return False, (f"cannot verify: no public key in {self.settings.home} "
+                           "(export one with provenance keys public)")
+        try:
+            return verify_manifest(manifest, self.public_key, None)
+        except Exception as exc:  # noqa: BLE001 - a malformed manifest is a reason to show, not a traceback
+            return False, f"cannot verify: {exc}".splitlines()[0]
+
     def score(self, texts: Sequence[str]) -> list[ProvenanceResult]:
         """The signal protocol: its own connection. A caller inside a transaction uses ``lookup`` instead."""
         return [ProvenanceResult(record) for record in self.lookup(texts)]

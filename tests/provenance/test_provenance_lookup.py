@@ -122,3 +122,24 @@ def test_scan_pipeline_stores_the_match_and_the_watermark_evidence(stamped_home,
         assert len(evidence["offsets"]) == 2 * len(evidence["green"]) > 0
         assert watermark["watermarked"] and not watermark["abstain"]
     assert all(by_source[f"doc-{i}"][0] is None for i in range(len(stamped), len(texts)))
+
+
+def test_the_signal_verifies_a_stored_manifest_once_for_every_reader(tmp_path: Path) -> None:
+    """The dashboard's manifest panel asks the provenance signal (no verification code of its own)."""
+    from generator.stamping import build_manifest, sign_manifest
+    from provenance.signals.provenance import ProvenanceSignal
+    from provenance.signing import load_or_create_signing_key
+
+    settings = Settings(home=tmp_path / "home")
+    assert ProvenanceSignal(settings).verify({"id": "x"}) == (
+        False, f"cannot verify: no public key in {settings.home} (export one with provenance keys public)")
+    signing = load_or_create_signing_key(settings.home)
+    manifest = sign_manifest(build_manifest(text="An invented letter about the harbour lamps.", prompt="p",
+                                            model={"name": "test"}, decoding={}, watermark=None,
+                                            requester="test"), signing)
+    signal = ProvenanceSignal(settings)
+    assert signal.verify(manifest)[0] is True
+    tampered = {**manifest, "requester": "someone else"}
+    valid, reason = signal.verify(tampered)
+    assert valid is False and reason
+    assert signal.verify({"id": "no signature block"})[0] is False
