@@ -260,12 +260,17 @@ def main() -> None:
     }, indent=2))
 
 
+def remove_server_home() -> None:
+    """Delete the temporary home ``prepare_server_home`` made (and only that one)."""
+    import shutil
+
+    home = os.environ.get("PROVENANCE_HOME", "")
+    if Path(home).name.startswith("provenance-bench-api-"):
+        shutil.rmtree(home, ignore_errors=True)
+
+
 if __name__ == "__main__":
     try:
         main()
     finally:
-        import shutil
-
-        home = os.environ.get("PROVENANCE_HOME", "")
-        if Path(home).name.startswith("provenance-bench-api-"):  # the temp home main() made
-            shutil.rmtree(home, ignore_errors=True)
+        remove_server_home()

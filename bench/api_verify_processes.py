@@ -30,7 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from api_verify import DEFAULT_MODEL, cpu_seconds, free_port, percentile, prepare_server_home, wait_ready  # noqa: E402
+from api_verify import (  # noqa: E402
+    DEFAULT_MODEL,
+    cpu_seconds,
+    free_port,
+    percentile,
+    prepare_server_home,
+    remove_server_home,
+    wait_ready,
+)
 
 GOALS = {1: 261.0, 2: 500.0}  # requests/s: last round's one-process figure, and the two-process goal
 
@@ -130,8 +138,4 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        import shutil
-
-        home = os.environ.get("PROVENANCE_HOME", "")
-        if Path(home).name.startswith("provenance-bench-api-"):
-            shutil.rmtree(home, ignore_errors=True)
+        remove_server_home()

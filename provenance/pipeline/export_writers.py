@@ -78,7 +78,7 @@ class _Chunks:
         return len(data)
 
     def flush(self) -> None:
-        pass
+        """Nothing to flush: the parts are handed out by the caller after each row group."""
 
     def close(self) -> None:
         self.closed = True

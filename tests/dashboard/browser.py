@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from provenance.store import AuditLog, session_scope
-from testkit.services import free_port
+from testkit.services import free_port, stop_pid
 from testkit.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,11 +55,7 @@ def running_dashboard(home: Path, extra_env: dict[str, str] | None = None) -> It
         wait_until(healthy, timeout=STARTUP_GUARD_S, interval=0.5, what="dashboard health check")
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_pid(server, timeout=20)
         log.close()
 
 

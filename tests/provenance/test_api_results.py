@@ -49,7 +49,7 @@ class Receiver:
                 self.end_headers()
 
             def log_message(self, *_args: object) -> None:
-                pass
+                """Silent: http.server would print every request to stderr."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
