@@ -44,7 +44,9 @@ def verify(
     text = None
     if text_file is not None:
         try:
-            text = text_file.read_text(encoding="utf-8")
+            # Bytes decoded as they are: read_text would turn "\r\n" and "\r" into "\n" (universal newlines)
+            # and a generation that contains a carriage return would no longer match its text_sha256.
+            text = text_file.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CliError(f"cannot read text {text_file}: {exc.__class__.__name__}",
                            hint="pass a UTF-8 text file") from None

@@ -98,6 +98,25 @@ def test_manifest_verify_accepts_the_original_and_rejects_edits(capsys, cli_env:
     assert run_cli(capsys, "manifest", "verify", str(manifest), "--public-key", str(public))[0] == 0
 
 
+def test_manifest_verify_reads_the_text_file_byte_for_byte(capsys, clean_env: Path, tmp_path: Path) -> None:
+    """A sampled generation can contain carriage returns; reading the file with universal newlines would turn
+    them into line feeds and call the genuine text edited."""
+    from generator.stamping import build_manifest, sign_manifest
+    from provenance.signing import load_or_create_signing_key
+
+    text = "First line\r\nsecond line\rthird line\n"
+    body = build_manifest(text=text, prompt="Invented", model={"name": "invented"}, decoding={}, watermark=None)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(sign_manifest(body, load_or_create_signing_key(clean_env))))
+    source = tmp_path / "text.txt"
+    source.write_bytes(text.encode("utf-8"))
+    code, out, _ = run_cli(capsys, "manifest", "verify", str(manifest), "--text", str(source), "--json")
+    assert code == 0 and json_lines(out)[0]["valid"] is True
+    source.write_bytes(text.replace("\r\n", "\n").encode("utf-8"))
+    code, out, _ = run_cli(capsys, "manifest", "verify", str(manifest), "--text", str(source), "--json")
+    assert code == 1 and "text does not match" in json_lines(out)[0]["reason"]
+
+
 def test_rotation_keeps_old_text_detectable_and_secrets_never_print(capsys, cli_env: Path, tmp_path: Path) -> None:
     rows = generate_rows(capsys)
     old_key = rows[0]["watermark"]["key_id"]
@@ -147,7 +166,13 @@ def test_detect_without_any_key_names_the_fix(capsys, clean_env: Path, micro_mod
     assert "provenance keys create" in err
 
 
-def test_windowed_detection_reports_character_spans(capsys, cli_env: Path, tmp_path: Path) -> None:
+def test_windowed_detection_reports_character_spans(capsys, clean_env: Path, micro_model_dir: Path,
+                                                     monkeypatch, tmp_path: Path) -> None:
+    """With a fixed key: the micro model's tokenizer knows a few hundred tokens and each distinct token is
+    scored once, so how far a span's edge drifts into the surrounding text varies from key to key."""
+    monkeypatch.setattr("watermark.keys.new_secret", lambda: bytes(range(32)))
+    monkeypatch.setenv("PROVENANCE_MODEL", str(micro_model_dir))
+    assert run_cli(capsys, "keys", "create", "--delta", "6")[0] == 0
     rows = generate_rows(capsys)
     marked = " ".join(row["text"] for row in rows)
     from testkit.texts import synthetic_paragraphs
