@@ -16,12 +16,12 @@ def detect_score_examples() -> tuple[dict[str, Any], dict[str, Any]]:
     """A judged line and a bad input line, as `detect score` prints them."""
     from detect.ensemble import Verdict
     from provenance.cli.detect_cmd import _error_record
-    from provenance.detection import verdict_record
+    from provenance.detection import detection_fields, verdict_record
 
     verdict = Verdict(p_machine=0.912345, verdict="machine", detectors=dict(EXAMPLE_DETECTORS),
                       reasons=["fast_detectgpt: curvature above the human range"], diagnostics={"tokens": 120})
     watermark_keys = watermark_record_keys()
-    judged = verdict_record("post-17", verdict, dict.fromkeys(watermark_keys))
+    judged = verdict_record("post-17", detection_fields(verdict), dict.fromkeys(watermark_keys))
     judged["watermark"].update(watermarked=False, abstain=False)
     bad = _error_record(3, 'line 4: missing string field "text"')
     return judged, bad

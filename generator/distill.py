@@ -22,21 +22,12 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from generator import training  # the helpers the bootstrap trainer shares (one module, named as such)
 from generator.bootstrap.corpus import read_corpus
 from generator.bootstrap.presets import Preset
 from generator.bootstrap.trainer import BootstrapResult, TrainingProgress
 from generator.errors import CorpusError, GeneratorError
 from generator.perplexity import stream_perplexity
-from generator.training import (
-    IndexWriter,
-    clipped_step,
-    encode_paragraphs,
-    lr_at,
-    save_atomically,
-    smoothed,
-    take_bytes,
-    trained_card_fields,
-)
 
 
 def build_student(teacher: Any, preset: Preset) -> GPT2LMHeadModel:
@@ -97,7 +88,8 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
                   alpha: float = 0.5, seed: int = 0, device: torch.device | None = None,
                   on_progress: Callable[[TrainingProgress], None] | None = None,
                   keep_layers: Sequence[int] | None = None,
-                  learning_rate: float | None = None, index_writer: IndexWriter | None = None) -> BootstrapResult:
+                  learning_rate: float | None = None,
+                  index_writer: training.IndexWriter | None = None) -> BootstrapResult:
     """Distil ``teacher`` (a float ``LoadedModel``) into a preset-sized student; returns its directory and card.
 
     ``keep_layers``: initialise the student from these teacher blocks (``student_from_layers``); the preset then
@@ -122,11 +114,12 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
 
     report(TrainingProgress("reading corpus", 0.0))
     corpus = read_corpus(corpus_dir)
-    paragraphs = take_bytes([corpus.train[i] for i in rng.permutation(len(corpus.train))], preset.max_train_bytes)
+    shuffled = [corpus.train[i] for i in rng.permutation(len(corpus.train))]
+    paragraphs = training.take_bytes(shuffled, preset.max_train_bytes)
     tokenizer = teacher.tokenizer
     report(TrainingProgress("encoding corpus", 0.0))
-    train_ids = encode_paragraphs(tokenizer, paragraphs)
-    heldout_ids = encode_paragraphs(tokenizer, corpus.heldout)[: preset.eval_tokens + 1]
+    train_ids = training.encode_paragraphs(tokenizer, paragraphs)
+    heldout_ids = training.encode_paragraphs(tokenizer, corpus.heldout)[: preset.eval_tokens + 1]
     block = int(teacher.context_length)
     batch_size = max(preset.batch_size * preset.context_length // block, 1)  # the preset's tokens per step
     if train_ids.size <= block + 1:
@@ -166,7 +159,7 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         fraction = step / max_steps if max_steps else min((now - train_started) / max(train_end - train_started,
                                                                                         1e-6), 1.0)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(fraction, preset)
+            group["lr"] = training.lr_at(fraction, preset)
         offsets = rng.integers(0, train_tensor.numel() - block - 1, size=batch_size)
         batch = train_tensor[torch.from_numpy(offsets)[:, None] + torch.arange(block + 1)[None, :]].to(device)
         step_started = time.monotonic()
@@ -177,12 +170,12 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
         student_logits = model(input_ids=inputs, attention_mask=mask).logits.float().reshape(-1, vocab)
         loss, lm_loss = distillation_loss(student_logits, teacher_logits.clone(), labels,
                                           temperature=temperature, alpha=alpha)
-        clipped_step(model, optimizer, loss)
-        step_seconds = smoothed(step_seconds, time.monotonic() - step_started, 0.1)
+        training.clipped_step(model, optimizer, loss)
+        step_seconds = training.smoothed(step_seconds, time.monotonic() - step_started, 0.1)
         step += 1
         tokens_seen += tokens_per_step
-        loss_ema = smoothed(loss_ema, float(loss.detach()), 0.05)
-        lm_ema = smoothed(lm_ema, float(lm_loss.detach()), 0.05)
+        loss_ema = training.smoothed(loss_ema, float(loss.detach()), 0.05)
+        lm_ema = training.smoothed(lm_ema, float(lm_loss.detach()), 0.05)
         report(TrainingProgress("distilling", fraction, step, lm_ema,
                                 tokens_seen / max(time.monotonic() - train_started, 1e-6), tokens_seen))
 
@@ -201,12 +194,12 @@ def distill_model(teacher: Any, corpus_dir: Path, output_dir: Path, preset: Pres
                     "heldout_perplexity": round(teacher_eval["perplexity"], 3)},
         "distillation": {"temperature": temperature, "alpha": alpha,
                          "loss": "alpha*T^2*KL(teacher_T||student_T) + (1-alpha)*CE"},
-        **trained_card_fields(model, tokenizer, corpus.summary(), paragraphs, train_ids, heldout_ids, student_eval,
-                              tokens_seen=tokens_seen, steps=step, final_loss=lm_ema,
-                              train_seconds=train_seconds, budget_s=budget_s, seed=seed, device=device),
+        **training.trained_card_fields(model, tokenizer, corpus.summary(), paragraphs, train_ids, heldout_ids,
+                                       student_eval, tokens_seen=tokens_seen, steps=step, final_loss=lm_ema,
+                                       train_seconds=train_seconds, budget_s=budget_s, seed=seed, device=device),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    save_atomically(model, tokenizer, Path(output_dir), card, started, training_texts=paragraphs,
+    training.save_atomically(model, tokenizer, Path(output_dir), card, started, training_texts=paragraphs,
                      index_writer=index_writer)
     readme = Path(output_dir) / "README.md"
     readme.write_text(readme.read_text().replace("# Bootstrap GPT-2 (trained by `provenance model bootstrap`)",

@@ -6,7 +6,7 @@ model is loaded once, the bundle is checked against it once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,9 +181,12 @@ def detection_fields(verdict: Verdict, thresholds: Any = None) -> dict[str, Any]
     }
 
 
-def verdict_record(record_id: Any, verdict: Verdict, watermark: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The contract line of ``provenance detect score`` (id, p_machine, verdict, detectors) plus extras."""
-    record: dict[str, Any] = {"id": record_id, **detection_fields(verdict)}
+def verdict_record(record_id: Any, fields: Mapping[str, Any],
+                   watermark: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contract line of ``provenance detect score`` (id, p_machine, verdict, detectors) plus extras, from
+    ``detection_fields`` (as ``DetectionSignal.judge`` returns them): the line only adds the id and the
+    watermark, so it holds the same margin the stored signal result does."""
+    record: dict[str, Any] = {"id": record_id, **fields}
     if watermark is not None:
         record["watermark"] = watermark
     return record

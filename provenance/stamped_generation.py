@@ -16,7 +16,7 @@ from provenance.keystore import KeyStore
 from provenance.settings import Settings
 from provenance.signals import signal_set
 from provenance.signing import load_or_create_signing_key
-from provenance.toxicity import ToxicityService, screen_generations, withheld_event
+from provenance.toxicity import ToxicityScreen, screen_generations, withheld_event
 from watermark import WatermarkKey, WatermarkLogitsProcessor
 
 
@@ -42,7 +42,7 @@ def model_summary(lm: LoadedModel) -> dict[str, Any]:
 def generate_stamped(settings: Settings, lm: LoadedModel, prompts: Sequence[str], sampling: SamplingConfig, *,
                      watermark: bool = True, requester: str | None = None, batch_size: int = 16,
                      on_batch_done: Callable[[int], None] | None = None,
-                     toxicity: ToxicityService | None = None,
+                     toxicity: ToxicityScreen | None = None,
                      on_withheld: Callable[[dict[str, Any]], None] | None = None,
                      notice: Callable[[str], None] | None = None) -> list[StampedGeneration]:
     """Generate, screen for toxicity (``settings.toxicity_on_generation``), then watermark-stamp and sign.
@@ -56,7 +56,7 @@ def generate_stamped(settings: Settings, lm: LoadedModel, prompts: Sequence[str]
     generations = generate(lm, prompts, sampling, logits_processors=processors, batch_size=batch_size,
                            on_batch_done=on_batch_done)
     if toxicity is None and settings.toxicity_on_generation != "off":
-        toxicity = signal_set(settings).get("toxicity").loaded_service()  # once per process and bundle version
+        toxicity = signal_set(settings).get("toxicity").loaded()  # once per process and bundle version
     screened = screen_generations(
         settings, generations, sampling, service=toxicity, notice=notice,
         regenerate=lambda again, config: generate(lm, again, config, logits_processors=processors,

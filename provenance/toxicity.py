@@ -1,7 +1,8 @@
 """Toxicity scoring wired to settings: which bundle, and quick training of the shipped one.
 
-The pipeline, the API, ``provenance generate`` and the CLI build one ``ToxicityService`` per process: the
-bundle is loaded once (lazily) and scored in memory. A missing bundle is not an error here: ``available``
+The toxicity signal (``provenance.signals.toxicity``) builds the one ``ToxicityService`` per process, which
+the pipeline, the API, ``provenance generate`` and the CLI reach through it: the bundle is loaded once (lazily)
+and scored in memory. A missing bundle is not an error here: ``available``
 says so, and callers decide (generation proceeds with ``toxicity = null`` and a one-time notice; the
 ``detect toxicity`` command fails with a hint).
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from detect.errors import DetectionError
 from detect.toxicity import (
@@ -40,6 +41,22 @@ def toxicity_bundle_dir(settings: Settings, name: str | None = None) -> Path:
     from provenance.bundles import bundle_dir
 
     return bundle_dir(settings, name or settings.toxicity_bundle, kind="toxicity bundle")
+
+
+class ToxicityScreen(Protocol):
+    """What generation screening needs from the toxicity signal (``ToxicitySignal``): the blocking decision per
+    text and the thresholds and version its audit events name."""
+
+    @property
+    def threshold(self) -> float: ...
+
+    @property
+    def block_threshold(self) -> float: ...
+
+    @property
+    def version(self) -> str | None: ...
+
+    def screen(self, texts: Sequence[str]) -> list[dict[str, Any]]: ...
 
 
 class ToxicityService:
@@ -194,29 +211,26 @@ class ScreenedOutput:
 
 def screen_generations(settings: Settings, generations: Sequence[Generation], sampling: SamplingConfig, *,
                        regenerate: Callable[[list[str], SamplingConfig], list[Generation]],
-                       service: ToxicityService | None = None,
+                       service: ToxicityScreen | None = None,
                        notice: Callable[[str], None] | None = None) -> list[ScreenedOutput]:
     """Score each continuation; per ``settings.toxicity_on_generation``: ``withhold`` marks blocked outputs
     withheld, ``regenerate`` samples blocked ones again (new seed, up to ``toxicity_max_regenerations`` times)
-    and withholds what is still blocked, ``off`` skips scoring (toxicity None). Without a bundle: toxicity
-    None and a one-time notice. "Blocked" means a category in ``PROVENANCE_TOXICITY_BLOCK_CATEGORIES``
-    (default hate and threat) reached its own threshold, calibrated to ``PROVENANCE_TOXICITY_BLOCK_FPR``
-    (default 0.5%) on benign text of many genres; profanity and insults are flagged ``toxic`` for review but
-    released unless the operator lists ``offensive``. ``block_reason`` says which category blocked."""
+    and withholds what is still blocked, ``off`` skips scoring (toxicity None). Without a bundle (``service``
+    None: ``ToxicitySignal.loaded()`` found none): toxicity None and a one-time notice. "Blocked" means a
+    category in ``PROVENANCE_TOXICITY_BLOCK_CATEGORIES`` (default hate and threat) reached its own threshold,
+    calibrated to ``PROVENANCE_TOXICITY_BLOCK_FPR`` (default 0.5%) on benign text of many genres; profanity and
+    insults are flagged ``toxic`` for review but released unless the operator lists ``offensive``.
+    ``block_reason`` says which category blocked."""
     mode = settings.toxicity_on_generation
     outputs = [ScreenedOutput(generation, None) for generation in generations]
     if mode == "off" or not outputs:
         return outputs
-    if service is None:
-        from provenance.signals import signal_set
-
-        service = signal_set(settings).get("toxicity").loaded_service()
-    if service is None or not service.available:
+    if service is None:  # the caller resolves the signal (``generate_stamped``): this module imports no signal
         notice_once(f"no toxicity bundle at {toxicity_bundle_dir(settings)}: generated text is not screened for "
                     "toxicity (train one: provenance detect train-toxicity DATA.jsonl --out "
                     f"{settings.toxicity_bundle})", notice)
         return outputs
-    for output, result in zip(outputs, service.score([g.text for g in generations]), strict=True):
+    for output, result in zip(outputs, service.screen([g.text for g in generations]), strict=True):
         output.toxicity = _public(result)
     retries = settings.toxicity_max_regenerations if mode == "regenerate" and sampling.do_sample else 0
     for attempt in range(1, retries + 1):
@@ -225,7 +239,7 @@ def screen_generations(settings: Settings, generations: Sequence[Generation], sa
             break
         seed = None if sampling.seed is None else sampling.seed + 7919 * attempt
         fresh = regenerate([o.generation.prompt for o in pending], replace(sampling, seed=seed))
-        results = service.score([g.text for g in fresh])
+        results = service.screen([g.text for g in fresh])
         for output, generation, result in zip(pending, fresh, results, strict=True):
             output.discarded.append(_event("regenerated", output.generation, output.toxicity, service))
             output.generation, output.toxicity = generation, _public(result)
@@ -235,7 +249,7 @@ def screen_generations(settings: Settings, generations: Sequence[Generation], sa
     return outputs
 
 
-def withheld_event(output: ScreenedOutput, service: ToxicityService | None, **extra: Any) -> dict[str, Any]:
+def withheld_event(output: ScreenedOutput, service: ToxicityScreen | None, **extra: Any) -> dict[str, Any]:
     """The audit record of a withheld output (``extra``: manifest id, requester, model...)."""
     return {**_event("withheld", output.generation, output.toxicity, service),
             "regenerations": output.regenerations, **extra}
@@ -254,7 +268,7 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _event(action: str, generation: Generation, toxicity: dict[str, Any] | None,
-           service: ToxicityService | None) -> dict[str, Any]:
+           service: ToxicityScreen | None) -> dict[str, Any]:
     block_reason = (toxicity or {}).get("block_reason")
     reason = (f"{block_reason['category']} score {block_reason['score']} at or over its blocking threshold "
               f"{block_reason['threshold']}" if block_reason else "toxicity over the blocking threshold")

@@ -12,6 +12,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from provenance.pipeline.document_scoring import review_priority
 from provenance.store.models import (
     Document,
     ScanJob,
@@ -72,10 +73,10 @@ def seed_demo_verdicts(session: Session, n: int, *, seed: int = 0, job_id: str =
             z = round(rng.gauss(1.5 if verdict == "machine" else 0.0, 2.0), 3)
             watermarked = z > 4.0
             misuse = rng.random() < 0.03
-            needs = verdict == "uncertain" or bool(entities) or watermarked or misuse or \
-                (verdict == "machine" and (margin or 0) < 0.05)
-            priority = round((2.0 if misuse else 0) + (1.5 if watermarked else 0) + 0.2 * len(entities)
-                             + (1.0 - 2 * (margin or 0)) * (verdict == "uncertain") + rng.random() * 0.1, 6)
+            # The pipeline's own rule (the registered signals' review shares), so a seeded row's priority is what
+            # a scan would store for the same columns and the item page's breakdown adds up to it.
+            needs, priority = review_priority(misuse=misuse, watermarked=watermarked, verdict=verdict, p_machine=p,
+                                              margin=margin, pii_count=len(entities), ledger_match=False)
             documents.append({"id": index, "content_hash": f"{seed:04d}{index:060d}"[-64:], "source_id":
                               f"{job_id}/{offset}", "num_chars": len(text), "redacted_text": text,
                               "created_at": now})
@@ -91,7 +92,7 @@ def seed_demo_verdicts(session: Session, n: int, *, seed: int = 0, job_id: str =
                 "watermark_key_id": "wm-demo" if watermarked else None, "ledger_manifest_id": None,
                 "pii": entities, "pii_count": len(entities), "pii_types": ("," + ",".join(types) + ",") if types
                 else "", "toxicity": None, "p_toxic": None, "misuse": misuse, "models": {"bundle": bundle_version},
-                "needs_review": needs, "review_priority": priority if needs else 0.0, "review_status": None,
+                "needs_review": needs, "review_priority": priority, "review_status": None,
                 "created_at": now})
         connection = session.connection()  # Core executemany: no RETURNING, no per-row ORM work
         connection.execute(Document.__table__.insert(), documents)

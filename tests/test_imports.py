@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,13 +90,22 @@ def _known_prefix(name: str, known: set[str]) -> str | None:
     return name or None
 
 
+DOTTED_TARGET = re.compile(r"([A-Za-z_][\w.]*):[A-Za-z_]\w*")  # "package.module:Attribute"
+
+
 def _imports(path: Path, name: str, known: set[str]) -> set[str]:
     """Every platform module the file imports, wherever the statement sits: a lazy import inside a function is
-    still an arrow (it runs the first time the function does), so hiding a cycle behind one is no way out."""
+    still an arrow (it runs the first time the function does), so hiding a cycle behind one is no way out. A
+    ``"package.module:Attribute"`` string naming a platform module (the signal registry's entries, an ASGI app
+    target) is an arrow too: ``importlib`` follows it on first use, exactly like a lazy import."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets: set[str | None] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            dotted = DOTTED_TARGET.fullmatch(node.value)
+            if dotted and dotted.group(1) in known:
+                targets.add(dotted.group(1))
+        elif isinstance(node, ast.Import):
             targets.update(_known_prefix(alias.name, known) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
@@ -156,6 +166,15 @@ def test_the_graph_sees_imports_inside_functions() -> None:
     """The walker counts a lazy edge: ``provenance.detection`` imports ``detect.memorisation`` only inside a
     method, and the graph must still hold that arrow (else a cycle could hide behind it)."""
     assert "detect.memorisation" in _graph()["provenance.detection"]
+
+
+def test_the_graph_sees_the_signal_registrys_dotted_paths() -> None:
+    """The registry loads each signal class by ``"module:Class"`` (so reading it loads no model library); the
+    graph still holds those arrows, so a layer violation or a cycle through a registered signal fails here."""
+    from provenance.signals.registry import REGISTRY
+
+    dotted = {entry.target.partition(":")[0] for entry in REGISTRY.values() if isinstance(entry.target, str)}
+    assert dotted and dotted <= _graph()["provenance.signals.registry"]
 
 
 def test_no_arrow_runs_up_a_layer_in_the_graph() -> None:

@@ -103,7 +103,8 @@ class ApiServices:
 
     @property
     def detection(self) -> Any:
-        """The detection service of the active bundle (a promotion reaches this process on the next call)."""
+        """The detection signal of the active bundle (a promotion reaches this process within
+        ``api_signal_check_requests`` uses)."""
         from provenance.signals import signal_set
 
         self._uses += 1
@@ -111,7 +112,7 @@ class ApiServices:
             from provenance.artifacts import sync
 
             sync(self.settings)  # every Nth request: one query; a fetch only when something was published
-        return signal_set(self.settings).get("detection").service
+        return signal_set(self.settings).get("detection")
 
     @property
     def provenance(self) -> Any:

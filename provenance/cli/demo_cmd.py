@@ -167,13 +167,13 @@ def demo_toxicity(settings, toxicity_data: list[Path]) -> str:
     from provenance.signals import signal_set
     from provenance.toxicity import train_default_toxicity
 
-    service = signal_set(settings).get("toxicity").service
-    if service.available:
+    toxicity = signal_set(settings).get("toxicity")
+    if toxicity.available:
         from provenance.artifact_signing import ArtifactSignatureError, verify_directory
         from provenance.toxicity import TOXICITY_KIND
 
         try:
-            verify_directory(settings.home, service.directory, TOXICITY_KIND)
+            verify_directory(settings.home, toxicity.directory, TOXICITY_KIND)
             return "reused"
         except ArtifactSignatureError as exc:  # e.g. a bundle from before bundles were signed
             stderr.print(f"[yellow]not using the existing toxicity bundle[/]: {exc}", highlight=False)

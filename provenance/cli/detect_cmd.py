@@ -115,19 +115,19 @@ def score(
 ) -> None:
     """Judge each text: P(machine), verdict (machine/human/uncertain/abstain), per-detector scores."""
     settings = load_settings()
-    service = signal_set(settings).get("detection", bundle_name=bundle).service
-    service.bundle  # noqa: B018 - fail early (missing or mismatched bundle) before reading input
+    detection = signal_set(settings).get("detection", bundle_name=bundle)
+    detection.bundle  # noqa: B018 - fail early (missing or mismatched bundle) before reading input
     # The generator's keys; without PROVENANCE_MODEL, the scorer's model (the demo's generator) is the guess.
-    wm_detector = _watermark_detector(settings, watermark, settings.model or service.scorer_spec())
+    wm_detector = _watermark_detector(settings, watermark, settings.model or detection.scorer_spec())
     handle = open_input(source)
     try:
         with token_progress() as progress:
             task = progress.add_task("scoring", total=None)
             for chunk in chunked(read_text_records(handle), CHUNK):
                 good = [(rid, text) for rid, text, error in chunk if error is None]
-                verdicts = service.judge([text for _, text in good],
+                judged = detection.judge([text for _, text in good],
                                          progress=lambda tokens: progress.advance(task, tokens))
-                by_id = iter(verdicts)
+                by_id = iter(judged)
                 for record_id, text, error in chunk:
                     if error is not None:
                         emit_json(_error_record(record_id, error))

@@ -10,7 +10,7 @@ import typer
 
 from detect.bundle import short_text_hash
 from detect.evaluation import evaluate_items, holdout_table, roc_plot
-from detect.training import prepare, score_rows
+from detect.training import prepare
 from provenance.cli.config_cmd import load_settings
 from provenance.cli.detect_cmd import token_progress
 from provenance.cli.output import CliError, emit_json, stderr, stdout
@@ -32,13 +32,12 @@ def evaluate(
 ) -> None:
     """AUROC, TPR at 1% FPR and FPR at the shipped threshold (95% bootstrap intervals) per detector."""
     settings = load_settings()
-    service = signal_set(settings).get("detection", bundle_name=bundle).service
-    loaded = service.bundle
+    detection = signal_set(settings).get("detection", bundle_name=bundle)
+    loaded = detection.bundle
     prepared = prepare(data, max_texts=max_texts, seed=seed)
     with token_progress() as progress:
         task = progress.add_task("scoring", total=None)
-        items = score_rows(service.scorer, prepared.rows, service.cache,
-                           progress=lambda tokens: progress.advance(task, tokens))
+        items = detection.statistics(prepared.rows, progress=lambda tokens: progress.advance(task, tokens))
         labels = prepared.labels
         seen = np.array([short_text_hash(item.text) in loaded.training_hashes for item in items])
         keep = np.flatnonzero(~seen) if not include_training else np.arange(len(items))

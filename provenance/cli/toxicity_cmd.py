@@ -47,13 +47,13 @@ def score(
     ``toxic``: flagged for review (any category); ``blocked``: a category in PROVENANCE_TOXICITY_BLOCK_CATEGORIES
     (default hate, threat) reached its own threshold, so a generation with this text would be withheld;
     ``block_reason``: {"category", "score", "threshold"} of that category."""
-    service = signal_set(load_settings()).get("toxicity", bundle_name=bundle).service
-    service.bundle  # noqa: B018 - fail early (no bundle) before reading input
+    toxicity = signal_set(load_settings()).get("toxicity", bundle_name=bundle)
+    toxicity.bundle  # noqa: B018 - fail early (no bundle) before reading input
     handle = open_input(source)
     try:
         for chunk in chunked(read_text_records(handle), CHUNK):
             good = [text for _, text, error in chunk if error is None]
-            results = iter(service.score(good))  # type: ignore[arg-type]
+            results = iter(toxicity.screen(good))  # type: ignore[arg-type]
             for record_id, _, error in chunk:
                 if error is not None:
                     emit_json(_error_record(record_id, error))
@@ -149,8 +149,8 @@ def evaluate(
 ) -> None:
     """AUROC, TPR at 5% FPR and F1 at the shipped threshold per source; leave-one-source-out, cross-source and
     bias tables."""
-    service = signal_set(load_settings()).get("toxicity", bundle_name=bundle).service
-    loaded = service.bundle
+    toxicity = signal_set(load_settings()).get("toxicity", bundle_name=bundle)
+    loaded = toxicity.bundle
     threshold = float(loaded.model.threshold)
     prepared = read_toxicity_data(data, max_per_source=max_per_source, seed=seed)
     texts, labels, sources = prepared.features_texts, prepared.labels, prepared.sources
@@ -162,7 +162,7 @@ def evaluate(
                               "excluded_training_overlap": 0 if include_training else int(seen.sum())}
     with stderr.status("scoring") as status:
         if keep.size and len(np.unique(labels[keep])) == 2:
-            scores = np.array([s["p_toxic"] for s in service.score([raw[i] for i in keep])])
+            scores = np.array([s["p_toxic"] for s in toxicity.screen([raw[i] for i in keep])])
             report["shipped"] = per_source_metrics(labels[keep], scores, sources[keep], threshold)
             report["shipped"]["bias"] = bias_check([raw[i] for i in keep], labels[keep], scores, threshold)
         else:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provenance.bundles import NO_BUNDLE, active_bundle_name, bundle_version
 from provenance.detection import DetectionService, detection_fields
 from provenance.settings import Settings
 from provenance.signals.base import Availability, BaseSignal, SignalResult
+
+if TYPE_CHECKING:  # joblib and scikit-learn load with the bundle, not with this module
+    from detect.bundle import Bundle
 
 LOW_MARGIN = 0.1  # a machine verdict this close to its threshold still goes to a reviewer
 NO_BUNDLE_REASON = "no detector bundle: run provenance detect train"
@@ -30,7 +33,7 @@ class DetectionSignalResult(SignalResult):
                 "detectors": self.detectors, "reasons": self.reasons, "num_tokens": self.num_tokens}
 
 
-def _service(settings: Settings, **options: Any) -> DetectionService:
+def _build_service(settings: Settings, **options: Any) -> DetectionService:
     return DetectionService(settings, **options)
 
 
@@ -66,7 +69,7 @@ class DetectionSignal(BaseSignal):
     @staticmethod
     def training_service(settings: Settings, *, lm: Any = None) -> DetectionService:
         """A service that trains with the configured model (``lm``: one already loaded, as the demo has)."""
-        return _service(settings, for_training=True, lm=lm)
+        return _build_service(settings, for_training=True, lm=lm)
 
     @property
     def version(self) -> str:
@@ -76,23 +79,44 @@ class DetectionSignal(BaseSignal):
         return Availability(True) if self._version != NO_BUNDLE else Availability(False, NO_BUNDLE_REASON)
 
     @cached_property
-    def service(self) -> DetectionService:
-        return _service(self.settings, bundle_name=self._loads, lm=self._lm)
+    def _service(self) -> DetectionService:
+        return _build_service(self.settings, bundle_name=self._loads, lm=self._lm)
+
+    @property
+    def bundle(self) -> Bundle:
+        """The loaded bundle (signature checked, scorer matched); raises ``DetectionError`` without one. The
+        commands touch it first to fail before reading their input; ``detect eval`` reads its card and hashes."""
+        return self._service.bundle
+
+    def scorer_spec(self) -> str | None:
+        """The scorer model this signal loads (``detect score`` guesses the generator's watermark keys by it)."""
+        return self._service.scorer_spec()
 
     def identity(self) -> dict[str, Any] | None:
         if self._version == NO_BUNDLE:
             return None
-        identity = self.service.identity
+        identity = self._service.identity
         return {"name": identity.name, "weights_sha256": identity.weights_sha256}
+
+    def judge(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """``detection_fields`` per text, margins falling back to the bundle's global thresholds: what
+        ``detect score`` and ``/v1/verify`` print (through ``verdict_record``) and what ``score`` stores, one
+        builder for both. Raises ``DetectionError`` without a bundle (a command fails; ``score`` abstains).
+        ``progress`` gets the tokens scored, as they are."""
+        thresholds = getattr(self.bundle.ensemble, "thresholds", None)
+        return [detection_fields(verdict, thresholds) for verdict in self._service.judge(texts, progress=progress)]
+
+    def statistics(self, rows: Sequence[Any], progress: Callable[[int], None] | None = None) -> list[Any]:
+        """Per labelled row, the scorer's statistics (cached, as in training): what ``detect eval`` measures the
+        bundle's ensemble on, with this signal's scorer and cache."""
+        from detect.training import score_rows
+
+        return score_rows(self._service.scorer, rows, self._service.cache, progress=progress)
 
     def score(self, texts: Sequence[str]) -> list[DetectionSignalResult]:
         if self._version == NO_BUNDLE:
             return [DetectionSignalResult(None, "abstain", reasons=[NO_BUNDLE_REASON]) for _ in texts]
-        thresholds = getattr(self.service.bundle.ensemble, "thresholds", None)
-        results = []
-        for verdict in self.service.judge(texts):
-            fields = detection_fields(verdict, thresholds)
-            results.append(DetectionSignalResult(
-                p_machine=fields["p_machine"], verdict=fields["verdict"], margin=fields["margin"],
-                detectors=fields["detectors"], reasons=fields["reasons"], num_tokens=fields["tokens"]))
-        return results
+        return [DetectionSignalResult(p_machine=fields["p_machine"], verdict=fields["verdict"], margin=fields["margin"],
+                                      detectors=fields["detectors"], reasons=fields["reasons"],
+                                      num_tokens=fields["tokens"])
+                for fields in self.judge(texts)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from provenance.settings import Settings
@@ -48,18 +49,50 @@ class ToxicitySignal(BaseSignal):
         """Misuse first: toxic over the bundle's threshold, or machine text leaning toxic."""
         return 4.0 if columns["misuse"] else 0.0
 
-    def loaded_service(self) -> Any:
-        """The service when a bundle exists, else None (generation screening skips scoring without one)."""
-        return self.service if self.service.available else None
+    def loaded(self) -> ToxicitySignal | None:
+        """This signal when a bundle exists, else None (generation screening skips scoring without one)."""
+        return self if self.available else None
 
     @cached_property
-    def service(self) -> Any:
+    def _service(self) -> Any:
         from provenance.toxicity import ToxicityService
 
         return ToxicityService(self.settings, bundle_name=self.bundle_name)
 
+    @property
+    def available(self) -> bool:
+        """Whether a bundle is on disk (reads its card; loads nothing)."""
+        return self._service.available
+
+    @property
+    def directory(self) -> Path:
+        """Where the bundle lives (or would): the demo verifies its signature before reusing it."""
+        return self._service.directory
+
+    @property
+    def bundle(self) -> Any:
+        """The loaded ``ToxicityBundle`` (signature checked); raises ``DetectionError`` without one. The
+        commands touch it first to fail before reading input; ``eval-toxicity`` reads its threshold and hashes."""
+        return self._service.bundle
+
+    @property
+    def threshold(self) -> float:
+        """The scan threshold (``toxic``: flagged for review)."""
+        return self._service.threshold
+
+    @property
+    def block_threshold(self) -> float:
+        """The generation-blocking threshold at ``PROVENANCE_TOXICITY_BLOCK_FPR``."""
+        return self._service.block_threshold
+
+    def screen(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Per text the full record with the blocking decision (``blocked``, ``block_reason``,
+        ``block_scores``): what ``detect toxicity`` prints and what generation screening withholds by. Raises
+        ``DetectionError`` without a bundle; ``score`` (scans) flags only and is None per text instead."""
+        return self._service.score(list(texts), blocking=True)
+
     def availability(self) -> Availability:
-        if self.service.available:
+        if self.available:
             return Availability(True)
         from provenance.toxicity import toxicity_bundle_dir
 
@@ -67,10 +100,10 @@ class ToxicitySignal(BaseSignal):
 
     @property
     def version(self) -> str | None:
-        return self.service.version
+        return self._service.version
 
     def score(self, texts: Sequence[str]) -> list[ToxicityResult]:
-        if not self.service.available:
+        if not self.available:
             return [ToxicityResult(None) for _ in texts]
         # Scanning flags (first stage only, no parse); blocking is the generation screen's decision.
-        return [ToxicityResult(record) for record in self.service.score(list(texts), blocking=False)]
+        return [ToxicityResult(record) for record in self._service.score(list(texts), blocking=False)]

@@ -59,7 +59,7 @@ def test_an_empty_home_gets_the_bundle_and_keys_and_skips_them_when_current(publ
     assert sync(other) == {KEYS: "current", DETECTOR: "current"}
     from provenance.signals import signal_set
 
-    bundle = signal_set(other).get("detection").service.bundle  # loads: the signature verified on this host
+    bundle = signal_set(other).get("detection").bundle  # loads: the signature verified on this host
     assert bundle is not None
 
 

@@ -135,6 +135,30 @@ def test_score_contract_order_ids_and_bad_lines(capsys, trained_env: Path, detec
     assert "error" in judged["no-text"] and "error" in judged[4] and "error" in judged[8]
 
 
+def test_score_line_and_stored_signal_record_are_one_judgement(capsys, trained_env: Path, detect_data_file: Path,
+                                                              tmp_path: Path) -> None:
+    """``detect score`` prints what a scan stores for the same text (both from ``DetectionSignal.judge``): the
+    same numbers, the margin included (it falls back to the bundle's thresholds in both)."""
+    from provenance.cli.config_cmd import load_settings
+    from provenance.signals import signal_set
+
+    texts = [json.loads(line)["text"] for line in detect_data_file.read_text().splitlines()[:3]]
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps({"text": text}) + "\n" for text in texts))
+    detection = signal_set(load_settings()).get("detection")
+    # Both sides read the statistics cache: a text's first scoring (computed) and later ones (cached) differ in
+    # the fourth decimal, which is the cache's precision, not two builders.
+    detection.judge(texts)
+    code, out, err = run_cli(capsys, "detect", "score", str(path), "--no-watermark")
+    assert code == 0, err
+    rows = json_lines(out)
+    stored = [result.record() for result in detection.score(texts)]
+    keys = ("p_machine", "verdict", "margin", "detectors", "reasons")
+    assert [{key: row[key] for key in keys} for row in rows] == [{key: rec[key] for key in keys} for rec in stored]
+    assert [row["tokens"] for row in rows] == [rec["num_tokens"] for rec in stored]
+    assert [row["margin"] is None for row in rows] == [row["p_machine"] is None for row in rows]
+
+
 def test_score_without_bundle_or_with_another_scorer_fails_cleanly(capsys, trained_env: Path,
                                                                     tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"

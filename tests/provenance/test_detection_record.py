@@ -16,7 +16,7 @@ def _verdict(p_machine: float | None, thresholds: Thresholds | None) -> Verdict:
 
 
 def test_record_keeps_its_keys_and_adds_the_margin() -> None:
-    record = verdict_record("row-9", _verdict(0.8512345678, GLOBAL), {"watermarked": False})
+    record = verdict_record("row-9", detection_fields(_verdict(0.8512345678, GLOBAL)), {"watermarked": False})
     assert list(record) == ["id", "p_machine", "verdict", "margin", "detectors", "reasons", "tokens", "watermark"]
     assert record["p_machine"] == 0.851235
     assert record["margin"] == round(0.8512345678 - 0.8, 6)
@@ -33,6 +33,7 @@ def test_margin_uses_the_routed_thresholds_then_the_fallback() -> None:
 
 def test_record_and_signal_fields_are_the_same_builder() -> None:
     verdict = _verdict(0.9, GLOBAL)
-    record = verdict_record(0, verdict)
-    assert {key: value for key, value in record.items() if key != "id"} == detection_fields(verdict)
-    assert record["reasons"] is not verdict.reasons  # a copy: editing the record never edits the verdict
+    fields = detection_fields(verdict)
+    record = verdict_record(0, fields)
+    assert {key: value for key, value in record.items() if key != "id"} == fields
+    assert fields["reasons"] is not verdict.reasons  # a copy: editing the record never edits the verdict

@@ -4,13 +4,14 @@ every judgement comes from one place.
 * A toy signal registered here (no other file touched) is scored by the real pipeline and its record shows in
   the stored verdict, ``verdicts export`` (JSONL and Parquet) and ``/v1/verdicts/{id}`` over real HTTP.
 * ``SignalSet`` hands out one signal per (name, options) and rebuilds it when its bundle changes on disk.
-* Detection, toxicity, PII, watermark and the ledger lookup are each constructed in exactly one module.
+* Detection, toxicity, PII, watermark and the ledger lookup are each constructed in exactly one module, and no
+  caller reaches through a signal to its service (services are private to their signals).
 """
 
 from __future__ import annotations
 
+import ast
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,28 +182,48 @@ def test_the_signal_set_reuses_a_signal_and_rebuilds_it_when_its_bundle_changes(
     assert signal_set(settings) is signal_set(Settings(home=tmp_path / "home"))  # one set per configuration
 
 
-CONSTRUCTORS = {  # the constructor (or lookup) -> the one module allowed to call it
-    r"\bDetectionService\(": "provenance/signals/detection.py",
-    r"\bToxicityService\(": "provenance/signals/toxicity.py",
-    r"\bget_analyzer\(": "provenance/signals/pii.py",
-    r"\bWatermarkDetector\(": "provenance/signals/watermark.py",
-    r"\blookup_many\(": "provenance/signals/provenance.py",
+CONSTRUCTORS = {  # the constructor (or lookup) called -> the one module allowed to call it
+    "DetectionService": "provenance/signals/detection.py",
+    "ToxicityService": "provenance/signals/toxicity.py",
+    "get_analyzer": "provenance/signals/pii.py",  # the PII analyzer
+    "redact": "provenance/signals/pii.py",  # the PII redactor (operator + its secret or key)
+    "WatermarkDetector": "provenance/signals/watermark.py",
+    "lookup_many": "provenance/signals/provenance.py",  # the ledger lookup
 }
+PRODUCT = ("provenance", "dashboard")
+EVERY_CALLER = (*PRODUCT, "bench", "testkit", "docsgen", "tests")
+
+
+def _sources(packages: Sequence[str]) -> Iterator[tuple[str, ast.AST]]:
+    for package in packages:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            yield str(path.relative_to(ROOT)), ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _called_name(node: ast.Call) -> str | None:
+    return node.func.id if isinstance(node.func, ast.Name) else (
+        node.func.attr if isinstance(node.func, ast.Attribute) else None)
 
 
 def test_each_judgement_is_constructed_in_exactly_one_module() -> None:
-    """Outside the libraries that define them, each service is built only by its signal."""
-    found: dict[str, set[str]] = {pattern: set() for pattern in CONSTRUCTORS}
-    for package in ("provenance", "dashboard"):
-        for path in (ROOT / package).rglob("*.py"):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                code = line.split("#", 1)[0]
-                if re.match(r"\s*(def|class)\s", code) or code.strip().startswith(('"', "'")):
-                    continue
-                for pattern in CONSTRUCTORS:
-                    if re.search(pattern, code):
-                        found[pattern].add(str(path.relative_to(ROOT)))
-    assert found == {pattern: {module} for pattern, module in CONSTRUCTORS.items()}
+    """Outside the libraries that define them, each service is built (or the ledger queried) only by its signal:
+    every call in the product's syntax tree, wherever it sits (module level, function, lambda)."""
+    found: dict[str, set[str]] = {name: set() for name in CONSTRUCTORS}
+    for module, tree in _sources(PRODUCT):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _called_name(node) in CONSTRUCTORS:
+                found[_called_name(node)].add(module)
+    assert found == {name: {module} for name, module in CONSTRUCTORS.items()}
+
+
+def test_no_caller_reaches_through_a_signal_to_its_service() -> None:
+    """Services are private to their signals: the CLI, the API, the dashboard, benches and tests call the
+    signal's own operations (``judge``, ``screen``, ``bundle``...), never ``signal.service`` or ``._service``."""
+    offenders = [f"{module}:{node.lineno} .{node.attr}" for module, tree in _sources(EVERY_CALLER)
+                 if not module.startswith("provenance/signals/")
+                 for node in ast.walk(tree)
+                 if isinstance(node, ast.Attribute) and node.attr in ("service", "_service", "loaded_service")]
+    assert offenders == []
 
 
 def test_a_signal_set_that_checks_every_nth_use_still_sees_a_promotion_by_then(tmp_path: Path) -> None:

@@ -37,11 +37,11 @@ def _ensemble(services: ApiServices, texts: list[str]) -> list[dict[str, Any]]:
     from provenance.detection import verdict_record
 
     try:
-        verdicts = services.detection.judge(texts)
+        judged = services.detection.judge(texts)
     except DetectionError as exc:  # watermark and ledger answers stand on their own: report, do not fail
         hint = f" ({exc.hint})" if getattr(exc, "hint", None) else ""
         return [{"verdict": None, "error": f"the detection ensemble is unavailable: {exc}{hint}"} for _ in texts]
-    return [verdict_record(index, verdict) for index, verdict in enumerate(verdicts)]
+    return [verdict_record(index, fields) for index, fields in enumerate(judged)]
 
 
 async def verify_texts(services: ApiServices, key: ApiKeyInfo, texts: list[str], *, windowed: bool,
