@@ -180,8 +180,11 @@ def queries(targets: np.ndarray, count: int, rng: np.random.Generator) -> list[t
                 signature[replace] = rng.integers(1, MAX_VALUE, size=int(replace.sum()), dtype=np.uint64)
         else:
             signature = rng.integers(1, MAX_VALUE, size=128, dtype=np.uint64)
-        rest = np.sort(rng.integers(0, MAX_VALUE, size=(128, CONTAINMENT_BOTTOM - 1), dtype=np.uint64), axis=1)
-        bottom = np.concatenate([signature[:, None], np.maximum(rest, signature[:, None] + np.uint64(1))], axis=1)
+        # The rest of each permutation's bottom-k: distinct values above its minimum, as a real text's are (the
+        # containment query then probes 2,048 distinct (band, bucket) pairs, not a few hundred repeats).
+        low = signature[:, None].astype(np.int64) + 1
+        rest = np.sort(rng.integers(low, MAX_VALUE, size=(128, CONTAINMENT_BOTTOM - 1)), axis=1).astype(np.uint64)
+        bottom = np.concatenate([signature[:, None], rest], axis=1)
         # Not hex: a filler manifest's digest is its number in hex, which a query's must never equal by chance.
         digest = f"{target:064x}" if kind == "exact" else f"{number:062x}zz"
         made.append((TextHashes(digest, [int(v) for v in signature], bottom, 400), None if target is None
