@@ -109,10 +109,13 @@ def _shared_bands_array_sql(limit: int, by_tenant: bool) -> str:
 
 def _band_values(buckets: Sequence[Sequence[int]] | np.ndarray) -> list[tuple[int, list[str]]]:
     """(band, bucket strings) of the bands with at least one non-empty value. A 2-D array (what the lookup
-    passes: 128 x 16 values for containment) is converted in one numpy call: converting 2,048 Python ints one
-    by one was the request path's largest cost after SQLite itself (profile of POST /v1/verify)."""
+    passes: 128 x 16 values for containment) is converted in one pass over a flat list: converting 2,048 numpy
+    scalars one by one was the request path's largest cost after SQLite itself (profile of POST /v1/verify)."""
     if isinstance(buckets, np.ndarray) and buckets.ndim == 2:
-        rows = buckets.astype(str).tolist()
+        # str() of Python ints beats numpy's astype(str) (0.47 vs 0.74 ms for 128 x 16 values)
+        flat = list(map(str, buckets.ravel().tolist()))
+        width = buckets.shape[1]
+        rows = [flat[start:start + width] for start in range(0, len(flat), width)]
         empty = buckets == np.uint64(EMPTY_MINHASH_VALUE)
         if not empty.any():
             return list(enumerate(rows))
