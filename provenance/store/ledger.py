@@ -87,24 +87,20 @@ def _shared_bands_sql(mark: str, groups: tuple[int, ...], limit: int, by_tenant:
             f"HAVING COUNT(*) >= {mark} ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
 
 
-@lru_cache(maxsize=8)
-def _shared_bands_array_sql(limit: int, by_tenant: bool) -> str:
-    """PostgreSQL's form of the same query: the probes travel as two comma-separated strings (band numbers,
-    bucket values), are split by the server and joined to the index, one index probe per distinct (band,
-    bucket) pair. The OR form sent 2,049 parameters for a containment query, which PostgreSQL parsed and
-    planned afresh on every lookup: most of a lookup's 40 ms at 10^5 manifests. Strings rather than arrays,
-    because psycopg adapts a 2,048-item list element by element in Python (4 ms; a string is one value).
-    ``DISTINCT`` keeps the counts of the OR form, where a value listed twice in a band matched a row once."""
+@lru_cache(maxsize=16)
+def _shared_bands_array_sql(bands: tuple[int, ...], limit: int, by_tenant: bool) -> str:
+    """PostgreSQL's form of the same query: one term per band, ``band = N AND bucket = ANY(%s)``, each band's
+    values sent as one array literal (a string such as ``{12,34}``). The OR form with one parameter per
+    value sent 2,049 parameters for a containment query, which PostgreSQL parsed and planned afresh on every
+    lookup: most of a lookup's 40 ms at 10^5 manifests. A string, not a Python list, because psycopg adapts a
+    list element by element in Python. Each term is one bitmap index scan that looks its values up in one
+    pass; this was 20-30% faster than probing the pairs one by one (an unnest joined ``LATERAL`` to the
+    index: 25-32 vs 35-38 ms per containment query at 2*10^4 manifests, same run, load 9). ``ANY`` over a
+    set matches a band row once however often a value is listed, as ``IN`` does."""
     tenant = " AND b.tenant = %s" if by_tenant else ""
-    # LATERAL with OFFSET 0 (which keeps the planner from flattening it into a join): one index probe per pair
-    # whatever the estimates say (on a small table the planner otherwise picked a hash join over a scan of
-    # every band row, a plan that must never reach a ledger of 128 million band rows)
-    return ("SELECT b.manifest_id, COUNT(*) FROM (SELECT DISTINCT q.band, q.bucket FROM "
-            "unnest(string_to_array(%s, ',')::integer[], string_to_array(%s, ',')) AS q(band, bucket)) AS q "
-            "CROSS JOIN LATERAL (SELECT b.manifest_id FROM manifest_bands b "
-            f"WHERE b.band = q.band AND b.bucket = q.bucket{tenant} OFFSET 0) AS b "
-            "GROUP BY b.manifest_id HAVING COUNT(*) >= %s "
-            f"ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
+    condition = " OR ".join(f"(b.band = {int(band)} AND b.bucket = ANY(%s){tenant})" for band in bands)
+    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b WHERE {condition} GROUP BY b.manifest_id "
+            f"HAVING COUNT(*) >= %s ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
 
 
 def _band_values(buckets: Sequence[Sequence[int]] | np.ndarray) -> list[tuple[int, list[str]]]:
@@ -135,10 +131,10 @@ def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]] | np.n
     if not pairs:
         return []
     if connection.dialect.name == "postgresql" and paramstyle_mark(connection) == "%s":
-        bands = ",".join(str(band) for band, values in pairs for _ in values)
-        values = ",".join(value for _, band_values in pairs for value in band_values)  # digits: no comma inside
-        params = (bands, values, *([tenant] if tenant is not None else []), max(1, needed))
-        rows = connection.exec_driver_sql(_shared_bands_array_sql(limit, tenant is not None), params).all()
+        lead = [tenant] if tenant is not None else []
+        params = [item for _, values in pairs for item in ("{" + ",".join(values) + "}", *lead)]  # digits only
+        sql = _shared_bands_array_sql(tuple(band for band, _ in pairs), limit, tenant is not None)
+        rows = connection.exec_driver_sql(sql, (*params, max(1, needed))).all()
         return [(manifest_id, int(count)) for manifest_id, count in rows]
     groups = tuple(len(values) for _, values in pairs)
     lead = [tenant] if tenant is not None else []
