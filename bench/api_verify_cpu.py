@@ -6,7 +6,10 @@ the route, auth, rate limit, audit writer thread, JSON). ``--code`` runs another
 (e.g. an export of main: ``git archive BASE | tar -x -C /tmp/base``) with this checkout's texts, so a change
 to the request path is compared against its baseline in the same session.
 
-    python bench/api_verify_cpu.py [--code PATH] [--requests 300]
+``--profile N`` also runs the verify requests once more under cProfile and prints the N functions with the
+most own time (to stderr), which is how the request path's costs were found.
+
+    python bench/api_verify_cpu.py [--code PATH] [--requests 300] [--profile 25]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code", default=str(ROOT), help="the checkout whose provenance package is measured")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--profile", type=int, default=0, help="print the top N functions of a profiled pass")
     args = parser.parse_args()
     sys.path.insert(0, args.code)
     sys.path.insert(1, str(ROOT / "bench"))
@@ -82,6 +86,19 @@ def main() -> None:
                     assert response.status_code == 200, response.text
                 out[name] = {"cpu_ms_per_request": round((time.process_time() - cpu) * 1000 / args.requests, 3),
                              "wall_ms_per_request": round((time.perf_counter() - wall) * 1000 / args.requests, 3)}
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for index in range(args.requests):
+                    await client.post("/v1/verify", headers=headers, json={"text": texts[index % len(texts)]})
+                profiler.disable()
+                if os.environ.get("PROVENANCE_BENCH_PROFILE_DUMP"):
+                    profiler.dump_stats(os.environ["PROVENANCE_BENCH_PROFILE_DUMP"])
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(args.profile)
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(args.profile * 2)
         return out
 
     try:

@@ -1,10 +1,16 @@
 """Ledger lookup at scale: p50/p99 of one verification's ledger lookup at 10^5 and 10^6 manifests.
 
-The ledger is the default store (SQLite, schema made by the real migrations, revision 0005 included) filled
-with synthetic manifests: ``--targets`` of them carry known random MinHash signatures and full bodies (what
-queries hit); the rest are filler whose 128 band rows are random 53-bit values generated inside the database
-(bulk ``INSERT ... SELECT``, seconds per million band rows instead of a Python loop), with empty bodies.
-Tenants: half the manifests belong to ``default`` (the tenant every query names), the rest to three others.
+The ledger is the default store (SQLite) or, with ``--store postgres``, a PostgreSQL server started on loopback
+in a temp dir (``testkit.services.PostgresServer``); either way the schema is made by the real migrations and
+filled with synthetic manifests: ``--targets`` of them carry known random MinHash signatures and full bodies
+(what queries hit); the rest are filler whose 128 band rows are random 53-bit values generated inside the
+database (bulk ``INSERT ... SELECT`` from a recursive CTE on SQLite, from ``generate_series`` on PostgreSQL),
+with empty bodies. The build drops the band table's indexes (and on PostgreSQL its primary key, with foreign-key
+triggers off for the session), loads everything in one transaction (SQLite: journal and fsync off for the build
+only) and builds the indexes once at the end (then ANALYZE on PostgreSQL, as autovacuum would; none on
+SQLite, which the store never analyses): maintaining a B-tree row by row over 128
+million rows is what made the first 10^6 build run for more than an hour. Tenants: half the manifests belong to
+``default`` (the tenant every query names), the rest to three others.
 
 One lookup = ``provenance.signals.provenance.lookup_hashed`` (exact digest, near-duplicate and containment
 queries, manifest bodies of the candidates): ``lookup_many`` without hashing the text. Query mix: a quarter
@@ -18,7 +24,8 @@ reads every band row of the tenant; one still running then is interrupted and re
 ``interrupted_at_ms``, and ``old_over_new_p50`` uses that bound). ``new_tenant_queries`` times the same two
 queries as they are now.
 
-    python bench/ledger_scale.py [--scales 100000,1000000] [--lookups 1000] [--targets 2000]
+    python bench/ledger_scale.py [--store sqlite|postgres] [--scales 100000,1000000] [--lookups 1000]
+                                 [--targets 2000]
 """
 
 from __future__ import annotations
@@ -47,16 +54,26 @@ def tenant_of(index: int) -> str:
     return "default" if index % 2 == 0 else TENANTS[1 + (index // 2) % 3]
 
 
-def legacy_sql(groups: tuple[int, ...], limit: int) -> str:
+def legacy_sql(groups: tuple[int, ...], limit: int, mark: str = "?") -> str:
     """The tenant query before revision 0005 (the baseline): join manifests, then the band condition."""
-    condition = " OR ".join("(b.band = ? AND b.bucket = ?)" if size == 1 else
-                            f"(b.band = ? AND b.bucket IN ({', '.join(['?'] * size)}))" for size in groups)
+    condition = " OR ".join(f"(b.band = {mark} AND b.bucket = {mark})" if size == 1 else
+                            f"(b.band = {mark} AND b.bucket IN ({', '.join([mark] * size)}))" for size in groups)
     return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b JOIN manifests m ON m.id = b.manifest_id "
-            f"WHERE m.tenant = ? AND ({condition}) GROUP BY b.manifest_id HAVING COUNT(*) >= ? "
+            f"WHERE m.tenant = {mark} AND ({condition}) GROUP BY b.manifest_id HAVING COUNT(*) >= {mark} "
             f"ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
 
 
-def build(path: Path, count: int, targets: np.ndarray) -> dict[str, float]:
+def target_rows(targets: np.ndarray) -> tuple[list[tuple], list[tuple]]:
+    """(manifest rows, band rows) of the manifests with known signatures, bodies included."""
+    manifests = [(f"m{index:08d}", f"{index:064x}", tenant_of(index),
+                  json.dumps({"id": f"m{index:08d}", "minhash": {"values": [int(v) for v in values]}}))
+                 for index, values in enumerate(targets)]
+    bands = [(f"m{index:08d}", band, str(int(value)), tenant_of(index))
+             for index, values in enumerate(targets) for band, value in enumerate(values)]
+    return manifests, bands
+
+
+def build_sqlite(path: Path, count: int, targets: np.ndarray) -> dict[str, float]:
     """``count`` manifests: the first ``len(targets)`` with the given signatures, the rest filler."""
     from provenance.store import get_engine, upgrade
     from provenance.store.models import ManifestBand
@@ -66,20 +83,18 @@ def build(path: Path, count: int, targets: np.ndarray) -> dict[str, float]:
     get_engine(url).dispose()  # the bulk load below takes the file alone
     started = time.perf_counter()
     db = sqlite3.connect(path, isolation_level=None)
-    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;")
+    # Build only: no journal, no fsync, a 2 GB page cache and the sorter's helper thread (CREATE INDEX on 128M
+    # rows is an external sort). The connection the lookups use later has the store's own settings.
+    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-2000000; "
+                     "PRAGMA threads=2; PRAGMA temp_store=FILE;")
     indexes = [index for index in ManifestBand.__table__.indexes]
     for index in indexes:  # built once at the end: much faster than maintaining them row by row
         db.execute(f"DROP INDEX {index.name}")
     db.execute("BEGIN")
-    rows = []
-    for index, values in enumerate(targets):
-        body = json.dumps({"id": f"m{index:08d}", "minhash": {"values": [int(v) for v in values]}})
-        rows.append((f"m{index:08d}", f"{index:064x}", tenant_of(index), body, "[]"))
+    manifests, bands = target_rows(targets)
     db.executemany("INSERT INTO manifests (id, text_sha256, tenant, body, minhash, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, '2026-01-01 00:00:00')", rows)
-    db.executemany("INSERT INTO manifest_bands (manifest_id, band, bucket, tenant) VALUES (?, ?, ?, ?)",
-                   ((f"m{index:08d}", band, str(int(value)), tenant_of(index))
-                    for index, values in enumerate(targets) for band, value in enumerate(values)))
+                   "VALUES (?, ?, ?, ?, '[]', '2026-01-01 00:00:00')", manifests)
+    db.executemany("INSERT INTO manifest_bands (manifest_id, band, bucket, tenant) VALUES (?, ?, ?, ?)", bands)
     tenant_case = ("CASE WHEN n % 2 = 0 THEN 'default' WHEN (n / 2) % 3 = 0 THEN 'newsroom' "
                    "WHEN (n / 2) % 3 = 1 THEN 'archive' ELSE 'legal' END")
     db.execute(f"""INSERT INTO manifests (id, text_sha256, tenant, body, minhash, created_at)
@@ -95,9 +110,61 @@ def build(path: Path, count: int, targets: np.ndarray) -> dict[str, float]:
     for index in indexes:
         columns = ", ".join(column.name for column in index.columns)
         db.execute(f"CREATE INDEX {index.name} ON manifest_bands ({columns})")
+    # No ANALYZE: the store never runs it on SQLite, so users' files have no statistics (with them, SQLite
+    # plans the old join well too: 42 ms vs 37 ms at 10^5, where without them it read every band row)
     db.close()
     return {"insert_s": round(inserted - started, 1), "index_s": round(time.perf_counter() - inserted, 1),
             "size_gb": round(path.stat().st_size / 1e9, 2)}
+
+
+def build_postgres(url: str, count: int, targets: np.ndarray) -> dict[str, float]:
+    """The same ledger on PostgreSQL: filler from ``generate_series`` inside the server, the band table's
+    primary key and indexes built after the load (with ``maintenance_work_mem`` raised for the sorts)."""
+    import psycopg
+
+    from provenance.store import get_engine, upgrade
+    from provenance.store.models import ManifestBand
+
+    upgrade(url)
+    get_engine(url).dispose()
+    started = time.perf_counter()
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as db:
+        db.execute("SET maintenance_work_mem = '1GB'")
+        db.execute("SET synchronous_commit = off")
+        db.execute("SET session_replication_role = replica")  # no foreign-key trigger per band row
+        indexes = list(ManifestBand.__table__.indexes)
+        key = db.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'manifest_bands'::regclass "
+                         "AND contype = 'p'").fetchone()[0]
+        with db.transaction():
+            for index in indexes:
+                db.execute(f"DROP INDEX {index.name}")
+            db.execute(f"ALTER TABLE manifest_bands DROP CONSTRAINT {key}")
+            manifests, bands = target_rows(targets)
+            with db.cursor() as cursor:
+                cursor.executemany("INSERT INTO manifests (id, text_sha256, tenant, body, minhash, created_at) "
+                                   "VALUES (%s, %s, %s, %s, '[]', '2026-01-01 00:00:00')", manifests)
+            with db.cursor().copy("COPY manifest_bands (manifest_id, band, bucket, tenant) FROM STDIN") as copy:
+                for row in bands:
+                    copy.write_row(row)
+            tenant_case = ("CASE WHEN n % 2 = 0 THEN 'default' WHEN (n / 2) % 3 = 0 THEN 'newsroom' "
+                           "WHEN (n / 2) % 3 = 1 THEN 'archive' ELSE 'legal' END")
+            db.execute(f"""INSERT INTO manifests (id, text_sha256, tenant, body, minhash, created_at)
+                SELECT 'm' || lpad(n::text, 8, '0'), lpad(to_hex(n), 64, '0'), {tenant_case}, '{{}}', '[]',
+                       '2026-01-01 00:00:00' FROM generate_series({len(targets)}, {count - 1}) AS n""")
+            db.execute(f"""INSERT INTO manifest_bands (manifest_id, band, bucket, tenant)
+                SELECT 'm' || lpad(n::text, 8, '0'), band, (1 + floor(random() * {MAX_VALUE}))::bigint::text,
+                       {tenant_case}
+                FROM generate_series({len(targets)}, {count - 1}) AS n CROSS JOIN generate_series(0, 127) AS band""")
+        inserted = time.perf_counter()
+        db.execute(f"ALTER TABLE manifest_bands ADD CONSTRAINT {key} PRIMARY KEY (id)")
+        for index in indexes:
+            columns = ", ".join(column.name for column in index.columns)
+            db.execute(f"CREATE INDEX {index.name} ON manifest_bands ({columns})")
+        db.execute("VACUUM ANALYZE manifest_bands")
+        db.execute("VACUUM ANALYZE manifests")
+        size = db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return {"insert_s": round(inserted - started, 1), "index_s": round(time.perf_counter() - inserted, 1),
+            "size_gb": round(size / 1e9, 2)}
 
 
 def queries(targets: np.ndarray, count: int, rng: np.random.Generator) -> list[tuple[object, str | None]]:
@@ -115,9 +182,13 @@ def queries(targets: np.ndarray, count: int, rng: np.random.Generator) -> list[t
                 signature[replace] = rng.integers(1, MAX_VALUE, size=int(replace.sum()), dtype=np.uint64)
         else:
             signature = rng.integers(1, MAX_VALUE, size=128, dtype=np.uint64)
-        rest = np.sort(rng.integers(0, MAX_VALUE, size=(128, CONTAINMENT_BOTTOM - 1), dtype=np.uint64), axis=1)
-        bottom = np.concatenate([signature[:, None], np.maximum(rest, signature[:, None] + np.uint64(1))], axis=1)
-        digest = f"{target:064x}" if kind == "exact" else f"{number:062x}ff"
+        # The rest of each permutation's bottom-k: distinct values above its minimum, as a real text's are (the
+        # containment query then probes 2,048 distinct (band, bucket) pairs, not a few hundred repeats).
+        low = signature[:, None].astype(np.int64) + 1
+        rest = np.sort(rng.integers(low, MAX_VALUE, size=(128, CONTAINMENT_BOTTOM - 1)), axis=1).astype(np.uint64)
+        bottom = np.concatenate([signature[:, None], rest], axis=1)
+        # Not hex: a filler manifest's digest is its number in hex, which a query's must never equal by chance.
+        digest = f"{target:064x}" if kind == "exact" else f"{number:062x}zz"
         made.append((TextHashes(digest, [int(v) for v in signature], bottom, 400), None if target is None
                      else f"m{target:08d}"))
     return made
@@ -147,7 +218,7 @@ def time_lookups(connection, hashed: list, tenant: str | None) -> tuple[dict[str
 def ledger_queries(connection, item, tenant: str, legacy: bool) -> list:  # noqa: ANN001
     """The two band queries of one lookup (near-duplicate, containment), new or as before revision 0005."""
     from provenance.signals.provenance import CONTAINMENT_MIN_SHARED, CONTAINMENT_QUERY_BOTTOM, NEAR_DUPLICATE_LIMIT
-    from provenance.store.ledger import shared_bands
+    from provenance.store.ledger import paramstyle_mark, shared_bands
 
     near = ([[v] for v in item.signature], 13)
     contained = ([row[:CONTAINMENT_QUERY_BOTTOM].tolist() for row in item.bottom], CONTAINMENT_MIN_SHARED)
@@ -158,50 +229,67 @@ def ledger_queries(connection, item, tenant: str, legacy: bool) -> list:  # noqa
             continue
         groups = tuple(len(values) for values in buckets)
         params = [tenant] + [x for band, values in enumerate(buckets) for x in (band, *map(str, values))] + [needed]
-        results.append(connection.exec_driver_sql(legacy_sql(groups, NEAR_DUPLICATE_LIMIT), tuple(params)).all())
+        sql = legacy_sql(groups, NEAR_DUPLICATE_LIMIT, paramstyle_mark(connection) or "?")
+        results.append(connection.exec_driver_sql(sql, tuple(params)).all())
     return results
 
 
 def time_queries(connection, hashed: list, tenant: str, legacy: bool, budget: float) -> dict[str, object]:  # noqa: ANN001
     """Percentiles of the two band queries per lookup; a query still running when ``budget`` runs out is
-    interrupted (SQLite's interrupt) and reported as ``interrupted_at_ms``, a lower bound on its time."""
+    interrupted (SQLite's interrupt; PostgreSQL's ``statement_timeout``) and reported as ``interrupted_at_ms``,
+    a lower bound on its time."""
     import threading
 
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError
 
+    postgres = connection.dialect.name == "postgresql"
     samples: list[float] = []
     timer = threading.Timer(budget, connection.connection.dbapi_connection.interrupt) \
-        if budget != float("inf") else None
+        if budget != float("inf") and not postgres else None
     if timer is not None:
         timer.start()
+    deadline = time.perf_counter() + budget
     try:
         for item, _target in hashed:
+            if postgres and budget != float("inf"):
+                left_ms = max(1, int((deadline - time.perf_counter()) * 1000))
+                connection.exec_driver_sql(f"SET statement_timeout = {left_ms}")
             started = time.perf_counter()
             try:
                 ledger_queries(connection, item, tenant, legacy)
-            except OperationalError:
+            except DBAPIError:
                 connection.rollback()
                 interrupted = time.perf_counter() - started
                 result: dict[str, object] = percentiles(samples) if samples else {"n": 0}
                 return {**result, "interrupted_at_ms": round(interrupted * 1000, 1)}
             samples.append(time.perf_counter() - started)
+            if time.perf_counter() > deadline:
+                break
     finally:
         if timer is not None:
             timer.cancel()
+        if postgres:
+            connection.exec_driver_sql("SET statement_timeout = 0")
     return percentiles(samples)
 
 
-def run_scale(directory: Path, count: int, args: argparse.Namespace) -> dict[str, object]:
+def run_scale(directory: Path, count: int, args: argparse.Namespace, server=None) -> dict[str, object]:  # noqa: ANN001
+    """Build one ledger of ``count`` manifests (a file, or a fresh database on ``server``), time it, drop it."""
     from provenance.store import get_engine
 
     rng = np.random.default_rng(count)
     targets = rng.integers(1, MAX_VALUE, size=(min(args.targets, count), 128), dtype=np.uint64)
     path = directory / f"ledger-{count}.sqlite"
-    built = build(path, count, targets)
+    if server is None:
+        url = f"sqlite:///{path}"
+        built = build_sqlite(path, count, targets)
+    else:
+        url = server.create_database(f"ledger_{count}")
+        built = build_postgres(url, count, targets)
     hashed = queries(targets, args.lookups, rng)
     tenant_hashed = [(item, target) for item, target in hashed
                      if target is None or tenant_of(int(target[1:])) == "default"]
-    engine = get_engine(f"sqlite:///{path}")
+    engine = get_engine(url)
     with engine.connect() as connection:
         # One untimed pass of every query in both modes first: the file was just written, and whichever mode
         # ran first otherwise paid for reading the index into the page cache.
@@ -216,7 +304,13 @@ def run_scale(directory: Path, count: int, args: argparse.Namespace) -> dict[str
                    [[tuple(row) for row in rows] for rows in ledger_queries(connection, item, "default", True)]
                    for item, _ in tenant_hashed[:min(int(old_queries["n"]), 3)]) if old_queries["n"] else None
     engine.dispose()
-    path.unlink()
+    if server is None:
+        path.unlink()
+    else:
+        import psycopg
+
+        with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE ledger_{count}")
     return {"manifests": count, "band_rows": count * 128, "target_manifests": len(targets), "build": built,
             "lookup_with_tenant": {**with_tenant, "matched": matched_tenant},
             "lookup_without_tenant": {**without, "matched": matched_all},
@@ -228,26 +322,60 @@ def run_scale(directory: Path, count: int, args: argparse.Namespace) -> dict[str
             "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
+def start_postgres(directory: Path):  # noqa: ANN201
+    """A loopback PostgreSQL for the bench, with a larger buffer cache than initdb's default (what a server
+    holding a 10^6-manifest ledger would be given) and fewer checkpoints during the load; WAL is capped at
+    2 GB so the build needs little disk beyond the ledger itself (about 21 GB at 10^6); fsync is off as in
+    the drills."""
+    import psycopg
+
+    from testkit.services import PostgresServer, postgres_bindir
+
+    bindir = postgres_bindir()
+    if bindir is None:
+        raise SystemExit("--store postgres needs PostgreSQL's server binaries (initdb, postgres) installed")
+    directory.parent.chmod(0o711)  # the server runs as the postgres user (as root): it must reach its folder
+    directory.mkdir()
+    server = PostgresServer(bindir, directory)
+    server.start()
+    server.create_database("bench_setup")
+    with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as admin:
+        for setting in ("shared_buffers = '2GB'", "max_wal_size = '2GB'", "checkpoint_timeout = '30min'",
+                        "effective_cache_size = '8GB'"):
+            admin.execute(f"ALTER SYSTEM SET {setting}")
+    server.restart()
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="sqlite (the default store, a file) or postgres (a loopback server in a temp dir)")
     parser.add_argument("--scales", default="100000,1000000", help="comma-separated manifest counts")
     parser.add_argument("--lookups", type=int, default=1000, help="timed lookups per mode and scale")
     parser.add_argument("--targets", type=int, default=2000, help="manifests with known signatures")
     parser.add_argument("--baseline-budget", type=float, default=60.0,
                         help="seconds per scale for the old join query (it reads every band row of the tenant)")
-    parser.add_argument("--directory", default=None, help="where the SQLite files go (default: a temp dir)")
+    parser.add_argument("--directory", default=None,
+                        help="where the SQLite files or the PostgreSQL data directory go (default: a temp dir)")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="provenance-bench-ledger-", dir=args.directory))
     os.environ.setdefault("PROVENANCE_HOME", str(directory / "home"))
+    server = None
     try:
+        if args.store == "postgres":
+            server = start_postgres(directory / "pg")
         scales = []
         for count in args.scales.split(","):
-            scales.append(run_scale(directory, int(count), args))
+            scales.append(run_scale(directory, int(count), args, server))
             print(json.dumps(scales[-1]), file=sys.stderr, flush=True)  # each scale as it ends (10^6 is slow)
     finally:
+        if server is not None:
+            server.stop()
         shutil.rmtree(directory, ignore_errors=True)
     print(json.dumps({
-        "benchmark": "ledger_scale", "store": "sqlite (default)", "signatures": "synthetic (random 53-bit)",
+        "benchmark": "ledger_scale", "store": "sqlite (default)" if server is None else "postgresql (loopback)",
+        "signatures": "synthetic (random 53-bit)",
         "query_tenant": "default (half of the ledger)", "lookups": args.lookups,
         "goal": {"tenant_p50_ms": GOAL_P50_MS, "tenant_p99_ms": GOAL_P99_MS, "at": "largest scale"},
         "cpu_count": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "scales": scales,

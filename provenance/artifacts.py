@@ -88,9 +88,46 @@ def _decrypt(kek: bytes, blob: bytes, kind: str) -> bytes:
     try:
         return AESGCM(kek).decrypt(blob[:12], blob[12:], kind.encode())
     except (InvalidTag, ValueError):
-        raise ArtifactStoreError(f"the {kind} archive in the store does not decrypt with this PROVENANCE_SECRET_KEY "
+        raise ArtifactStoreError(f"the {kind} in the store does not decrypt with this PROVENANCE_SECRET_KEY "
                                  "(another key published it, or it was altered)",
                                  hint="use the key-encryption key of the publishing host") from None
+
+
+# --- small secrets in database columns (a job's callback secret) -------------------------------------------
+
+SEALED_PREFIX = "e1:"  # never the start of a plain secret (hex); 3 + 123 characters for a 64-character secret
+
+
+def secret_key_configured(settings: Settings) -> bool:
+    """Whether the operator gave a key-encryption key (``PROVENANCE_SECRET_KEY`` or ``_FILE``)."""
+    reveal = getattr(settings.secret_key, "get_secret_value", None)
+    return bool(reveal() if callable(reveal) else settings.secret_key) or settings.secret_key_file is not None
+
+
+def seal_text(settings: Settings, plain: str, context: str) -> str:
+    """``plain`` encrypted (AES-256-GCM under the key-encryption key, ``context`` authenticated with it, so a
+    sealed value copied to another row does not open there) when a key is configured; else ``plain`` as is."""
+    import base64
+
+    if not secret_key_configured(settings):
+        return plain
+    blob = _encrypt(key_encryption_key(settings), plain.encode("utf-8"), context)
+    return SEALED_PREFIX + base64.urlsafe_b64encode(blob).decode("ascii").rstrip("=")
+
+
+def open_text(settings: Settings, stored: str, context: str) -> str:
+    """The plain value of ``seal_text``'s output; a value stored before a key was configured is plain and
+    returned as is. A sealed value without the key (or with another key) is a clear ArtifactStoreError."""
+    import base64
+
+    if not stored.startswith(SEALED_PREFIX):
+        return stored
+    encoded = stored[len(SEALED_PREFIX):]
+    try:
+        blob = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except ValueError:
+        raise ArtifactStoreError(f"the stored {context} is not a valid sealed value") from None
+    return _decrypt(key_encryption_key(settings), blob, context).decode("utf-8")
 
 
 # --- archives -----------------------------------------------------------------------------------------------

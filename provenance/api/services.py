@@ -42,9 +42,7 @@ class ApiServices:
 
             sync(settings)
         self._uses = 0
-        signing_key = load_or_create_signing_key(settings.home)
-        self.public_key = signing_key.public_key()
-        self.public_key_pem = public_key_pem(self.public_key).decode("ascii")
+        self._startup_public_key = load_or_create_signing_key(settings.home).public_key()
         self._watermark: WatermarkService | None = None
         self._watermark_tried = False
         self.startup_error: str | None = None
@@ -107,19 +105,35 @@ class ApiServices:
         ``api_signal_check_requests`` uses)."""
         from provenance.signals import signal_set
 
+        self._sync_from_store()
+        return signal_set(self.settings).get("detection")
+
+    def _sync_from_store(self) -> None:
+        """Every Nth use (of any signal), install what was published to the store since: one query; a fetch
+        only when something changed. The signals' stamps then see the new files."""
         self._uses += 1
         if self.settings.artifacts_from_store and self._uses % self.settings.api_signal_check_requests == 0:
             from provenance.artifacts import sync
 
-            sync(self.settings)  # every Nth request: one query; a fetch only when something was published
-        return signal_set(self.settings).get("detection")
+            sync(self.settings)
 
     @property
     def provenance(self) -> Any:
-        """The ledger lookup (the provenance signal), on this process's engine and public key."""
+        """The ledger lookup (the provenance signal) on this process's engine, with the data home's public key
+        (its stamp is the key files: a new platform key reaches this process without a restart)."""
         from provenance.signals import signal_set
 
-        return signal_set(self.settings).get("provenance", engine=self.engine, public_key=self.public_key)
+        self._sync_from_store()
+        return signal_set(self.settings).get("provenance", engine=self.engine)
+
+    @property
+    def public_key(self) -> Any:
+        """The platform's public key as the ledger lookup uses it now (the startup one if the home has none)."""
+        return self.provenance.public_key or self._startup_public_key
+
+    @property
+    def public_key_pem(self) -> str:
+        return public_key_pem(self.public_key).decode("ascii")
 
     def close(self) -> None:
         self.audit.close()

@@ -1,8 +1,9 @@
 """The model-free watermark detector as a long-lived service object for the API: tokenizer and keys load once.
 
 A thin adapter over the watermark signal (``provenance.signals``, the one place a detector is built): it
-creates the active key on a fresh installation, fails at startup when no key can be used, and re-reads the
-keys when the key directory changes (``provenance keys rotate`` while the server runs).
+creates the active key on a fresh installation, fails at startup when no key can be used, and asks the
+process's ``SignalSet`` for the signal on every use, so a rotated key (``provenance keys rotate`` while the
+server runs, or keys installed from the store) is used without a restart: the signal's stamp is the key files.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ class WatermarkService:
     def __init__(self, settings: Settings, tokenizer: Any) -> None:
         self.settings = settings
         self.tokenizer = tokenizer
-        signal = signal_set(settings).get("watermark", tokenizer=tokenizer, create_key=True)
-        assert isinstance(signal, WatermarkSignal)
-        self.signal = signal
         self.signal.require()  # a fresh installation verifies (and generates) with its own key
+
+    @property
+    def signal(self) -> WatermarkSignal:
+        """The current signal: rebuilt by the ``SignalSet`` when the key files changed."""
+        signal = signal_set(self.settings).get("watermark", tokenizer=self.tokenizer, create_key=True)
+        assert isinstance(signal, WatermarkSignal)
+        return signal
 
     @property
     def detector(self) -> Any:

@@ -10,8 +10,10 @@ never the secret).
 
 Signature (documented in docs/guides/api.md): header ``X-Provenance-Signature: t=<unix seconds>,v1=<hex>``
 where ``<hex>`` is HMAC-SHA256 over ``f"{t}.".encode() + body`` with the job's callback secret (returned once
-by ``POST /v1/scan``). Only ``https://`` URLs, or ``http://`` to a loopback address, are accepted: a scan
-submitter must not make the platform call into its private network. Redirects are not followed.
+by ``POST /v1/scan``). The secret is stored encrypted (AES-256-GCM under ``PROVENANCE_SECRET_KEY``, the
+artifact store's helper) when that key is configured, in the clear otherwise. Only ``https://`` URLs, or
+``http://`` to a loopback address, are accepted: a scan submitter must not make the platform call into its
+private network. Redirects are not followed.
 """
 
 from __future__ import annotations
@@ -79,6 +81,21 @@ def _loopback(host: str) -> bool:
 def new_callback(url: str) -> dict[str, str]:
     """A checked URL and a fresh secret, for ``create_job`` (the submitter is shown the secret once)."""
     return {"url": check_callback_url(url), "secret": secrets.token_hex(32)}
+
+
+def seal_secret(settings: Settings, secret: str, job_id: str) -> str:
+    """The secret as the ``job_callbacks`` row stores it: encrypted, bound to its job, when the operator set
+    ``PROVENANCE_SECRET_KEY`` (or ``_FILE``); as is when not (single-host installs keep working unchanged)."""
+    from provenance.artifacts import seal_text
+
+    return seal_text(settings, secret, f"callback secret {job_id}")
+
+
+def open_secret(settings: Settings, stored: str, job_id: str) -> str:
+    """The plain secret of a row (rows written before a key was configured are plain and stay readable)."""
+    from provenance.artifacts import open_text
+
+    return open_text(settings, stored, f"callback secret {job_id}")
 
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
@@ -156,8 +173,13 @@ def attempt(settings: Settings) -> bool:
     claimed = _claim(settings)
     if claimed is None:
         return False
-    job_id, url, secret, body, number = claimed
-    status, error = _post(url, body, signature(secret, body, int(time.time())))
+    job_id, url, stored, body, number = claimed
+    try:
+        secret = open_secret(settings, stored, job_id)
+    except ProvenanceError as exc:  # no key, or another one: a failed attempt that says why, never a traceback
+        status, error = None, f"{exc}"[:300]
+    else:
+        status, error = _post(url, body, signature(secret, body, int(time.time())))
     delivered = status is not None and 200 <= status < 300
     if not delivered and error is None:
         error = f"HTTP {status}"

@@ -103,8 +103,11 @@ def create_job(settings: Settings, inputs: dict[str, Any], callback: dict[str, s
         session.add(ScanJob(id=job_id, inputs={**inputs, "tenant": tenant}, tenant=tenant,
                             bundle_version=bundle_version(settings), status="queued"))
         if callback is not None:
+            from provenance.pipeline.callbacks import seal_secret
+
             session.flush()
-            session.add(JobCallback(job_id=job_id, url=callback["url"], secret=callback["secret"],
+            session.add(JobCallback(job_id=job_id, url=callback["url"],
+                                    secret=seal_secret(settings, callback["secret"], job_id),
                                     status="pending", attempts=0, next_attempt_at=utcnow()))
     return job_id
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -214,6 +215,15 @@ def lookup_hashed(connection: Connection, public_key: Any, hashed: Sequence[Text
     return records
 
 
+def _mtime(path: Path) -> tuple[int, int] | None:
+    """(mtime_ns, inode) of a key file, None when there is none."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_ino
+
+
 @dataclass
 class ProvenanceResult(SignalResult):
     """The lookup record; ``best_match`` (manifest id, kind, similarity) is what a verdict stores."""
@@ -246,15 +256,33 @@ class ProvenanceSignal(BaseSignal):
     def availability(self) -> Availability:
         return Availability(True)
 
+    @classmethod
+    def stamp(cls, settings: Settings, **options: Any) -> Any:
+        """The signing key files' modification times (two ``stat`` calls): a new platform key (installed from
+        the store, or restored) makes ``SignalSet`` rebuild the signal, which then checks manifests with it.
+        A caller that passes its own ``public_key`` keeps it: nothing to reload."""
+        if options.get("public_key") is not None:
+            return None
+        from provenance.signing import PUBLIC_KEY_FILE, SIGNING_KEY_FILE, keys_dir
+
+        folder = keys_dir(settings.home)
+        return tuple(_mtime(folder / name) for name in (PUBLIC_KEY_FILE, SIGNING_KEY_FILE))
+
     @property
     def public_key(self) -> Any:
-        """The installation's public key, read (never created) from the data home; None when there is none."""
+        """The installation's public key, read (never created) from the data home (the public key file, else
+        derived from the signing key); None when there is neither."""
         if self._public_key is None:
-            from provenance.signing import PUBLIC_KEY_FILE, keys_dir, load_public_key
+            from provenance.signing import PUBLIC_KEY_FILE, SIGNING_KEY_FILE, keys_dir, load_public_key
 
-            path = keys_dir(self.settings.home) / PUBLIC_KEY_FILE
-            if path.is_file():
-                self._public_key = load_public_key(path)
+            folder = keys_dir(self.settings.home)
+            if (folder / PUBLIC_KEY_FILE).is_file():
+                self._public_key = load_public_key(folder / PUBLIC_KEY_FILE)
+            elif (folder / SIGNING_KEY_FILE).is_file():
+                from cryptography.hazmat.primitives import serialization
+
+                private = serialization.load_pem_private_key((folder / SIGNING_KEY_FILE).read_bytes(), password=None)
+                self._public_key = private.public_key()
         return self._public_key
 
     def lookup(self, texts: Sequence[str], *, connection: Connection | None = None,

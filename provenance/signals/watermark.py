@@ -85,11 +85,17 @@ class WatermarkSignal(BaseSignal):
             self._tokenizer, self._found = load_configured_tokenizer(self.settings, self.model)
         return self._tokenizer
 
+    @classmethod
+    def stamp(cls, settings: Settings, **options: Any) -> tuple[Any, ...]:
+        """The key files (names and modification times): ``provenance keys rotate``, ``keys create`` or keys
+        installed from the store (``artifacts sync``) make ``SignalSet`` rebuild the signal, so a long-lived API
+        process or worker verifies with the new key without a restart."""
+        from provenance.signing import keys_dir
+
+        return key_files_stamp(keys_dir(settings.home) / "watermark")
+
     def _key_stamp(self) -> tuple[Any, ...]:
-        root: Path = self.store.root
-        if not root.is_dir():
-            return ()
-        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in root.glob("wm-*.json")))
+        return key_files_stamp(self.store.root)
 
     def _build(self) -> None:
         from watermark import WatermarkDetector, WatermarkKey
@@ -180,6 +186,21 @@ class WatermarkSignal(BaseSignal):
             return WatermarkResult(abstain_record(str(exc)))
         overall = windowed.overall  # exactly detect(text): the record is the non-windowed contract
         return WatermarkResult(overall_record(overall), compact_evidence(overall, windowed))
+
+
+def key_files_stamp(root: Path) -> tuple[Any, ...]:
+    """(name, mtime_ns, inode) of every watermark key file under ``root``: a few ``stat`` calls, no file read
+    (the inode too: a file replaced within one tick of a coarse clock still counts as changed)."""
+    if not root.is_dir():
+        return ()
+    stamps = []
+    for path in root.glob("wm-*.json"):
+        try:
+            found = path.stat()
+        except OSError:  # removed while listing (a revocation): the next check sees the folder as it is then
+            continue
+        stamps.append((path.name, found.st_mtime_ns, found.st_ino))
+    return tuple(sorted(stamps))
 
 
 def compact_evidence(overall: Any, windowed: Any) -> dict[str, Any]:

@@ -87,12 +87,31 @@ def _shared_bands_sql(mark: str, groups: tuple[int, ...], limit: int, by_tenant:
             f"HAVING COUNT(*) >= {mark} ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
 
 
+@lru_cache(maxsize=16)
+def _shared_bands_array_sql(bands: tuple[int, ...], limit: int, by_tenant: bool) -> str:
+    """PostgreSQL's form of the same query: one term per band, ``band = N AND bucket = ANY(%s)``, each band's
+    values sent as one array literal (a string such as ``{12,34}``). The OR form with one parameter per
+    value sent 2,049 parameters for a containment query, which PostgreSQL parsed and planned afresh on every
+    lookup: most of a lookup's 40 ms at 10^5 manifests. A string, not a Python list, because psycopg adapts a
+    list element by element in Python. Each term is one bitmap index scan that looks its values up in one
+    pass; this was 20-30% faster than probing the pairs one by one (an unnest joined ``LATERAL`` to the
+    index: 25-32 vs 35-38 ms per containment query at 2*10^4 manifests, same run, load 9). ``ANY`` over a
+    set matches a band row once however often a value is listed, as ``IN`` does."""
+    tenant = " AND b.tenant = %s" if by_tenant else ""
+    condition = " OR ".join(f"(b.band = {int(band)} AND b.bucket = ANY(%s){tenant})" for band in bands)
+    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b WHERE {condition} GROUP BY b.manifest_id "
+            f"HAVING COUNT(*) >= %s ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
+
+
 def _band_values(buckets: Sequence[Sequence[int]] | np.ndarray) -> list[tuple[int, list[str]]]:
     """(band, bucket strings) of the bands with at least one non-empty value. A 2-D array (what the lookup
-    passes: 128 x 16 values for containment) is converted in one numpy call: converting 2,048 Python ints one
-    by one was the request path's largest cost after SQLite itself (profile of POST /v1/verify)."""
+    passes: 128 x 16 values for containment) is converted in one pass over a flat list: converting 2,048 numpy
+    scalars one by one was the request path's largest cost after SQLite itself (profile of POST /v1/verify)."""
     if isinstance(buckets, np.ndarray) and buckets.ndim == 2:
-        rows = buckets.astype(str).tolist()
+        # str() of Python ints beats numpy's astype(str) (0.47 vs 0.74 ms for 128 x 16 values)
+        flat = list(map(str, buckets.ravel().tolist()))
+        width = buckets.shape[1]
+        rows = [flat[start:start + width] for start in range(0, len(flat), width)]
         empty = buckets == np.uint64(EMPTY_MINHASH_VALUE)
         if not empty.any():
             return list(enumerate(rows))
@@ -111,6 +130,12 @@ def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]] | np.n
     pairs = _band_values(buckets)
     if not pairs:
         return []
+    if connection.dialect.name == "postgresql" and paramstyle_mark(connection) == "%s":
+        lead = [tenant] if tenant is not None else []
+        params = [item for _, values in pairs for item in ("{" + ",".join(values) + "}", *lead)]  # digits only
+        sql = _shared_bands_array_sql(tuple(band for band, _ in pairs), limit, tenant is not None)
+        rows = connection.exec_driver_sql(sql, (*params, max(1, needed))).all()
+        return [(manifest_id, int(count)) for manifest_id, count in rows]
     groups = tuple(len(values) for _, values in pairs)
     lead = [tenant] if tenant is not None else []
     params = [item for band, values in pairs for item in (*lead, band, *values)] + [max(1, needed)]
