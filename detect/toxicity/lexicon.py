@@ -75,6 +75,11 @@ _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 LEXICON_WEIGHT = 1.0  # scale of the cue columns next to the tf-idf n-grams
 
 
+def lexicon_words(*classes: str) -> frozenset[str]:
+    """The words of the named cue classes (other modules reuse the lists instead of copying them)."""
+    return frozenset().union(*(_CLASSES[name] for name in classes))
+
+
 def cue_counts(text: str) -> dict[str, int]:
     """Counts of each cue feature in a normalised text."""
     words = text.split(" ") if text else []
