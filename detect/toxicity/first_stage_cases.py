@@ -73,7 +73,7 @@ _GROUP_TEMPLATES: list[tuple[str, bool, tuple[str, ...]]] = [
         "he called {g} scum and got banned, good", "you cannot say {g} should be locked up, that is vile",
         "the sign saying {g} are a disease was torn down")),
     ("positive", False, (
-        "i love {g}", "{g} are brilliant", "i adore my {g} friends", "{g} are kind and generous",
+        "i love {g} dearly", "{g} are brilliant", "i adore my {g} friends", "{g} are kind and generous",
         "we welcome {g} here", "i respect {g} a lot")),
     ("neutral", False, (
         "i am one of the {g} in my class", "many {g} live in this area", "we met some {g} at the market",
