@@ -236,7 +236,10 @@ def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int =
     if stage:
         stage("fitting the blocking stage (spaCy parse features)")
     category_sets = [row.categories for row in data.rows]
-    model.blocking = train_stage(texts, oof, category_sets, model, raw_texts=raw_texts)
+    # The hard cases are part of the first stage's training rows: score them with a first stage fitted
+    # without the hand-written cases, as the labelled rows are scored out of fold.
+    unseen = fit_scorer(texts, labels, seed=seed, sources=sources, cases=False) if FIRST_STAGE_CASES else None
+    model.blocking = train_stage(texts, oof, category_sets, model, raw_texts=raw_texts, case_scorer=unseen)
     if stage:
         stage("calibrating blocking thresholds on benign genres")
     calibration = select(list(benign), "calibrate") if benign else [
