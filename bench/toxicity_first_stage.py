@@ -48,9 +48,10 @@ def fit(rows, variant: str, seed: int = 0):
     features, classifier, _ = fit_model([row.features_text for row in rows], np.asarray([row.label for row in rows]),
                                         cats, [],
                                         seed=seed, sources=np.asarray([row.source for row in rows]),
-                                        cases=variant in ("cases", "both", "ctx", "all"),
-                                        stance=variant in ("stance", "both", "all"),
-                                        group_context=variant in ("ctx", "all"))
+                                        cases=variant in ("cases", "both", "ctx", "all", "all2", "all3"),
+                                        cases_weight={"all2": 2.0, "all3": 3.0}.get(variant, 1.0),
+                                        stance=variant in ("stance", "both", "all", "all2", "all3"),
+                                        group_context=variant in ("ctx", "all", "all2", "all3"))
     return lambda batch: classifier.predict_proba(features.transform(batch))[:, 1]
 
 

@@ -66,6 +66,11 @@ _GENERALISATION = re.compile(
     r"\b(?:all|those|these|every|most|such)\s+(?:[a-z]+\s+){0,2}?(?:are|should|must|deserve|need|will|always)\b"
     r"|^(?!(?:you|we|i|they|it|he|she|there|this|that)\b)(?:[a-z]+\s+){1,2}(?:are|should|must|deserve)\b"
     r"|\b(?:these|those)\s+[a-z]+s\b")
+# word -> its classes in ``_CLASSES`` order: one dict look-up per word instead of one set test per class (the
+# scan path runs this on every window; same counts as testing each class in turn)
+_WORD_CLASSES: dict[str, tuple[str, ...]] = {
+    word: tuple(name for name, members in _CLASSES.items() if word in members)
+    for word in frozenset().union(*_CLASSES.values())}
 NEGATION_WINDOW = 3  # a cue within this many words after a negation counts as negated
 ADDRESSEE_WINDOW = 3
 CUE_CLASSES = tuple(_CLASSES)
@@ -92,12 +97,11 @@ def cue_counts(text: str) -> dict[str, int]:
             continue
         if word in _ADDRESSEE:
             last_addressee = position
-        for name, members in _CLASSES.items():
-            if word in members:
-                key = f"neg_{name}" if position - last_negation <= NEGATION_WINDOW else name
-                counts[key] = counts.get(key, 0) + 1
-                if name in ("insult", "profanity", "slur") and position - last_addressee <= ADDRESSEE_WINDOW:
-                    counts["you_insult"] = counts.get("you_insult", 0) + 1
+        for name in _WORD_CLASSES.get(word, ()):
+            key = f"neg_{name}" if position - last_negation <= NEGATION_WINDOW else name
+            counts[key] = counts.get(key, 0) + 1
+            if name in ("insult", "profanity", "slur") and position - last_addressee <= ADDRESSEE_WINDOW:
+                counts["you_insult"] = counts.get("you_insult", 0) + 1
     if _GENERALISATION.search(text):
         counts["generalisation"] = 1
         if any(counts.get(name) for name in ("insult", "dehumanising", "slur", "profanity")):

@@ -45,6 +45,7 @@ REGULARISATION_C = 1.0
 # columns of ``stance``. Together they lifted the frozen third suite's p_toxic AUROC from 0.59 to 0.86 with
 # leave-one-source-out hate AUROC within noise. Bundles trained before keep their own feature union.
 FIRST_STAGE_CASES = True
+CASES_WEIGHT = 1.0  # the cases' two (source, label) cells weigh this many real sources' cells
 STANCE_COLUMNS = True
 GROUP_CONTEXT = True
 MIN_PER_CLASS_FOR_CV = 10
@@ -163,7 +164,7 @@ def block_threshold_at_fpr(labels: np.ndarray, scores: np.ndarray, sources: np.n
 def fit_model(texts: list[str], labels: np.ndarray, category_sets: list[tuple[str, ...]], categories: list[str],
               *, seed: int, counterfactual: bool = True, sources: np.ndarray | None = None,
               cases: bool = FIRST_STAGE_CASES, stance: bool = STANCE_COLUMNS, group_context: bool = GROUP_CONTEXT,
-              ) -> tuple[Any, LogisticRegression, dict[str, LogisticRegression]]:
+              cases_weight: float = CASES_WEIGHT) -> tuple[Any, LogisticRegression, dict[str, LogisticRegression]]:
     """Features, toxic/non-toxic classifier and one head per category, fitted on the rows and (unless
     ``counterfactual`` is False) their counterfactual identity copies, source-balanced when ``sources``,
     plus the hand-written cases unless ``cases`` is False."""
@@ -177,8 +178,9 @@ def fit_model(texts: list[str], labels: np.ndarray, category_sets: list[tuple[st
     features = build_features(stance=stance, group_context=group_context)
     matrix = features.fit_transform(augmented)
     target_all = np.asarray(labels_list, dtype=np.int64)
-    classifier = new_classifier().fit(matrix, target_all,
-                                      sample_weight=balanced_weights(target_all, np.asarray(source_list)))
+    weights = balanced_weights(target_all, np.asarray(source_list))
+    weights[np.asarray(source_list) == CASES_SOURCE] *= cases_weight
+    classifier = new_classifier().fit(matrix, target_all, sample_weight=weights)
     heads: dict[str, LogisticRegression] = {}
     for category in categories:
         target = np.array([category in row for row in sets], dtype=np.int64)
