@@ -147,12 +147,14 @@ def main() -> None:
                                                                      if not c.must_block])), 4)}}
     # Leave-one-functionality-out: refit the blocking stage without the matching hard-case family.
     kept = without_benign_holdout(train)
-    from detect.toxicity.training import out_of_fold_scores
+    from detect.toxicity.training import fit_scorer, out_of_fold_scores
 
     oof = out_of_fold_scores(kept.features_texts, kept.labels, kept.sources, folds=3, seed=0)
     all_cases = hard_cases()
+    # as shipped training does: the hard cases scored by a first stage that never trained on them
+    unseen = fit_scorer(kept.features_texts, kept.labels, seed=0, sources=kept.sources, cases=False)
     matrix, targets = stage_training_set(kept.features_texts, oof, [r.categories for r in kept.rows], model,
-                                         all_cases, raw_texts=[r.text for r in kept.rows])
+                                         all_cases, raw_texts=[r.text for r in kept.rows], case_scorer=unseen)
     families = np.array([""] * len(kept.rows) + [c.family for c in all_cases])
     lofo = np.zeros(len(cases))
     for name in dict.fromkeys(c.functionality for c in cases):

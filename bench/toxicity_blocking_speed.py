@@ -7,7 +7,12 @@ and the generation/CLI path (``blocking=True``: parse + second stage). Runs are 
 times so load changes on the shared cores hit every arm alike; medians of docs per CPU-second are reported
 with the load average.
 
+With ``--baseline-bundle`` (a bundle trained by main's code, e.g. ``make demo`` in a clone of main), main's
+own bundle is the baseline instead, on both paths: ``main_scan_path`` and ``main_generation_path``. Use it when
+the first stage itself changed (issue 29's third round adds stance and group-context columns to it).
+
     python bench/toxicity_blocking_speed.py --bundle ~/.provenance/detectors/toxicity [--texts 3000]
+        [--baseline-bundle /tmp/main-home/detectors/toxicity]
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--texts", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline-bundle", type=Path, default=None)
     args = parser.parse_args()
     import torch
 
@@ -42,6 +48,11 @@ def main() -> None:
     baseline.blocking = None
     arms = {"baseline_main_path": (baseline, True), "new_scan_path": (model, False),
             "new_generation_path": (model, True)}
+    if args.baseline_bundle:
+        main_model = load_toxicity_bundle(args.baseline_bundle).model
+        arms = {"main_scan_path": (main_model, False), "new_scan_path": (model, False),
+                "main_generation_path": (main_model, True), "new_generation_path": (model, True)}
+        main_model.score(texts[:50])
     model.score(texts[:50])
     timings: dict[str, list[float]] = {name: [] for name in arms}
     wall: dict[str, list[float]] = {name: [] for name in arms}

@@ -3,13 +3,16 @@
 Why separate from ``training``: the first stage is main's recipe unchanged (n-grams + cues, cross-validated);
 this module adds the second stage on top of it. Its training rows are the labelled rows with their
 *out-of-fold* first-stage scores (so the stage learns how far to trust ``p_toxic`` on text the first stage
-has not seen) plus the hand-written hard cases, scored by the final first stage (which never trained on
-them). Calibration scores whole benign passages exactly as scoring does (windows, max per category).
+has not seen) plus the hand-written hard cases, scored by a first stage that never trained on them (the
+shipped one trains on ``first_stage_cases``, which include them: scored by it, the hard cases' ``p_toxic``
+is near 0 or 1, the stage learns to trust ``p_toxic`` blindly, and benign fiction with a high ``p_toxic``
+then sets a 0.98 ``hate`` threshold that blocked 5% of the suite's must-block cases instead of 26%).
+Calibration scores whole benign passages exactly as scoring does (windows, max per category).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,11 +28,17 @@ CALIBRATION_BATCH = 256
 
 def stage_training_set(texts: Sequence[str], oof: np.ndarray, category_sets: Sequence[tuple[str, ...]],
                        first_stage: Any, cases: Sequence[HardCase], raw_texts: Sequence[str] | None = None,
+                       case_scorer: Callable[[list[str]], np.ndarray] | None = None,
                        ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Dense matrix and per-category targets: labelled rows (out-of-fold scores) + hard cases. ``raw_texts``
-    (the rows before normalisation) give the quotation context; without them the rows get none."""
+    (the rows before normalisation) give the quotation context; without them the rows get none.
+    ``case_scorer`` scores the hard cases with a first stage that never trained on them (the shipped first
+    stage trains on the first-stage cases, which include the hard cases); default: ``first_stage``."""
     case_texts = [normalize_toxicity(case.text).text for case in cases]
-    case_p, _ = first_stage.probabilities(case_texts) if case_texts else (np.zeros(0), {})
+    if not case_texts:
+        case_p = np.zeros(0)
+    else:
+        case_p = case_scorer(case_texts) if case_scorer else first_stage.probabilities(case_texts)[0]
     all_texts = list(texts) + case_texts
     p = np.concatenate([np.asarray(oof, dtype=np.float64), case_p])
     raws = list(raw_texts) if raw_texts is not None else [""] * len(texts)
@@ -41,9 +50,10 @@ def stage_training_set(texts: Sequence[str], oof: np.ndarray, category_sets: Seq
 
 
 def train_stage(texts: Sequence[str], oof: np.ndarray, category_sets: Sequence[tuple[str, ...]], first_stage: Any,
-                *, exclude_family: str | None = None, raw_texts: Sequence[str] | None = None) -> BlockingStage:
+                *, exclude_family: str | None = None, raw_texts: Sequence[str] | None = None,
+                case_scorer: Callable[[list[str]], np.ndarray] | None = None) -> BlockingStage:
     cases = hard_cases(exclude_family)
-    matrix, targets = stage_training_set(texts, oof, category_sets, first_stage, cases, raw_texts)
+    matrix, targets = stage_training_set(texts, oof, category_sets, first_stage, cases, raw_texts, case_scorer)
     return fit_stage(matrix, targets, gate=first_stage.threshold)
 
 

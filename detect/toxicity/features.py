@@ -20,6 +20,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.pipeline import FeatureUnion, Pipeline, make_union
 
 from detect.toxicity.lexicon import FEATURE_NAMES, LexiconFeatures
+from detect.toxicity.stance import CONTEXT_HASH_BITS, StanceFeatures, group_context_terms
 
 HASH_BITS = 20
 WORD_NGRAMS = (1, 2)
@@ -37,7 +38,8 @@ class SeenColumns(BaseEstimator, TransformerMixin):
         return sparse.csr_matrix(matrix)[:, self.columns_]
 
 
-def build_features(lexicon: bool = True) -> Pipeline | FeatureUnion:
+def build_features(lexicon: bool = True, stance: bool = False, group_context: bool = False,
+                   ) -> Pipeline | FeatureUnion:
     """An unfitted text -> sparse matrix transform (fit it on normalised training texts): tf-idf n-grams, plus
     (``lexicon``) the source-independent cue columns of ``lexicon.LexiconFeatures`` beside them, outside the
     tf-idf normalisation so a long text does not dilute its cues."""
@@ -49,7 +51,14 @@ def build_features(lexicon: bool = True) -> Pipeline | FeatureUnion:
                        ("tfidf", TfidfTransformer(sublinear_tf=True))])
     if not lexicon:
         return ngrams
-    return FeatureUnion([("ngrams", ngrams), ("cues", LexiconFeatures())])
+    parts: list[tuple[str, Any]] = [("ngrams", ngrams), ("cues", LexiconFeatures())]
+    if stance:  # a separate member, so bundles pickled without it keep their column count
+        parts.append(("stance", StanceFeatures()))
+    if group_context:  # n-grams around group mentions, the group masked (``stance.group_context_terms``)
+        context = HashingVectorizer(analyzer=group_context_terms, n_features=2**CONTEXT_HASH_BITS,
+                                    alternate_sign=False, norm="l2")
+        parts.append(("group_context", Pipeline([("hash", context), ("seen", SeenColumns())])))
+    return FeatureUnion(parts)
 
 
 def describe_features() -> dict[str, object]:

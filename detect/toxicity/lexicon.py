@@ -66,6 +66,11 @@ _GENERALISATION = re.compile(
     r"\b(?:all|those|these|every|most|such)\s+(?:[a-z]+\s+){0,2}?(?:are|should|must|deserve|need|will|always)\b"
     r"|^(?!(?:you|we|i|they|it|he|she|there|this|that)\b)(?:[a-z]+\s+){1,2}(?:are|should|must|deserve)\b"
     r"|\b(?:these|those)\s+[a-z]+s\b")
+# word -> its classes in ``_CLASSES`` order: one dict look-up per word instead of one set test per class (the
+# scan path runs this on every window; same counts as testing each class in turn)
+_WORD_CLASSES: dict[str, tuple[str, ...]] = {
+    word: tuple(name for name, members in _CLASSES.items() if word in members)
+    for word in frozenset().union(*_CLASSES.values())}
 NEGATION_WINDOW = 3  # a cue within this many words after a negation counts as negated
 ADDRESSEE_WINDOW = 3
 CUE_CLASSES = tuple(_CLASSES)
@@ -73,6 +78,11 @@ FEATURE_NAMES = (CUE_CLASSES + tuple(f"neg_{name}" for name in CUE_CLASSES)
                  + ("you_insult", "generalisation", "generalisation_cue", "generalisation_violence"))
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 LEXICON_WEIGHT = 1.0  # scale of the cue columns next to the tf-idf n-grams
+
+
+def lexicon_words(*classes: str) -> frozenset[str]:
+    """The words of the named cue classes (other modules reuse the lists instead of copying them)."""
+    return frozenset().union(*(_CLASSES[name] for name in classes))
 
 
 def cue_counts(text: str) -> dict[str, int]:
@@ -87,12 +97,11 @@ def cue_counts(text: str) -> dict[str, int]:
             continue
         if word in _ADDRESSEE:
             last_addressee = position
-        for name, members in _CLASSES.items():
-            if word in members:
-                key = f"neg_{name}" if position - last_negation <= NEGATION_WINDOW else name
-                counts[key] = counts.get(key, 0) + 1
-                if name in ("insult", "profanity", "slur") and position - last_addressee <= ADDRESSEE_WINDOW:
-                    counts["you_insult"] = counts.get("you_insult", 0) + 1
+        for name in _WORD_CLASSES.get(word, ()):
+            key = f"neg_{name}" if position - last_negation <= NEGATION_WINDOW else name
+            counts[key] = counts.get(key, 0) + 1
+            if name in ("insult", "profanity", "slur") and position - last_addressee <= ADDRESSEE_WINDOW:
+                counts["you_insult"] = counts.get("you_insult", 0) + 1
     if _GENERALISATION.search(text):
         counts["generalisation"] = 1
         if any(counts.get(name) for name in ("insult", "dehumanising", "slur", "profanity")):

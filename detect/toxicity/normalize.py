@@ -83,16 +83,18 @@ def normalize_toxicity(text: str) -> Normalized:
     else:
         ascii_letters = len(_ASCII_LETTER.findall(_strip_accents(unescaped)))
         folded = _strip_accents(normalize_text(unescaped)).lower()
-    text = _HTML_ENTITY_NUM.sub(" ", folded)
-    text = _URL.sub(" ", text)
-    text = _RETWEET.sub(" ", text)
-    text = _MENTION.sub(" ", text)
-    text = _HASHTAG.sub(r"\1", text)
+    # Each substitution runs only when the character it needs is there (a substring test is far cheaper
+    # than a regex scan, and the scan path normalises every text): the same output, less time.
+    text = _HTML_ENTITY_NUM.sub(" ", folded) if "&#" in folded else folded
+    text = _URL.sub(" ", text) if "." in text or "://" in text else text
+    text = _RETWEET.sub(" ", text) if "rt" in text or not text.isascii() else text
+    text = _MENTION.sub(" ", text) if "@" in text else text
+    text = _HASHTAG.sub(r"\1", text) if "#" in text else text
     text = _LEET_TOKEN.sub(_deleet, text)
     text = _REPEATS.sub(r"\1", text)
     text = _SPACED.sub(_join_spaced, text)
     text = _MASK_INSIDE.sub("", text)
-    text = _APOSTROPHE.sub("", text)
+    text = _APOSTROPHE.sub("", text) if "'" in text or "\u2019" in text else text
     text = _NON_WORD.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
     share = ascii_letters / letters if letters else 0.0
