@@ -175,3 +175,17 @@ def test_a_scan_reads_as_it_did_before_verdicts_were_stored_per_signal(
             api["p_machine"], api["verdict"], api["detectors"])
         assert record["watermark"] == {key: api["watermark"].get(key) for key in
                                        ("z_score", "p_value", "watermarked", "key_id")}
+
+
+def test_each_signal_shows_exactly_the_flat_keys_it_declares() -> None:
+    """``flat`` (what the docs and the views' ``signals`` object go by) and ``flat_fields`` agree, for a verdict
+    with every record present and for one with none (a row a signal never judged)."""
+    from provenance.signals import VIEWS, signal_class, signal_names
+
+    full = {name: {} for name in signal_names()}
+    for name in signal_names():
+        cls = signal_class(name)
+        for view in VIEWS:
+            declared = list(cls.flat.get(view, ()))
+            assert list(cls.flat_fields({}, view)) == declared, (name, view)
+            assert list(cls.flat_fields(full, view)) == declared, (name, view)
