@@ -67,7 +67,7 @@ with session_scope(settings.resolved_database_url) as s:
         s.add(d)
         s.flush()
         s.add(VerdictRow(document_id=d.id, bundle_version="bench", job_id="bench-job", verdict="human",
-                      p_machine=0.1, detectors={{}}, reasons=[], watermark={{}}, pii=[], models={{}}))
+                      p_machine=0.1, models={{}}, signals={{"detection": {{"p_machine": 0.1, "verdict": "human"}}}}))
 """
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
 

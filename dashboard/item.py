@@ -17,6 +17,7 @@ from dashboard import context, evidence, explain, highlight
 from provenance import review
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
+from provenance.signals.views import flat_view
 
 DECISION_BUTTONS = (("machine", "Machine-generated"), ("human", "Human"), ("misuse", "Misuse"),
                     ("escalate", "Escalate"))
@@ -248,10 +249,10 @@ def _focus_script(opening: str) -> None:
 
 
 def _watermark_panel(settings: Settings, verdict: Any, found: evidence.TokenEvidence) -> None:
-    stored = verdict.watermark or {}
+    stored = verdict.record("watermark") or {}
     st.markdown("**Watermark**")
     summary = found.summary or stored
-    match = stored.get("provenance") if isinstance(stored.get("provenance"), dict) else None
+    match = verdict.record("provenance") if isinstance(verdict.record("provenance"), dict) else None
     st.write(evidence.watermark_summary(summary))
     explain.watermark_threshold(summary)
     if match:
@@ -284,10 +285,12 @@ def _manifest_panel(settings: Settings, detail: review.ItemDetail, matches: list
 
 
 def _signals_panel(verdict: Any) -> None:
-    """Every registered signal without a panel of its own: its stored record, under its name, with the version
-    that produced it (a signal added to the registry shows here without touching this file)."""
+    """Every stored signal record without a panel of its own (the signals that declare no flat keys, as in the
+    export's ``signals`` object): under its name, with the version that produced it (a signal added to the
+    registry shows here without touching this file)."""
     versions = verdict.versions or {}
-    for name, record in sorted((verdict.signals or {}).items()):
+    _flat, others = flat_view(verdict.signals, "api")
+    for name, record in sorted(others.items()):
         st.markdown(f"**{name}**" + (f" · {versions[name]}" if versions.get(name) else ""))
         st.code(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True, default=str), language="json")
 
@@ -333,15 +336,17 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
         _decision_bar(settings, name or "", verdict_id, filters)
         st.caption(f"priority {verdict.review_priority:.3f} · job {verdict.job_id or '-'} · {lease.message}"
                    + (" · misuse flagged" if verdict.misuse else ""))
-        found = evidence.token_evidence(verdict.watermark, detail.text)
-        spans = [(a, b) for a, b, _ in (found.spans or evidence.stored_spans(verdict.watermark))]
+        watermark = verdict.record("watermark")
+        found = evidence.token_evidence(watermark, detail.text)
+        spans = [(a, b) for a, b, _ in (found.spans or evidence.stored_spans(watermark))]
+        reasons = (verdict.record("detection") or {}).get("reasons")
         text_col, side_col = st.columns([3, 2])
         with text_col:
-            pii = [e for e in (verdict.pii or []) if isinstance(e, dict)]
+            pii = [e for e in (verdict.record("pii") or {}).get("items") or [] if isinstance(e, dict)]
             st.html(highlight.legend_html([str(e.get("type")) for e in pii]))
             st.html(highlight.evidence_html(detail.text, pii, found.tokens, spans))
-            if verdict.reasons:
-                st.caption("Reasons: " + "; ".join(str(r) for r in verdict.reasons))
+            if reasons:
+                st.caption("Reasons: " + "; ".join(str(r) for r in reasons))
         with side_col:
             explain.flags(settings, verdict, ledger_match=detail.manifest_id is not None)
             _watermark_panel(settings, verdict, found)

@@ -40,13 +40,15 @@ def export_example() -> dict[str, Any]:
     from provenance.store import Document, VerdictRow
 
     document = Document(id=42, content_hash="0" * 64)
-    verdict = VerdictRow(id=7, p_machine=0.93, verdict="machine",
-                      watermark={"z_score": 5.2, "p_value": 1.0e-7, "watermarked": True, "key_id": "wk-example"},
-                      pii_count=1, pii_types="PERSON", p_toxic=0.02, misuse=False,
-                      detectors=dict(EXAMPLE_DETECTORS),
-                      pii=[{"type": "PERSON", "start": 10, "end": 18, "original_start": 10, "original_end": 21,
-                            "operator": "replace"}],
-                      bundle_version="default:abc123", ledger_manifest_id=None)
+    pii = [{"type": "PERSON", "start": 10, "end": 18, "original_start": 10, "original_end": 21, "operator": "replace"}]
+    verdict = VerdictRow(id=7, p_machine=0.93, verdict="machine", pii_count=1, pii_types="PERSON", p_toxic=0.02,
+                         misuse=False, bundle_version="default:abc123", ledger_manifest_id=None, signals={
+                             "detection": {"p_machine": 0.93, "verdict": "machine",
+                                           "detectors": dict(EXAMPLE_DETECTORS)},
+                             "watermark": {"z_score": 5.2, "p_value": 1.0e-7, "watermarked": True,
+                                           "key_id": "wk-example"},
+                             "pii": {"items": pii, "count": 1, "types": "PERSON"},
+                             "toxicity": {"p_toxic": 0.02, "toxic": False}, "provenance": None})
     return verdict_record(verdict, document, "row-1", decision="machine")
 
 

@@ -80,18 +80,23 @@ def seed_demo_verdicts(session: Session, n: int, *, seed: int = 0, job_id: str =
             documents.append({"id": index, "content_hash": f"{seed:04d}{index:060d}"[-64:], "source_id":
                               f"{job_id}/{offset}", "num_chars": len(text), "redacted_text": text,
                               "created_at": now})
+            detectors = {"perplexity": round(rng.random(), 3), "classifier": round(rng.random(), 3),
+                         "fast_detectgpt": round(rng.random(), 3)}
+            watermark = {"z_score": z, "p_value": 1e-6 if watermarked else 0.4, "watermarked": watermarked,
+                         "key_id": "wm-demo" if watermarked else None, "num_tokens_scored": len(text) // 5}
+            pii_types = ("," + ",".join(types) + ",") if types else ""
             verdicts.append({
                 "document_id": index, "bundle_version": bundle_version, "job_id": job_id, "p_machine": p,
-                "verdict": verdict, "margin": margin,
-                "detectors": {"perplexity": round(rng.random(), 3), "classifier": round(rng.random(), 3),
-                              "fast_detectgpt": round(rng.random(), 3)},
-                "reasons": [] if verdict != "abstain" else ["too few tokens"], "num_tokens": len(text) // 4,
-                "watermark": {"z_score": z, "p_value": 1e-6 if watermarked else 0.4, "watermarked": watermarked,
-                              "key_id": "wm-demo" if watermarked else None, "num_tokens_scored": len(text) // 5},
-                "watermarked": watermarked, "watermark_z": z, "watermark_p": 1e-6 if watermarked else 0.4,
-                "watermark_key_id": "wm-demo" if watermarked else None, "ledger_manifest_id": None,
-                "pii": entities, "pii_count": len(entities), "pii_types": ("," + ",".join(types) + ",") if types
-                else "", "toxicity": None, "p_toxic": None, "misuse": misuse, "models": {"bundle": bundle_version},
+                "verdict": verdict, "margin": margin, "watermarked": watermarked, "watermark_z": z,
+                "ledger_manifest_id": None, "pii_count": len(entities), "pii_types": pii_types, "p_toxic": None,
+                "misuse": misuse, "models": {"bundle": bundle_version},
+                "signals": {  # each signal's record, as the pipeline stores it
+                    "detection": {"p_machine": p, "verdict": verdict, "margin": margin, "detectors": detectors,
+                                  "reasons": [] if verdict != "abstain" else ["too few tokens"],
+                                  "num_tokens": len(text) // 4},
+                    "pii": {"items": entities, "count": len(entities), "types": pii_types},
+                    "toxicity": None, "watermark": watermark, "provenance": None},
+                "versions": {"detection": bundle_version},
                 "needs_review": needs, "review_priority": priority, "review_status": None,
                 "created_at": now})
         connection = session.connection()  # Core executemany: no RETURNING, no per-row ORM work

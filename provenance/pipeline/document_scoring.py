@@ -9,13 +9,13 @@ overhead is measured against exactly the same work. Models load lazily, once per
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from provenance.bundles import bundle_version
 from provenance.settings import Settings
-from provenance.signals import Signal, document_signal_names, signal_class, signal_names, signal_set
+from provenance.signals import REGISTRY, Signal, document_signal_names, signal_class, signal_names, signal_set
 
 log = logging.getLogger(__name__)
 # Machine-generated text leaning toxic is misuse even under the toxicity bundle's own threshold (a generator
@@ -25,46 +25,57 @@ MISUSE_MACHINE_P_TOXIC = 0.5
 
 @dataclass
 class DocumentResult:
-    """Everything the verdict row stores about one document (PII offsets index ``redacted_text``)."""
+    """Everything one document's verdict stores: each signal's record (``signals[name]``) and version
+    (``versions[name]``), what produced them (``models``), and the redacted text the document row keeps (PII
+    offsets in the records index it). The verdict's indexed columns are copies out of these records
+    (``verdict_fields``)."""
 
-    p_machine: float | None = None
-    verdict: str = "abstain"
-    margin: float | None = None
-    detectors: dict[str, Any] = field(default_factory=dict)
-    reasons: list[str] = field(default_factory=list)
-    num_tokens: int | None = None
-    watermark: dict[str, Any] = field(default_factory=dict)
     redacted_text: str = ""
-    pii: list[dict[str, Any]] = field(default_factory=list)
-    toxicity: dict[str, Any] | None = None
+    records: dict[str, Any] = field(default_factory=dict)  # {name: record} of every signal that judged it
+    versions: dict[str, str | None] = field(default_factory=dict)  # {name: version} of the same signals
     models: dict[str, Any] = field(default_factory=dict)
-    provenance: dict[str, Any] | None = None  # the ledger match (manifest id, kind, similarity), set at write time
-    signals: dict[str, Any] = field(default_factory=dict)  # {name: record} of signals without named fields
-    versions: dict[str, str | None] = field(default_factory=dict)  # {name: version} of every signal that scored
 
-    @property
-    def watermarked(self) -> bool:
-        return bool(self.watermark.get("watermarked"))
+    def fields(self) -> dict[str, Any]:
+        """The verdict row's signal columns (see ``verdict_fields``)."""
+        return verdict_fields(self.records, self.versions)
 
-    @property
-    def pii_types(self) -> str:
-        types = sorted({item["type"] for item in self.pii})
-        return "," + ",".join(types) + "," if types else ""
 
-    @property
-    def misuse(self) -> bool:
-        """Toxic over the bundle's threshold, or machine-generated and toxic-leaning (p_toxic >= 0.5)."""
-        if not self.toxicity:
-            return False
-        if self.toxicity.get("toxic"):
-            return True
-        return self.verdict == "machine" and float(self.toxicity.get("p_toxic") or 0.0) >= MISUSE_MACHINE_P_TOXIC
+def indexed_columns(records: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict columns the signals declare (``indexed``: column -> key of the signal's record), copied out
+    of their records: one loop for every signal. A missing value leaves the column's default (False, NULL)."""
+    columns: dict[str, Any] = {}
+    for name, record in records.items():
+        if name not in REGISTRY or not isinstance(record, Mapping):
+            continue
+        for column, key in signal_class(name).indexed.items():
+            if record.get(key) is not None:
+                columns[column] = record[key]
+    return columns
 
-    def review(self, ledger_match: bool) -> tuple[bool, float]:
-        """(needs review, priority): see ``review_priority``."""
-        return review_priority(misuse=self.misuse, watermarked=self.watermarked, verdict=self.verdict,
-                               p_machine=self.p_machine, margin=self.margin, pii_count=len(self.pii),
-                               ledger_match=ledger_match)
+
+def is_misuse(records: Mapping[str, Any]) -> bool:
+    """Toxic over the bundle's threshold, or judged machine-generated and toxic-leaning (p_toxic >= 0.5): the one
+    column that reads two signals' records."""
+    toxicity = records.get("toxicity")
+    if not isinstance(toxicity, Mapping) or not toxicity:
+        return False
+    if toxicity.get("toxic"):
+        return True
+    detection = records.get("detection") if isinstance(records.get("detection"), Mapping) else {}
+    return detection.get("verdict") == "machine" and float(toxicity.get("p_toxic") or 0.0) >= MISUSE_MACHINE_P_TOXIC
+
+
+def verdict_fields(records: Mapping[str, Any], versions: Mapping[str, Any]) -> dict[str, Any]:
+    """A verdict row's columns from its signals' records: ``signals`` and ``versions`` themselves, the indexed
+    copies, ``misuse``, and the review flags computed from those columns (``review_priority``)."""
+    columns = indexed_columns(records)
+    misuse = is_misuse(records)
+    needs_review, priority = review_priority(
+        misuse=misuse, watermarked=bool(columns.get("watermarked")), verdict=columns.get("verdict", "abstain"),
+        p_machine=columns.get("p_machine"), margin=columns.get("margin"),
+        pii_count=int(columns.get("pii_count") or 0), ledger_match=columns.get("ledger_manifest_id") is not None)
+    return {**columns, "misuse": misuse, "needs_review": needs_review, "review_priority": priority,
+            "signals": dict(records), "versions": dict(versions)}
 
 
 def review_priority(*, misuse: bool, watermarked: bool, verdict: str, p_machine: float | None,
@@ -124,26 +135,22 @@ class DocumentScorer:
     def score(self, texts: Sequence[str]) -> list[DocumentResult]:
         if not texts:
             return []
-        documents = [DocumentResult(redacted_text=text) for text in texts]
         signals = self.signals
         by_signal = {name: signal.score(texts) for name, signal in signals.items()}
         versions = {name: signal.version for name, signal in signals.items()}
-        for name, results in by_signal.items():
-            for document, result in zip(documents, results, strict=True):
-                fields = result.document_fields()
-                for key, value in fields.items():  # the built-in signals' named fields (and columns)
-                    setattr(document, key, value)
-                if not fields:  # any other signal: its record is stored under its name
-                    document.signals[name] = result.record()
-                document.versions = versions
+        models = self.models()
+        documents = []
+        for index, text in enumerate(texts):
+            records = {name: results[index].record() for name, results in by_signal.items()}
+            documents.append(DocumentResult(text, records, dict(versions), models))
+        if "pii" in by_signal:  # the document row keeps the redacted text
+            for document, redaction in zip(documents, by_signal["pii"], strict=True):
+                document.redacted_text = redaction.redacted_text
         if "pii" in by_signal and "watermark" in by_signal:  # evidence offsets onto the stored, redacted text
             from provenance.signals.watermark import move_evidence
 
             for document, redaction in zip(documents, by_signal["pii"], strict=True):
-                if "evidence" in document.watermark:
-                    document.watermark["evidence"] = move_evidence(document.watermark["evidence"],
-                                                                   redaction.mapping)
-        models = self.models()
-        for document in documents:
-            document.models = models
+                watermark = document.records["watermark"]
+                if "evidence" in watermark:
+                    watermark["evidence"] = move_evidence(watermark["evidence"], redaction.mapping)
         return documents

@@ -15,39 +15,30 @@ from provenance.errors import ProvenanceError
 from provenance.pipeline.jobs import job_verdict
 from provenance.review.labels import latest_decisions
 from provenance.settings import Settings
+from provenance.signals.views import flat_view, order
 from provenance.store import Document, JobItem, ScanJob, VerdictRow, session_scope
 
 PAGE = 1000
-PII_KEYS = ("type", "start", "end", "original_start", "original_end", "operator")
 CSV_COLUMNS = ("document_id", "source_id", "p_machine", "verdict", "watermark_z_score", "watermark_p_value",
                "watermarked", "watermark_key_id", "pii_count", "pii_types", "p_toxic", "misuse", "content_hash",
                "bundle_version", "ledger_manifest_id", "decision")
+RECORD_KEYS = ("document_id", "source_id", "p_machine", "verdict", "watermark", "pii_count", "pii_types", "p_toxic",
+               "misuse", "detectors", "pii", "content_hash", "bundle_version", "ledger_manifest_id", "verdict_id",
+               "decision", "signals", "versions")  # the contract line's keys, in order (the Parquet columns')
 
 
 def verdict_record(verdict: VerdictRow, document: Document, source_id: str | None,
-                   decision: str | None = None) -> dict[str, Any]:
-    wm = verdict.watermark or {}
-    return {
-        "document_id": document.id,
-        "source_id": source_id,
-        "p_machine": verdict.p_machine,
-        "verdict": verdict.verdict,
-        "watermark": {"z_score": wm.get("z_score"), "p_value": wm.get("p_value"),
-                      "watermarked": bool(wm.get("watermarked")), "key_id": wm.get("key_id")},
-        "pii_count": verdict.pii_count,
-        "pii_types": [t for t in (verdict.pii_types or "").split(",") if t],
-        "p_toxic": verdict.p_toxic,
-        "misuse": verdict.misuse,
-        "detectors": verdict.detectors,
-        "pii": [{key: item.get(key) for key in PII_KEYS} for item in verdict.pii or []],
-        "content_hash": document.content_hash,
-        "bundle_version": verdict.bundle_version,
-        "ledger_manifest_id": verdict.ledger_manifest_id,
-        "verdict_id": verdict.id,
+                   decision: str | None = None, records: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contract line: the document's keys, every registered signal's flat keys (``flat_view``), the
+    verdict's own. ``records``: the stored records as this reader may see them (default: all of them)."""
+    flat, others = flat_view(verdict.signals if records is None else records, "export")
+    return order({
+        "document_id": document.id, "source_id": source_id, **flat, "misuse": verdict.misuse,
+        "content_hash": document.content_hash, "bundle_version": verdict.bundle_version, "verdict_id": verdict.id,
         "decision": decision,  # the document's latest review decision, if any
-        "signals": verdict.signals or {},  # {name: record} of registered signals without columns of their own
+        "signals": others,  # {name: record} of registered signals without flat keys of their own
         "versions": verdict.versions or {},  # {name: version} of every signal that judged it
-    }
+    }, RECORD_KEYS)
 
 
 def csv_row(record: dict[str, Any]) -> list[Any]:
@@ -96,10 +87,10 @@ def job_verdict_page(session: Session, job: ScanJob, after: int, limit: int, *, 
     decisions = latest_decisions(session, [document.id for _seq, _verdict, document, _source in scored])
     records = []
     for seq, verdict, document, source_id in scored:
-        record = verdict_record(verdict, document, source_id, decisions.get(document.id))
-        if tenant is not None:
-            record["ledger_manifest_id"] = own_manifest_id(session, tenant, verdict)
-        records.append((seq, record))
+        stored = dict(verdict.signals or {})
+        if tenant is not None and own_manifest_id(session, tenant, verdict) is None:
+            stored["provenance"] = None  # a match in another tenant's ledger is not this reader's to see
+        records.append((seq, verdict_record(verdict, document, source_id, decisions.get(document.id), stored)))
     return VerdictPage(records, cursor, end=not stopped and len(rows) < limit)
 
 

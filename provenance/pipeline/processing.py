@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from provenance.pipeline.document_scoring import DocumentResult, DocumentScorer
+from provenance.pipeline.document_scoring import DocumentResult, DocumentScorer, verdict_fields
 from provenance.settings import Settings
 from provenance.store import Chunk, Document, ScanJob, StagedText, VerdictRow, session_scope, utcnow
 
@@ -84,32 +84,26 @@ def claim_chunk(session: Session, chunk_id: int, token: str, lease_seconds: floa
 
 
 def _verdict_row(document_id: int, version: str, job_id: str, result: DocumentResult,
-                 match: dict[str, Any] | None) -> VerdictRow:
-    """The verdict row; the ledger match (manifest id, kind, similarity) is kept in the ``watermark`` JSON."""
-    ledger_manifest_id = match["manifest_id"] if match else None
-    needs_review, priority = result.review(ledger_manifest_id is not None)
-    wm = dict(result.watermark)
-    wm["provenance"] = match
-    return VerdictRow(
-        document_id=document_id, bundle_version=version, job_id=job_id, p_machine=result.p_machine,
-        verdict=result.verdict, margin=result.margin, detectors=result.detectors, reasons=result.reasons,
-        num_tokens=result.num_tokens, watermark=wm, watermarked=result.watermarked, watermark_z=wm.get("z_score"),
-        watermark_p=wm.get("p_value"), watermark_key_id=wm.get("key_id"), ledger_manifest_id=ledger_manifest_id,
-        pii=result.pii, pii_count=len(result.pii), pii_types=result.pii_types, toxicity=result.toxicity,
-        p_toxic=None if not result.toxicity else result.toxicity.get("p_toxic"), misuse=result.misuse,
-        models=result.models, needs_review=needs_review, review_priority=priority,
-        signals=dict(result.signals), versions=dict(result.versions))
+                 ledger: tuple[dict[str, Any] | None, str | None]) -> VerdictRow:
+    """The verdict row: every signal's record and version, the ledger lookup's (the provenance signal,
+    ``ledger`` = (best match, version)) among them, and the columns copied out of those records."""
+    match, ledger_version = ledger
+    records = {**result.records, "provenance": match}
+    versions = {**result.versions, "provenance": ledger_version}
+    return VerdictRow(document_id=document_id, bundle_version=version, job_id=job_id, models=result.models,
+                      **verdict_fields(records, versions))
 
 
-def _ledger_matches(settings: Settings, session: Session, texts: list[str]) -> list[dict[str, Any] | None]:
+def _ledger_matches(settings: Settings, session: Session, texts: list[str]) -> tuple[list[dict[str, Any] | None],
+                                                                                     str | None]:
     """The provenance signal's best ledger match per text (exact, near duplicate or containment), looked up
-    in the write transaction so a generation recorded moments ago is seen."""
+    in the write transaction so a generation recorded moments ago is seen, and the signal's version."""
     from provenance.signals import signal_set
     from provenance.signals.provenance import ProvenanceResult
 
     signal = signal_set(settings).get("provenance")
     records = signal.lookup(texts, connection=session.connection())
-    return [ProvenanceResult(record).best_match for record in records]
+    return [ProvenanceResult(record).record() for record in records], signal.version
 
 
 def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = None) -> dict[str, Any]:
@@ -152,8 +146,8 @@ def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = No
             VerdictRow.document_id.in_([doc_id for doc_id, _, _ in staged]),
             VerdictRow.bundle_version == version)))
         pending = [(row, result) for row, result in zip(staged, results, strict=True) if row[0] not in existing]
-        ledger = dict(zip([row[0] for row, _ in pending],
-                          _ledger_matches(settings, session, [row[1] for row, _ in pending]), strict=True))
+        matches, ledger_version = _ledger_matches(settings, session, [row[1] for row, _ in pending])
+        ledger = dict(zip([row[0] for row, _ in pending], matches, strict=True))
         written = 0
         for (doc_id, text, _content_hash), result in zip(staged, results, strict=True):
             document = session.get(Document, doc_id)
@@ -162,7 +156,7 @@ def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = No
                 document.raw_text = text
             if doc_id in existing:
                 continue
-            session.add(_verdict_row(doc_id, version, job_id, result, ledger.get(doc_id)))
+            session.add(_verdict_row(doc_id, version, job_id, result, (ledger.get(doc_id), ledger_version)))
             existing.add(doc_id)
             written += 1
         session.query(StagedText).filter(StagedText.chunk_id == chunk_id).delete(synchronize_session=False)

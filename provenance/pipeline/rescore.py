@@ -7,9 +7,9 @@ The job then points at the new version, so ``jobs show`` and ``verdicts export -
 
 When the detector bundle is the same but another signal's version differs from the ``versions`` its verdicts
 recorded (a new toxicity bundle, rotated watermark keys, a new version of a registered signal), the job is
-judged again under ``<bundle version>+<digest of every signal's version>`` (``verdict_version``), so the new
-verdicts sit beside the old ones exactly as after a retrain. Verdicts written before versions were recorded
-(NULL) are not compared.
+judged again under ``<bundle version>+<digest of every signal's version>``, so the new verdicts sit beside the
+old ones exactly as after a retrain. Migration 0009 filled in the versions of verdicts written before they were
+recorded, from what their ``models`` column says produced them; a verdict without either (NULL) is not compared.
 
 The text comes from the store when it kept the raw text; otherwise the job's input files are read again and
 matched by content hash (texts are never staged longer than their scoring).
@@ -52,7 +52,8 @@ def signal_versions_digest(versions: dict[str, Any]) -> str:
 
 
 def _changed_versions(settings: Settings, session: Any, job: ScanJob) -> dict[str, Any] | None:
-    """The document signals' versions now, when some verdict of the job recorded others; else None."""
+    """Every signal's version now (the document signals' and the ledger lookup's), when some verdict of the job
+    recorded others; else None."""
     from provenance.signals import signal_set
 
     stored = session.scalars(select(VerdictRow.versions).join(JobItem, JobItem.document_id == VerdictRow.document_id)
@@ -60,7 +61,9 @@ def _changed_versions(settings: Settings, session: Any, job: ScanJob) -> dict[st
     recorded = [versions for versions in stored if versions]
     if not recorded:
         return None
-    current = signal_set(settings).versions(options={"watermark": {"evidence": True}})
+    signals = signal_set(settings)
+    current = {**signals.versions(options={"watermark": {"evidence": True}}),
+               "provenance": signals.get("provenance").version}  # every signal a verdict records
     return current if any(versions != current for versions in recorded) else None
 
 

@@ -106,7 +106,8 @@ def toxicity_evidence(settings: Settings, verdict: Any) -> ToxicityEvidence:
     verdict (its version is recorded in ``models["toxicity"]``); otherwise the panel says it is not known."""
     from provenance.pipeline.document_scoring import MISUSE_MACHINE_P_TOXIC
 
-    record = verdict.toxicity if isinstance(verdict.toxicity, dict) else None
+    stored = verdict.record("toxicity")
+    record = stored if isinstance(stored, dict) else None
     p_toxic = verdict.p_toxic if verdict.p_toxic is not None else (record or {}).get("p_toxic")
     p_toxic = None if p_toxic is None else float(p_toxic)
     toxic = bool((record or {}).get("toxic"))
@@ -248,7 +249,7 @@ def detector_scale(settings: Settings, verdict: Any) -> DetectorScale:
     fell (``metrics.human_reference`` of its card: 5th/50th/95th percentiles). Without that reference (a
     bundle trained before it was stored, or one no longer installed) the bars carry the raw signed scores and
     ``reference`` says why they cannot be compared with each other."""
-    scores = {str(k): float(v) for k, v in (verdict.detectors or {}).items()
+    scores = {str(k): float(v) for k, v in ((verdict.record("detection") or {}).get("detectors") or {}).items()
               if isinstance(v, (int, float)) and math.isfinite(float(v))}
     card, where = _detector_card(settings, getattr(verdict, "bundle_version", None))
     reference = ((card or {}).get("metrics") or {}).get("human_reference") or {}

@@ -7,7 +7,7 @@ The CLI, the API, the scanning pipeline, the generation screen and the dashboard
 here. Importing this package loads no model library: each signal imports what it needs when it first scores.
 """
 
-from provenance.signals.base import Availability, BaseSignal, Signal, SignalResult
+from provenance.signals.base import VIEWS, Availability, BaseSignal, Signal, SignalResult
 from provenance.signals.registry import (
     REGISTRY,
     build_signal,
@@ -19,7 +19,7 @@ from provenance.signals.registry import (
 )
 from provenance.signals.signal_set import SignalSet, signal_set
 
-__all__ = ["REGISTRY", "Availability", "BaseSignal", "Signal", "SignalResult", "SignalSet", "build_signal",
+__all__ = ["REGISTRY", "VIEWS", "Availability", "BaseSignal", "Signal", "SignalResult", "SignalSet", "build_signal",
            "document_signal_names", "register", "signal_class", "signal_names", "signal_set", "unregister"]
 
 

@@ -3,8 +3,10 @@
 A signal declares everything the platform needs to wire and store it: its ``name``; ``from_settings`` (its own
 slice of ``Settings``); a cheap ``stamp`` (when it changes, ``SignalSet`` rebuilds the signal); ``version``
 (recorded with every verdict); ``score(texts)`` -> one ``SignalResult`` per text, whose ``record()`` is what
-the verdict stores under ``signals[name]``; ``indexed`` (the few stored columns it fills, for queries and the
-review queue) and ``flat`` (the record's keys that also appear flat in exports and the records API).
+the verdict stores under ``signals[name]`` (its version under ``versions[name]``); ``indexed`` (the few verdict
+columns copied out of that record, for queries and the review queue) and ``flat`` (the keys it shows flat in
+``verdicts export`` and the records API, built from the stored records by ``flat_fields``). A signal that
+declares no flat keys is shown under its name in the views' ``signals`` object instead.
 """
 
 from __future__ import annotations
@@ -24,13 +26,12 @@ class Availability:
     reason: str | None = None
 
 
+VIEWS = ("export", "api")  # the read views: ``verdicts export`` (and the API's job pages), ``/v1/verdicts/{id}``
+
+
 @dataclass
 class SignalResult:
-    """One signal's judgement of one text. ``document_fields`` says which named ``DocumentResult`` fields the
-    result fills (the five built-in signals); ``record`` is the JSON stored under ``signals[name]``."""
-
-    def document_fields(self) -> dict[str, Any]:
-        return {}
+    """One signal's judgement of one text; ``record`` is the JSON stored under ``signals[name]``."""
 
     def record(self) -> Any:
         """The stored form (JSON): by default the dataclass's fields."""
@@ -59,8 +60,8 @@ class BaseSignal:
     available, no indexed columns. A signal overrides what it needs."""
 
     name: ClassVar[str] = ""
-    indexed: ClassVar[dict[str, str]] = {}  # verdict column -> key of this signal's record it is read from
-    flat: ClassVar[tuple[str, ...]] = ()  # record keys shown flat in exports and the records API
+    indexed: ClassVar[dict[str, str]] = {}  # verdict column -> key of this signal's record it is copied from
+    flat: ClassVar[dict[str, tuple[str, ...]]] = {}  # view -> keys this signal shows flat there (see VIEWS)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Any:
@@ -73,6 +74,13 @@ class BaseSignal:
 
     def availability(self) -> Availability:
         return Availability(True)
+
+    @classmethod
+    def flat_fields(cls, records: Mapping[str, Any], view: str) -> dict[str, Any]:
+        """This signal's flat keys (``flat[view]``) in a read view, from the verdict's stored records (all of
+        them, by signal name: a view may show one signal's value beside another's). Default: none; the record
+        is shown under ``signals[name]``."""
+        return {}
 
     @classmethod
     def review_share(cls, columns: Mapping[str, Any]) -> float:

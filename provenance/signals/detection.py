@@ -28,10 +28,6 @@ class DetectionSignalResult(SignalResult):
     reasons: list[str] = field(default_factory=list)
     num_tokens: int | None = None
 
-    def document_fields(self) -> dict[str, Any]:
-        return {"p_machine": self.p_machine, "verdict": self.verdict, "margin": self.margin,
-                "detectors": self.detectors, "reasons": self.reasons, "num_tokens": self.num_tokens}
-
 
 def _build_service(settings: Settings, **options: Any) -> DetectionService:
     return DetectionService(settings, **options)
@@ -42,6 +38,15 @@ class DetectionSignal(BaseSignal):
     ``DetectionService`` is built (scoring here, training through ``training_service``)."""
 
     name = "detection"
+    indexed = {"p_machine": "p_machine", "verdict": "verdict", "margin": "margin"}
+    flat = {"export": ("p_machine", "verdict", "detectors"),
+            "api": ("verdict", "p_machine", "margin", "detectors", "reasons", "num_tokens")}
+
+    @classmethod
+    def flat_fields(cls, records: Mapping[str, Any], view: str) -> dict[str, Any]:
+        record = records.get(cls.name) or {}
+        defaults = {"verdict": "abstain", "detectors": {}, "reasons": []}  # as an unscored verdict's columns
+        return {key: record.get(key, defaults.get(key)) for key in cls.flat[view]}
 
     def __init__(self, settings: Settings, *, bundle_name: str | None = None, lm: Any = None) -> None:
         self.settings = settings

@@ -104,14 +104,31 @@ class PIIResult(SignalResult):
     items: list[dict[str, Any]] = field(default_factory=list)
     mapping: list[tuple[int, int, int, int]] = field(default_factory=list)
 
-    def document_fields(self) -> dict[str, Any]:
-        return {"redacted_text": self.redacted_text, "pii": self.items}
+    def record(self) -> dict[str, Any]:
+        """The findings (offsets in the redacted text, which the document row keeps), their count and their
+        types as ``,EMAIL_ADDRESS,PERSON,`` (the indexed column's form, for SQL ``LIKE '%,TYPE,%'``)."""
+        types = sorted({item["type"] for item in self.items})
+        return {"items": self.items, "count": len(self.items),
+                "types": "," + ",".join(types) + "," if types else ""}
 
 
 class PIISignal(BaseSignal):
     """Presidio + spaCy with the configured entities, lists and operator (one process, no sub-processes)."""
 
     name = "pii"
+    indexed = {"pii_count": "count", "pii_types": "types"}
+    flat = {"export": ("pii_count", "pii_types", "pii"), "api": ("pii", "pii_count")}
+    EXPORT_KEYS = ("type", "start", "end", "original_start", "original_end", "operator")  # each finding's
+
+    @classmethod
+    def flat_fields(cls, records: Mapping[str, Any], view: str) -> dict[str, Any]:
+        record = records.get(cls.name) or {}
+        items = record.get("items") or []
+        if view == "api":
+            return {"pii": items, "pii_count": int(record.get("count") or 0)}
+        return {"pii_count": int(record.get("count") or 0),
+                "pii_types": [t for t in (record.get("types") or "").split(",") if t],
+                "pii": [{key: item.get(key) for key in cls.EXPORT_KEYS} for item in items]}
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

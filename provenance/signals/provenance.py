@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,16 +226,16 @@ def _mtime(path: Path) -> tuple[int, int] | None:
 
 @dataclass
 class ProvenanceResult(SignalResult):
-    """The lookup record; ``best_match`` (manifest id, kind, similarity) is what a verdict stores."""
+    """The lookup record (``value``); ``best_match`` (manifest id, kind, similarity) is what a verdict stores."""
 
-    record: dict[str, Any]
+    value: dict[str, Any]
 
     @property
     def best_match(self) -> dict[str, Any] | None:
-        return self.record.get("best_match")
+        return self.value.get("best_match")
 
-    def document_fields(self) -> dict[str, Any]:
-        return {"provenance": self.best_match}
+    def record(self) -> dict[str, Any] | None:
+        return self.best_match
 
 
 class ProvenanceSignal(BaseSignal):
@@ -243,6 +243,14 @@ class ProvenanceSignal(BaseSignal):
     ``lookup`` takes a ``connection`` to see a transaction's uncommitted rows, and a ``tenant``."""
 
     name = "provenance"
+    indexed = {"ledger_manifest_id": "manifest_id"}
+    flat = {"export": ("ledger_manifest_id",), "api": ("ledger_manifest_id",)}
+
+    @classmethod
+    def flat_fields(cls, records: Mapping[str, Any], view: str) -> dict[str, Any]:
+        """The matched manifest's id (a reader withholds the record when the manifest is not its tenant's)."""
+        match = records.get(cls.name)
+        return {"ledger_manifest_id": match.get("manifest_id") if isinstance(match, dict) else None}
 
     def __init__(self, settings: Settings, *, public_key: Any = None, engine: Engine | None = None) -> None:
         self.settings = settings

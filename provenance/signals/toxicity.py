@@ -14,12 +14,13 @@ from provenance.signals.base import Availability, BaseSignal, SignalResult
 
 @dataclass
 class ToxicityResult(SignalResult):
-    """``record``: ``{"p_toxic", "toxic", "categories", "note"?}``, or None when no bundle is trained."""
+    """``value``: ``{"p_toxic", "toxic", "categories", "note"?}``, or None when no bundle is trained; stored as
+    it is."""
 
-    record: dict[str, Any] | None
+    value: dict[str, Any] | None
 
-    def document_fields(self) -> dict[str, Any]:
-        return {"toxicity": self.record}
+    def record(self) -> dict[str, Any] | None:
+        return self.value
 
 
 class ToxicitySignal(BaseSignal):
@@ -27,6 +28,14 @@ class ToxicitySignal(BaseSignal):
     one place a ``ToxicityService`` is built: scans, generation screening and the toxicity commands use it."""
 
     name = "toxicity"
+    indexed = {"p_toxic": "p_toxic"}
+    flat = {"export": ("p_toxic",), "api": ("toxicity", "p_toxic")}
+
+    @classmethod
+    def flat_fields(cls, records: Mapping[str, Any], view: str) -> dict[str, Any]:
+        record = records.get(cls.name)
+        p_toxic = record.get("p_toxic") if isinstance(record, dict) else None
+        return {"p_toxic": p_toxic} if view == "export" else {"toxicity": record, "p_toxic": p_toxic}
 
     def __init__(self, settings: Settings, *, bundle_name: str | None = None) -> None:
         self.settings = settings

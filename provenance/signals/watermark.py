@@ -27,22 +27,22 @@ EVIDENCE_MAX_TOKENS = 4096  # longer documents keep their first tokens' evidence
 
 @dataclass
 class WatermarkResult(SignalResult):
-    """``record``: the contract object of ``provenance watermark detect --json``; ``evidence``: compact
+    """``value``: the contract object of ``provenance watermark detect --json``; ``evidence``: compact
     per-token detail when asked for (``offsets`` = flat [start, end, ...], ``green`` = one of 1/0/- per token,
-    ``spans`` = [[start, end, p_value], ...])."""
+    ``spans`` = [[start, end, p_value], ...]). Stored as the contract object with ``evidence`` inside."""
 
-    record: dict[str, Any]
+    value: dict[str, Any]
     evidence: dict[str, Any] | None = None
 
     @property
     def watermarked(self) -> bool:
-        return bool(self.record.get("watermarked"))
+        return bool(self.value.get("watermarked"))
 
-    def document_fields(self) -> dict[str, Any]:
-        record = dict(self.record)
+    def record(self) -> dict[str, Any]:
+        record = dict(self.value)
         if self.evidence is not None:
             record["evidence"] = self.evidence
-        return {"watermark": record}
+        return record
 
 
 class WatermarkSignal(BaseSignal):
@@ -51,6 +51,21 @@ class WatermarkSignal(BaseSignal):
     fresh installation verifies with the key it generates with)."""
 
     name = "watermark"
+    indexed = {"watermarked": "watermarked", "watermark_z": "z_score"}
+    flat = {"export": ("watermark",), "api": ("watermark", "watermarked")}
+
+    @classmethod
+    def flat_fields(cls, records: Mapping[str, Any], view: str) -> dict[str, Any]:
+        """The export's four-key summary; the API's whole stored record, carrying the ledger match (the
+        provenance signal's record) under ``provenance`` when the reader may see one."""
+        record = records.get(cls.name) or {}
+        if view == "export":
+            return {"watermark": {"z_score": record.get("z_score"), "p_value": record.get("p_value"),
+                                  "watermarked": bool(record.get("watermarked")), "key_id": record.get("key_id")}}
+        shown = dict(record)
+        if records.get("provenance"):
+            shown["provenance"] = records["provenance"]
+        return {"watermark": shown, "watermarked": bool(record.get("watermarked"))}
 
     @classmethod
     def review_share(cls, columns: Mapping[str, Any]) -> float:

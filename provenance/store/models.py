@@ -136,7 +136,10 @@ class StagedText(Base):
 
 
 class VerdictRow(Base):
-    """The ensemble's judgement of one document under one detector-bundle version."""
+    """The judgement of one document under one detector-bundle version (``+`` a digest of every signal's version
+    when only another signal changed): every signal's record under ``signals[name]`` and its version under
+    ``versions[name]`` (revision 0009 filled both in for older rows), plus the few columns signals declare as
+    indexed (``BaseSignal.indexed``: copies out of their records, for queries and the review queue)."""
 
     __tablename__ = "verdicts"
     __table_args__ = (
@@ -150,33 +153,28 @@ class VerdictRow(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
     bundle_version: Mapped[str] = mapped_column(String(128))
     job_id: Mapped[str | None] = mapped_column(String(32))  # the job whose worker wrote it
+    signals: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {name: record} of every signal that judged it
+    versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {name: version} of the same signals
+    models: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scorer, bundle, keys, PII and toxicity ids
+    # Indexed copies (detection, watermark, PII, toxicity, ledger lookup), then the review columns.
     p_machine: Mapped[float | None] = mapped_column(Float)
-    verdict: Mapped[str] = mapped_column(String(16))  # machine | human | uncertain | abstain
+    verdict: Mapped[str] = mapped_column(String(16), default="abstain")  # machine | human | uncertain | abstain
     margin: Mapped[float | None] = mapped_column(Float)  # distance of p_machine from the nearer threshold
-    detectors: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    reasons: Mapped[list[Any]] = mapped_column(default=list)
-    num_tokens: Mapped[int | None] = mapped_column(Integer)
-    watermark: Mapped[dict[str, Any]] = mapped_column(default=dict)
     watermarked: Mapped[bool] = mapped_column(Boolean, default=False)
     watermark_z: Mapped[float | None] = mapped_column(Float)
-    watermark_p: Mapped[float | None] = mapped_column(Float)
-    watermark_key_id: Mapped[str | None] = mapped_column(String(64))
     ledger_manifest_id: Mapped[str | None] = mapped_column(String(64))
-    pii: Mapped[list[Any]] = mapped_column(default=list)  # entities with offsets in the redacted text
     pii_count: Mapped[int] = mapped_column(Integer, default=0)
     pii_types: Mapped[str] = mapped_column(String(512), default="")  # ",EMAIL,PERSON," for SQL filtering
-    toxicity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     p_toxic: Mapped[float | None] = mapped_column(Float)
-    misuse: Mapped[bool] = mapped_column(Boolean, default=False)
-    models: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scorer, bundle, keys, PII and toxicity ids
-    # {name: record} of registered signals without columns of their own, and {name: version} of every signal
-    # (NULL in rows written before revision 0004: read as {})
-    signals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    misuse: Mapped[bool] = mapped_column(Boolean, default=False)  # toxicity, with detection's verdict
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     review_priority: Mapped[float] = mapped_column(Float, default=0.0)
     review_status: Mapped[str | None] = mapped_column(String(16))  # None | decided | escalated | overlap
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def record(self, name: str) -> Any:
+        """Signal ``name``'s stored record (None when that signal did not judge this verdict)."""
+        return (self.signals or {}).get(name)
 
 
 class JobCallback(Base):

@@ -18,6 +18,7 @@ from provenance.review.accounts import FREE_FAILURES, add_reviewer
 from provenance.store import AuditLog, Document, ReviewDecision, VerdictRow, session_scope, upgrade
 from provenance.store.ledger import record_manifest
 from testkit.review_seed import seed_demo_verdicts
+from testkit.verdicts import verdict_row
 from tests.dashboard.browser import (
     ARTIFACTS,
     PASSWORD,
@@ -52,7 +53,7 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
     from provenance.signals import build_signal
 
     signal = build_signal("watermark", settings, tokenizer=micro_model.tokenizer, evidence=True)
-    watermark = signal.score([text])[0].document_fields()["watermark"]
+    watermark = signal.score([text])[0].record()
     # The toy registered signal of tests/provenance/test_signal_registry.py: its stored record gets a panel of its own.
     from tests.provenance.test_signal_registry import VowelSignal
 
@@ -67,7 +68,7 @@ def flagged_home(clean_env: Path, micro_model, micro_model_dir: Path) -> tuple[P
         db.add(document)
         db.flush()
         start = PREFIX.index("<")
-        verdict = VerdictRow(document_id=document.id, bundle_version="demo", job_id="demo-job", p_machine=0.91,
+        verdict = verdict_row(document_id=document.id, bundle_version="demo", job_id="demo-job", p_machine=0.91,
                           verdict="machine", margin=0.02, detectors={"perplexity": 0.88, "classifier": 0.93,
                                                                      "fast_detectgpt": 0.79},
                           reasons=["low perplexity"], num_tokens=100, watermark=watermark,

@@ -18,6 +18,7 @@ from provenance.review.accounts import add_reviewer
 from provenance.store import Document, VerdictRow, session_scope, upgrade
 from provenance.store.audit import audit
 from testkit.review_seed import seed_demo_verdicts
+from testkit.verdicts import verdict_row
 from tests.dashboard.browser import (
     ARTIFACTS,
     CHROMIUM,
@@ -45,7 +46,7 @@ def _verdict(document_id: int, **columns) -> VerdictRow:
     _, priority = review_priority(misuse=values["misuse"], watermarked=values["watermarked"],
                                   verdict=values["verdict"], p_machine=values["p_machine"], margin=values["margin"],
                                   pii_count=values["pii_count"], ledger_match=False)
-    return VerdictRow(document_id=document_id, needs_review=True, review_priority=priority, **values)
+    return verdict_row(document_id=document_id, needs_review=True, review_priority=priority, **values)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from provenance.settings import Settings
+from testkit.verdicts import verdict_row
 from testkit.waiting import wait_until
 from tests.conftest import install_bundle
 from tests.provenance.api_support import api_settings_for, audit_rows, generate_text, prepare_home
@@ -256,7 +257,7 @@ def test_lookups_of_unknown_ids_are_404(api_client: TestClient, make_key) -> Non
 
 def test_verdict_lookup_reads_the_store(api_client: TestClient, api_settings: Settings, make_key) -> None:
     from provenance.store.engine import session_scope
-    from provenance.store.models import Document, JobItem, ScanJob, VerdictRow
+    from provenance.store.models import Document, JobItem, ScanJob
 
     with session_scope(api_settings.resolved_database_url) as session:
         document = Document(content_hash="ab" * 32, source_id="doc-1", num_chars=10, redacted_text="Hi <PERSON_1>")
@@ -265,7 +266,7 @@ def test_verdict_lookup_reads_the_store(api_client: TestClient, api_settings: Se
         # The record id a reader sees is its own job item's (as the pipeline writes it), not the document's.
         session.add(JobItem(job_id="lookupjob", seq=0, source_id="doc-1", outcome="document",
                             document_id=document.id))
-        verdict = VerdictRow(document_id=document.id, bundle_version="b1", verdict="human", p_machine=0.1,
+        verdict = verdict_row(document_id=document.id, bundle_version="b1", verdict="human", p_machine=0.1,
                           detectors={"ll": -3.0}, reasons=[], pii=[], pii_count=1, watermark={})
         session.add(verdict)
         session.flush()

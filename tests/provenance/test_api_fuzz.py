@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from provenance.apikeys import create_api_key
+from testkit.verdicts import verdict_row
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def two_tenants(api_app, api_settings):  # noqa: ANN001, ANN201, F811 - fixtures
     from sqlalchemy import select
 
     from provenance.store.engine import session_scope
-    from provenance.store.models import JobItem, VerdictRow
+    from provenance.store.models import JobItem
 
     marker = f"alpha-marker-{uuid.uuid4().hex}"
     _id, alpha = create_api_key(api_settings.resolved_database_url, name="alpha", scopes="verify,scan",
@@ -64,7 +65,7 @@ def two_tenants(api_app, api_settings):  # noqa: ANN001, ANN201, F811 - fixtures
         job_id = submitted.json()["job_id"]
         with session_scope(api_settings.resolved_database_url) as session:
             item = session.scalars(select(JobItem).where(JobItem.job_id == job_id)).one()
-            session.add(VerdictRow(document_id=item.document_id, bundle_version="fuzz", job_id=job_id,
+            session.add(verdict_row(document_id=item.document_id, bundle_version="fuzz", job_id=job_id,
                                 verdict="human", p_machine=0.1, detectors={}, reasons=[], pii=[], watermark={}))
         yield api_app, beta, (marker, job_id)
 

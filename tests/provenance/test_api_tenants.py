@@ -23,6 +23,7 @@ from provenance.apikeys import create_api_key
 from provenance.settings import Settings
 from provenance.store.engine import session_scope
 from provenance.store.models import AuditLog, Document, JobItem, VerdictRow
+from testkit.verdicts import verdict_row
 from tests.provenance.api_support import api_settings_for, generate_text, prepare_home
 
 OWNER, OTHER = "newsroom", "partner"
@@ -73,7 +74,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, micro_model_dir: Path) -> It
         job_id = scanned.json()["job_id"]
         with session_scope(settings.resolved_database_url) as session:  # no worker here: write the verdict
             item = session.scalars(select(JobItem).where(JobItem.job_id == job_id)).one()
-            verdict = VerdictRow(document_id=item.document_id, bundle_version="b1", job_id=job_id, verdict="human",
+            verdict = verdict_row(document_id=item.document_id, bundle_version="b1", job_id=job_id, verdict="human",
                               p_machine=0.1, detectors={}, reasons=[], pii=[], watermark={})
             session.add(verdict)
             session.flush()
@@ -226,7 +227,7 @@ def test_same_text_two_tenants_reveals_nothing_of_the_other(world: World) -> Non
     text, manifest_id = generated["text"], generated["manifest"]["id"]
     owner_job, document_id = _scan_one(world, "owner", "newsroom-wire-0042", text)
     with session_scope(world.settings.resolved_database_url) as session:
-        verdict = VerdictRow(document_id=document_id, bundle_version="b1", job_id=owner_job, verdict="machine",
+        verdict = verdict_row(document_id=document_id, bundle_version="b1", job_id=owner_job, verdict="machine",
                           p_machine=0.93, margin=0.4, detectors={}, reasons=[], pii=[], watermarked=True,
                           watermark={"watermarked": True, "z_score": 9.1,
                                      "provenance": {"manifest_id": manifest_id, "kind": "exact"}},
@@ -266,7 +267,7 @@ def test_a_tenant_that_gave_no_record_id_sees_none(world: World) -> None:
     text = "A plain paragraph both tenants happen to hold, about a harbour at dawn."
     owner_job, document_id = _scan_one(world, "owner", "newsroom-private-id", text)
     with session_scope(world.settings.resolved_database_url) as session:
-        verdict = VerdictRow(document_id=document_id, bundle_version="b1", job_id=owner_job, verdict="human",
+        verdict = verdict_row(document_id=document_id, bundle_version="b1", job_id=owner_job, verdict="human",
                           p_machine=0.1, detectors={}, reasons=[], pii=[], watermark={})
         session.add(verdict)
         session.flush()

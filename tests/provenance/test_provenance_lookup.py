@@ -55,7 +55,7 @@ def stamped_home(tmp_path_factory: pytest.TempPathFactory):
 def _lookup(settings: Settings, texts: list[str]) -> list[dict]:
     from provenance.signals import build_signal
 
-    return [result.record for result in build_signal("provenance", settings).score(texts)]
+    return [result.value for result in build_signal("provenance", settings).score(texts)]
 
 
 def test_published_generations_are_matched_to_their_manifests(stamped_home) -> None:
@@ -111,13 +111,14 @@ def test_scan_pipeline_stores_the_match_and_the_watermark_evidence(stamped_home,
     for chunk_id in sent:
         processing.process_chunk(settings, chunk_id)
     with session_scope(settings.resolved_database_url) as db:
-        rows = db.execute(select(Document.source_id, VerdictRow.ledger_manifest_id, VerdictRow.watermark)
+        rows = db.execute(select(Document.source_id, VerdictRow.ledger_manifest_id, VerdictRow.signals)
                           .join(VerdictRow, VerdictRow.document_id == Document.id)).all()
-    by_source = {source: (manifest_id, watermark) for source, manifest_id, watermark in rows}
+    by_source = {source: (manifest_id, signals) for source, manifest_id, signals in rows}
     for i, item in enumerate(stamped):
-        manifest_id, watermark = by_source[f"doc-{i}"]
+        manifest_id, signals = by_source[f"doc-{i}"]
+        watermark = signals["watermark"]
         assert manifest_id == item.manifest["id"]
-        assert watermark["provenance"]["manifest_id"] == manifest_id
+        assert signals["provenance"]["manifest_id"] == manifest_id  # the ledger lookup's own record
         evidence = watermark["evidence"]
         assert len(evidence["offsets"]) == 2 * len(evidence["green"]) > 0
         assert watermark["watermarked"] and not watermark["abstain"]

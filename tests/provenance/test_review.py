@@ -218,7 +218,7 @@ def test_item_detail_has_text_pii_offsets_and_decisions(seeded: str) -> None:
         detail = review.item_detail(db, row.id)
         assert review.item_detail(db, 10**9) is None
     assert detail is not None and detail.text
-    for entity in detail.verdict.pii:
+    for entity in detail.verdict.record("pii")["items"]:
         assert detail.text[entity["start"]:entity["end"]] == f"<{entity['type']}>"
 
 

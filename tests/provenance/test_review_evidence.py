@@ -18,6 +18,7 @@ from provenance.settings import Settings
 from provenance.store import AuditLog, Document, ScanJob, VerdictRow, session_scope, upgrade, utcnow
 from provenance.store.audit import audit
 from testkit.texts import synthetic_toxicity_rows
+from testkit.verdicts import verdict_row
 from tests.conftest import install_bundle, resign_bundle
 
 
@@ -52,7 +53,7 @@ def add_verdict(url: str, text: str = "An invented letter about the harbour and 
                             source_id=None, num_chars=len(text), redacted_text=text)
         db.add(document)
         db.flush()
-        verdict = VerdictRow(document_id=document.id, job_id=job_id, needs_review=True, **values)
+        verdict = verdict_row(document_id=document.id, job_id=job_id, needs_review=True, **values)
         db.add(verdict)
         db.flush()
         return verdict.id

@@ -20,6 +20,7 @@ from provenance.errors import ProvenanceError
 from provenance.settings import Settings, get_settings
 from provenance.store import AuditLog, Document, ReviewDecision, ScanJob, VerdictRow, ensure_schema, session_scope
 from testkit.review_seed import seed_demo_verdicts
+from testkit.verdicts import verdict_row
 from tests.cli_support import assert_clean_failure, json_lines, run_cli
 from tests.conftest import install_bundle, resign_bundle, write_signed_state
 
@@ -42,7 +43,7 @@ def _add_documents(url: str, texts: list[str], *, keep_text: bool = True, versio
                                 redacted_text=f"<PERSON> {text[:40]}", raw_text=text if keep_text else None)
             session.add(document)
             session.flush()
-            verdict = VerdictRow(document_id=document.id, bundle_version=version, job_id=job_id, p_machine=0.5,
+            verdict = verdict_row(document_id=document.id, bundle_version=version, job_id=job_id, p_machine=0.5,
                               verdict="uncertain", needs_review=True, review_priority=1.0)
             session.add(verdict)
             session.flush()
@@ -70,7 +71,7 @@ def test_reviews_export_labels_notes_and_disagreements(capsys, clean_env: Path) 
     # a second verdict (another bundle version) of document kept[0], decided the other way by another reviewer
     with session_scope(url) as session:
         document_id = session.get(VerdictRow, kept[0]).document_id
-        second = VerdictRow(document_id=document_id, bundle_version="v2:test", job_id="job-a", p_machine=0.4,
+        second = verdict_row(document_id=document_id, bundle_version="v2:test", job_id="job-a", p_machine=0.4,
                          verdict="uncertain", needs_review=True, review_priority=1.0)
         session.add(second)
         session.flush()

@@ -20,7 +20,16 @@ import httpx
 import pytest
 
 from provenance.settings import Settings
-from provenance.signals import BaseSignal, SignalResult, SignalSet, register, signal_set, unregister
+from provenance.signals import (
+    BaseSignal,
+    SignalResult,
+    SignalSet,
+    register,
+    signal_class,
+    signal_names,
+    signal_set,
+    unregister,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +105,13 @@ def test_a_registered_signal_reaches_the_verdict_export_and_the_api(
         stored = {row.signals["vowels"]["vowel_share"] for row in rows}
         assert {row.versions["vowels"] for row in rows} == {"vowels:1"}
         verdict_id = rows[0].id
+        for row in rows:  # every signal, built-in or not, stores its record and version the same way
+            assert set(row.signals) == set(row.versions) == set(signal_names())
+            for name in signal_names():  # and the indexed columns are copies out of those records
+                record = row.signals[name] or {}
+                for column, key in signal_class(name).indexed.items():
+                    if record.get(key) is not None:
+                        assert getattr(row, column) == record[key], (name, column)
     assert len(rows) == 3 and stored == expected
 
     for fmt in ("jsonl", "parquet"):
@@ -239,3 +255,43 @@ def test_a_signal_set_that_checks_every_nth_use_still_sees_a_promotion_by_then(t
     card.write_text(json.dumps({"name": "default", "trained": "second"}))
     assert [signals.get("detection") is first for _ in range(2)] == [True, True]
     assert signals.get("detection") is not first  # the third use compares and rebuilds
+
+
+def test_a_changed_version_of_a_built_in_signal_lets_rescore_judge_again(
+        tmp_path: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in signals' versions are recorded like any other: another PII operator (the PII signal's
+    version) lets ``--rescore`` judge the job again under the same detector bundle."""
+    from provenance.errors import ProvenanceError
+    from provenance.pipeline import processing, submission
+    from provenance.pipeline.rescore import rescore
+    from provenance.store import VerdictRow, session_scope, upgrade
+    from testkit.texts import synthetic_paragraphs
+    from tests.conftest import install_bundle
+
+    home = tmp_path / "home"
+    install_bundle(trained_bundle, home)
+    url = f"sqlite:///{home / 'db.sqlite'}"
+    upgrade(url)
+    monkeypatch.setenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    options = {"home": home, "model": str(micro_model_dir), "database_url": url, "hub_offline": True,
+               "device": "cpu", "scan_chunk_size": 8, "store_raw_text": True}
+    settings = Settings(**options)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n"
+                              for i, t in enumerate(synthetic_paragraphs(2, seed=8))))
+    sent: list[int] = []
+    monkeypatch.setattr(submission, "send_chunk", lambda _settings, chunk_id: sent.append(chunk_id))
+    job = submission.submit_paths(settings, [source])
+    for chunk_id in sent:
+        processing.process_chunk(settings, chunk_id)
+    with pytest.raises(ProvenanceError, match="already judged"):
+        rescore(settings, job)
+
+    hashing = Settings(**options, pii_operator="hash")
+    staged = rescore(hashing, job)
+    assert staged["to_score"] == 2 and staged["bundle_version"].startswith(staged["previous_bundle_version"] + "+")
+    for chunk_id in staged["chunk_ids"]:
+        processing.process_chunk(hashing, chunk_id)
+    with session_scope(url) as session:
+        versions = sorted(row.versions["pii"] for row in session.query(VerdictRow).all())
+    assert versions == ["operator:hash"] * 2 + ["operator:replace"] * 2

@@ -14,12 +14,17 @@ from provenance.api.common import finite, reading_tenant, services_of
 from provenance.api.errors import ApiError
 from provenance.api.schemas import ERROR_RESPONSES
 from provenance.apikeys import ApiKeyInfo
+from provenance.signals.views import flat_view, order
 from provenance.store.models import Document, JobItem, Manifest, ScanJob, VerdictRow
 from provenance.tenant_view import own_manifest_id, own_review, own_source_id
 
 TENANT_QUERY = Query(None, description="platform-admin keys only: read this tenant's records (audited).")
 
 router = APIRouter(prefix="/v1", tags=["records"])
+RECORD_KEYS = ("id", "tenant", "job_id", "bundle_version", "verdict", "p_machine", "margin", "detectors", "reasons",
+               "num_tokens", "watermark", "watermarked", "ledger_manifest_id", "pii", "pii_count", "toxicity",
+               "p_toxic", "misuse", "needs_review", "review_status", "created_at", "signals", "versions",
+               "document")  # the contract object's keys, in order
 
 
 def _iso(value: Any) -> str | None:
@@ -67,28 +72,24 @@ async def get_verdict(verdict_id: int, request: Request, tenant: str | None = TE
         # The scan matched the whole ledger; a match in another tenant's ledger is not this reader's to see,
         # and neither is what that match did to the review flags (recomputed with the reader's ledger).
         manifest_id = own_manifest_id(session, owner, verdict)
-        watermark = dict(verdict.watermark or {})
+        stored = dict(verdict.signals or {})
         if manifest_id is None:
-            watermark.pop("provenance", None)
+            stored["provenance"] = None
+        flat, others = flat_view(stored, "api")
         needs_review, _priority = own_review(verdict, manifest_id is not None)
-        record = {
+        record = order({
             "id": verdict.id, "tenant": owner,
             # Documents are shared by content: the job that first scored it may be another tenant's.
-            "job_id": own_job, "bundle_version": verdict.bundle_version,
-            "verdict": verdict.verdict, "p_machine": verdict.p_machine, "margin": verdict.margin,
-            "detectors": verdict.detectors, "reasons": verdict.reasons, "num_tokens": verdict.num_tokens,
-            "watermark": watermark, "watermarked": verdict.watermarked,
-            "ledger_manifest_id": manifest_id, "pii": verdict.pii, "pii_count": verdict.pii_count,
-            "toxicity": verdict.toxicity, "p_toxic": verdict.p_toxic, "misuse": verdict.misuse,
+            "job_id": own_job, "bundle_version": verdict.bundle_version, **flat, "misuse": verdict.misuse,
             "needs_review": needs_review, "review_status": verdict.review_status,
             "created_at": _iso(verdict.created_at),
-            "signals": verdict.signals or {}, "versions": verdict.versions or {},
+            "signals": others, "versions": verdict.versions or {},
             "document": None if document is None else {
                 "id": document.id, "content_hash": document.content_hash,
                 # The record id *this* tenant submitted (job_items), never the first submitter's.
                 "source_id": own_source_id(session, owner, document.id, own_job),
                 "num_chars": document.num_chars, "redacted_text": document.redacted_text},
-        }
+        }, RECORD_KEYS)
     return JSONResponse(finite(record))
 
 
