@@ -40,8 +40,13 @@ def start_store_workers(env: dict[str, str], base: Path, count: int = 3) -> tupl
     homes = [base / f"host-{index}" for index in range(count)]
     workers = [WorkerProcess({**env, "PROVENANCE_HOME": str(home)}, base / "logs" / f"worker-{index}.log",
                              extra=STORE_WORKER) for index, home in enumerate(homes)]
-    for worker in workers:
-        worker.wait_ready()
+    try:
+        for worker in workers:
+            worker.wait_ready()
+    except BaseException:  # the caller never sees them: stop them here rather than leave orphans
+        for worker in workers:
+            worker.kill()
+        raise
     return workers, homes
 
 
