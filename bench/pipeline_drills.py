@@ -3,7 +3,8 @@ published to the store, three workers each on an empty data home of its own (`pr
 --from-store`), and one failure mid-scan per run: a worker SIGKILLed, `pg_ctl restart -m fast`, Redis
 restarted empty. For each run: documents lost (no verdict) and doubled (more than one), the stall after the
 failure (longest wait between chunk completions from the failure to the end: a chunk that waited out its lease
-or a stall timer shows here; the goal after a restart is < 30 s, not the 300 s lease), log lines that say a
+or a stall timer shows here; the goal after a restart is < 30 s, not the 300 s lease; the same measure
+before the failure is the baseline, since one chunk's scoring is a gap by itself), log lines that say a
 chunk or the job waited out a timer, documents/s over the whole job, and `uptime` load. The baseline is the
 input: every line must end as exactly one verdict. Timers are the defaults (what users get) unless --lease /
 --stall are given; after a SIGKILL the killed worker's chunk comes back after its lease (300 s by default),
@@ -32,7 +33,15 @@ from pipeline_throughput import prepare_base
 
 from provenance.settings import Settings
 from provenance.store import ScanJob, session_scope, utcnow
-from testkit.drills import SECRET, lost_and_doubled, publish_artifacts, stall_after, start_store_workers, waited_lines
+from testkit.drills import (
+    SECRET,
+    longest_gap_before,
+    lost_and_doubled,
+    publish_artifacts,
+    stall_after,
+    start_store_workers,
+    waited_lines,
+)
 from testkit.services import PostgresServer, postgres_bindir
 
 DRILLS = ("sigkill", "postgres_restart", "redis_restart")
@@ -80,6 +89,7 @@ def run_drill(name: str, base: Path, root: Path, model: str, dump: Path, redis, 
             chunks = (job.chunks_done, job.chunks_total)
         return {"status": summary["status"], **lost_and_doubled(settings, job_id), "chunks": chunks,
                 "stall_after_failure_s": stall_after(settings, job_id, broken_at),
+                "longest_gap_before_failure_s": longest_gap_before(settings, job_id, broken_at),
                 "waited_out_a_timer": waited_lines(workers)[:5], "docs_per_s": round(summary["total"] / seconds, 2),
                 "seconds": round(seconds, 1), "load_at_failure": load_at_failure, "load_at_end": load(),
                 "workers_alive": sum(worker.process.poll() is None for worker in workers)}

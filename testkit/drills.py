@@ -61,6 +61,17 @@ def stall_after(settings: Settings, job_id: str, since: datetime) -> float:
         if finished else float("nan")
 
 
+def longest_gap_before(settings: Settings, job_id: str, until: datetime) -> float:
+    """The same measure before the failure (between the job's first chunk completion and ``until``): the
+    baseline a stall after the failure is read against, since one chunk's scoring time is a gap by itself."""
+    with session_scope(settings.resolved_database_url) as session:
+        finished = sorted(session.scalars(select(Chunk.finished_at).where(
+            Chunk.job_id == job_id, Chunk.finished_at.is_not(None), Chunk.finished_at < until)))
+    moments = [*finished, until]
+    return round(max((b - a).total_seconds() for a, b in zip(moments, moments[1:], strict=False)), 2) \
+        if finished else float("nan")
+
+
 def lost_and_doubled(settings: Settings, job_id: str) -> dict[str, int]:
     """Input documents without a verdict (lost) and with more than one (doubled), lines never itemised, and
     texts still staged: the drill's outcome in numbers (the tests assert the same through their own checks)."""
