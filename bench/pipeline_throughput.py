@@ -36,7 +36,9 @@ from pipeline_common import (
 
 
 def prepare_base(base: Path, model: str, bundle: Path | None, data: Path) -> None:
-    """Bundle (copied, or trained on 400 labelled texts) and the active watermark key."""
+    """Bundle (imported: copied, signed with this home's key and audited, as `provenance detect import-bundle`
+    does, so workers that verify signatures accept it and `artifacts publish` can ship it; or trained on 400
+    labelled texts) and the active watermark key."""
     from provenance.keystore import KeyStore
     from provenance.runtime import load_configured_tokenizer
     from provenance.settings import Settings
@@ -45,7 +47,10 @@ def prepare_base(base: Path, model: str, bundle: Path | None, data: Path) -> Non
     settings = Settings(home=base, model=model)
     target = base / "detectors" / "default"
     if bundle is not None and (bundle / "card.json").is_file():
-        shutil.copytree(bundle, target, dirs_exist_ok=True)
+        from provenance.bundle_import import import_bundle
+
+        shutil.rmtree(target, ignore_errors=True)  # a re-used base: import refuses to overwrite
+        import_bundle(settings, bundle, "default", actor="bench")
     else:
         from detect.training import prepare
         from provenance.detection import DetectionService

@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import context
+from dashboard.artifact_refresh import describe, refresh_artifacts
 from provenance.errors import ProvenanceError
 
 VIEWS = Path(__file__).resolve().parent / "views"
@@ -26,6 +27,12 @@ try:
 except ProvenanceError as exc:
     context.show_error(exc)
     st.stop()
+try:  # a store-fed dashboard follows promotions made on other hosts (at most every N seconds)
+    arrived = describe(refresh_artifacts(settings))
+    if arrived:
+        st.sidebar.caption(arrived)
+except ProvenanceError as exc:  # the pages still work on what the home has; say why it is not current
+    st.warning(f"Bundles and keys could not be fetched from the store: {exc}")
 if context.sign_in(settings) is None:
     st.stop()
 st.navigation(pages).run()

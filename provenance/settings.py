@@ -119,6 +119,9 @@ class Settings(BaseSettings):
         "configurations still load; the dashboard says so when it is set.")
     dashboard_session_minutes: float = Field(default=30.0, gt=0, le=24 * 60, description="A dashboard session "
                                              "ends after this long without a page action (sign in again).")
+    dashboard_artifact_sync_seconds: float = Field(
+        default=30.0, ge=0, le=24 * 3600, description="A dashboard fed by the store (artifacts_from_store) "
+        "fetches newly published bundles and keys at most this often, on a page run (0: every run).")
     dashboard_session_max_hours: float = Field(default=12.0, gt=0, le=24 * 7,
                                                description="A dashboard session ends this long after sign-in.")
     review_lease_seconds: float = Field(default=900.0, gt=0, description="A reviewer's claim on an item expires "

@@ -187,12 +187,17 @@ def worker(
         from provenance.artifacts import sync
 
         sync(settings)  # fail here, with the reason, rather than in every task
+    import socket
+
     from provenance.pipeline.celery_app import current_app
 
     app = current_app()
+    # A node name of its own: Celery's default (celery@<host>) is the same for every worker on one machine, and
+    # the heartbeat row is keyed by it, so two workers on one host would fight over one row.
+    node = f"provenance-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(argv=["worker", f"--concurrency={concurrency or settings.worker_concurrency}",
                           "--pool=prefork", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle",
-                          "--without-heartbeat", "-Q", "provenance-scan"])
+                          "--without-heartbeat", f"--hostname={node}", "-Q", "provenance-scan"])
 
 
 @jobs_app.command("list")

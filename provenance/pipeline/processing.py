@@ -96,8 +96,10 @@ def _verdict_row(document_id: int, version: str, job_id: str, result: DocumentRe
 
 def _ledger_matches(settings: Settings, session: Session, texts: list[str]) -> tuple[list[dict[str, Any] | None],
                                                                                      str | None]:
-    """The provenance signal's best ledger match per text (exact, near duplicate or containment), looked up
-    in the write transaction so a generation recorded moments ago is seen, and the signal's version."""
+    """The provenance signal's best ledger match per text (exact, near duplicate or containment) and the
+    signal's version. Looked up after scoring in a read transaction of its own, just before the write: a
+    generation recorded while the chunk was scored is seen, and no worker holds the write lock (all of it on
+    SQLite) during the lookup."""
     from provenance.signals import signal_set
     from provenance.signals.provenance import ProvenanceResult
 
@@ -134,6 +136,9 @@ def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = No
     version = job_version if job_version.startswith(f"{scorer.version}+") else scorer.version
     started = time.perf_counter()
     results = scorer.score([text for _, text, _ in staged])
+    with session_scope(url) as session:
+        matches, ledger_version = _ledger_matches(settings, session, [text for _, text, _ in staged])
+    ledger = dict(zip([doc_id for doc_id, _, _ in staged], matches, strict=True))
     scored_at = time.perf_counter()
     with session_scope(url) as session:
         owned = session.execute(update(Chunk).where(Chunk.id == chunk_id, Chunk.status == "running",
@@ -145,12 +150,11 @@ def process_chunk(settings: Settings, chunk_id: int, *, task_id: str | None = No
         existing = set(session.scalars(select(VerdictRow.document_id).where(
             VerdictRow.document_id.in_([doc_id for doc_id, _, _ in staged]),
             VerdictRow.bundle_version == version)))
-        pending = [(row, result) for row, result in zip(staged, results, strict=True) if row[0] not in existing]
-        matches, ledger_version = _ledger_matches(settings, session, [row[1] for row, _ in pending])
-        ledger = dict(zip([row[0] for row, _ in pending], matches, strict=True))
         written = 0
+        documents = {document.id: document for document in session.scalars(  # one query, not one per document
+            select(Document).where(Document.id.in_([doc_id for doc_id, _, _ in staged])))}
         for (doc_id, text, _content_hash), result in zip(staged, results, strict=True):
-            document = session.get(Document, doc_id)
+            document = documents[doc_id]
             document.redacted_text = result.redacted_text
             if settings.store_raw_text:
                 document.raw_text = text

@@ -16,6 +16,21 @@ TRANSIENT_ERRORS = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
 MAX_RETRIES = 6
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A database or connection error, raised as is or wrapped on the way up: ``ensure_schema`` (which the
+    store-fed host's per-chunk artifact check runs) turns a refused connection into a ``ProvenanceError`` for
+    the command line, and such a chunk must be retried like any other cut by a PostgreSQL restart, not failed
+    and left for the stall recovery."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain is short; never loop on a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, TRANSIENT_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @shared_task(name="provenance.score_chunk", bind=True, acks_late=True, reject_on_worker_lost=True,
              max_retries=MAX_RETRIES)
 def score_chunk(self, chunk_id: int) -> dict:
@@ -26,7 +41,9 @@ def score_chunk(self, chunk_id: int) -> dict:
     except SoftTimeLimitExceeded:
         log.warning("chunk %s hit the soft time limit; its lease expires and another worker retries it", chunk_id)
         raise
-    except TRANSIENT_ERRORS as exc:
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
         countdown = min(60, 2 ** self.request.retries)
         log.warning("chunk %s: transient error (%s); retry in %ss", chunk_id, exc.__class__.__name__, countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc

@@ -1,6 +1,6 @@
-"""Worker process life cycle: one thread per worker says it is alive, runs the stall recovery and sends due
-scan-job callbacks; pool processes use one torch thread each and load their models once; `scan --wait` can
-start local workers.
+"""Worker process life cycle: one thread per worker says it is alive, re-sends what a restarted broker lost,
+runs the stall recovery and sends due scan-job callbacks; pool processes use one torch thread each and load
+their models once; `scan --wait` can start local workers.
 """
 
 from __future__ import annotations
@@ -39,14 +39,22 @@ def _beat(hostname: str, concurrency: int) -> None:
 
 
 def _heartbeat_loop(hostname: str, concurrency: int) -> None:
+    from provenance.pipeline.broker_watch import BrokerWatch, resend_after_restart
     from provenance.pipeline.recovery import recover_all
     from provenance.pipeline.submission import send_chunk
 
     settings = get_settings()
+    watch = BrokerWatch(settings.resolved_broker_url)
+    watch.restarted()  # the identity at start: a change from here on is a restart
+
+    def send(chunk_id: int) -> None:
+        send_chunk(settings, chunk_id)
+
     while not _stop.wait(HEARTBEAT_SECONDS):
         try:
             _beat(hostname, concurrency)
-            recover_all(settings, lambda chunk_id: send_chunk(settings, chunk_id))
+            resend_after_restart(settings, watch, send)  # a restarted Redis lost its queue: re-send it now
+            recover_all(settings, send)
         except Exception as exc:  # a database hiccup must not kill the worker: the next beat tries again
             log.warning("heartbeat/recovery failed: %s", exc)
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from provenance.pipeline.jobs import job_summary, job_verdict
 from provenance.settings import Settings
 from provenance.store import JobItem, ScanJob, StagedText, VerdictRow, WorkerHeartbeat, session_scope
+from testkit.drills import SECRET, STORE_WORKER, publish_artifacts, stall_after, start_store_workers, waited_lines
 from testkit.texts import synthetic_paragraphs
 from testkit.waiting import wait_until
 from testkit.workers import WorkerProcess, wait_job
@@ -24,7 +25,6 @@ from tests.conftest import install_bundle, write_signed_state
 from tests.provenance.conftest import pipeline_env
 
 CONTRACT_KEYS = {"job_id", "status", "total", "scored", "quarantined", "duplicates"}
-STORE_WORKER = ("--from-store",)  # the many-hosts drill's worker: `provenance worker --concurrency 1 --from-store`
 ROOT = Path(__file__).resolve().parents[2]
 JOB_TIMEOUT = 300
 
@@ -237,6 +237,32 @@ def test_a_bundle_promoted_mid_scan_reaches_the_worker_at_its_next_chunk(
     assert sum(counts[key] for key in ("machine", "human", "uncertain", "abstain")) == summary["documents"]
 
 
+def store_fed_drill(pipeline_home: Path, model: Path, tmp_path: Path, workers: list[WorkerProcess],
+                    redis_url: str, postgres_url: str, **timers: str) -> tuple[dict, Settings, dict[str, str]]:
+    """PostgreSQL + Redis, the prepared home's artifacts published to the store, three store-fed workers each
+    on an empty home of its own: (the scan's environment, its settings, the published digests)."""
+    env = pipeline_env(pipeline_home, model, redis_url, postgres_url)
+    env["PROVENANCE_SECRET_KEY"] = SECRET
+    env.update(timers)
+    digests = publish_artifacts(env)
+    assert {"keys", "detector-bundle"} <= set(digests)
+    started, _homes = start_store_workers(env, tmp_path)
+    workers.extend(started)
+    return env, Settings(home=pipeline_home, database_url=postgres_url), digests
+
+
+def assert_judged_by_the_published_bundle(settings: Settings, tmp_path: Path, digests: dict[str, str]) -> None:
+    from provenance.artifacts import installed
+    from provenance.bundles import bundle_version
+
+    version = bundle_version(settings)
+    with session_scope(settings.resolved_database_url) as session:
+        assert set(session.scalars(select(VerdictRow.bundle_version))) == {version}
+    for home in sorted(tmp_path.glob("host-*")):
+        assert installed(home) == digests  # each host fetched each artifact once, by digest
+        assert bundle_version(Settings(home=home)) == version
+
+
 @pytest.mark.slow
 def test_three_workers_from_empty_homes_finish_a_scan_through_a_sigkill(
         pipeline_home: Path, micro_model_dir: Path, tmp_path: Path, workers: list[WorkerProcess], redis_server,
@@ -244,35 +270,69 @@ def test_three_workers_from_empty_homes_finish_a_scan_through_a_sigkill(
     """The many-hosts drill: PostgreSQL + Redis, three workers each with an empty data home of its own, given
     only the database, the broker, the model and the key-encryption key; the artifacts come from the store. One
     worker is SIGKILLed mid-scan. 0 lost, 0 doubled, every verdict judged by the published bundle."""
-    from provenance.artifacts import installed
-    from provenance.bundles import bundle_version
-
-    env = pipeline_env(pipeline_home, micro_model_dir, redis_server.url, postgres_url)
-    env["PROVENANCE_SECRET_KEY"] = "an-invented-key-encryption-key-for-the-drill"
-    settings = Settings(home=pipeline_home, database_url=postgres_url)
-    published = subprocess.run([sys.executable, "-m", "provenance.cli", "artifacts", "publish", "--json"], env=env,
-                               capture_output=True, text=True, timeout=JOB_TIMEOUT)
-    assert published.returncode == 0, published.stderr[-3000:]
-    digests = {record["kind"]: record["digest"] for record in map(json.loads, published.stdout.splitlines())}
-    assert {"keys", "detector-bundle"} <= set(digests)
-    homes = [tmp_path / f"host-{index}" for index in range(3)]
-    for index, home in enumerate(homes):
-        host_env = {**env, "PROVENANCE_HOME": str(home)}
-        workers.append(WorkerProcess(host_env, tmp_path / "logs" / f"worker-{index}.log", extra=STORE_WORKER))
-    for worker in workers:
-        worker.wait_ready()
+    env, settings, digests = store_fed_drill(pipeline_home, micro_model_dir, tmp_path, workers, redis_server.url,
+                                             postgres_url)
     dump = write_dump(tmp_path / "dump.jsonl", 600, seed=13)
     submitted = cli(env, "scan", str(dump), "--json")
     wait_for(settings, submitted["job_id"], lambda s: s["chunks_done"] >= 20)
     workers[1].kill()
     wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
     assert_each_line_once(settings, submitted["job_id"], 600)
-    version = bundle_version(settings)
-    with session_scope(postgres_url) as session:
-        assert set(session.scalars(select(VerdictRow.bundle_version))) == {version}
-    for home in homes:
-        assert installed(home) == digests  # each host fetched each artifact once, by digest
-        assert bundle_version(Settings(home=home)) == version
+    assert_judged_by_the_published_bundle(settings, tmp_path, digests)
+
+
+# A restart drill's timers: a stall would be re-sent after 30 s (the goal's bound) and logged; a live task
+# never loses its chunk to the lease (120 s), so a chunk that waited for a lease would show as a takeover.
+RESTART_TIMERS = {"PROVENANCE_STALL_SECONDS": "30", "PROVENANCE_CHUNK_LEASE_SECONDS": "120",
+                  "PROVENANCE_TASK_TIME_LIMIT": "60"}
+
+
+def restart_mid_scan(restart, env: dict[str, str], settings: Settings, tmp_path: Path,  # noqa: ANN001
+                     workers: list[WorkerProcess], lines: int, seed: int) -> float:
+    """Scan ``lines`` documents, call ``restart`` once the job is fully submitted and a few chunks are done,
+    and check the outcome: every line once, no chunk or job that waited out a timer, every worker alive.
+    Returns the stall after the restart (seconds; printed, never asserted: timing depends on the machine)."""
+    from provenance.store import utcnow
+
+    dump = write_dump(tmp_path / "dump.jsonl", lines, seed=seed)
+    submitted = cli(env, "scan", str(dump), "--json")
+    wait_for(settings, submitted["job_id"], lambda s: s["submission_done"] and s["chunks_done"] >= 6)
+    restarted_at = utcnow()
+    restart()
+    summary = wait_for(settings, submitted["job_id"], lambda s: s["status"] == "done")
+    assert summary["chunks_done"] > 6  # the restart landed mid-scan
+    assert_each_line_once(settings, submitted["job_id"], lines)
+    assert waited_lines(workers) == []
+    assert all(worker.process.poll() is None for worker in workers)  # each reconnected rather than dying
+    stall = stall_after(settings, submitted["job_id"], restarted_at)
+    print(f"stall after the restart: {stall} s")  # noqa: T201 - the drill's figure, for `pytest -s`
+    return stall
+
+
+@pytest.mark.slow
+def test_three_empty_home_workers_finish_a_scan_through_a_postgresql_restart(
+        pipeline_home: Path, micro_model_dir: Path, tmp_path: Path, workers: list[WorkerProcess], redis_server,
+        postgres_server, postgres_url: str) -> None:
+    """`pg_ctl restart -m fast` mid-scan under three store-fed workers: tasks cut by AdminShutdown retry and
+    re-own their chunks at once, so no chunk waits out its lease and the job never stalls."""
+    env, settings, digests = store_fed_drill(pipeline_home, micro_model_dir, tmp_path, workers, redis_server.url,
+                                             postgres_url, **RESTART_TIMERS)
+    restart_mid_scan(postgres_server.restart, env, settings, tmp_path, workers, 240, seed=14)
+    assert_judged_by_the_published_bundle(settings, tmp_path, digests)
+
+
+@pytest.mark.slow
+def test_three_empty_home_workers_finish_a_scan_through_a_redis_restart(
+        pipeline_home: Path, micro_model_dir: Path, tmp_path: Path, workers: list[WorkerProcess], redis_server,
+        postgres_url: str) -> None:
+    """Redis SIGTERMed and started empty mid-scan (every queued message lost) under three store-fed workers: one
+    worker notices the new broker and re-sends the queued chunks at once, not after a stall."""
+    env, settings, digests = store_fed_drill(pipeline_home, micro_model_dir, tmp_path, workers, redis_server.url,
+                                             postgres_url, **RESTART_TIMERS)
+    restart_mid_scan(redis_server.restart, env, settings, tmp_path, workers, 240, seed=15)
+    assert_judged_by_the_published_bundle(settings, tmp_path, digests)
+    logs = "".join(worker.log.read_text(errors="replace") for worker in workers)
+    assert logs.count("broker restarted") == 1  # one worker won the right to re-send
 
 
 def test_compose_runs_the_drills_worker_command_and_every_command_parses() -> None:
