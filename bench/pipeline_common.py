@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +20,15 @@ from testkit.workers import WorkerProcess, settings_for, worker_env  # noqa: E40
 from testkit.workers import wait_job as wait_job_for  # noqa: E402
 
 env_for = worker_env
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every pipeline bench shares: the scorer model, the detector bundle, the texts it scans."""
+    parser.add_argument("--model", default=os.environ.get("PROVENANCE_MODEL")
+                        or str(SHARED / "models" / "gpt2-corpus-27m"))
+    parser.add_argument("--bundle", type=Path, default=Path(".provenance/detectors/default"))
+    parser.add_argument("--data", type=Path, default=SHARED / "data" / "detect")
+    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
 
 
 def unique_documents(count: int, data: Path, corpus: Path) -> list[str]:

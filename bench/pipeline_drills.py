@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline_common import SHARED, env_for, start_redis, unique_documents, wait_job, write_jsonl
+from pipeline_common import add_input_arguments, env_for, start_redis, unique_documents, wait_job, write_jsonl
 from pipeline_throughput import prepare_base
 
 from provenance.settings import Settings
@@ -106,11 +106,7 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=None, help="PROVENANCE_CHUNK_LEASE_SECONDS (default: the "
                         "platform's)")
     parser.add_argument("--stall", type=float, default=None, help="PROVENANCE_STALL_SECONDS (default: the platform's)")
-    parser.add_argument("--model", default=os.environ.get("PROVENANCE_MODEL")
-                        or str(SHARED / "models" / "gpt2-corpus-27m"))
-    parser.add_argument("--bundle", type=Path, default=Path(".provenance/detectors/default"))
-    parser.add_argument("--data", type=Path, default=SHARED / "data" / "detect")
-    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
+    add_input_arguments(parser)
     args = parser.parse_args()
     drills = [drill.strip() for drill in args.drills.split(",") if drill.strip()]
     unknown = [drill for drill in drills if drill not in DRILLS]

@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 from pipeline_common import (
-    SHARED,
     RedisServer,
     WorkerProcess,
+    add_input_arguments,
     env_for,
     fresh_home,
     settings_for,
@@ -135,11 +135,7 @@ def rescan_and_malformed(base: Path, model: str, texts: list[str], root: Path) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=400)
-    parser.add_argument("--model", default=os.environ.get("PROVENANCE_MODEL")
-                        or str(SHARED / "models" / "gpt2-corpus-27m"))
-    parser.add_argument("--bundle", type=Path, default=Path(".provenance/detectors/default"))
-    parser.add_argument("--data", type=Path, default=SHARED / "data" / "detect")
-    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
+    add_input_arguments(parser)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="provenance-bench-reliability-"))
     base = root / "base"

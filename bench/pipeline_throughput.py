@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from pipeline_common import (
-    SHARED,
     WorkerProcess,
+    add_input_arguments,
     env_for,
     fresh_home,
     settings_for,
@@ -112,11 +112,7 @@ def through_queue(home: Path, model: str, dump: Path, warm: Path, workers: int, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=10_000)
-    parser.add_argument("--model", default=os.environ.get("PROVENANCE_MODEL")
-                        or str(SHARED / "models" / "gpt2-corpus-27m"))
-    parser.add_argument("--bundle", type=Path, default=Path(".provenance/detectors/default"))
-    parser.add_argument("--data", type=Path, default=SHARED / "data" / "detect")
-    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
+    add_input_arguments(parser)
     parser.add_argument("--chunk-size", type=int, default=32)
     parser.add_argument("--configs", default="inprocess,embedded-1,embedded-2,redis-1,redis-2")
     parser.add_argument("--baseline-only", type=Path, default=None, help=argparse.SUPPRESS)

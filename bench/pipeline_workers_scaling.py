@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from pipeline_common import (
-    SHARED,
     WorkerProcess,
+    add_input_arguments,
     env_for,
     fresh_home,
     settings_for,
@@ -84,11 +84,7 @@ def run(base: Path, root: Path, model: str, dump: Path, warm: Path, workers: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=400)
-    parser.add_argument("--model", default=os.environ.get("PROVENANCE_MODEL")
-                        or str(SHARED / "models" / "gpt2-corpus-27m"))
-    parser.add_argument("--bundle", type=Path, default=Path(".provenance/detectors/default"))
-    parser.add_argument("--data", type=Path, default=SHARED / "data" / "detect")
-    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
+    add_input_arguments(parser)
     parser.add_argument("--chunk-size", type=int, default=16)
     parser.add_argument("--broker", choices=("redis", "embedded"), default="redis")
     args = parser.parse_args()

@@ -145,30 +145,14 @@ def test_a_changed_version_of_any_signal_lets_rescore_judge_again(
     """Same detector bundle, new version of the toy signal: ``--rescore`` judges the job again and keeps the
     old verdicts; without a change it refuses, as before."""
     from provenance.errors import ProvenanceError
-    from provenance.pipeline import processing, submission
+    from provenance.pipeline import processing
     from provenance.pipeline.export import iter_verdicts
     from provenance.pipeline.rescore import rescore
-    from provenance.store import ScanJob, VerdictRow, session_scope, upgrade
-    from testkit.texts import synthetic_paragraphs
-    from tests.conftest import install_bundle
+    from provenance.store import ScanJob, VerdictRow, session_scope
 
-    home = tmp_path / "home"
-    install_bundle(trained_bundle, home)
-    url = f"sqlite:///{home / 'db.sqlite'}"
-    upgrade(url)
-    monkeypatch.setenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-    settings = Settings(home=home, model=str(micro_model_dir), database_url=url, hub_offline=True, device="cpu",
-                        scan_chunk_size=8, store_raw_text=True)
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n"
-                              for i, t in enumerate(synthetic_paragraphs(3, seed=6))))
-    sent: list[int] = []
-    monkeypatch.setattr(submission, "send_chunk", lambda _settings, chunk_id: sent.append(chunk_id))
-    job = submission.submit_paths(settings, [source])
-    for chunk_id in sent:
-        processing.process_chunk(settings, chunk_id)
-    with pytest.raises(ProvenanceError, match="already judged"):
-        rescore(settings, job)
+    options = _scanned_home_options(tmp_path, micro_model_dir, trained_bundle, monkeypatch)
+    settings, url = Settings(**options), options["database_url"]
+    job = _scan_then_rescore_refuses(settings, tmp_path, monkeypatch, paragraphs=3, seed=6)
 
     monkeypatch.setattr(VowelSignal, "version", property(lambda self: "vowels:2"))
     staged = rescore(settings, job)
@@ -261,31 +245,13 @@ def test_a_changed_version_of_a_built_in_signal_lets_rescore_judge_again(
         tmp_path: Path, micro_model_dir: Path, trained_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The built-in signals' versions are recorded like any other: another PII operator (the PII signal's
     version) lets ``--rescore`` judge the job again under the same detector bundle."""
-    from provenance.errors import ProvenanceError
-    from provenance.pipeline import processing, submission
+    from provenance.pipeline import processing
     from provenance.pipeline.rescore import rescore
-    from provenance.store import VerdictRow, session_scope, upgrade
-    from testkit.texts import synthetic_paragraphs
-    from tests.conftest import install_bundle
+    from provenance.store import VerdictRow, session_scope
 
-    home = tmp_path / "home"
-    install_bundle(trained_bundle, home)
-    url = f"sqlite:///{home / 'db.sqlite'}"
-    upgrade(url)
-    monkeypatch.setenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-    options = {"home": home, "model": str(micro_model_dir), "database_url": url, "hub_offline": True,
-               "device": "cpu", "scan_chunk_size": 8, "store_raw_text": True}
-    settings = Settings(**options)
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n"
-                              for i, t in enumerate(synthetic_paragraphs(2, seed=8))))
-    sent: list[int] = []
-    monkeypatch.setattr(submission, "send_chunk", lambda _settings, chunk_id: sent.append(chunk_id))
-    job = submission.submit_paths(settings, [source])
-    for chunk_id in sent:
-        processing.process_chunk(settings, chunk_id)
-    with pytest.raises(ProvenanceError, match="already judged"):
-        rescore(settings, job)
+    options = _scanned_home_options(tmp_path, micro_model_dir, trained_bundle, monkeypatch)
+    url = options["database_url"]
+    job = _scan_then_rescore_refuses(Settings(**options), tmp_path, monkeypatch, paragraphs=2, seed=8)
 
     hashing = Settings(**options, pii_operator="hash")
     staged = rescore(hashing, job)
@@ -295,3 +261,39 @@ def test_a_changed_version_of_a_built_in_signal_lets_rescore_judge_again(
     with session_scope(url) as session:
         versions = sorted(row.versions["pii"] for row in session.query(VerdictRow).all())
     assert versions == ["operator:hash"] * 2 + ["operator:replace"] * 2
+
+
+def _scanned_home_options(tmp_path: Path, micro_model_dir: Path, trained_bundle: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Settings of a home with the trained bundle and a migrated SQLite store, chunks of 8."""
+    from provenance.store import upgrade
+    from tests.conftest import install_bundle
+
+    home = tmp_path / "home"
+    install_bundle(trained_bundle, home)
+    url = f"sqlite:///{home / 'db.sqlite'}"
+    upgrade(url)
+    monkeypatch.setenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    return {"home": home, "model": str(micro_model_dir), "database_url": url, "hub_offline": True,
+            "device": "cpu", "scan_chunk_size": 8, "store_raw_text": True}
+
+
+def _scan_then_rescore_refuses(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *,
+                               paragraphs: int, seed: int) -> str:
+    """Scan invented paragraphs chunk by chunk in this process; ``--rescore`` without a change refuses."""
+    from provenance.errors import ProvenanceError
+    from provenance.pipeline import processing, submission
+    from provenance.pipeline.rescore import rescore
+    from testkit.texts import synthetic_paragraphs
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n"
+                              for i, t in enumerate(synthetic_paragraphs(paragraphs, seed=seed))))
+    sent: list[int] = []
+    monkeypatch.setattr(submission, "send_chunk", lambda _settings, chunk_id: sent.append(chunk_id))
+    job = submission.submit_paths(settings, [source])
+    for chunk_id in sent:
+        processing.process_chunk(settings, chunk_id)
+    with pytest.raises(ProvenanceError, match="already judged"):
+        rescore(settings, job)
+    return job
