@@ -47,22 +47,32 @@ def _parquet_row(record: dict[str, Any]) -> dict[str, Any]:
             "versions": [(str(k), None if v is None else str(v)) for k, v in (record.get("versions") or {}).items()]}
 
 
-def write_parquet(records: Iterable[dict[str, Any]], sink: Any) -> int:
+def _row_group_tables(records: Iterable[dict[str, Any]], schema: Any, row_group: int) -> Iterator[Any]:
+    """The records as Arrow tables of ``row_group`` rows (one empty table when there are none, so even an
+    empty export is a valid Parquet file with the schema)."""
     import pyarrow as pa
+
+    rows: list[dict[str, Any]] = []
+    count = 0
+    for record in records:
+        rows.append(_parquet_row(record))
+        count += 1
+        if len(rows) >= row_group:
+            yield pa.Table.from_pylist(rows, schema=schema)
+            rows = []
+    if rows or count == 0:
+        yield pa.Table.from_pylist(rows, schema=schema)
+
+
+def write_parquet(records: Iterable[dict[str, Any]], sink: Any) -> int:
     import pyarrow.parquet as pq
 
     schema = parquet_schema()
     count = 0
     with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
-        rows: list[dict[str, Any]] = []
-        for record in records:
-            rows.append(_parquet_row(record))
-            count += 1
-            if len(rows) >= ROW_GROUP:
-                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-                rows = []
-        if rows or count == 0:
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+        for table in _row_group_tables(records, schema, ROW_GROUP):
+            writer.write_table(table)
+            count += table.num_rows
     return count
 
 
@@ -91,24 +101,15 @@ class _Chunks:
 def parquet_chunks(records: Iterable[dict[str, Any]], row_group: int = ROW_GROUP) -> Iterator[bytes]:
     """The Parquet file of ``write_parquet`` as a stream of byte chunks, one row group at a time (the API's
     export: memory bounded by one row group, whatever the job's size)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = parquet_schema()
     sink = _Chunks()
     writer = pq.ParquetWriter(sink, schema, compression="zstd")
-    rows: list[dict[str, Any]] = []
-    count = 0
     try:
-        for record in records:
-            rows.append(_parquet_row(record))
-            count += 1
-            if len(rows) >= row_group:
-                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-                rows = []
-                yield sink.take()
-        if rows or count == 0:
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+        for table in _row_group_tables(records, schema, row_group):
+            writer.write_table(table)
+            yield sink.take()
     finally:
         writer.close()
     yield sink.take()
