@@ -94,7 +94,7 @@ def test_an_empty_home_syncs_the_toxicity_bundle_and_index_and_uses_them(
     assert toxicity.availability().available
     assert toxicity.version == signal_set(publisher).get("toxicity").version
     rows = synthetic_toxicity_rows(40, seed=5)  # invented, not the bundle's training rows (seed 0)
-    records = [result.record for result in toxicity.score([row["text"] for row in rows])]
+    records = [result.record() for result in toxicity.score([row["text"] for row in rows])]
     assert all(record is not None and 0.0 <= record["p_toxic"] <= 1.0 for record in records)
     flagged = [record["toxic"] for record, row in zip(records, rows, strict=True) if row["label"] == "toxic"]
     assert sum(flagged) > len(flagged) / 2  # the synced bundle judges, and judges like the publisher's
