@@ -66,7 +66,8 @@ def flagged_home(clean_env: Path) -> tuple[Path, dict[str, int]]:
             db.add(document)
             db.flush()
             if key == "misuse":
-                verdict = _verdict(document.id, verdict="machine", p_machine=0.93, toxicity=TOXICITY,
+                # a close machine call (margin 0.05) as well, so it tops every seeded row by the pipeline's rule
+                verdict = _verdict(document.id, verdict="machine", p_machine=0.93, margin=0.05, toxicity=TOXICITY,
                                    p_toxic=TOXICITY["p_toxic"], misuse=True, watermark=WATERMARK, watermarked=True,
                                    watermark_z=WATERMARK["z_score"], watermark_p=WATERMARK["p_value"],
                                    pii=[{"type": "LOCATION", "start": start, "end": start + 10, "score": 0.9}],
