@@ -35,10 +35,6 @@ class DocumentResult:
     versions: dict[str, str | None] = field(default_factory=dict)  # {name: version} of the same signals
     models: dict[str, Any] = field(default_factory=dict)
 
-    def fields(self) -> dict[str, Any]:
-        """The verdict row's signal columns (see ``verdict_fields``)."""
-        return verdict_fields(self.records, self.versions)
-
 
 def indexed_columns(records: Mapping[str, Any]) -> dict[str, Any]:
     """The verdict columns the signals declare (``indexed``: column -> key of the signal's record), copied out
