@@ -37,8 +37,16 @@ class LedgerMatch:
     similarity: float
 
 
-def _bands(values: Sequence[int]) -> list[tuple[int, str]]:  # noqa: D103
-    return [(band, str(value)) for band, value in enumerate(values) if int(value) != EMPTY_MINHASH_VALUE]
+BAND_SHIFT = 53  # MinHash values keep 53 bits: a band's key is ``band << 53 | value`` (at most 60 bits)
+
+
+def band_key(band: int, value: int) -> int:
+    """The one integer a (band, MinHash value) pair is stored and probed as (``manifest_bands.band_key``)."""
+    return (int(band) << BAND_SHIFT) | int(value)
+
+
+def _bands(values: Sequence[int]) -> list[int]:  # noqa: D103
+    return [band_key(band, value) for band, value in enumerate(values) if int(value) != EMPTY_MINHASH_VALUE]
 
 
 def record_manifest(session: Session, manifest: Mapping[str, Any], *, tenant: str = DEFAULT_TENANT) -> Manifest:
@@ -52,8 +60,7 @@ def record_manifest(session: Session, manifest: Mapping[str, Any], *, tenant: st
                    watermark_key_id=(manifest.get("watermark") or {}).get("key_id"),
                    requester=manifest.get("requester"), body=dict(manifest), minhash=values, tenant=tenant)
     session.add(row)
-    session.add_all(ManifestBand(manifest_id=row.id, band=band, bucket=bucket, tenant=tenant)
-                    for band, bucket in _bands(values))
+    session.add_all(ManifestBand(manifest_id=row.id, band_key=key, tenant=tenant) for key in _bands(values))
     return row
 
 
@@ -70,82 +77,65 @@ def paramstyle_mark(connection: Connection) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _shared_bands_sql(mark: str, groups: tuple[int, ...], limit: int, by_tenant: bool = False) -> str:
-    """``(band = ? AND bucket IN (?, ...)) OR ...``: SQLite (multi-index OR) and PostgreSQL (bitmap OR) both
-    answer it from the (band, bucket) index, where a row-value IN list makes SQLite scan the whole table.
-
-    With ``by_tenant`` every OR term starts with ``tenant = ?`` and is answered from the (band, bucket, tenant)
-    index: the tenant is a column of the band row (revision 0007), so no join runs before the LIMIT and other
-    tenants' manifests never crowd out one's own. The tenant goes into each term rather than once outside the
-    OR, because SQLite's planner would otherwise search the index by tenant alone and filter every band row of
-    the tenant (what the old join did too)."""
-    prefix = f"b.tenant = {mark} AND " if by_tenant else ""
-    condition = " OR ".join(f"({prefix}b.band = {mark} AND b.bucket = {mark})" if size == 1 else
-                            f"({prefix}b.band = {mark} AND b.bucket IN ({', '.join([mark] * size)}))"
-                            for size in groups)
-    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b WHERE {condition} GROUP BY b.manifest_id "
+def _shared_bands_sql(mark: str, size: int, limit: int, by_tenant: bool = False) -> str:
+    """``band_key IN (?, ...) [AND tenant = ?]``: one search of the (band_key, tenant) index per key, on SQLite
+    (the IN list becomes a sorted probe list) and on any other driver. With ``by_tenant`` each probe uses both
+    columns, so other tenants' rows are never read and no join runs before the LIMIT."""
+    tenant = f" AND b.tenant = {mark}" if by_tenant else ""
+    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b "
+            f"WHERE b.band_key IN ({', '.join([mark] * size)}){tenant} GROUP BY b.manifest_id "
             f"HAVING COUNT(*) >= {mark} ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
 
 
 @lru_cache(maxsize=16)
-def _shared_bands_array_sql(bands: tuple[int, ...], limit: int, by_tenant: bool) -> str:
-    """PostgreSQL's form of the same query: one term per band, ``band = N AND bucket = ANY(%s)``, each band's
-    values sent as one array literal (a string such as ``{12,34}``). The OR form with one parameter per
-    value sent 2,049 parameters for a containment query, which PostgreSQL parsed and planned afresh on every
-    lookup: most of a lookup's 40 ms at 10^5 manifests. A string, not a Python list, because psycopg adapts a
-    list element by element in Python. Each term is one bitmap index scan that looks its values up in one
-    pass; this was 20-30% faster than probing the pairs one by one (an unnest joined ``LATERAL`` to the
-    index: 25-32 vs 35-38 ms per containment query at 2*10^4 manifests, same run, load 9). ``ANY`` over a
-    set matches a band row once however often a value is listed, as ``IN`` does."""
+def _shared_bands_array_sql(limit: int, by_tenant: bool) -> str:
+    """PostgreSQL's form of the same query: the keys as one array literal (a string such as ``{12,34}``), so the
+    statement is the same for every lookup and is parsed once, where a parameter per key (2,049 for a
+    containment query) was parsed and planned afresh on every lookup. A string, not a Python list, because
+    psycopg adapts a list element by element in Python. ``ANY`` over the array is one index scan that looks the
+    sorted keys up in one pass, and matches a row once however often a key is listed, as ``IN`` does."""
     tenant = " AND b.tenant = %s" if by_tenant else ""
-    condition = " OR ".join(f"(b.band = {int(band)} AND b.bucket = ANY(%s){tenant})" for band in bands)
-    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b WHERE {condition} GROUP BY b.manifest_id "
-            f"HAVING COUNT(*) >= %s ORDER BY COUNT(*) DESC, b.manifest_id LIMIT {int(limit)}")
+    return (f"SELECT b.manifest_id, COUNT(*) FROM manifest_bands b WHERE b.band_key = ANY(%s::bigint[]){tenant} "
+            f"GROUP BY b.manifest_id HAVING COUNT(*) >= %s ORDER BY COUNT(*) DESC, b.manifest_id "
+            f"LIMIT {int(limit)}")
 
 
-def _band_values(buckets: Sequence[Sequence[int]] | np.ndarray) -> list[tuple[int, list[str]]]:
-    """(band, bucket strings) of the bands with at least one non-empty value. A 2-D array (what the lookup
-    passes: 128 x 16 values for containment) is converted in one pass over a flat list: converting 2,048 numpy
+def _band_keys(buckets: Sequence[Sequence[int]] | np.ndarray) -> list[int]:
+    """The band keys of every non-empty value (per band, the values that count as a hit). A 2-D array (what the
+    lookup passes: 128 x 16 values for containment) is keyed in one vectorised pass: converting 2,048 numpy
     scalars one by one was the request path's largest cost after SQLite itself (profile of POST /v1/verify)."""
     if isinstance(buckets, np.ndarray) and buckets.ndim == 2:
-        # str() of Python ints beats numpy's astype(str) (0.47 vs 0.74 ms for 128 x 16 values)
-        flat = list(map(str, buckets.ravel().tolist()))
-        width = buckets.shape[1]
-        rows = [flat[start:start + width] for start in range(0, len(flat), width)]
-        empty = buckets == np.uint64(EMPTY_MINHASH_VALUE)
-        if not empty.any():
-            return list(enumerate(rows))
-        kept = [[value for value, blank in zip(row, blanks, strict=True) if not blank]
-                for row, blanks in zip(rows, empty.tolist(), strict=True)]
-        return [(band, values) for band, values in enumerate(kept) if values]
-    pairs = [(band, [str(v) for v in values if int(v) != EMPTY_MINHASH_VALUE]) for band, values in enumerate(buckets)]
-    return [(band, values) for band, values in pairs if values]
+        values = buckets.astype(np.uint64, copy=False)
+        bands = np.arange(values.shape[0], dtype=np.uint64)[:, None] << np.uint64(BAND_SHIFT)
+        keys = (bands | values)[values != np.uint64(EMPTY_MINHASH_VALUE)]
+        return keys.tolist()
+    return [band_key(band, value) for band, values in enumerate(buckets) for value in values
+            if int(value) != EMPTY_MINHASH_VALUE]
 
 
 def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]] | np.ndarray, needed: int,
                  limit: int, tenant: str | None = None) -> list[tuple[str, int]]:
     """The one ledger query: manifests (of ``tenant`` when given) sharing at least ``needed`` bands with
     ``buckets`` (per band, the values that count as a hit: one for a near-duplicate signature, a document's
-    smallest few for containment)."""
-    pairs = _band_values(buckets)
-    if not pairs:
+    smallest few for containment). A manifest has one value per band, so its count is the number of bands
+    it shares."""
+    keys = _band_keys(buckets)
+    if not keys:
         return []
-    if connection.dialect.name == "postgresql" and paramstyle_mark(connection) == "%s":
-        lead = [tenant] if tenant is not None else []
-        params = [item for _, values in pairs for item in ("{" + ",".join(values) + "}", *lead)]  # digits only
-        sql = _shared_bands_array_sql(tuple(band for band, _ in pairs), limit, tenant is not None)
-        rows = connection.exec_driver_sql(sql, (*params, max(1, needed))).all()
-        return [(manifest_id, int(count)) for manifest_id, count in rows]
-    groups = tuple(len(values) for _, values in pairs)
     lead = [tenant] if tenant is not None else []
-    params = [item for band, values in pairs for item in (*lead, band, *values)] + [max(1, needed)]
     mark = paramstyle_mark(connection)
+    if connection.dialect.name == "postgresql" and mark == "%s":
+        literal = "{" + ",".join(map(str, keys)) + "}"  # digits only
+        rows = connection.exec_driver_sql(_shared_bands_array_sql(limit, tenant is not None),
+                                          (literal, *lead, max(1, needed))).all()
+        return [(manifest_id, int(count)) for manifest_id, count in rows]
+    params = [*keys, *lead, max(1, needed)]
     if mark is not None:  # plain driver SQL: the API's hot path (building expressions costs more than the query)
-        rows = connection.exec_driver_sql(_shared_bands_sql(mark, groups, limit, tenant is not None),
+        rows = connection.exec_driver_sql(_shared_bands_sql(mark, len(keys), limit, tenant is not None),
                                           tuple(params)).all()
     else:  # an unusual driver: the same statement with named parameters
         names = [f"p{i}" for i in range(len(params))]
-        sql = _shared_bands_sql("\x00", groups, limit, tenant is not None)
+        sql = _shared_bands_sql("\x00", len(keys), limit, tenant is not None)
         for name in names:
             sql = sql.replace("\x00", f":{name}", 1)
         rows = connection.execute(text(sql), dict(zip(names, params, strict=True))).all()

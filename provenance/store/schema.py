@@ -128,6 +128,20 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
         return before, current_revision(url)
 
 
+def downgrade(url: str, revision: str) -> tuple[str | None, str | None]:
+    """Migrate back to ``revision`` (an operator's rollback; every migration's downgrade keeps the data);
+    returns (before, after)."""
+    with _upgrade_lock(url):
+        before = current_revision(url)
+        from alembic import command
+
+        with get_engine(url).begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+        return before, current_revision(url)
+
+
 def ensure_schema(url: str, *, auto_upgrade: bool = True) -> None:
     """Make sure the database is at the head revision: upgrade it (default) or say how to.
 

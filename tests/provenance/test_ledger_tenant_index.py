@@ -1,6 +1,6 @@
-"""The tenant-scoped ledger query is answered from the (band, bucket, tenant) index, on SQLite and on a real
+"""The tenant-scoped ledger query is answered from the (band_key, tenant) index, on SQLite and on a real
 PostgreSQL server, and returns what the former join on ``manifests`` returned; revision 0005 fills the band
-rows' tenant in from their manifests."""
+rows' tenant in from their manifests; revision 0010 turns (band, bucket) into one key and back."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ from provenance.store import get_engine, session_scope, upgrade
 from provenance.store.ledger import (
     _shared_bands_array_sql,
     _shared_bands_sql,
+    band_key,
     near_duplicate_ids,
     record_manifest,
     shared_bands,
 )
-from provenance.store.schema import head_revision
+from provenance.store.schema import downgrade, head_revision
 
 TENANTS = ("default", "newsroom", "archive")
-INDEX = "ix_manifest_bands_bucket_tenant"
+INDEX = "ix_manifest_bands_key_tenant"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -57,14 +58,13 @@ def _fill(url: str, count: int, seed: int = 7) -> dict[str, list[int]]:
 
 
 def _joined(connection, buckets: list[list[int]], needed: int, limit: int, tenant: str) -> list[tuple[str, int]]:
-    """What the query answered before revision 0005: band rows joined to their manifest, filtered by its tenant."""
+    """The query's meaning spelled out as before revision 0005: band rows joined to their manifest, filtered by
+    the manifest's tenant, each (band, value) probed on its own."""
     terms, params = [], {"tenant": tenant, "needed": needed}
     for band, values in enumerate(buckets):
-        names = []
         for position, value in enumerate(values):
-            params[f"v{band}_{position}"] = str(value)
-            names.append(f":v{band}_{position}")
-        terms.append(f"(b.band = {band} AND b.bucket IN ({', '.join(names)}))")
+            params[f"v{band}_{position}"] = band_key(band, value)
+            terms.append(f"b.band_key = :v{band}_{position}")
     rows = connection.execute(text(
         "SELECT b.manifest_id, COUNT(*) FROM manifest_bands b JOIN manifests m ON m.id = b.manifest_id "
         f"WHERE m.tenant = :tenant AND ({' OR '.join(terms)}) GROUP BY b.manifest_id "
@@ -108,16 +108,15 @@ def test_tenant_lookup_returns_what_the_join_returned(db_url: str) -> None:
 
 
 def _explain(connection, tenant: str, signature: list[int]) -> str:
-    pairs = [(band, [str(value)]) for band, value in enumerate(signature)]
-    params = [item for band, values in pairs for item in (tenant, band, *values)] + [13]
+    keys = [band_key(band, value) for band, value in enumerate(signature)]
     if connection.dialect.name == "sqlite":
-        sql = _shared_bands_sql("?", tuple(1 for _ in pairs), 5, True)
-        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params)).all()
+        sql = _shared_bands_sql("?", len(keys), 5, True)
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, (*keys, tenant, 13)).all()
         return "\n".join(str(row[-1]) for row in rows)
-    # PostgreSQL runs the array form: one term per band, its values as one array literal
-    params = [item for _, values in pairs for item in ("{" + ",".join(values) + "}", tenant)] + [13]
-    sql = _shared_bands_array_sql(tuple(band for band, _ in pairs), 5, True)
-    return "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, tuple(params)).all())
+    # PostgreSQL runs the array form: every key in one array literal
+    sql = _shared_bands_array_sql(5, True)
+    literal = "{" + ",".join(map(str, keys)) + "}"
+    return "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, (literal, tenant, 13)).all())
 
 
 def test_tenant_lookup_is_answered_from_the_tenant_band_index(db_url: str) -> None:
@@ -128,18 +127,16 @@ def test_tenant_lookup_is_answered_from_the_tenant_band_index(db_url: str) -> No
     assert INDEX in plan, plan
     assert "manifests" not in plan.replace("manifest_bands", ""), plan  # no join
     if db_url.startswith("sqlite"):
-        # every OR term is one search of the index on all three columns, never a scan
+        # one search of the index on both columns (SQLite probes it once per listed key), never a scan
         searches = [line for line in plan.splitlines() if line.startswith("SEARCH")]
-        assert len(searches) == 128, plan
-        assert all(f"{INDEX} (band=? AND bucket=? AND tenant=?)" in line for line in searches), plan
+        assert searches == [f"SEARCH b USING INDEX {INDEX} (band_key=? AND tenant=?)"], plan
         assert not any(line.startswith("SCAN") for line in plan.splitlines()), plan
     else:
-        # one search of the index on all three columns per band, never a scan of the band rows
+        # one index scan with both columns in its condition, never a scan of the band rows
         conditions = [line.strip() for line in plan.splitlines() if "Index Cond:" in line]
         assert "Seq Scan" not in plan, plan
-        assert len(conditions) == 128, plan
-        assert all("band = " in line and "bucket)::text = ANY" in line and "tenant)::text = 'newsroom'" in line
-                   for line in conditions), plan
+        assert len(conditions) == 1, plan
+        assert "band_key = ANY" in conditions[0] and "tenant)::text = 'newsroom'" in conditions[0], plan
 
 
 def test_revision_0005_fills_in_the_tenant_of_existing_band_rows(db_url: str) -> None:
@@ -161,3 +158,32 @@ def test_revision_0005_fills_in_the_tenant_of_existing_band_rows(db_url: str) ->
                                                 ("old2", "newsroom", 3)]
         assert shared_bands(connection, [[1001], [1001], [1001]], 2, 5, "newsroom") == [("old1", 3)]
         assert shared_bands(connection, [[1001], [1001], [1001]], 2, 5, "default") == []
+
+
+def test_revision_0010_keys_existing_band_rows_and_downgrades_back(db_url: str) -> None:
+    """Rows written as (band, bucket) before revision 0010 are found by their key after it (largest 53-bit
+    values and the last band included), and a downgrade gives the same (band, bucket) pairs back."""
+    rng = random.Random(3)
+    top = (1 << 53) - 2
+    rows = [(f"k{index}", band, value) for index in range(3) for band, value in
+            ((0, 1 + index), (64, rng.randrange(1, top)), (127, top - index))]
+    upgrade(db_url, "0009")
+    with get_engine(db_url).begin() as connection:
+        for index in range(3):
+            connection.execute(text("INSERT INTO manifests (id, text_sha256, tenant, body, minhash, created_at) "
+                                    "VALUES (:id, :sha, 'default', '{}', '[]', CURRENT_TIMESTAMP)"),
+                               {"id": f"k{index}", "sha": f"{index:064x}"})
+        for manifest_id, band, value in rows:
+            connection.execute(text("INSERT INTO manifest_bands (manifest_id, band, bucket, tenant) "
+                                    "VALUES (:id, :band, :bucket, 'default')"),
+                               {"id": manifest_id, "band": band, "bucket": str(value)})
+    assert upgrade(db_url) == ("0009", head_revision())
+    with get_engine(db_url).connect() as connection:
+        keyed = connection.execute(text("SELECT manifest_id, band_key FROM manifest_bands ORDER BY id")).all()
+        assert [tuple(row) for row in keyed] == [(m, band_key(band, value)) for m, band, value in rows]
+        probe = [[3]] + [[] for _ in range(126)] + [[top - 2]]  # manifest k2's first and last band
+        assert shared_bands(connection, probe, 2, 5, "default") == [("k2", 2)]
+    downgrade(db_url, "0009")
+    with get_engine(db_url).connect() as connection:
+        split = connection.execute(text("SELECT manifest_id, band, bucket FROM manifest_bands ORDER BY id")).all()
+    assert [tuple(row) for row in split] == [(m, band, str(value)) for m, band, value in rows]

@@ -44,18 +44,6 @@ def _revisions(url: str) -> tuple[str, str]:
     raise AssertionError("migration signals_per_verdict not found")
 
 
-def _downgrade(url: str, revision: str) -> None:
-    from alembic import command
-
-    from provenance.store.engine import get_engine
-    from provenance.store.schema import alembic_config
-
-    with get_engine(url).begin() as connection:
-        config = alembic_config(url)
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-
 def _versions_now(stored: dict[str, Any] | None, models: dict[str, Any]) -> dict[str, Any]:
     """What ``versions`` reads after the migration, from what it read before."""
     if stored:
@@ -89,6 +77,7 @@ def _expected_versions(golden: dict[str, Any]) -> dict[str, Any]:
 def test_rows_written_the_old_way_read_the_same_after_the_migration(db_url: str, tmp_path: Path,
                                                                     micro_model_dir: Path) -> None:
     from provenance.store import upgrade
+    from provenance.store.schema import downgrade
     from tests.provenance.api_support import api_settings_for
 
     before, mine = _revisions(db_url)
@@ -111,7 +100,7 @@ def test_rows_written_the_old_way_read_the_same_after_the_migration(db_url: str,
         assert first["vowels"] == {"vowel_share": 0.4125}  # a registered signal's record stays beside the others
         assert first["provenance"]["manifest_id"] == "man-own-0001"
 
-        _downgrade(db_url, before)  # the old columns come back holding what they held
+        downgrade(db_url, before)  # the old columns come back holding what they held
         old = [columns for _text, columns in views.LEGACY_ROWS]
         with engine.connect() as connection:
             table = sa.Table("verdicts", sa.MetaData(), autoload_with=connection)
