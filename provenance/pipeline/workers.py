@@ -23,15 +23,23 @@ from provenance.store import WorkerHeartbeat, session_scope, utcnow
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 3.0
 ALIVE_SECONDS = 15.0
+FORGET_AFTER = timedelta(days=1)  # a row not seen for this long belongs to a worker that died without shutting down
 _stop = threading.Event()
 _state: dict[str, str] = {}
 
 
 def _beat(hostname: str, concurrency: int) -> None:
+    """Record that this worker is alive. Its first beat also deletes rows not seen for ``FORGET_AFTER``: a
+    worker that shuts down removes its own row, but one that was killed (or whose host vanished) leaves it,
+    and each worker has a new name (``provenance-<pid>@<host>``), so without this they would pile up."""
     settings = get_settings()
     with session_scope(settings.resolved_database_url) as session:
         row = session.get(WorkerHeartbeat, hostname)
         if row is None:
+            forgotten = session.execute(delete(WorkerHeartbeat).where(
+                WorkerHeartbeat.last_seen < utcnow() - FORGET_AFTER)).rowcount
+            if forgotten:
+                log.info("forgot %d worker heartbeat row(s) not seen for %s", forgotten, FORGET_AFTER)
             session.add(WorkerHeartbeat(hostname=hostname, pid=os.getpid(), concurrency=concurrency,
                                         broker=mask_url_password(settings.resolved_broker_url)))
         else:

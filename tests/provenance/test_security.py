@@ -309,6 +309,30 @@ def test_heartbeats_store_the_broker_url_without_its_password(clean_env: Path, m
     get_settings.cache_clear()
 
 
+def test_a_starting_worker_forgets_rows_of_workers_dead_for_a_day(clean_env: Path) -> None:
+    """A killed worker never removes its heartbeat row; the next worker to start removes rows not seen for a
+    day, and leaves a recently seen one (a worker that may still be alive) alone."""
+    from provenance.pipeline import workers
+    from provenance.settings import get_settings
+    from provenance.store.models import WorkerHeartbeat
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.ensure_home()
+    upgrade(settings.resolved_database_url)
+    now = utcnow()
+    with session_scope(settings.resolved_database_url) as session:
+        for name, age in (("killed-last-week", timedelta(days=7)), ("quiet-a-minute", timedelta(minutes=1))):
+            session.add(WorkerHeartbeat(hostname=name, pid=1, concurrency=1, broker="memory://",
+                                        last_seen=now - age))
+    workers._beat("new-worker", 1)
+    workers._beat("new-worker", 1)  # its later beats delete nothing
+    with session_scope(settings.resolved_database_url) as session:
+        names = set(session.scalars(select(WorkerHeartbeat.hostname)))
+    assert names == {"quiet-a-minute", "new-worker"}
+    get_settings.cache_clear()
+
+
 def _create_key(home: str, queue: multiprocessing.Queue) -> None:
     from cryptography.hazmat.primitives import serialization
 
