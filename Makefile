@@ -94,12 +94,14 @@ bench: $(STAMP)
 	$(DEMO_ENV) $(RECORD) bench/api_verify_processes.py
 	$(DEMO_ENV) $(RECORD) bench/api_verify_cpu.py
 	$(DEMO_ENV) $(RECORD) bench/pipeline_workers_scaling.py
+	$(DEMO_ENV) $(RECORD) bench/pipeline_drills.py
 	$(RECORD) bench/ledger_scale.py
 	$(RECORD) bench/dashboard_queue.py
 	$(RECORD) bench/dashboard_decision_latency.py
 	$(RECORD) bench/toxicity_quality.py
 	$(DEMO_ENV) $(RECORD) bench/toxicity_speed.py
 	$(RECORD) bench/toxicity_blocking.py
+	$(RECORD) bench/toxicity_first_stage.py
 
 # The documentation site, offline: reference pages are generated from the code at build time (docsgen/), strict
 # mode fails on a broken link or a missing page. Torch stays on one thread (the CLI walk imports every command).
