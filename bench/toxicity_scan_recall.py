@@ -57,7 +57,7 @@ TOXIGEN = "toxigen_prompt_seeds"
 RECIPES: dict[str, dict[str, Any]] = {
     "base": {"cases": False, "stance": False, "group_context": False, "c": 1.0},
     "shipped": {},
-    "main_s29": {"c": 1.0},  # the third round's recipe (main before this round)
+    "main_s29": {"c": 1.0, "cases_weight": 1.0},  # the third round's recipe (main before this round)
     "no_cases": {"cases": False},
     "no_stance": {"stance": False},
     "no_context": {"group_context": False},
@@ -75,6 +75,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "c_two_blend25": {"c": 2.0, "blend_without_cases": 0.25},
     "c_four_blend25": {"c": 4.0, "blend_without_cases": 0.25},
     "c_two_cases_half": {"c": 2.0, "cases_weight": 0.5},
+    "c_four_dense_double": {"c": 4.0, "member_weights": {"stance": 2.0, "group_context": 2.0}},
+    "c_four_cases_double": {"c": 4.0, "cases_weight": 2.0},
+    "c_four_context_double": {"c": 4.0, "member_weights": {"group_context": 2.0}},
 }
 
 
