@@ -308,6 +308,7 @@ def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int =
                             "C": REGULARISATION_C, "class_weight": "balanced", "categories": sorted(heads),
                             "counterfactual_identity_copies": COPIES_PER_TEXT,
                             "first_stage_cases": len(first_stage_rows()[0]) if FIRST_STAGE_CASES else 0,
+                            "first_stage_cases_weight": CASES_WEIGHT if FIRST_STAGE_CASES else 0,
                             "stance_columns": STANCE_COLUMNS,
                             "augmentation_groups": sorted(AUGMENTATION_GROUPS)}}
     return model, details
