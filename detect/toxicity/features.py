@@ -39,10 +39,12 @@ class SeenColumns(BaseEstimator, TransformerMixin):
 
 
 def build_features(lexicon: bool = True, stance: bool = False, group_context: bool = False,
-                   ) -> Pipeline | FeatureUnion:
+                   member_weights: dict[str, float] | None = None) -> Pipeline | FeatureUnion:
     """An unfitted text -> sparse matrix transform (fit it on normalised training texts): tf-idf n-grams, plus
     (``lexicon``) the source-independent cue columns of ``lexicon.LexiconFeatures`` beside them, outside the
-    tf-idf normalisation so a long text does not dilute its cues."""
+    tf-idf normalisation so a long text does not dilute its cues. ``member_weights`` scales union members
+    ("cues", "stance", "group_context"): under the same L2 penalty a smaller scale makes a column dearer to
+    use, so the dense columns cannot swamp the n-grams."""
     words = HashingVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, n_features=2**HASH_BITS,
                               alternate_sign=False, norm=None, lowercase=False, token_pattern=r"\b\w+\b")
     chars = HashingVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, n_features=2**HASH_BITS,
@@ -58,7 +60,7 @@ def build_features(lexicon: bool = True, stance: bool = False, group_context: bo
         context = HashingVectorizer(analyzer=group_context_terms, n_features=2**CONTEXT_HASH_BITS,
                                     alternate_sign=False, norm="l2")
         parts.append(("group_context", Pipeline([("hash", context), ("seen", SeenColumns())])))
-    return FeatureUnion(parts)
+    return FeatureUnion(parts, transformer_weights=member_weights or None)
 
 
 def describe_features() -> dict[str, object]:

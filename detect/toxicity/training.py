@@ -35,10 +35,13 @@ from detect.toxicity.hard_cases import hard_cases
 from detect.toxicity.model import ToxicityModel
 from detect.toxicity.thresholds import benign_threshold
 
-# Looked at on the leave-one-source-out table (1,500 rows per source, cue columns, unweighted; mean LOSO AUROC
-# over Davidson/Stormfront/ToxiGen for C = 4 / 1 / 0.3: 0.749 / 0.752 / 0.757, within noise of each other);
-# 1 kept as the middle. Main's C = 4 was chosen on the old two-source cross-source table.
-REGULARISATION_C = 1.0
+# Issue 29, fourth round (bench/toxicity_scan_recall.py --split dev, 1,500 rows per source, three TRAIN
+# samples): with the third round's cases and stance/context columns, C = 1 ranked the conversational sources
+# below b787ce2's recipe (DEV AUROC Civil Comments 0.925 / 0.937 / 0.922 vs 0.938 / 0.940 / 0.927); C = 4 puts
+# them back at or above it (0.941 / 0.949 / 0.936; Davidson 0.969 / 0.966 / 0.993 vs 0.969 / 0.953 / 0.990)
+# with the third suite at 0.752-0.777 and leave-one-source-out hate AUROC at C = 1's on average (0.677 vs
+# 0.676). Before the cases, C = 4 / 1 / 0.3 were within noise on the leave-one-source-out table.
+REGULARISATION_C = 4.0
 # Issue 29, third round (bench/toxicity_first_stage.py, 1,500 rows per source; see docs/guides/toxicity.md):
 # the first stage also trains on the hand-written cases of ``first_stage_cases`` (one more source, appended to
 # every fit after the counterfactual copies, never scored for thresholds or metrics) and reads the stance
@@ -47,15 +50,25 @@ REGULARISATION_C = 1.0
 # Davidson toxic-vs-not -0.011. Cases weighted 2x / 3x bought ~0.01 of suite each for ~0.013 of Davidson
 # toxic-vs-not: kept at 1. Bundles trained before keep their own feature union.
 FIRST_STAGE_CASES = True
-CASES_WEIGHT = 1.0  # the cases' two (source, label) cells weigh this many real sources' cells
+# The cases' two (source, label) cells weigh this many real sources' cells. Fourth round (DEV, three TRAIN
+# samples, C = 4): 2 lifts the third suite 0.752 / 0.772 / 0.777 -> 0.773 / 0.785 / 0.791 with Civil
+# Comments' DEV AUROC 0.938 / 0.948 / 0.935 (b787ce2's recipe: 0.938 / 0.940 / 0.927). At C = 1 (third
+# round) 2 cost Davidson toxic-vs-not 0.013 when Davidson was held out; at C = 4 it costs 0.015.
+CASES_WEIGHT = 2.0
 STANCE_COLUMNS = True
 GROUP_CONTEXT = True
+# Issue 29, fourth round: the scan threshold was the largest of the per-source 5% tails, and a source's tail
+# is ~10 of its ~200 non-toxic rows at 1,500 rows per source. Davidson's "neither" rows include abusive
+# tweets (label noise); a first stage that ranks those higher moved the tail 0.705 -> 0.822 and the labelled
+# TEST split's Civil Comments scan recall 0.744 -> 0.568 with no loss of ranking (AUROC 0.926 -> 0.923). Each
+# source's FPR may now exceed the target by its sampling error (one-sided 95%: z = 1.645); pooled it may not.
+SOURCE_FPR_Z = 1.645
 MIN_PER_CLASS_FOR_CV = 10
 DEFAULT_BLOCK_FPR = 0.005  # PROVENANCE_TOXICITY_BLOCK_FPR: a generation screen must rarely block benign text
 
 
-def new_classifier() -> LogisticRegression:
-    return LogisticRegression(C=REGULARISATION_C, class_weight="balanced", solver="liblinear", max_iter=2000)
+def new_classifier(c: float = REGULARISATION_C) -> LogisticRegression:
+    return LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=2000)
 
 
 def balanced_weights(labels: np.ndarray, sources: np.ndarray | None) -> np.ndarray:
@@ -90,19 +103,12 @@ def fit_scorer(texts: list[str], labels: np.ndarray, *, counterfactual: bool = T
                sources: np.ndarray | None = None, cases: bool = FIRST_STAGE_CASES,
                stance: bool = STANCE_COLUMNS, group_context: bool = GROUP_CONTEXT,
                ) -> Callable[[list[str]], np.ndarray]:
-    """Fit features + classifier on normalised texts (with counterfactual identity copies unless
-    ``counterfactual`` is False, source-balanced weights when ``sources`` is given, and the hand-written
-    cases unless ``cases`` is False); return a function scoring normalised texts."""
-    source_list = list(sources) if sources is not None else [""] * len(texts)
-    if counterfactual:
-        texts, (labels_list, source_list), _ = augment(texts, list(np.asarray(labels)), source_list, seed=seed)
-        labels = np.asarray(labels_list, dtype=np.int64)
-    if cases:
-        texts, labels, source_list, _ = with_cases(texts, labels, source_list)
-    features = build_features(stance=stance, group_context=group_context)
-    matrix = features.fit_transform(texts)
-    classifier = new_classifier().fit(matrix, labels,
-                                      sample_weight=balanced_weights(labels, np.asarray(source_list)))
+    """Fit features + classifier on normalised texts exactly as ``fit_model`` fits the shipped one (so the
+    out-of-fold scores the threshold is set on come from the same recipe), without category heads; return a
+    function scoring normalised texts."""
+    features, classifier, _ = fit_model(texts, np.asarray(labels), [()] * len(texts), [], seed=seed,
+                                        counterfactual=counterfactual, sources=sources, cases=cases,
+                                        stance=stance, group_context=group_context)
     return lambda batch: classifier.predict_proba(features.transform(batch))[:, 1]
 
 
@@ -133,22 +139,27 @@ def benign_only_sources(labels: np.ndarray, sources: np.ndarray) -> list[str]:
     return [s for s in sorted(set(sources.tolist())) if not (labels[sources == s] == 1).any()]
 
 
-def _threshold_for(negatives: np.ndarray, target_fpr: float) -> float:
+def _threshold_for(negatives: np.ndarray, target_fpr: float, z: float = 0.0) -> float:
+    """Smallest threshold leaving at most ``target_fpr * n`` negatives at or over it, plus ``z`` binomial
+    standard errors of that count when ``z`` > 0."""
     ordered = np.sort(negatives)[::-1]
-    allowed = int(np.floor(target_fpr * ordered.size + 1e-9))
+    expected = target_fpr * ordered.size
+    allowed = int(np.floor(expected + z * np.sqrt(expected * (1 - target_fpr)) + 1e-9))
     return float(np.nextafter(ordered[allowed], np.inf)) if allowed < ordered.size else 0.0
 
 
-def threshold_at_fpr(labels: np.ndarray, scores: np.ndarray, sources: np.ndarray, target_fpr: float) -> float:
-    """The scan threshold: smallest one whose FPR is at most the target pooled over the labelled sources and in
-    every one of them (benign-only sources bound the blocking threshold instead, see ``block_threshold_at_fpr``)."""
+def threshold_at_fpr(labels: np.ndarray, scores: np.ndarray, sources: np.ndarray, target_fpr: float,
+                     source_z: float = SOURCE_FPR_Z) -> float:
+    """The scan threshold: smallest one whose FPR is at most the target pooled over the labelled sources, and in
+    every one of them up to ``source_z`` standard errors of sampling (benign-only sources bound the blocking
+    threshold instead, see ``block_threshold_at_fpr``)."""
     labelled = labelled_sources(labels, sources)
     pool = np.isin(sources, labelled) if labelled else np.ones(len(labels), dtype=bool)
     candidates = []
-    for mask in [pool] + [sources == s for s in labelled]:
+    for mask, z in [(pool, 0.0)] + [(sources == s, source_z) for s in labelled]:
         negatives = scores[mask & (labels == 0)]
         if negatives.size:
-            candidates.append(_threshold_for(negatives, target_fpr))
+            candidates.append(_threshold_for(negatives, target_fpr, z))
     return max(candidates) if candidates else 0.5
 
 
@@ -166,7 +177,9 @@ def block_threshold_at_fpr(labels: np.ndarray, scores: np.ndarray, sources: np.n
 def fit_model(texts: list[str], labels: np.ndarray, category_sets: list[tuple[str, ...]], categories: list[str],
               *, seed: int, counterfactual: bool = True, sources: np.ndarray | None = None,
               cases: bool = FIRST_STAGE_CASES, stance: bool = STANCE_COLUMNS, group_context: bool = GROUP_CONTEXT,
-              cases_weight: float = CASES_WEIGHT) -> tuple[Any, LogisticRegression, dict[str, LogisticRegression]]:
+              cases_weight: float = CASES_WEIGHT, member_weights: dict[str, float] | None = None,
+              c: float = REGULARISATION_C, blend_without_cases: float = 0.0,
+              ) -> tuple[Any, LogisticRegression, dict[str, LogisticRegression]]:
     """Features, toxic/non-toxic classifier and one head per category, fitted on the rows and (unless
     ``counterfactual`` is False) their counterfactual identity copies, source-balanced when ``sources``,
     plus the hand-written cases unless ``cases`` is False."""
@@ -177,18 +190,41 @@ def fit_model(texts: list[str], labels: np.ndarray, category_sets: list[tuple[st
     if cases:
         augmented, labels_array, source_list, sets = with_cases(augmented, labels_list, source_list, sets)
         labels_list = labels_array.tolist()
-    features = build_features(stance=stance, group_context=group_context)
+    features = build_features(stance=stance, group_context=group_context, member_weights=member_weights)
     matrix = features.fit_transform(augmented)
     target_all = np.asarray(labels_list, dtype=np.int64)
     weights = balanced_weights(target_all, np.asarray(source_list))
     weights[np.asarray(source_list) == CASES_SOURCE] *= cases_weight
-    classifier = new_classifier().fit(matrix, target_all, sample_weight=weights)
+    classifier = new_classifier(c).fit(matrix, target_all, sample_weight=weights)
+    if cases and blend_without_cases > 0:
+        classifier = blended(classifier, without_cases_classifier(matrix, target_all, source_list, c),
+                             blend_without_cases)
     heads: dict[str, LogisticRegression] = {}
     for category in categories:
         target = np.array([category in row for row in sets], dtype=np.int64)
         if 0 < target.sum() < len(target):
             heads[category] = new_classifier().fit(matrix, target)
     return features, classifier, heads
+
+
+def without_cases_classifier(matrix: Any, labels: np.ndarray, sources: Sequence[str], c: float,
+                             ) -> LogisticRegression:
+    """The toxic/non-toxic classifier on the same columns, fitted on the data rows only (no hand-written cases)."""
+    data = np.asarray(sources) != CASES_SOURCE
+    return new_classifier(c).fit(matrix[np.flatnonzero(data)], labels[data],
+                                 sample_weight=balanced_weights(labels[data], np.asarray(sources)[data]))
+
+
+def blended(first: LogisticRegression, second: LogisticRegression, share: float) -> LogisticRegression:
+    """One logistic regression whose logit is ``(1 - share) * first + share * second`` (both read the same
+    columns, so averaging logits is averaging weights: the bundle and the scoring cost stay one model's)."""
+    mixed = new_classifier(first.C)
+    mixed.classes_ = first.classes_
+    mixed.coef_ = (1 - share) * first.coef_ + share * second.coef_
+    mixed.intercept_ = (1 - share) * first.intercept_ + share * second.intercept_
+    mixed.n_features_in_ = first.n_features_in_
+    mixed.n_iter_ = np.maximum(first.n_iter_, second.n_iter_)
+    return mixed
 
 
 BENIGN_GENRE_SOURCES = ("stormfront_degibert2018", "davidson2017_hate_offensive")
@@ -251,7 +287,8 @@ def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int =
     genre_sizes = calibrate_on_passages(model, calibration, block_fpr)
     details = {"threshold": {"value": threshold, "target_fpr": target_fpr, "job": "scan: flag for review",
                              "rule": "smallest threshold with out-of-fold FPR <= target pooled over the labelled "
-                                     "sources and in every one of them"},
+                                     "sources and, in every one of them, <= target plus "
+                                     f"{SOURCE_FPR_Z} binomial standard errors"},
                "block_threshold": {"value": block, "target_fpr": block_fpr,
                                    "job": "generation screen: withhold the output",
                                    "rule": "smallest threshold with out-of-fold FPR <= target on the pooled "
@@ -271,6 +308,7 @@ def train_toxicity(data: ToxicityData, *, target_fpr: float = 0.05, folds: int =
                             "C": REGULARISATION_C, "class_weight": "balanced", "categories": sorted(heads),
                             "counterfactual_identity_copies": COPIES_PER_TEXT,
                             "first_stage_cases": len(first_stage_rows()[0]) if FIRST_STAGE_CASES else 0,
+                            "first_stage_cases_weight": CASES_WEIGHT if FIRST_STAGE_CASES else 0,
                             "stance_columns": STANCE_COLUMNS,
                             "augmentation_groups": sorted(AUGMENTATION_GROUPS)}}
     return model, details
