@@ -97,9 +97,9 @@ _KEYS: dict[int, tuple[int, dict[str, Any], str]] = {}  # id(settings) -> (pid, 
 
 def _set_key(settings: Settings) -> str:
     """The set's key for ``settings``: its values as JSON, with the process id. Dumping the settings costs
-    about 80 microseconds, twice per API verification (a tenth of its ledger lookup), so the key is kept per
-    settings object and reused while the object's fields still equal the ones it was computed from (a changed
-    field, or another object that got the same id, computes a new one)."""
+    about 80 microseconds, and an API verification asks for the set twice, so the key is kept per settings
+    object and reused while the object's fields still equal the ones it was computed from (a changed field, or
+    another object that got the same id, computes a new one)."""
     pid = os.getpid()
     fields = settings.__dict__
     cached = _KEYS.get(id(settings))
