@@ -45,10 +45,6 @@ def band_key(band: int, value: int) -> int:
     return (int(band) << BAND_SHIFT) | int(value)
 
 
-def _bands(values: Sequence[int]) -> list[int]:  # noqa: D103
-    return [band_key(band, value) for band, value in enumerate(values) if int(value) != EMPTY_MINHASH_VALUE]
-
-
 def record_manifest(session: Session, manifest: Mapping[str, Any], *, tenant: str = DEFAULT_TENANT) -> Manifest:
     """Write a signed manifest owned by ``tenant`` (idempotent on its id) and its LSH bands."""
     existing = session.get(Manifest, manifest["id"])
@@ -60,7 +56,8 @@ def record_manifest(session: Session, manifest: Mapping[str, Any], *, tenant: st
                    watermark_key_id=(manifest.get("watermark") or {}).get("key_id"),
                    requester=manifest.get("requester"), body=dict(manifest), minhash=values, tenant=tenant)
     session.add(row)
-    session.add_all(ManifestBand(manifest_id=row.id, band_key=key, tenant=tenant) for key in _bands(values))
+    session.add_all(ManifestBand(manifest_id=row.id, band_key=key, tenant=tenant)
+                    for key in _band_keys([[value] for value in values]))
     return row
 
 

@@ -114,23 +114,9 @@ def _upgrade_lock(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
-    """Migrate to ``revision``; returns (before, after)."""
-    with _upgrade_lock(url):
-        before = current_revision(url)
-        engine = get_engine(url)
-        from alembic import command
-
-        with engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-        return before, current_revision(url)
-
-
-def downgrade(url: str, revision: str) -> tuple[str | None, str | None]:
-    """Migrate back to ``revision`` (an operator's rollback; every migration's downgrade keeps the data);
-    returns (before, after)."""
+def _migrate(url: str, direction: str, revision: str) -> tuple[str | None, str | None]:
+    """Run Alembic's ``upgrade`` or ``downgrade`` to ``revision`` under the per-database lock, on one connection
+    in one transaction; returns (before, after)."""
     with _upgrade_lock(url):
         before = current_revision(url)
         from alembic import command
@@ -138,8 +124,19 @@ def downgrade(url: str, revision: str) -> tuple[str | None, str | None]:
         with get_engine(url).begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.downgrade(config, revision)
+            getattr(command, direction)(config, revision)
         return before, current_revision(url)
+
+
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
+    """Migrate to ``revision``; returns (before, after)."""
+    return _migrate(url, "upgrade", revision)
+
+
+def downgrade(url: str, revision: str) -> tuple[str | None, str | None]:
+    """Migrate back to ``revision`` (an operator's rollback; every migration's downgrade keeps the data);
+    returns (before, after)."""
+    return _migrate(url, "downgrade", revision)
 
 
 def ensure_schema(url: str, *, auto_upgrade: bool = True) -> None:
