@@ -17,7 +17,12 @@ queries, manifest bodies of the candidates): ``lookup_many`` without hashing the
 exact copies of a target, a quarter edited copies (half of the signature kept), half unrelated; each query's
 "smallest hashes" per permutation are synthetic too (the containment query sends 16 per band: 2,048 probes).
 
-Baseline (``--baseline``, on by default), same run, same data, same queries: the ledger is first built at
+Key filter: the timed lookups use the settings' default ``ledger_key_filter`` (``auto``: a per-process Bloom
+filter of the band keys, ``provenance/store/band_filter.py``), built and waited for before timing (its build
+time and size are reported); the same lookups without it (``off``, before and after) are the baseline of the
+same run, and their answers are compared.
+
+Revision baseline (``--baseline``, on by default), same run, same data, same queries: the ledger is first built at
 revision 0009 (band rows as (band, bucket string), a (band, bucket, tenant) index) and its two band queries
 per lookup (near-duplicate, containment) are timed in that revision's form (one OR term per band), for at most
 ``--baseline-budget`` seconds; then the real migration to head runs on that ledger (timed: what an operator's
@@ -27,6 +32,7 @@ built at head directly (faster: no old index, no rewrite).
 
     python bench/ledger_scale.py [--store sqlite|postgres] [--scales 100000,1000000] [--lookups 1000]
                                  [--targets 2000] [--no-baseline] [--shared-buffers 2GB]
+                                 [--key-filter default|auto|on|off]
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from provenance.settings import Settings  # noqa: E402
+from provenance.store import band_filter  # noqa: E402
 
 TENANTS = ("default", "newsroom", "archive", "legal")  # default holds half of the ledger
 MAX_VALUE = (1 << 53) - 2  # below the empty-text marker
@@ -226,15 +235,21 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"n": len(ordered), "p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": round(ordered[-1] * 1000, 3)}
 
 
-def time_lookups(connection, hashed: list, tenant: str | None) -> tuple[dict[str, float], int]:  # noqa: ANN001
+def time_lookups(connection, hashed: list, tenant: str | None, key_filter: str = "off",  # noqa: ANN001
+                 answers: list | None = None) -> tuple[dict[str, float], int]:
+    """Percentiles of ``lookup_hashed`` and how many queries matched; each answer (best match, near-duplicate
+    and containment ids) is appended to ``answers`` when given, to compare modes."""
     from provenance.signals.provenance import lookup_hashed
 
     samples, matched = [], 0
     for item, _target in hashed:
         started = time.perf_counter()
-        record = lookup_hashed(connection, None, [item], tenant=tenant)[0]
+        record = lookup_hashed(connection, None, [item], tenant=tenant, key_filter=key_filter)[0]
         samples.append(time.perf_counter() - started)
         matched += record["best_match"] is not None
+        if answers is not None:
+            answers.append((record["best_match"], [d["manifest_id"] for d in record["near_duplicates"]],
+                            [d["manifest_id"] for d in record["containment"]]))
     return percentiles(samples), matched
 
 
@@ -335,17 +350,28 @@ def run_scale(directory: Path, count: int, args: argparse.Namespace, server=None
             result["migrate_to_head_s"] = round(time.perf_counter() - started, 1)
         result["revision_0009_queries"] = old_queries
     engine = get_engine(url)
+    mode = Settings().ledger_key_filter if args.key_filter == "default" else args.key_filter
     with engine.connect() as connection:
-        # One untimed pass of every query in both modes first: whichever mode ran first otherwise paid for
-        # reading the index into the page cache.
+        # One untimed pass of every query first: whichever mode ran first otherwise paid for reading the index
+        # into the page cache. The key filter is built (and waited for) before the timed passes: a process
+        # builds it once, in the background, and keeps it.
         time_lookups(connection, hashed, "default")
         time_lookups(connection, hashed, None)
-        with_tenant, matched_tenant = time_lookups(connection, tenant_hashed, "default")
-        without, matched_all = time_lookups(connection, hashed, None)
+        started = time.perf_counter()
+        built = band_filter.wait_until_built(connection, mode) if mode != "off" else False
+        filter_s = round(time.perf_counter() - started, 1)
+        stats = band_filter.filter_stats(connection) or {}
+        unfiltered: list = []
+        filtered: list = []
+        no_filter, _ = time_lookups(connection, tenant_hashed, "default", "off", unfiltered)
+        with_tenant, matched_tenant = time_lookups(connection, tenant_hashed, "default", mode, filtered)
+        without, matched_all = time_lookups(connection, hashed, None, mode)
+        no_filter_again, _ = time_lookups(connection, tenant_hashed, "default", "off")
         new_queries = time_queries(connection, tenant_hashed, "default", False, float("inf"))
         same = all(ledger_queries(connection, item, "default", False) == answer
                    for (item, _), answer in zip(tenant_hashed, old_answers, strict=False)) if old_answers else None
     engine.dispose()
+    band_filter.forget_filters()
     if server is None:
         path.unlink()
     else:
@@ -353,7 +379,13 @@ def run_scale(directory: Path, count: int, args: argparse.Namespace, server=None
 
         with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as admin:
             admin.execute(f"DROP DATABASE ledger_{count}")
-    result.update({"lookup_with_tenant": {**with_tenant, "matched": matched_tenant},
+    result.update({"key_filter": {"mode": mode, "built": built, "build_s": filter_s,
+                                  "rows": stats.get("rows", 0), "megabytes": round(stats.get("bytes", 0) / 2**20)},
+                   "lookup_with_tenant": {**with_tenant, "matched": matched_tenant},
+                   "lookup_with_tenant_no_filter": no_filter, "lookup_with_tenant_no_filter_again": no_filter_again,
+                   "no_filter_over_filter_p50": round(min(no_filter["p50_ms"], no_filter_again["p50_ms"])
+                                                      / max(with_tenant["p50_ms"], 1e-6), 2),
+                   "same_answers_with_and_without_filter": filtered == unfiltered,
                    "lookup_without_tenant": {**without, "matched": matched_all},
                    "band_queries_with_tenant": new_queries})
     if args.baseline:
@@ -401,6 +433,9 @@ def main() -> None:
                         help="build at revision 0009, time its queries, migrate to head, time again (default)")
     parser.add_argument("--baseline-budget", type=float, default=60.0,
                         help="seconds per scale for timing revision 0009's queries")
+    parser.add_argument("--key-filter", choices=("default", "auto", "on", "off"), default="default",
+                        help="the ledger key filter of the timed lookups (default: the settings' default, what "
+                        "users get); lookups without it are timed in the same run either way")
     parser.add_argument("--shared-buffers", default="2GB", help="PostgreSQL's buffer cache (--store postgres)")
     parser.add_argument("--directory", default=None,
                         help="where the SQLite files or the PostgreSQL data directory go (default: a temp dir)")

@@ -140,7 +140,7 @@ def _exact(connection: Connection, digests: Sequence[str], tenant: str | None) -
 
 
 def lookup_many(source: Engine | Connection, public_key: Any, texts: Sequence[str], *,
-                tenant: str | None = None) -> list[dict[str, Any]]:
+                tenant: str | None = None, key_filter: str = "off") -> list[dict[str, Any]]:
     """One provenance record per text (the API's ``provenance`` object), on one connection.
 
     ``manifest_id``/``signature_valid`` describe the exact match only; ``near_duplicates`` lists up to five
@@ -149,22 +149,24 @@ def lookup_many(source: Engine | Connection, public_key: Any, texts: Sequence[st
     manifest the text is attributed to (``manifest_id``, ``kind``, ``similarity``), or None. Without a public
     key, signatures are not checked (``signature_valid`` None). With ``tenant`` (the API: a key's tenant) only
     that tenant's manifests are searched; the scan pipeline searches the whole ledger, because a document's
-    verdict is stored once whichever tenant scanned it (the API withholds other tenants' matches on read)."""
+    verdict is stored once whichever tenant scanned it (the API withholds other tenants' matches on read).
+    ``key_filter`` is ``Settings.ledger_key_filter`` (the signal passes it): same answers, fewer probes."""
     if isinstance(source, Engine):
         with source.connect() as connection:
-            return lookup_many(connection, public_key, texts, tenant=tenant)
-    return lookup_hashed(source, public_key, [text_hashes(text) for text in texts], tenant=tenant)
+            return lookup_many(connection, public_key, texts, tenant=tenant, key_filter=key_filter)
+    return lookup_hashed(source, public_key, [text_hashes(text) for text in texts], tenant=tenant,
+                         key_filter=key_filter)
 
 
 def lookup_hashed(connection: Connection, public_key: Any, hashed: Sequence[TextHashes], *,
-                  tenant: str | None = None) -> list[dict[str, Any]]:
+                  tenant: str | None = None, key_filter: str = "off") -> list[dict[str, Any]]:
     """``lookup_many`` for texts already hashed: the ledger's part of the lookup alone (what
     ``bench/ledger_scale.py`` times with synthetic signatures at 10^5 and 10^6 manifests)."""
     exact = _exact(connection, [h.digest for h in hashed], tenant)
     near = [near_duplicate_ids(connection, h.signature, min_similarity=DEFAULT_MIN_SIMILARITY,
-                               limit=NEAR_DUPLICATE_LIMIT, tenant=tenant) for h in hashed]
+                               limit=NEAR_DUPLICATE_LIMIT, tenant=tenant, key_filter=key_filter) for h in hashed]
     contained = [shared_bands(connection, h.bottom[:, :CONTAINMENT_QUERY_BOTTOM], CONTAINMENT_MIN_SHARED,
-                              NEAR_DUPLICATE_LIMIT, tenant) for h in hashed]
+                              NEAR_DUPLICATE_LIMIT, tenant, key_filter) for h in hashed]
     wanted = (set(exact.values()) | {m for matches in near for m, _ in matches}
               | {m for matches in contained for m, _ in matches})
     bodies = _bodies(connection, wanted, tenant)
@@ -302,7 +304,8 @@ class ProvenanceSignal(BaseSignal):
             source: Engine | Connection = self._engine or get_engine(self.settings.resolved_database_url)
         else:
             source = connection
-        return lookup_many(source, self.public_key, texts, tenant=tenant)
+        return lookup_many(source, self.public_key, texts, tenant=tenant,
+                           key_filter=self.settings.ledger_key_filter)
 
     def verify(self, manifest: dict[str, Any]) -> tuple[bool, str]:
         """(valid, reason) of a stored manifest's Ed25519 signature with the installation's public key: the one

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from generator.stamping import minhash, text_sha256
 from provenance.settings import Settings
 from provenance.store.audit import audit
+from provenance.store.band_filter import keys_to_probe
 from provenance.store.engine import session_scope
 from provenance.store.models import DEFAULT_TENANT, Manifest, ManifestBand
 
@@ -45,8 +46,16 @@ def band_key(band: int, value: int) -> int:
     return (int(band) << BAND_SHIFT) | int(value)
 
 
+LEDGER_WRITE_LOCK = 0x70726F76656E  # PostgreSQL advisory lock: ledger writers commit one at a time
+
+
 def record_manifest(session: Session, manifest: Mapping[str, Any], *, tenant: str = DEFAULT_TENANT) -> Manifest:
-    """Write a signed manifest owned by ``tenant`` (idempotent on its id) and its LSH bands."""
+    """Write a signed manifest owned by ``tenant`` (idempotent on its id) and its LSH bands.
+
+    On PostgreSQL the transaction first takes the ledger's advisory lock (held until it ends), so band rows get
+    their ids and become visible in one order: the key filter (``band_filter``) reads new rows by id."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT pg_advisory_xact_lock({LEDGER_WRITE_LOCK})"))
     existing = session.get(Manifest, manifest["id"])
     if existing is not None:
         return existing
@@ -97,26 +106,33 @@ def _shared_bands_array_sql(limit: int, by_tenant: bool) -> str:
             f"LIMIT {int(limit)}")
 
 
-def _band_keys(buckets: Sequence[Sequence[int]] | np.ndarray) -> list[int]:
-    """The band keys of every non-empty value (per band, the values that count as a hit). A 2-D array (what the
-    lookup passes: 128 x 16 values for containment) is keyed in one vectorised pass: converting 2,048 numpy
-    scalars one by one was the request path's largest cost after SQLite itself (profile of POST /v1/verify)."""
+def _band_key_array(buckets: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
+    """The band keys (uint64) of every non-empty value (per band, the values that count as a hit). A 2-D
+    array (what the lookup passes: 128 x 16 values for containment) is keyed in one vectorised pass:
+    converting 2,048 numpy scalars one by one was the request path's largest cost after SQLite itself
+    (profile of POST /v1/verify)."""
     if isinstance(buckets, np.ndarray) and buckets.ndim == 2:
         values = buckets.astype(np.uint64, copy=False)
         bands = np.arange(values.shape[0], dtype=np.uint64)[:, None] << np.uint64(BAND_SHIFT)
-        keys = (bands | values)[values != np.uint64(EMPTY_MINHASH_VALUE)]
-        return keys.tolist()
-    return [band_key(band, value) for band, values in enumerate(buckets) for value in values
-            if int(value) != EMPTY_MINHASH_VALUE]
+        return (bands | values)[values != np.uint64(EMPTY_MINHASH_VALUE)]
+    return np.asarray([band_key(band, value) for band, values in enumerate(buckets) for value in values
+                       if int(value) != EMPTY_MINHASH_VALUE], dtype=np.uint64)
+
+
+def _band_keys(buckets: Sequence[Sequence[int]] | np.ndarray) -> list[int]:
+    """``_band_key_array`` as Python ints (what the drivers bind)."""
+    return _band_key_array(buckets).tolist()
 
 
 def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]] | np.ndarray, needed: int,
-                 limit: int, tenant: str | None = None) -> list[tuple[str, int]]:
+                 limit: int, tenant: str | None = None, key_filter: str = "off") -> list[tuple[str, int]]:
     """The one ledger query: manifests (of ``tenant`` when given) sharing at least ``needed`` bands with
     ``buckets`` (per band, the values that count as a hit: one for a near-duplicate signature, a document's
     smallest few for containment). A manifest has one value per band, so its count is the number of bands
-    it shares."""
-    keys = _band_keys(buckets)
+    it shares. ``key_filter`` (auto | on | off, ``Settings.ledger_key_filter``) leaves out the keys no band
+    row has, by the process's Bloom filter (``band_filter``): the same answer from fewer index probes."""
+    array = _band_key_array(buckets)
+    keys = (keys_to_probe(connection, array, key_filter) if key_filter != "off" else array).tolist()
     if not keys:
         return []
     lead = [tenant] if tenant is not None else []
@@ -141,10 +157,11 @@ def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]] | np.n
 
 def near_duplicate_ids(connection: Connection, signature: Sequence[int], *,
                        min_similarity: float = DEFAULT_MIN_SIMILARITY, limit: int = 5,
-                       tenant: str | None = None) -> list[tuple[str, float]]:
+                       tenant: str | None = None, key_filter: str = "off") -> list[tuple[str, float]]:
     """(manifest id, estimated Jaccard) of manifests sharing at least ``min_similarity`` of the signature."""
     needed = int(min_similarity * len(signature) + 0.999)
-    rows = shared_bands(connection, np.asarray(signature, dtype=np.uint64)[:, None], needed, limit, tenant)
+    rows = shared_bands(connection, np.asarray(signature, dtype=np.uint64)[:, None], needed, limit, tenant,
+                        key_filter)
     return [(manifest_id, count / len(signature)) for manifest_id, count in rows]
 
 
