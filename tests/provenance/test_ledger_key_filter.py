@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from provenance.settings import Settings
 from provenance.store import band_filter, get_engine, session_scope, upgrade
@@ -50,6 +50,16 @@ def _record(url: str, manifest_id: str, signature: list[int], tenant: str = "def
                                   "minhash": {"values": signature}}, tenant=tenant)
 
 
+def _ledger_with_filter(url: str, count: int) -> Engine:
+    """A migrated ledger of ``count`` invented manifests, and this process's key filter of it, built."""
+    upgrade(url)
+    _fill(url, count)
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        assert wait_until_built(connection, "on", timeout=60)
+    return engine
+
+
 def test_bloom_words_never_lose_a_key_and_rarely_claim_one() -> None:
     rng = np.random.default_rng(5)
     added = rng.integers(0, 1 << 60, size=200_000, dtype=np.uint64)
@@ -81,11 +91,7 @@ def test_lookups_with_the_filter_answer_as_without_it(db_url: str) -> None:
 
 
 def test_a_manifest_written_after_the_build_is_found_by_the_next_lookup(db_url: str) -> None:
-    upgrade(db_url)
-    _fill(db_url, 30)
-    engine = get_engine(db_url)
-    with engine.connect() as connection:
-        assert wait_until_built(connection, "on", timeout=60)
+    engine = _ledger_with_filter(db_url, 30)
     late = _signature(random.Random(123))
     _record(db_url, "late-one", late)  # another transaction, after the filter read the table
     with engine.connect() as connection:
@@ -95,11 +101,7 @@ def test_a_manifest_written_after_the_build_is_found_by_the_next_lookup(db_url: 
 
 def test_a_bulk_import_larger_than_one_catch_up_is_probed_in_full_until_read(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    upgrade(db_url)
-    _fill(db_url, 10)
-    engine = get_engine(db_url)
-    with engine.connect() as connection:
-        assert wait_until_built(connection, "on", timeout=60)
+    engine = _ledger_with_filter(db_url, 10)
     monkeypatch.setattr(band_filter, "CATCH_UP_ROWS", 200)  # 1.5 manifests per catch-up
     rng = random.Random(5)
     imported = {f"bulk{index}": _signature(rng) for index in range(6)}
@@ -114,11 +116,7 @@ def test_a_bulk_import_larger_than_one_catch_up_is_probed_in_full_until_read(
 
 def test_a_replaced_database_makes_the_filter_start_again(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    upgrade(url)
-    _fill(url, 40)
-    engine = get_engine(url)
-    with engine.connect() as connection:
-        assert wait_until_built(connection, "on", timeout=60)
+    engine = _ledger_with_filter(url, 40)
     engine.dispose()
     for path in tmp_path.glob("store.sqlite*"):  # restored from an older backup, under the same URL
         path.unlink()
@@ -138,7 +136,7 @@ def test_auto_leaves_a_small_ledger_to_the_index(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     upgrade(url)
     signatures = _fill(url, 20)
-    assert Settings().ledger_key_filter == "auto"
+    assert Settings.model_fields["ledger_key_filter"].default == "auto"  # what users get
     with get_engine(url).connect() as connection:
         keys = _band_key_array(np.asarray(signatures["m00003"], dtype=np.uint64)[:, None])
         assert keys_to_probe(connection, keys, "auto").size == 128
@@ -162,11 +160,8 @@ def test_postgres_ledger_writers_hold_the_write_lock_until_commit(postgres_url: 
 
 def test_a_filter_that_fills_up_is_rebuilt_larger_while_it_serves(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    upgrade(url)
-    _fill(url, 10)
-    engine = get_engine(url)
+    engine = _ledger_with_filter(url, 10)
     with engine.connect() as connection:
-        assert wait_until_built(connection, "on", timeout=60)
         small = filter_stats(connection)["bytes"]
     signatures = _fill(url, 110, seed=9)  # the same ids are kept: 100 new manifests
     with engine.connect() as connection:
