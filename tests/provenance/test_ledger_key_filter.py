@@ -171,3 +171,42 @@ def test_a_filter_that_fills_up_is_rebuilt_larger_while_it_serves(tmp_path: Path
         stats = filter_stats(connection)
         assert stats["rows"] == 110 * 128 and stats["bytes"] > small
         assert near_duplicate_ids(connection, signatures[newest], key_filter="on")[0] == (newest, 1.0)
+
+
+def test_manifests_written_by_concurrent_writers_are_all_found(db_url: str) -> None:
+    """Writers in several threads (one transaction per manifest) while lookups run: every manifest committed
+    before a lookup starts is found by it. On PostgreSQL this needs the writers' advisory lock: without it a
+    later transaction's higher ids could be read before an earlier one commits lower ids, and the watermark
+    would pass them."""
+    import threading
+
+    engine = _ledger_with_filter(db_url, 10)
+    committed: list[tuple[str, list[int]]] = []
+    failures: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        rng = random.Random(worker)
+        try:
+            for index in range(12):
+                manifest_id, signature = f"w{worker}-{index}", _signature(rng)
+                _record(db_url, manifest_id, signature)
+                committed.append((manifest_id, signature))
+        except BaseException as exc:  # noqa: BLE001 - reported below, from the test's thread
+            failures.append(exc)
+
+    writers = [threading.Thread(target=write, args=(worker,)) for worker in range(3)]
+    for writer in writers:
+        writer.start()
+    checked = 0
+    with engine.connect() as connection:
+        while any(writer.is_alive() for writer in writers) or checked < len(committed):
+            if checked < len(committed):
+                manifest_id, signature = committed[checked]
+                found = near_duplicate_ids(connection, signature, tenant="default", key_filter="on")
+                assert found and found[0] == (manifest_id, 1.0), (manifest_id, found)
+                checked += 1
+            connection.rollback()  # a fresh snapshot for the next lookup
+    for writer in writers:
+        writer.join()
+    assert not failures, failures
+    assert checked == 36
