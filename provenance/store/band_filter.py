@@ -194,7 +194,10 @@ def keys_to_probe(connection: Connection, keys: np.ndarray, mode: str) -> np.nda
     """``keys`` less those no ledger row can have (``mode``: auto | on | off; see ``Settings.ledger_key_filter``)."""
     if mode == "off" or keys.size == 0:
         return keys
-    name = (os.getpid(), connection.engine.url.render_as_string(hide_password=False))
+    url = connection.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return keys  # every in-memory database has the same URL: a filter could describe another one
+    name = (os.getpid(), url.render_as_string(hide_password=False))
     ledger = _filters.get(name)
     if ledger is None:
         with _filters_lock:

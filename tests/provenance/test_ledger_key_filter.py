@@ -210,3 +210,14 @@ def test_manifests_written_by_concurrent_writers_are_all_found(db_url: str) -> N
         writer.join()
     assert not failures, failures
     assert checked == 36
+
+
+def test_an_in_memory_database_is_never_filtered() -> None:
+    """Every in-memory SQLite database has the same URL, so a filter kept by URL could describe another one."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine("sqlite://")
+    keys = np.arange(1, 200, dtype=np.uint64)
+    with engine.connect() as connection:
+        assert keys_to_probe(connection, keys, "on") is keys
+    assert not band_filter._filters
