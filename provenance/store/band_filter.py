@@ -121,7 +121,7 @@ class LedgerKeyFilter:
     def _maybe_start(self, connection: Connection, mode: str) -> None:
         """Start a build: at once with ``on``, with ``auto`` once the table is large; at most once a minute
         either way (a failed build is not retried on every lookup)."""
-        if self.building or mode == "off":
+        if self.building:
             return
         with self.lock:
             now = time.monotonic()
@@ -190,14 +190,22 @@ _filters: dict[tuple[int, str], LedgerKeyFilter] = {}
 _filters_lock = threading.Lock()
 
 
+def _filter_name(connection: Connection) -> tuple[int, str] | None:
+    """The key of this process's filter for the connection's database; None for an in-memory SQLite database
+    (every one has the same URL, so a filter kept by URL could describe another one: they are never filtered)."""
+    url = connection.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    return os.getpid(), url.render_as_string(hide_password=False)
+
+
 def keys_to_probe(connection: Connection, keys: np.ndarray, mode: str) -> np.ndarray:
     """``keys`` less those no ledger row can have (``mode``: auto | on | off; see ``Settings.ledger_key_filter``)."""
     if mode == "off" or keys.size == 0:
         return keys
-    url = connection.engine.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        return keys  # every in-memory database has the same URL: a filter could describe another one
-    name = (os.getpid(), url.render_as_string(hide_password=False))
+    name = _filter_name(connection)
+    if name is None:
+        return keys
     ledger = _filters.get(name)
     if ledger is None:
         with _filters_lock:
@@ -207,16 +215,19 @@ def keys_to_probe(connection: Connection, keys: np.ndarray, mode: str) -> np.nda
 
 def filter_stats(connection: Connection) -> dict[str, int] | None:
     """Rows and bytes of this database's filter in this process (None while there is none)."""
-    ledger = _filters.get((os.getpid(), connection.engine.url.render_as_string(hide_password=False)))
+    ledger = _filters.get(_filter_name(connection))
     bloom = ledger.bloom if ledger is not None else None
     return None if bloom is None else {"rows": bloom.count, "bytes": int(bloom.words.nbytes),
                                        "watermark": ledger.watermark}
 
 
 def wait_until_built(connection: Connection, mode: str = "on", timeout: float = 600.0) -> bool:
-    """Start this database's filter if needed and wait for it (benches and tests; lookups never wait)."""
+    """Start this database's filter if needed and wait for it (benches and tests; lookups never wait). False
+    at the timeout, and at once for a database that is never filtered."""
+    name = _filter_name(connection)
+    if name is None or mode == "off":
+        return False
     deadline = time.monotonic() + timeout
-    name = (os.getpid(), connection.engine.url.render_as_string(hide_password=False))
     keys_to_probe(connection, np.zeros(1, dtype=np.uint64), mode)
     while time.monotonic() < deadline:
         ledger = _filters.get(name)

@@ -131,8 +131,7 @@ def shared_bands(connection: Connection, buckets: Sequence[Sequence[int]] | np.n
     smallest few for containment). A manifest has one value per band, so its count is the number of bands
     it shares. ``key_filter`` (auto | on | off, ``Settings.ledger_key_filter``) leaves out the keys no band
     row has, by the process's Bloom filter (``band_filter``): the same answer from fewer index probes."""
-    array = _band_key_array(buckets)
-    keys = (keys_to_probe(connection, array, key_filter) if key_filter != "off" else array).tolist()
+    keys = keys_to_probe(connection, _band_key_array(buckets), key_filter).tolist()
     if not keys:
         return []
     lead = [tenant] if tenant is not None else []
