@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from dashboard.review_state import reset_review_state
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
 
@@ -122,7 +123,7 @@ def _end_session(reason: str) -> None:
     st.query_params.pop(QUERY_PARAM, None)
     account = st.session_state.pop(ACCOUNT_KEY, None)
     st.session_state.pop(LAST_SEEN_KEY, None)
-    st.session_state.pop("item_id", None)
+    reset_review_state()
     if account is not None:
         record_session_end(database_url(), account.name, reason)
 

@@ -2,7 +2,7 @@
 
 Opening an item claims it with a lease (renewed on every rerun while it stays open), so two reviewers never
 work the same item; a reviewer who walks away loses the claim when the lease expires. A decision, its audit
-row and the lease release are one transaction; then the next free item opens.
+row, the lease release and the claim of the next free item are one transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context, evidence, explain, highlight
+from dashboard.review_state import LastDecision, ReviewState, review_state
 from provenance import review
 from provenance.errors import ProvenanceError
 from provenance.settings import Settings
@@ -26,161 +27,161 @@ SHORTCUTS = {"machine": "M", "human": "H", "misuse": "X", "escalate": "E", "skip
 # After a new item opens, Enter, Space and the shortcut keys do nothing for this long (and a held key's
 # repeats never count), so a key pressed for the previous item cannot decide the new one unseen.
 ARM_MS = 400
-SKIPPED_KEY, SKIPPED_MAX = "skipped-items", 20
-LAST_DECISION_KEY = "last-decision"
-
-
-def _set_item(verdict_id: int | None) -> None:
-    """Open ``verdict_id`` (None: close the item). Every opening gets a new serial, so the focus script runs
-    again even when the same item reopens (after a release or an undo)."""
-    st.session_state["item_id"] = verdict_id
-    if verdict_id is not None:
-        st.session_state["item-serial"] = int(st.session_state.get("item-serial", 0)) + 1
 
 
 def open_item(settings: Settings, name: str | None, verdict_id: int) -> None:
     """Claim ``verdict_id`` and show it, or say who holds it."""
+    state = review_state()
     with context.session() as db:
         result = review.claim(db, verdict_id, name or "", settings.review_lease_seconds, tenant=context.scope())
     if result.ok:
-        _set_item(verdict_id)
+        state.open(verdict_id)
         st.rerun()
     st.warning(result.message)
 
 
-def _claim_next(settings: Settings, name: str | None, filters: review.QueueFilters,
-                skip: tuple[int, ...] = ()) -> None:
-    with context.session() as db:
-        result = review.claim_next(db, name or "", settings.review_lease_seconds, filters, skip=skip)
-    _set_item(result.verdict_id if result else None)
-    if result is None:
-        st.session_state["flash"] = (st.session_state.get("flash") or "") + " The queue is empty."
-
-
 def open_next(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
     """"Review next item": with an item open this is a skip (never the same item again)."""
-    current = st.session_state.get("item_id")
-    if current is not None:
-        _skip(settings, name or "", int(current), filters)
-    else:
-        _claim_next(settings, name, filters)
+    state = review_state()
+    with state.lock:
+        if state.item_id is not None:
+            _skip(state, settings, name or "", state.item_id, filters)
+        else:
+            try:
+                with context.session() as db:
+                    result = review.claim_next(db, name or "", settings.review_lease_seconds, filters)
+            except Exception as exc:
+                state.fail(_message(exc))
+            else:
+                state.open(result.verdict_id if result else None)
+                if result is None:
+                    state.note("The queue is empty.")
     st.rerun()
 
 
-def _current(verdict_id: int) -> bool:
-    """Whether a button drawn for ``verdict_id`` still belongs to the open item. A click that reaches the
-    server after the next item opened (a double Enter, a held key) carries the old item's id: ignored."""
-    return st.session_state.get("item_id") == verdict_id
-
-
-def _fail(exc: Exception) -> None:
+def _message(exc: Exception) -> str:
+    """An error as one line for the page (a callback's exception would otherwise be a traceback)."""
     if isinstance(exc, ProvenanceError):
-        st.session_state["flash-error"] = str(exc) + (f"  \nHint: {exc.hint}" if exc.hint else "")
-    else:  # never a traceback: one line
-        st.session_state["flash-error"] = f"internal error: {exc.__class__.__name__}: {exc}".splitlines()[0]
+        return str(exc) + (f"  \nHint: {exc.hint}" if exc.hint else "")
+    return f"internal error: {exc.__class__.__name__}: {exc}".splitlines()[0]
 
 
-def _decide(settings: Settings, name: str, verdict_id: int, decision: str, filters: review.QueueFilters) -> None:
-    """Button callback: runs before the rerun the click causes, so the next item is what that run draws.
-    Errors become a message on that run (a callback's exception would otherwise be a traceback)."""
-    if not _current(verdict_id):
-        return
-    note = str(st.session_state.get(f"note-{verdict_id}") or "")
-    source = st.session_state.get("item-source", {}).get(verdict_id)
-    try:
-        with context.session() as db:
-            share = review.overlap_share_for(db, settings.review_overlap_share, context.scope())
-            record = review.decide(db, verdict_id, name, decision, note, tenant=context.scope(), overlap_share=share)
-            st.session_state[LAST_DECISION_KEY] = {"id": record.id, "verdict_id": verdict_id, "decision": decision,
-                                                   "at": record.created_at}
-        st.session_state["flash"] = f"Recorded '{decision}' for item {verdict_id}" + \
-            (f" (source {source})." if source else ".")
-        _claim_next(settings, name, filters, skip=(verdict_id,))
-    except Exception as exc:
-        _fail(exc)
-        _set_item(None)
+# The callbacks below take the session's ReviewState as an argument, hold its lock throughout and read every
+# widget value they need before they write the store; after the write they change only that object (see
+# dashboard.review_state for why). A click that reaches the server after the next item opened (a double Enter,
+# a held key) carries the old item's id and is ignored.
+
+def _decide(state: ReviewState, settings: Settings, name: str, scope: str | None, verdict_id: int, decision: str,
+            filters: review.QueueFilters) -> None:
+    """Button callback: runs before the rerun the click causes, so the next item is what that run draws. The
+    decision, its audit row and the claim of the next item are one transaction."""
+    with state.acting_on(verdict_id) as current:
+        if not current:
+            return
+        note = str(st.session_state.get(f"note-{verdict_id}") or "")
+        source = state.item_source.get(verdict_id)
+        try:
+            with context.session() as db:
+                share = review.overlap_share_for(db, settings.review_overlap_share, scope)
+                record = review.decide(db, verdict_id, name, decision, note, tenant=scope, overlap_share=share)
+                following = review.claim_next(db, name, settings.review_lease_seconds, filters, skip=(verdict_id,))
+        except Exception as exc:
+            state.fail(_message(exc))
+            state.open(None)
+            return
+        state.last_decision = LastDecision(record.id, verdict_id, decision, record.created_at)
+        state.note(f"Recorded '{decision}' for item {verdict_id}" + (f" (source {source})." if source else "."))
+        state.open(following.verdict_id if following else None)
+        if following is None:
+            state.note("The queue is empty.")
 
 
-def _skip(settings: Settings, name: str, verdict_id: int, filters: review.QueueFilters) -> None:
+def _skip(state: ReviewState, settings: Settings, name: str, verdict_id: int, filters: review.QueueFilters) -> None:
     """Skip callback (and "Review next item" with an item open): release the item (audited ``review.skip``)
     and open a different one; items skipped earlier in this session come last."""
-    if not _current(verdict_id):
-        return
-    skipped = [i for i in st.session_state.get(SKIPPED_KEY, []) if i != verdict_id][-SKIPPED_MAX:]
-    try:
-        with context.session() as db:
-            result = review.skip(db, verdict_id, name, settings.review_lease_seconds, filters, avoid=skipped)
-            if result is None and skipped:  # only skipped items left: hand those out again
-                result = review.claim_next(db, name, settings.review_lease_seconds, filters, skip=(verdict_id,))
-    except Exception as exc:
-        _fail(exc)
-        _set_item(None)
-        return
-    st.session_state[SKIPPED_KEY] = [*skipped, verdict_id]
-    _set_item(result.verdict_id if result else None)
-    st.session_state["flash"] = f"Skipped item {verdict_id}: it is back in the queue." + \
-        ("" if result else " There is no other item to review.")
+    with state.acting_on(verdict_id) as current:
+        if not current:
+            return
+        skipped = state.remember_skipped(verdict_id)
+        try:
+            with context.session() as db:
+                result = review.skip(db, verdict_id, name, settings.review_lease_seconds, filters, avoid=skipped)
+                if result is None and skipped:  # only skipped items left: hand those out again
+                    result = review.claim_next(db, name, settings.review_lease_seconds, filters, skip=(verdict_id,))
+        except Exception as exc:
+            state.fail(_message(exc))
+            state.open(None)
+            return
+        state.skipped = [*skipped, verdict_id]
+        state.open(result.verdict_id if result else None)
+        state.note(f"Skipped item {verdict_id}: it is back in the queue."
+                   + ("" if result else " There is no other item to review."))
 
 
-def _release(name: str, verdict_id: int) -> None:
+def _release(state: ReviewState, name: str, verdict_id: int) -> None:
     """Button callback: give the item back (audited) and close it."""
-    if not _current(verdict_id):
-        return
-    try:
-        with context.session() as db:
-            released = review.release_item(db, verdict_id, name)
-        st.session_state["flash"] = f"Released item {verdict_id}: it is back in the queue." if released else \
-            f"Item {verdict_id} was no longer yours (the claim had expired); it is in the queue."
-    except Exception as exc:
-        _fail(exc)
-    _set_item(None)
+    with state.acting_on(verdict_id) as current:
+        if not current:
+            return
+        try:
+            with context.session() as db:
+                released = review.release_item(db, verdict_id, name)
+        except Exception as exc:
+            state.fail(_message(exc))
+        else:
+            state.note(f"Released item {verdict_id}: it is back in the queue." if released else
+                       f"Item {verdict_id} was no longer yours (the claim had expired); it is in the queue.")
+        state.open(None)
 
 
-def _undo(settings: Settings, name: str) -> None:
+def _undo(state: ReviewState, settings: Settings, name: str, scope: str | None) -> None:
     """Undo callback: the last decision is undone (audited ``review.undo``, the decision row kept), the item
     that opened after it goes back to the queue, and the undone item opens again."""
-    last = st.session_state.pop(LAST_DECISION_KEY, None)
-    if not last:
-        return
-    current = st.session_state.get("item_id")
-    try:
-        with context.session() as db:
-            review.undo(db, last["id"], name, window_seconds=settings.review_undo_seconds, tenant=context.scope())
-            if current is not None and current != last["verdict_id"]:
-                review.release(db, int(current), name)
-            claimed = review.claim(db, last["verdict_id"], name, settings.review_lease_seconds,
-                                   tenant=context.scope())
-    except Exception as exc:
-        _fail(exc)
-        return
-    _set_item(last["verdict_id"] if claimed.ok else None)
-    st.session_state["flash"] = f"Undid '{last['decision']}' for item {last['verdict_id']}: it is " + \
-        ("open again." if claimed.ok else f"back in the queue ({claimed.message}).")
+    with state.lock:
+        last, current = state.last_decision, state.item_id
+        if last is None:
+            return
+        state.last_decision = None
+        try:
+            with context.session() as db:
+                review.undo(db, last.id, name, window_seconds=settings.review_undo_seconds, tenant=scope)
+                if current is not None and current != last.verdict_id:
+                    review.release(db, current, name)
+                claimed = review.claim(db, last.verdict_id, name, settings.review_lease_seconds, tenant=scope)
+        except Exception as exc:
+            state.fail(_message(exc))
+            return
+        state.open(last.verdict_id if claimed.ok else None)
+        state.note(f"Undid '{last.decision}' for item {last.verdict_id}: it is "
+                   + ("open again." if claimed.ok else f"back in the queue ({claimed.message})."))
 
 
 def undo_bar(settings: Settings, name: str | None) -> None:
     """The Undo button for the last decision, while it is younger than ``review_undo_seconds`` (the server
     checks the age again: a click just after the window closes is refused with a message)."""
-    last = st.session_state.get(LAST_DECISION_KEY)
-    if not last:
+    state = review_state()
+    last = state.last_decision
+    if last is None:
         return
     now = datetime.now(UTC).replace(tzinfo=None)  # decisions are stored in naive UTC
-    if (now - last["at"]).total_seconds() > settings.review_undo_seconds:
-        st.session_state.pop(LAST_DECISION_KEY, None)
+    if (now - last.at).total_seconds() > settings.review_undo_seconds:
+        state.last_decision = None
         return
-    st.button(f"Undo '{last['decision']}' for item {last['verdict_id']}", key="undo-last",
-              shortcut=SHORTCUTS["undo"], on_click=_undo, args=(settings, name or ""),
+    st.button(f"Undo '{last.decision}' for item {last.verdict_id}", key="undo-last",
+              shortcut=SHORTCUTS["undo"], on_click=_undo, args=(state, settings, name or "", context.scope()),
               help=f"Possible for {settings.review_undo_seconds:g} s after a decision; later, change it under "
                    "My recent decisions.")
 
 
-def _change(name: str, decision_id: int, decision: str) -> None:
-    try:
-        with context.session() as db:
-            record = review.change(db, decision_id, name, decision, tenant=context.scope())
-        st.session_state["flash"] = f"Changed your decision on item {record.verdict_id} to '{decision}'."
-    except Exception as exc:
-        _fail(exc)
+def _change(state: ReviewState, name: str, scope: str | None, decision_id: int, decision: str) -> None:
+    with state.lock:
+        try:
+            with context.session() as db:
+                record = review.change(db, decision_id, name, decision, tenant=scope)
+        except Exception as exc:
+            state.fail(_message(exc))
+        else:
+            state.note(f"Changed your decision on item {record.verdict_id} to '{decision}'.")
 
 
 def recent_decisions(name: str | None) -> None:
@@ -207,7 +208,8 @@ def recent_decisions(name: str | None) -> None:
                                 format_func=lambda i: f"item {changeable[i].verdict_id}: {changeable[i].decision}")
         target = middle.radio("Change to", changeable[chosen].changeable_to, horizontal=True,
                               key=f"change-to-{chosen}")
-        right.button("Change", key="change-decision", on_click=_change, args=(name, chosen, target))
+        right.button("Change", key="change-decision", on_click=_change,
+                     args=(review_state(), name, context.scope(), chosen, target))
 
 
 def _focus_script(opening: str) -> None:
@@ -295,17 +297,18 @@ def _signals_panel(verdict: Any) -> None:
         st.code(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True, default=str), language="json")
 
 
-def _decision_bar(settings: Settings, name: str, verdict_id: int, filters: review.QueueFilters) -> None:
+def _decision_bar(state: ReviewState, settings: Settings, name: str, scope: str | None, verdict_id: int,
+                  filters: review.QueueFilters) -> None:
     """The decision controls, drawn right under the item's heading so they are on screen without scrolling
     (1366x768). Keys carry the item id: a click meant for the previous item never reaches this one."""
     with st.container(horizontal=True, key="decision-bar"):
         for decision, label in DECISION_BUTTONS:
             st.button(label, key=f"decide-{decision}-{verdict_id}", shortcut=SHORTCUTS[decision],
                       type="primary" if decision != "escalate" else "secondary",
-                      on_click=_decide, args=(settings, name, verdict_id, decision, filters))
+                      on_click=_decide, args=(state, settings, name, scope, verdict_id, decision, filters))
         st.button("Skip", key=f"skip-{verdict_id}", shortcut=SHORTCUTS["skip"], on_click=_skip,
-                  args=(settings, name, verdict_id, filters), help="Release this item and open a different one")
-        st.button("Release", key=f"release-{verdict_id}", on_click=_release, args=(name, verdict_id),
+                  args=(state, settings, name, verdict_id, filters), help="Release this item and open a different one")
+        st.button("Release", key=f"release-{verdict_id}", on_click=_release, args=(state, name, verdict_id),
                   help="Give the item back and close it")
     st.caption("Keys: " + " · ".join(f"**{key}** {what}" for what, key in SHORTCUTS.items())
                + " (not while typing a note). Escalate hands the item to another reviewer.")
@@ -314,7 +317,10 @@ def _decision_bar(settings: Settings, name: str, verdict_id: int, filters: revie
 
 
 def render(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
-    verdict_id = int(st.session_state["item_id"])
+    state = review_state()
+    if state.item_id is None:
+        return
+    verdict_id = state.item_id
     with context.session() as db:
         scope = context.scope()
         lease = review.claim(db, verdict_id, name or "", settings.review_lease_seconds, tenant=scope)  # renew
@@ -323,17 +329,17 @@ def render(settings: Settings, name: str | None, filters: review.QueueFilters) -
         bodies = review.manifest_bodies(db, [m["manifest_id"] for m in matches])
     if not lease.ok or detail is None:
         st.warning(lease.message)
-        _set_item(None)
+        state.open(None)
         return
     verdict = detail.verdict
     # The source id can bias a reviewer ("human-corpus-7"): kept for the message after the decision.
-    st.session_state["item-source"] = {verdict_id: detail.source_id}
+    state.item_source = {verdict_id: detail.source_id}
     p = "n/a" if verdict.p_machine is None else f"{verdict.p_machine:.3f}"
     with st.container(border=True, key="item-card"):
         st.subheader(f"Item {verdict_id} · {verdict.verdict} · P(machine) {p}", anchor=False)
         # Before the buttons: the arming period starts as they appear, not after the evidence is drawn.
-        _focus_script(f"{verdict_id}-{st.session_state.get('item-serial', 0)}")
-        _decision_bar(settings, name or "", verdict_id, filters)
+        _focus_script(f"{verdict_id}-{state.item_serial}")
+        _decision_bar(state, settings, name or "", scope, verdict_id, filters)
         st.caption(f"priority {verdict.review_priority:.3f} · job {verdict.job_id or '-'} · {lease.message}"
                    + (" · misuse flagged" if verdict.misuse else ""))
         watermark = verdict.record("watermark")

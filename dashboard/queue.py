@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context, item, links
+from dashboard.review_state import review_state
 from provenance import review
 from provenance.settings import Settings
 
@@ -82,15 +83,13 @@ def render() -> None:
     name = context.reviewer()
     filters = _filters()
     links.open_linked_item(settings, name)
-    flash = st.session_state.pop("flash", None)
+    flash, failure = review_state().take_messages()
     if flash:
         st.success(flash)
-    failure = st.session_state.pop("flash-error", None)
     if failure:
         st.error(failure)
     item.undo_bar(settings, name)
-    if st.session_state.get("item_id") is not None:
-        item.render(settings, name, filters)
+    item.render(settings, name, filters)
     links.show_open_item()
     _queue_list(settings, name, filters)
     item.recent_decisions(name)

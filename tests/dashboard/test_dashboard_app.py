@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from dashboard.highlight import evidence_html
+from dashboard.review_state import STATE_KEY
 from provenance import review
 from provenance.review.accounts import add_reviewer, disable_reviewer
 from provenance.store import AuditLog, ReviewDecision, ReviewLease, session_scope, upgrade
@@ -29,6 +30,11 @@ def store(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     add_reviewer(url, "alice", PASSWORD)
     add_reviewer(url, "bob", PASSWORD)
     return url
+
+
+def _open_item_id(at: AppTest) -> int | None:
+    """The item the page has open (None: none)."""
+    return at.session_state[STATE_KEY].item_id if STATE_KEY in at.session_state else None
 
 
 def signed_in(name: str = "alice") -> AppTest:
@@ -88,7 +94,7 @@ def test_queue_lists_items_and_a_decision_is_recorded_then_the_next_item_opens(s
         assert at.metric[0].value == f"{review.queue_count(db):,}"
     at.button(key="next-item").click()
     at.run()
-    first = at.session_state["item_id"]
+    first = _open_item_id(at)
     assert first is not None and not at.exception
     with session_scope(store) as db:
         assert db.get(ReviewLease, first).reviewer == "alice"
@@ -96,7 +102,7 @@ def test_queue_lists_items_and_a_decision_is_recorded_then_the_next_item_opens(s
     at.button(key=f"decide-machine-{first}").click()
     at.run()
     assert not at.exception
-    assert at.session_state["item_id"] not in (None, first)
+    assert _open_item_id(at) not in (None, first)
     assert any(f"Recorded 'machine' for item {first}" in s.value for s in at.success)
     with session_scope(store) as db:
         decision = db.scalars(select(ReviewDecision)).one()
@@ -114,7 +120,7 @@ def test_a_taken_item_says_who_holds_it(store: str) -> None:
     at.button(key="open-item").click()
     at.run()
     assert any("taken by bob" in w.value for w in at.warning)
-    assert "item_id" not in at.session_state or at.session_state["item_id"] is None
+    assert _open_item_id(at) is None
 
 
 @pytest.mark.parametrize("page", ["views/jobs.py", "views/stats.py", "views/audit.py"])
@@ -166,7 +172,7 @@ def test_a_decision_that_lost_a_race_is_a_message(store: str) -> None:
     at = signed_in()
     at.button(key="next-item").click()
     at.run()
-    item = at.session_state["item_id"]
+    item = _open_item_id(at)
     with session_scope(store) as db:  # the same reviewer, in another tab, decided it already
         review.decide(db, item, "alice", "human")
     at.button(key=f"decide-machine-{item}").click()
@@ -264,3 +270,25 @@ def test_stats_show_agreement_between_reviewers_beside_agreement_with_the_model(
     # kappa by hand: observed 3/4; alice said machine 2/4, bob machine 3/4 -> chance 0.5*0.75 + 0.5*0.25 = 0.5
     assert metrics["Cohen's kappa between reviewers"] == "0.50"
     assert "Agreement with the model (machine/human decisions on machine/human verdicts)" in metrics
+
+
+@pytest.mark.parametrize("give_back", ["release", "skip"])
+def test_a_stale_item_link_does_not_reopen_the_item_just_given_back(store: str, give_back: str) -> None:
+    """The browser can send the old URL (``?item=ID``) with the request after Release or Skip, e.g. a filter
+    clicked at once; the item the reviewer gave back stays closed and unclaimed."""
+    with session_scope(store) as db:
+        linked = review.queue_page(db, limit=1).rows[0].id
+    at = signed_in()
+    at.query_params["item"] = str(linked)
+    at.run()
+    assert _open_item_id(at) == linked and not at.exception
+    at.button(key=f"{give_back}-{linked}").click()
+    at.run()
+    after = _open_item_id(at)
+    assert after != linked
+    at.query_params["item"] = str(linked)  # the stale URL, sent with the next request
+    at.radio(key="f-order").set_value("uncertainty")
+    at.run()
+    assert _open_item_id(at) == after and not at.exception and not at.error
+    with session_scope(store) as db:
+        assert db.get(ReviewLease, linked) is None

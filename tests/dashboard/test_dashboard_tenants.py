@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text, update
 from streamlit.testing.v1 import AppTest
 
+from dashboard.review_state import STATE_KEY, ReviewState
 from provenance import review
 from provenance.apikeys import create_api_key
 from provenance.review.accounts import add_reviewer, authenticate, list_reviewers
@@ -115,7 +116,7 @@ def test_each_reviewer_sees_only_its_tenant_and_the_platform_admin_sees_all(two_
     with session_scope(two_tenants) as db:
         foreign = review.queue_page(db, review.QueueFilters(tenant="default"), limit=1).rows[0].id
     pat.switch_page("views/queue.py")
-    pat.session_state["item_id"] = foreign
+    pat.session_state[STATE_KEY] = ReviewState(item_id=foreign)
     pat.run()
     assert not pat.exception and any(f"item {foreign} does not exist" in w.value for w in pat.warning)
 
