@@ -4,6 +4,7 @@ pipeline (kept out of the product: nothing the platform serves is seeded)."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from provenance.pipeline.document_scoring import review_priority
+from provenance.store import session_scope, upgrade
 from provenance.store.models import (
     Document,
     ScanJob,
@@ -103,3 +105,12 @@ def seed_demo_verdicts(session: Session, n: int, *, seed: int = 0, job_id: str =
         connection.execute(Document.__table__.insert(), documents)
         connection.execute(VerdictRow.__table__.insert(), verdicts)
     return first_verdict
+
+
+def seeded_sqlite_store(directory: Path, n: int, *, seed: int = 0) -> str:
+    """A SQLite store at head in ``directory`` holding ``n`` seeded verdicts; its URL."""
+    url = f"sqlite:///{directory / 'provenance.sqlite'}"
+    upgrade(url)
+    with session_scope(url) as db:
+        seed_demo_verdicts(db, n, seed=seed)
+    return url

@@ -13,7 +13,7 @@ from dashboard.review_state import STATE_KEY
 from provenance import review
 from provenance.review.accounts import add_reviewer, disable_reviewer
 from provenance.store import AuditLog, ReviewDecision, ReviewLease, session_scope, upgrade
-from testkit.review_seed import seed_demo_verdicts
+from testkit.review_seed import seeded_sqlite_store
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PASSWORD = "a test passphrase"
@@ -22,10 +22,7 @@ TIMEOUT = 120  # the first item view imports torch for the tokenizer: slow on a 
 
 @pytest.fixture
 def store(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{clean_env / 'provenance.sqlite'}"
-    upgrade(url)
-    with session_scope(url) as db:
-        seed_demo_verdicts(db, 80, seed=5)
+    url = seeded_sqlite_store(clean_env, 80, seed=5)
     monkeypatch.setenv("PROVENANCE_DATABASE_URL", url)
     add_reviewer(url, "alice", PASSWORD)
     add_reviewer(url, "bob", PASSWORD)

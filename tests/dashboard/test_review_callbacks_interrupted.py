@@ -27,8 +27,8 @@ from dashboard import item
 from dashboard.review_state import ReviewState
 from provenance import review
 from provenance.settings import load_settings
-from provenance.store import AuditLog, ReviewDecision, ReviewLease, VerdictRow, session_scope, upgrade
-from testkit.review_seed import seed_demo_verdicts
+from provenance.store import AuditLog, ReviewDecision, ReviewLease, VerdictRow, session_scope
+from testkit.review_seed import seeded_sqlite_store
 
 REVIEWER = "gina"
 
@@ -48,10 +48,7 @@ class PendingRerun:
 
 @pytest.fixture
 def store(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{clean_env / 'provenance.sqlite'}"
-    upgrade(url)
-    with session_scope(url) as db:
-        seed_demo_verdicts(db, 12, seed=3)
+    url = seeded_sqlite_store(clean_env, 12, seed=3)
     monkeypatch.setenv("PROVENANCE_DATABASE_URL", url)
     return url
 
