@@ -102,7 +102,7 @@ def _skip(state: ReviewState, settings: Settings, name: str, verdict_id: int, fi
     with state.acting_on(verdict_id) as current:
         if not current:
             return
-        skipped = state.remember_skipped(verdict_id)
+        skipped = state.skipped_before(verdict_id)
         try:
             with context.session() as db:
                 result = review.skip(db, verdict_id, name, settings.review_lease_seconds, filters, avoid=skipped)

@@ -93,7 +93,7 @@ class ReviewState:
         self.links_seen = [*self.links_seen, value][-LINKS_REMEMBERED:]
         return True
 
-    def remember_skipped(self, verdict_id: int) -> list[int]:
+    def skipped_before(self, verdict_id: int) -> list[int]:
         """Items skipped earlier in this sitting (newest last, at most ``SKIPPED_MAX``), without ``verdict_id``;
         the caller records ``verdict_id`` once its skip is stored."""
         return [i for i in self.skipped if i != verdict_id][-SKIPPED_MAX:]
