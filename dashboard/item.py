@@ -40,11 +40,15 @@ def open_item(settings: Settings, name: str | None, verdict_id: int) -> None:
     st.warning(result.message)
 
 
-def open_next(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
-    """"Review next item": with an item open this is a skip (never the same item again)."""
+def open_next(settings: Settings, name: str | None, filters: review.QueueFilters, drawn_with: int | None) -> None:
+    """"Review next item": with an item open this is a skip (never the same item again). ``drawn_with`` is the
+    item that was open when the button was drawn: the second click of a double click was drawn with the item
+    the first click closed, so it does nothing instead of skipping the item the first click opened."""
     state = review_state()
     with state.lock:
-        if state.item_id is not None:
+        if state.item_id != drawn_with:
+            pass
+        elif state.item_id is not None:
             _skip(state, settings, name or "", state.item_id, filters)
         else:
             try:

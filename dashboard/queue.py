@@ -95,6 +95,19 @@ def render() -> None:
     item.recent_decisions(name)
 
 
+def previous_page(cursors: list, drawn_on: int) -> None:
+    """"Previous page" callback. ``drawn_on`` is the page the button was drawn on: a double click (its second
+    click carries the same page) moves back one page, and never past the first."""
+    if len(cursors) == drawn_on and drawn_on > 1:
+        cursors.pop()
+
+
+def next_page(cursors: list, drawn_on: int, cursor: object) -> None:
+    """"Next page" callback; as ``previous_page``, a double click moves one page."""
+    if len(cursors) == drawn_on and cursor is not None:
+        cursors.append(cursor)
+
+
 @st.fragment
 def _queue_list(settings: Settings, name: str | None, filters: review.QueueFilters) -> None:
     """The list and its paging. A fragment: "Next page" reruns and redraws only this part, not the sidebar
@@ -108,15 +121,19 @@ def _queue_list(settings: Settings, name: str | None, filters: review.QueueFilte
     left, middle, right = st.columns([2, 2, 3])
     left.metric("Items in this queue", f"{count:,}" + ("+" if count >= COUNT_CAP else ""))
     middle.metric("Page", len(cursors))
+    # Keyed by the open item, and told which item that was: a double click opens one item, not one and then a
+    # skip of it (see item.open_next).
+    drawn_with = review_state().item_id
     with right:
-        if st.button("Review next item", type="primary", key="next-item"):
-            item.open_next(settings, name, filters)
+        if st.button("Review next item", type="primary", key=f"next-item-{drawn_with or 'none'}"):
+            item.open_next(settings, name, filters, drawn_with)
     _table(page.rows, filters.ordering)
     prev_col, next_col, open_col, go_col = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
     # Callbacks run before the rerun the click causes, so a page change costs one run, not two.
-    prev_col.button("Previous page", disabled=len(cursors) <= 1, key="prev-page", on_click=cursors.pop)
-    next_col.button("Next page", disabled=page.next_cursor is None, key="next-page", on_click=cursors.append,
-                    args=(page.next_cursor,))
+    prev_col.button("Previous page", disabled=len(cursors) <= 1, key="prev-page", on_click=previous_page,
+                    args=(cursors, len(cursors)))
+    next_col.button("Next page", disabled=page.next_cursor is None, key="next-page", on_click=next_page,
+                    args=(cursors, len(cursors), page.next_cursor))
     ids = [r.id for r in page.rows]
     chosen = open_col.selectbox("Open item", ids, index=None, placeholder="item id on this page",
                                 key="open-item-id")

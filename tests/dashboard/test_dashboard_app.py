@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from dashboard.highlight import evidence_html
+from dashboard.queue import next_page, previous_page
 from dashboard.review_state import STATE_KEY
 from provenance import review
 from provenance.review.accounts import add_reviewer, disable_reviewer
@@ -89,7 +90,7 @@ def test_queue_lists_items_and_a_decision_is_recorded_then_the_next_item_opens(s
     assert any(t.value == "Review queue" for t in at.title)
     with session_scope(store) as db:
         assert at.metric[0].value == f"{review.queue_count(db):,}"
-    at.button(key="next-item").click()
+    at.button(key="next-item-none").click()
     at.run()
     first = _open_item_id(at)
     assert first is not None and not at.exception
@@ -167,7 +168,7 @@ def test_paging_moves_through_the_queue_by_cursor(store: str) -> None:
 
 def test_a_decision_that_lost_a_race_is_a_message(store: str) -> None:
     at = signed_in()
-    at.button(key="next-item").click()
+    at.button(key="next-item-none").click()
     at.run()
     item = _open_item_id(at)
     with session_scope(store) as db:  # the same reviewer, in another tab, decided it already
@@ -289,3 +290,18 @@ def test_a_stale_item_link_does_not_reopen_the_item_just_given_back(store: str, 
     assert _open_item_id(at) == after and not at.exception and not at.error
     with session_scope(store) as db:
         assert db.get(ReviewLease, linked) is None
+
+
+def test_a_double_click_on_a_paging_button_moves_one_page() -> None:
+    """Both clicks of a double click carry the page the button was drawn on (the second reaches the server
+    before the page is redrawn): one page forward or back, never past the first page (an empty cursor list
+    would be an error on the next draw)."""
+    cursors: list = [None]
+    next_page(cursors, 1, "after-row-50")
+    next_page(cursors, 1, "after-row-50")
+    assert cursors == [None, "after-row-50"]
+    previous_page(cursors, 2)
+    previous_page(cursors, 2)
+    assert cursors == [None]
+    previous_page(cursors, 1)
+    assert cursors == [None]

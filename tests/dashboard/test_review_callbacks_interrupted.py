@@ -18,13 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
 from streamlit.runtime.state import SafeSessionState, SessionState
 
 from dashboard import item
-from dashboard.review_state import ReviewState
+from dashboard.review_state import STATE_KEY, ReviewState
 from provenance import review
 from provenance.settings import load_settings
 from provenance.store import AuditLog, ReviewDecision, ReviewLease, VerdictRow, session_scope
@@ -153,3 +154,39 @@ def test_two_presses_whose_callbacks_overlap_act_once(key: str, store: str, yiel
     assert state.flash_error == ""
     assert state.item_id not in (None, first) and held == [state.item_id]
 
+
+
+def test_a_double_click_on_review_next_item_opens_one_item_and_skips_none(
+        store: str, yield_check: PendingRerun, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both clicks were drawn with no item open. The second is handled either while the first is still
+    claiming (its thread waits for the lock) or after it (the redrawn button has another key, so Streamlit
+    does not report the click; the handler's own check is what this exercises)."""
+    claiming = threading.Event()
+    claim_next = review.claim_next
+
+    def slow_claim_next(*args: object, **kwargs: object) -> object:
+        claiming.set()
+        time.sleep(0.3)
+        return claim_next(*args, **kwargs)
+
+    monkeypatch.setattr("provenance.review.claim_next", slow_claim_next)
+    state = ReviewState()
+    st.session_state[STATE_KEY] = state
+    filters = review.QueueFilters(tenant="default").validated()
+
+    def click() -> None:
+        with contextlib.suppress(RerunException):
+            item.open_next(load_settings(), REVIEWER, filters, None)
+
+    first_click = threading.Thread(target=click)
+    first_click.start()
+    assert claiming.wait(timeout=60)  # a hang guard
+    click()  # overlapping the first
+    first_click.join(timeout=60)
+    opened = state.item_id
+    click()  # after the first
+    with session_scope(store) as db:
+        skips = db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "review.skip"))
+        held = db.scalars(select(ReviewLease.verdict_id).where(ReviewLease.reviewer == REVIEWER)).all()
+    assert opened is not None and state.item_id == opened
+    assert skips == 0 and held == [opened] and state.flash_error == ""
