@@ -178,13 +178,18 @@ def undo_bar(settings: Settings, name: str | None) -> None:
 
 
 def _change(state: ReviewState, name: str, scope: str | None, decision_id: int, decision: str) -> None:
+    """"Change" callback under My recent decisions. The second click of a double click carries the decision the
+    first one just replaced: it does nothing (it would be refused, an error after a change that worked)."""
     with state.lock:
+        if not state.first_change_of(decision_id):
+            return
         try:
             with context.session() as db:
                 record = review.change(db, decision_id, name, decision, tenant=scope)
         except Exception as exc:
             state.fail(_message(exc))
         else:
+            state.changed.append(decision_id)
             state.note(f"Changed your decision on item {record.verdict_id} to '{decision}'.")
 
 

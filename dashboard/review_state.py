@@ -58,6 +58,7 @@ class ReviewState:
     # The source id can bias a reviewer ("human-corpus-7"): kept for the message after the decision.
     item_source: dict[int, str | None] = field(default_factory=dict)
     links_seen: list[str] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)  # decisions this session replaced (My recent decisions)
     # Re-entrant: "Review next item" holds it and calls the skip callback's body.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -92,6 +93,10 @@ class ReviewState:
             return False
         self.links_seen = [*self.links_seen, value][-LINKS_REMEMBERED:]
         return True
+
+    def first_change_of(self, decision_id: int) -> bool:
+        """Whether this session has not yet replaced decision ``decision_id``."""
+        return decision_id not in self.changed
 
     def skipped_before(self, verdict_id: int) -> list[int]:
         """Items skipped earlier in this sitting (newest last, at most ``SKIPPED_MAX``), without ``verdict_id``;

@@ -190,3 +190,21 @@ def test_a_double_click_on_review_next_item_opens_one_item_and_skips_none(
         held = db.scalars(select(ReviewLease.verdict_id).where(ReviewLease.reviewer == REVIEWER)).all()
     assert opened is not None and state.item_id == opened
     assert skips == 0 and held == [opened] and state.flash_error == ""
+
+
+def test_a_double_click_on_change_changes_once_without_an_error(store: str, yield_check: PendingRerun) -> None:
+    filters = review.QueueFilters(tenant="default").validated()
+    state = _open_first(store, filters)
+    first = state.item_id
+    assert first is not None
+    _press("M", state, first, filters)
+    assert state.last_decision is not None
+    decided = state.last_decision.id
+    for _ in range(2):  # both clicks carry the decision that was listed when the button was drawn
+        item._change(state, REVIEWER, "default", decided, "human")
+    with session_scope(store) as db:
+        changes = db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "review.change"))
+        current = db.scalars(select(ReviewDecision.decision).where(
+            ReviewDecision.verdict_id == first, ReviewDecision.superseded_at.is_(None))).all()
+    assert changes == 1 and current == ["human"]
+    assert state.flash_error == "" and "Changed your decision" in state.flash
