@@ -45,22 +45,27 @@ def open_next(settings: Settings, name: str | None, filters: review.QueueFilters
     item that was open when the button was drawn: the second click of a double click was drawn with the item
     the first click closed, so it does nothing instead of skipping the item the first click opened."""
     state = review_state()
-    with state.lock:
-        if state.item_id != drawn_with:
-            pass
-        elif state.item_id is not None:
-            _skip(state, settings, name or "", state.item_id, filters)
-        else:
-            try:
-                with context.session() as db:
-                    result = review.claim_next(db, name or "", settings.review_lease_seconds, filters)
-            except Exception as exc:
-                state.fail(_message(exc))
-            else:
-                state.open(result.verdict_id if result else None)
-                if result is None:
-                    state.note("The queue is empty.")
+    if drawn_with is not None:
+        _skip(state, settings, name or "", drawn_with, filters)  # nothing unless ``drawn_with`` is still open
+    else:
+        _claim_first(state, settings, name or "", filters)
     st.rerun()
+
+
+def _claim_first(state: ReviewState, settings: Settings, name: str, filters: review.QueueFilters) -> None:
+    """Open the most urgent free item, unless one was opened since the button was drawn with none open."""
+    with state.lock:
+        if state.item_id is not None:
+            return
+        try:
+            with context.session() as db:
+                result = review.claim_next(db, name, settings.review_lease_seconds, filters)
+        except Exception as exc:
+            state.fail(_message(exc))
+            return
+        state.open(result.verdict_id if result else None)
+        if result is None:
+            state.note("The queue is empty.")
 
 
 def _message(exc: Exception) -> str:

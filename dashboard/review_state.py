@@ -59,7 +59,7 @@ class ReviewState:
     item_source: dict[int, str | None] = field(default_factory=dict)
     links_seen: list[str] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)  # decisions this session replaced (My recent decisions)
-    # Re-entrant: "Review next item" holds it and calls the skip callback's body.
+    # Re-entrant, so that a handler holding it may call another handler's body.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @contextmanager
